@@ -1,0 +1,1 @@
+//! Line splitting shared by the NDJSON and SSE decoders.

@@ -1,0 +1,162 @@
+//! The resolved experiment: what the rest of llmbench sees after parsing and
+//! validation. Every field here has been checked; nothing is raw user text
+//! that still needs interpreting. Parsing lives in `manifest.rs`, checking and
+//! resolution in `resolve.rs`.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A validated, resolved experiment, ready for planning.
+#[derive(Debug, Clone, Serialize)]
+pub struct Experiment {
+    pub name: String,
+    pub description: Option<String>,
+    /// Where it came from and the exact text that was run.
+    pub source: Source,
+    /// Named backends. `[backend]` is stored under the name "default".
+    pub backends: BTreeMap<String, BackendConfig>,
+    pub models: Vec<ModelConfig>,
+    pub prompts: Vec<Prompt>,
+    /// `[defaults]`: request settings for every model and prompt.
+    pub defaults: RequestSettings,
+    pub run: RunConfig,
+    pub report: ReportConfig,
+}
+
+/// The experiment file as read.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub path: PathBuf,
+    /// The file's text as read from disk (before overrides).
+    pub text: String,
+    /// `--set key=value` overrides applied on top, in order.
+    pub overrides: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Ollama,
+    Openai,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendConfig {
+    pub name: String,
+    pub kind: BackendKind,
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:11434`.
+    pub url: String,
+    /// Whole-request timeout.
+    #[serde(with = "crate::util::duration_serde")]
+    pub timeout: Duration,
+    /// Name of the environment variable holding the API key. The key itself is
+    /// read only when a request is built and is never stored.
+    pub api_key_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelConfig {
+    /// The id sent to the server.
+    pub name: String,
+    /// Display name (defaults to `name`).
+    pub label: String,
+    /// Key into `Experiment::backends`.
+    pub backend: String,
+    /// Per-model request settings (override `[defaults]`).
+    pub settings: RequestSettings,
+    /// Passed through to the server untouched: Ollama `options` (num_ctx, …);
+    /// for OpenAI-compatible servers, merged into the request body
+    /// (e.g. llama.cpp's `cache_prompt`).
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Prompt {
+    pub id: String,
+    pub system: Option<String>,
+    pub text: String,
+    /// Per-prompt request settings (override model and `[defaults]`).
+    pub settings: RequestSettings,
+    /// The file the prompt was defined in (the experiment or a prompt file).
+    pub defined_in: PathBuf,
+}
+
+/// Request settings; every field optional so layers can be merged:
+/// `[defaults]` < model < prompt.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    /// Ollama `think` (thinking models); ignored by OpenAI-compatible servers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub think: Option<bool>,
+    /// Ollama `keep_alive` as a duration string (`"30m"`, `"-1"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive: Option<String>,
+}
+
+impl RequestSettings {
+    /// `self` with every field that `over` sets replaced by `over`'s value.
+    pub fn merged_with(&self, over: &RequestSettings) -> RequestSettings {
+        RequestSettings {
+            max_tokens: over.max_tokens.or(self.max_tokens),
+            temperature: over.temperature.or(self.temperature),
+            top_p: over.top_p.or(self.top_p),
+            top_k: over.top_k.or(self.top_k),
+            seed: over.seed.or(self.seed),
+            stop: over.stop.clone().or_else(|| self.stop.clone()),
+            think: over.think.or(self.think),
+            keep_alive: over.keep_alive.clone().or_else(|| self.keep_alive.clone()),
+        }
+    }
+}
+
+/// Which Ollama endpoint to use. OpenAI-compatible servers always get
+/// `/v1/chat/completions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OllamaApi {
+    Chat,
+    Generate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunConfig {
+    /// Measured requests per cell (≥ 1).
+    pub repetitions: u32,
+    /// Requests per cell run first and excluded from statistics.
+    pub warmup: u32,
+    /// Requests in flight at once (closed loop, ≥ 1).
+    pub concurrency: u32,
+    /// Ollama endpoint (default chat).
+    pub ollama_api: OllamaApi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportConfig {
+    pub formats: Vec<ReportFormat>,
+    /// Write every response's text under responses/.
+    pub save_responses: bool,
+    /// User templates (paths resolved relative to the experiment file).
+    pub templates: Vec<PathBuf>,
+}

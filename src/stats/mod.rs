@@ -1,0 +1,1 @@
+//! Statistics over samples (pure: no clock, no IO).

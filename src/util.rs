@@ -1,0 +1,83 @@
+//! Small shared helpers: human durations ("250ms", "60s", "2m") and their serde form.
+
+use std::time::Duration;
+
+/// Parses a human duration: a number followed by `ns`, `us`, `ms`, `s`, `m` or `h`.
+/// Returns a message that says what is accepted when the text does not parse.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let value: f64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a duration; write a number and a unit, e.g. \"250ms\", \"60s\", \"2m\"")
+    })?;
+    let seconds = match unit.trim() {
+        "ns" => value / 1e9,
+        "us" | "µs" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        "" => return Err(format!("`{text}` has no unit; add one, e.g. \"{text}s\" or \"{text}ms\"")),
+        other => return Err(format!("`{other}` in `{text}` is not a unit; use ns, us, ms, s, m or h")),
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("`{text}` is not a positive duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Formats a duration the way `parse_duration` reads it back.
+pub fn format_duration(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1e3;
+    if ms >= 1000.0 && (ms % 1000.0).abs() < 1e-9 {
+        format!("{}s", ms / 1000.0)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// Serde for `Duration` as a human string.
+pub mod duration_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::format_duration(*value))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("60s").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn rejects_bad_text_with_help() {
+        assert!(parse_duration("60").unwrap_err().contains("no unit"));
+        assert!(parse_duration("5 parsecs").unwrap_err().contains("not a unit"));
+        assert!(parse_duration("fast").unwrap_err().contains("not a duration"));
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        for text in ["250ms", "60s", "1.5ms"] {
+            let d = parse_duration(text).unwrap();
+            assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+        }
+    }
+}
