@@ -9,3 +9,7 @@ pub mod backend;
 pub mod experiment;
 pub mod stats;
 pub mod util;
+pub mod plan;
+pub mod metrics;
+pub mod record;
+pub mod store;

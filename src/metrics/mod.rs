@@ -1,0 +1,106 @@
+//! Per-request metrics derived from a `Record` (pure). The definitions are the
+//! ones in the report glossary (`glossary()`), so code and documentation say
+//! the same thing.
+
+use crate::record::Record;
+use serde::Serialize;
+
+/// Metrics of one successful request. `None` where the inputs are missing
+/// (e.g. no token count, or fewer than two tokens for a per-token figure).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestMetrics {
+    pub ttfb_ms: Option<f64>,
+    pub ttft_ms: Option<f64>,
+    pub ttft_content_ms: Option<f64>,
+    pub e2e_ms: Option<f64>,
+    pub tpot_ms: Option<f64>,
+    pub decode_tps: Option<f64>,
+    pub server_decode_tps: Option<f64>,
+    pub prompt_tps: Option<f64>,
+    pub load_ms: Option<f64>,
+    pub output_tokens: Option<f64>,
+    pub prompt_tokens: Option<f64>,
+    pub chunk_gaps_ms: Vec<f64>,
+}
+
+/// Computes the metrics of one record.
+pub fn request_metrics(record: &Record) -> RequestMetrics {
+    let t = &record.timing;
+    let output = record.tokens.output;
+    let decode_window = match (t.ttft_ms, t.e2e_ms) {
+        (Some(ttft), Some(e2e)) if e2e > ttft => Some(e2e - ttft),
+        _ => None,
+    };
+    let intervals = output.filter(|&n| n >= 2).map(|n| (n - 1) as f64);
+    RequestMetrics {
+        ttfb_ms: t.ttfb_ms,
+        ttft_ms: t.ttft_ms,
+        ttft_content_ms: t.ttft_content_ms,
+        e2e_ms: t.e2e_ms,
+        tpot_ms: decode_window.zip(intervals).map(|(w, n)| w / n),
+        decode_tps: decode_window.zip(intervals).map(|(w, n)| n / (w / 1e3)),
+        server_decode_tps: per_second(record.server.completion_tokens, record.server.eval_duration_ns),
+        prompt_tps: prompt_tps(record),
+        load_ms: record.server.load_duration_ns.map(|ns| ns as f64 / 1e6),
+        output_tokens: output.map(|n| n as f64),
+        prompt_tokens: record.tokens.prompt.map(|n| n as f64),
+        chunk_gaps_ms: chunk_gaps(&t.chunk_offsets_ms),
+    }
+}
+
+/// Prefill speed over the tokens the prefill time covers. llama.cpp reports
+/// them (`prompt_n`); for Ollama the full prompt count is used, which is only
+/// right when nothing came from the cache, so it is skipped when the server
+/// says tokens were cached.
+fn prompt_tps(record: &Record) -> Option<f64> {
+    let s = &record.server;
+    let tokens = s.prompt_eval_tokens.or(match s.cached_prompt_tokens {
+        Some(cached) if cached > 0 => None,
+        _ => s.prompt_tokens,
+    });
+    per_second(tokens, s.prompt_eval_duration_ns)
+}
+
+fn per_second(count: Option<u64>, duration_ns: Option<u64>) -> Option<f64> {
+    match (count, duration_ns) {
+        (Some(n), Some(ns)) if n > 0 && ns > 0 => Some(n as f64 / (ns as f64 / 1e9)),
+        _ => None,
+    }
+}
+
+/// Gaps between successive text-bearing chunks.
+pub fn chunk_gaps(offsets: &[f64]) -> Vec<f64> {
+    offsets.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// One glossary entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct Definition {
+    pub metric: &'static str,
+    pub unit: &'static str,
+    pub definition: &'static str,
+}
+
+/// The metric definitions every report states.
+pub fn glossary() -> Vec<Definition> {
+    let d = |metric, unit, definition| Definition { metric, unit, definition };
+    vec![
+        d("t0", "", "When the request is handed to the HTTP connection (monotonic clock); every client time is measured from it."),
+        d("ttfb", "ms", "Response headers received − t0."),
+        d("ttft", "ms", "First chunk carrying generated text (content or reasoning) − t0. Role-only and empty chunks do not count."),
+        d("ttft_content", "ms", "First chunk carrying answer content (not reasoning) − t0; differs from ttft only for reasoning models."),
+        d("e2e", "ms", "End of the response (the protocol's end marker: Ollama done:true, OpenAI [DONE]) − t0."),
+        d("output_tokens", "tokens", "Generated tokens as the server reports them (Ollama eval_count, OpenAI usage.completion_tokens); reasoning tokens included."),
+        d("tpot", "ms", "(e2e − ttft) / (output_tokens − 1), per request. vLLM calls this TPOT; AIPerf calls it inter-token latency (ITL)."),
+        d("chunk_gap", "ms", "Time between successive text-bearing chunks, pooled over requests. vLLM calls this ITL; AIPerf inter-chunk latency (ICL). A chunk may carry several tokens."),
+        d("decode_tps", "tokens/s", "(output_tokens − 1) / (e2e − ttft), client side."),
+        d("server_decode_tps", "tokens/s", "Server-measured decode speed: Ollama eval_count / eval_duration; llama.cpp completion tokens / predicted_ms."),
+        d("prompt_tps", "tokens/s", "Prefill speed: Ollama prompt_eval_count / prompt_eval_duration (skipped when tokens were cached); llama.cpp prompt_n / prompt_ms."),
+        d("load", "ms", "Ollama load_duration: model load plus scheduler wait (tiny when the model is already loaded)."),
+        d("throughput", "tokens/s", "Σ output tokens of a cell's measured requests / (last completion − first send)."),
+        d("request_rate", "requests/s", "Measured requests of a cell / (last completion − first send)."),
+    ]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,82 @@
+use super::*;
+use crate::backend::ServerStats;
+use crate::record::{Outcome, Record, Timing, TokenCounts};
+
+fn record(timing: Timing, server: ServerStats) -> Record {
+    Record {
+        cell: "c".into(),
+        model: "m".into(),
+        prompt: "p".into(),
+        repetition: 0,
+        warmup: false,
+        started_at: "2026-01-01T00:00:00Z".into(),
+        run_offset_ms: 0.0,
+        outcome: Outcome::Ok,
+        http_status: Some(200),
+        timing,
+        finish_reason: Some("stop".into()),
+        tokens: TokenCounts::from_server(&server),
+        server,
+        output_chars: 10,
+        reasoning_chars: 0,
+    }
+}
+
+#[test]
+fn per_token_figures_follow_the_definitions() {
+    let timing = Timing {
+        ttfb_ms: Some(5.0),
+        ttft_ms: Some(100.0),
+        ttft_content_ms: Some(100.0),
+        e2e_ms: Some(1100.0),
+        chunk_offsets_ms: vec![100.0, 300.0, 600.0, 1100.0],
+        chunk_chars: vec![1, 1, 1, 1],
+        events: 5,
+    };
+    let server = ServerStats {
+        completion_tokens: Some(11),
+        prompt_tokens: Some(50),
+        eval_duration_ns: Some(500_000_000),
+        prompt_eval_duration_ns: Some(25_000_000),
+        load_duration_ns: Some(2_000_000),
+        ..Default::default()
+    };
+    let m = request_metrics(&record(timing, server));
+    assert_eq!(m.tpot_ms, Some(100.0), "(1100-100)/(11-1)");
+    assert_eq!(m.decode_tps, Some(10.0), "10 intervals in 1 s");
+    assert_eq!(m.server_decode_tps, Some(22.0), "11 tokens in 0.5 s");
+    assert_eq!(m.prompt_tps, Some(2000.0), "50 tokens in 25 ms");
+    assert_eq!(m.load_ms, Some(2.0));
+    assert_eq!(m.chunk_gaps_ms, vec![200.0, 300.0, 500.0]);
+}
+
+#[test]
+fn missing_counts_give_no_per_token_figures() {
+    let timing = Timing { ttft_ms: Some(10.0), e2e_ms: Some(20.0), ..Default::default() };
+    let m = request_metrics(&record(timing.clone(), ServerStats::default()));
+    assert_eq!((m.tpot_ms, m.decode_tps, m.server_decode_tps), (None, None, None));
+
+    let one = ServerStats { completion_tokens: Some(1), ..Default::default() };
+    assert_eq!(request_metrics(&record(timing, one)).tpot_ms, None, "one token has no gap");
+}
+
+#[test]
+fn cached_prompt_tokens_suppress_ollama_prompt_speed() {
+    let server = ServerStats {
+        prompt_tokens: Some(500),
+        cached_prompt_tokens: Some(480),
+        prompt_eval_duration_ns: Some(1_000_000),
+        ..Default::default()
+    };
+    assert_eq!(request_metrics(&record(Timing::default(), server.clone())).prompt_tps, None);
+    let llama = ServerStats { prompt_eval_tokens: Some(20), ..server };
+    assert_eq!(request_metrics(&record(Timing::default(), llama)).prompt_tps, Some(20_000.0));
+}
+
+#[test]
+fn glossary_names_every_reported_metric() {
+    let names: Vec<&str> = glossary().iter().map(|d| d.metric).collect();
+    for metric in ["ttft", "tpot", "chunk_gap", "e2e", "decode_tps", "server_decode_tps", "prompt_tps", "load"] {
+        assert!(names.contains(&metric), "{metric} missing from the glossary");
+    }
+}

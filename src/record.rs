@@ -1,0 +1,146 @@
+//! The per-request record: everything measured about one request, as stored
+//! one JSON object per line in requests.jsonl. Times are milliseconds from t0
+//! (the moment the request was handed to the connection), read from a
+//! monotonic clock.
+
+use crate::backend::ServerStats;
+use serde::{Deserialize, Serialize};
+
+/// One request, as measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Cell id (see `plan::cell_id`).
+    pub cell: String,
+    pub model: String,
+    pub prompt: String,
+    /// 0-based; warmups and measured requests are numbered separately.
+    pub repetition: u32,
+    /// Warmup requests are stored but never enter statistics.
+    pub warmup: bool,
+    /// Wall-clock time of t0, RFC 3339 UTC.
+    pub started_at: String,
+    /// t0 relative to the start of the run, ms (orders requests on one clock).
+    pub run_offset_ms: f64,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    pub timing: Timing,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// What the server reported (counts, durations).
+    pub server: ServerStats,
+    /// Characters of generated content and of reasoning.
+    pub output_chars: u64,
+    pub reasoning_chars: u64,
+    /// Token counts used for the metrics, with their source.
+    pub tokens: TokenCounts,
+}
+
+/// Outcome of a request. Failed requests are data: they are counted by kind
+/// and never enter latency statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Error { kind: ErrorKind, message: String },
+}
+
+impl Outcome {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Ok)
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// No connection could be made.
+    Connect,
+    /// The request ran past the backend's timeout.
+    Timeout,
+    /// A non-2xx status before streaming began.
+    Http,
+    /// The server sent an error inside a 200 stream.
+    Stream,
+    /// The body ended without the protocol's end marker (`done:true`, `[DONE]`).
+    Truncated,
+    /// The body did not follow the protocol.
+    Protocol,
+    /// Stopped by the user (Ctrl-C) while in flight.
+    Cancelled,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Http => "http",
+            ErrorKind::Stream => "stream",
+            ErrorKind::Truncated => "truncated",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Client-side timestamps of one request, ms after t0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Response headers received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfb_ms: Option<f64>,
+    /// First chunk carrying generated text (content or reasoning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    /// First chunk carrying answer content (not reasoning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_content_ms: Option<f64>,
+    /// End of the response: the protocol's end marker, else the last text chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e_ms: Option<f64>,
+    /// Arrival of every text-bearing chunk.
+    #[serde(default)]
+    pub chunk_offsets_ms: Vec<f64>,
+    /// Characters of text in each of those chunks (same order).
+    #[serde(default)]
+    pub chunk_chars: Vec<u32>,
+    /// Every decoded event, text-bearing or not.
+    pub events: u32,
+}
+
+/// Token counts and where they came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenCounts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_source: Option<String>,
+}
+
+impl TokenCounts {
+    /// Counts as the server reported them (Ollama eval_count, OpenAI usage).
+    pub fn from_server(stats: &ServerStats) -> TokenCounts {
+        let source = |v: Option<u64>| v.map(|_| "server".to_string());
+        TokenCounts {
+            output: stats.completion_tokens,
+            output_source: source(stats.completion_tokens),
+            prompt: stats.prompt_tokens,
+            prompt_source: source(stats.prompt_tokens),
+        }
+    }
+}
+
+/// The text of a response, kept apart from the record (it can be large and is
+/// written to responses/ only when the experiment asks for it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub content: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reasoning: String,
+}

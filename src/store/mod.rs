@@ -1,0 +1,159 @@
+//! The run directory: layout, append-only record writing (flushed per record,
+//! so a crash or Ctrl-C loses nothing that finished), and reading a stored run
+//! back for `llmbench report`.
+//!
+//! ```text
+//! benchmarks/<experiment>/<UTC timestamp>-<short id>/
+//!     experiment.toml  manifest.json  plan.json  requests.jsonl
+//!     responses/<cell id>.jsonl  summary.json  report.md  report.json ...
+//! ```
+
+mod environment;
+mod writer;
+
+pub use environment::{collect_environment, git_info, Environment, GitInfo};
+pub use writer::RecordWriter;
+
+use crate::plan::Plan;
+use crate::record::Record;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A filesystem error with the path it concerns.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct StoreError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl StoreError {
+    pub fn new(path: &Path, source: std::io::Error) -> StoreError {
+        StoreError { path: path.to_path_buf(), source }
+    }
+}
+
+pub const EXPERIMENT_FILE: &str = "experiment.toml";
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const PLAN_FILE: &str = "plan.json";
+pub const REQUESTS_FILE: &str = "requests.jsonl";
+pub const SUMMARY_FILE: &str = "summary.json";
+pub const RESPONSES_DIR: &str = "responses";
+
+/// What is known about a run besides its records: written at the start and
+/// rewritten at the end (status, finish time).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunManifest {
+    pub llmbench_version: String,
+    pub run_id: String,
+    pub experiment: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The experiment file as given on the command line.
+    pub experiment_path: String,
+    /// sha256 of the experiment file's text.
+    pub experiment_sha256: String,
+    #[serde(default)]
+    pub overrides: Vec<String>,
+    #[serde(default)]
+    pub git: Option<GitInfo>,
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    /// "running", "complete", "interrupted" or "failed".
+    pub status: String,
+    pub environment: Environment,
+    /// What each backend's server said about itself and its models.
+    #[serde(default)]
+    pub servers: serde_json::Value,
+}
+
+/// An open run directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates `<root>/<experiment>/<stamp>-<id>/` (and responses/ when asked).
+    pub fn create(root: &Path, experiment: &str, stamp: &str, id: &str, responses: bool) -> Result<RunDir, StoreError> {
+        let path = root.join(experiment).join(format!("{stamp}-{id}"));
+        std::fs::create_dir_all(&path).map_err(|e| StoreError::new(&path, e))?;
+        let run = RunDir { path };
+        if responses {
+            let dir = run.file(RESPONSES_DIR);
+            std::fs::create_dir_all(&dir).map_err(|e| StoreError::new(&dir, e))?;
+        }
+        Ok(run)
+    }
+
+    /// Opens an existing run directory (for `report`).
+    pub fn open(path: &Path) -> Result<RunDir, StoreError> {
+        let manifest = path.join(MANIFEST_FILE);
+        if !manifest.is_file() {
+            let error = std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "not a run directory (no manifest.json); pass a directory under benchmarks/<experiment>/",
+            );
+            return Err(StoreError::new(path, error));
+        }
+        Ok(RunDir { path: path.to_path_buf() })
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Writes a whole file atomically (temp file, then rename), so a reader
+    /// never sees half of it.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let target = self.file(name);
+        let temp = self.file(&format!(".{name}.tmp"));
+        std::fs::write(&temp, bytes).map_err(|e| StoreError::new(&temp, e))?;
+        std::fs::rename(&temp, &target).map_err(|e| StoreError::new(&target, e))
+    }
+
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
+        let mut text = serde_json::to_vec_pretty(value).map_err(|e| StoreError::new(&self.file(name), e.into()))?;
+        text.push(b'\n');
+        self.write(name, &text)
+    }
+
+    pub fn read_json<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<T, StoreError> {
+        let path = self.file(name);
+        let text = std::fs::read(&path).map_err(|e| StoreError::new(&path, e))?;
+        serde_json::from_slice(&text).map_err(|e| StoreError::new(&path, e.into()))
+    }
+
+    pub fn read_plan(&self) -> Result<Plan, StoreError> {
+        self.read_json(PLAN_FILE)
+    }
+
+    pub fn read_manifest(&self) -> Result<RunManifest, StoreError> {
+        self.read_json(MANIFEST_FILE)
+    }
+
+    /// Reads every complete record. A last line cut short by a crash is
+    /// skipped (and counted), never fatal: the records before it are kept.
+    pub fn read_records(&self) -> Result<(Vec<Record>, usize), StoreError> {
+        let path = self.file(REQUESTS_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(e) => return Err(StoreError::new(&path, e)),
+        };
+        let mut records = Vec::new();
+        let mut unreadable = 0;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            match serde_json::from_str(line) {
+                Ok(record) => records.push(record),
+                Err(_) => unreadable += 1,
+            }
+        }
+        Ok((records, unreadable))
+    }
+}
+
+#[cfg(test)]
+mod tests;
