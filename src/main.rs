@@ -1,1 +1,15 @@
-fn main() {}
+//! The llmbench binary: parse the command line, run, map the outcome to an exit code.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = llmbench::cli::Cli::parse();
+    match llmbench::app::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(error.code)
+        }
+    }
+}

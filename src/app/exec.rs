@@ -1,0 +1,174 @@
+//! `llmbench exec`: for each experiment file — load, plan, pre-flight every
+//! backend (nothing is sent before the servers answer and have the models),
+//! create the run directory, execute, then aggregate and render reports.
+
+use super::report::{finish_run, RenderOptions};
+use super::{expand_files, AppError};
+use crate::backend::{Backend, ServerInfo};
+use crate::cli::{exit, ExecArgs};
+use crate::exec::{execute, ExecOutcome, Progress, Target};
+use crate::experiment::Experiment;
+use crate::plan::{plan, Plan};
+use crate::store::{collect_environment, git_info, RecordWriter, RunDir, RunManifest};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use tokio::sync::watch;
+
+pub async fn exec(args: ExecArgs) -> Result<u8, AppError> {
+    let files = expand_files(&args.files)?;
+    // Load every file first: a typo in the third file should not surface
+    // after the first two have run for an hour.
+    let experiments = files
+        .iter()
+        .map(|file| crate::experiment::load(file, &args.set))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping: no new requests; requests in flight are recorded as cancelled");
+            let _ = cancel_tx.send(true);
+        }
+    });
+    let mut code = exit::OK;
+    for experiment in &experiments {
+        let this = run_experiment(experiment, &args, cancel_rx.clone()).await?;
+        if code == exit::OK {
+            code = this;
+        }
+        if this == exit::INTERRUPTED {
+            break;
+        }
+    }
+    Ok(code)
+}
+
+async fn run_experiment(experiment: &Experiment, args: &ExecArgs, cancel: watch::Receiver<bool>) -> Result<u8, AppError> {
+    let plan = plan(experiment);
+    let client = http_client(plan.concurrency)?;
+    let targets = targets(experiment, &plan)?;
+    let servers = preflight(&targets, &plan, &client).await?;
+
+    let started_at = jiff::Timestamp::now();
+    let run_id = run_id();
+    let save_responses = experiment.report.save_responses;
+    let stamp = started_at.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let run = RunDir::create(&args.out, &experiment.name, &stamp, &run_id, save_responses)?;
+    let mut manifest = manifest(experiment, run_id, started_at, servers);
+    run.write(crate::store::EXPERIMENT_FILE, experiment_copy(experiment).as_bytes())?;
+    run.write_json(crate::store::PLAN_FILE, &plan)?;
+    run.write_json(crate::store::MANIFEST_FILE, &manifest)?;
+    eprintln!("{}: {} cells, {} requests → {}", experiment.name, plan.cells.len(), plan.total_requests(), run.path.display());
+
+    let visible = !args.quiet && std::io::stderr().is_terminal();
+    let progress = Progress::new(plan.total_requests(), plan.cells.len() as u64, visible);
+    let mut writer = RecordWriter::open(&run, save_responses)?;
+    let outcome = execute(&plan, &targets, client, &mut writer, &progress, cancel).await;
+    progress.finish();
+    let outcome = outcome?;
+
+    manifest.finished_at = Some(jiff::Timestamp::now().to_string());
+    manifest.status = if outcome.interrupted { "interrupted" } else { "complete" }.to_string();
+    run.write_json(crate::store::MANIFEST_FILE, &manifest)?;
+
+    let templates = [experiment.report.templates.clone(), args.templates.clone()].concat();
+    let options = RenderOptions { formats: experiment.report.formats.clone(), templates, print_table: true };
+    let template_failed = finish_run(&run, &manifest, &options)?;
+    Ok(exit_code(&outcome, template_failed))
+}
+
+fn exit_code(outcome: &ExecOutcome, template_failed: bool) -> u8 {
+    if outcome.interrupted {
+        exit::INTERRUPTED
+    } else if outcome.measured_ok == 0 && outcome.measured_failed > 0 {
+        eprintln!("error: every measured request failed; see the errors in the report");
+        exit::ALL_FAILED
+    } else if template_failed {
+        exit::TEMPLATE
+    } else {
+        exit::OK
+    }
+}
+
+/// One connection per request in flight, kept alive between requests so
+/// connection set-up stays out of the timings.
+fn http_client(concurrency: u32) -> Result<reqwest::Client, AppError> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency as usize)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| AppError::new(exit::ERROR, format!("cannot build the HTTP client: {e}")))
+}
+
+/// The backends the plan uses, ready to send.
+fn targets(experiment: &Experiment, plan: &Plan) -> Result<BTreeMap<String, Target>, AppError> {
+    let mut targets = BTreeMap::new();
+    for cell in &plan.cells {
+        if targets.contains_key(&cell.backend) {
+            continue;
+        }
+        let config = experiment.backends.get(&cell.backend).ok_or_else(|| {
+            AppError::new(exit::BAD_INPUT, format!("model {} names backend `{}`, which is not defined", cell.model, cell.backend))
+        })?;
+        let backend = Backend::new(config, experiment.run.ollama_api)
+            .map_err(|e| AppError::new(exit::BAD_INPUT, format!("backend `{}`: {e}", cell.backend)))?;
+        targets.insert(cell.backend.clone(), Target { backend, timeout: config.timeout });
+    }
+    Ok(targets)
+}
+
+/// Asks each backend whether it is up and has its models, before sending anything.
+async fn preflight(targets: &BTreeMap<String, Target>, plan: &Plan, client: &reqwest::Client) -> Result<BTreeMap<String, ServerInfo>, AppError> {
+    let mut servers = BTreeMap::new();
+    for (name, target) in targets {
+        let mut models: Vec<&str> = plan.cells.iter().filter(|c| &c.backend == name).map(|c| c.model.as_str()).collect();
+        models.dedup();
+        let info = target
+            .backend
+            .preflight(client, &models)
+            .await
+            .map_err(|e| AppError::new(exit::SERVER, format!("backend `{name}`: {e}\nnothing was sent; no run directory was created")))?;
+        servers.insert(name.clone(), info);
+    }
+    Ok(servers)
+}
+
+fn run_id() -> String {
+    use rand::RngExt;
+    let value: u32 = rand::rng().random();
+    format!("{:06x}", value & 0xff_ffff)
+}
+
+fn manifest(experiment: &Experiment, run_id: String, started_at: jiff::Timestamp, servers: BTreeMap<String, ServerInfo>) -> RunManifest {
+    let digest = Sha256::digest(experiment.source.text.as_bytes());
+    RunManifest {
+        llmbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        run_id,
+        experiment: experiment.name.clone(),
+        description: experiment.description.clone(),
+        experiment_path: experiment.source.path.display().to_string(),
+        experiment_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        overrides: experiment.source.overrides.clone(),
+        git: git_info(&absolute(&experiment.source.path)),
+        started_at: started_at.to_string(),
+        finished_at: None,
+        status: "running".into(),
+        environment: collect_environment(),
+        servers: serde_json::to_value(servers).unwrap_or_default(),
+    }
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The experiment file as run: its text, with the overrides noted on top.
+fn experiment_copy(experiment: &Experiment) -> String {
+    let mut text = String::new();
+    for set in &experiment.source.overrides {
+        text.push_str(&format!("# llmbench exec --set {set}\n"));
+    }
+    text.push_str(&experiment.source.text);
+    text
+}

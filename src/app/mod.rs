@@ -1,0 +1,84 @@
+//! The commands, glued from the pipeline's modules. `run` is what `main` calls
+//! and what tests call in-process; every failure leaves here as an `AppError`
+//! carrying its documented exit code.
+
+mod exec;
+mod models;
+mod plan;
+mod report;
+
+use crate::cli::{exit, Cli, Command};
+use std::fmt;
+use std::path::PathBuf;
+
+/// A failure with its exit code and a message for the user.
+#[derive(Debug)]
+pub struct AppError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(code: u8, message: impl Into<String>) -> AppError {
+        AppError { code, message: message.into() }
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl From<crate::experiment::ExperimentError> for AppError {
+    fn from(error: crate::experiment::ExperimentError) -> AppError {
+        AppError::new(exit::BAD_INPUT, error.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(error: crate::store::StoreError) -> AppError {
+        AppError::new(exit::ERROR, error.to_string())
+    }
+}
+
+/// Runs one command. Returns the exit code of a run that finished in a
+/// documented non-success state (all failed, interrupted) as `Ok(code)`.
+pub fn run(cli: Cli) -> Result<u8, AppError> {
+    // reqwest is built without a default TLS provider (see DEPENDENCIES.md).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::new(exit::ERROR, format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Exec(args) => exec::exec(args).await,
+            Command::Plan(args) => plan::plan(args),
+            Command::Validate(args) => plan::validate(args),
+            Command::Report(args) => report::report(args),
+            Command::Models(args) => models::models(args).await,
+        }
+    })
+}
+
+/// Expands glob patterns among `args` (plain paths pass through); a pattern
+/// that matches nothing is an error.
+pub fn expand_files(args: &[String]) -> Result<Vec<PathBuf>, AppError> {
+    let mut files = Vec::new();
+    for arg in args {
+        if !arg.contains(['*', '?', '[']) {
+            files.push(PathBuf::from(arg));
+            continue;
+        }
+        let paths = glob::glob(arg).map_err(|e| AppError::new(exit::BAD_INPUT, format!("bad pattern `{arg}`: {e}")))?;
+        let matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+        if matched.is_empty() {
+            return Err(AppError::new(exit::BAD_INPUT, format!("`{arg}` matches no file")));
+        }
+        files.extend(matched);
+    }
+    Ok(files)
+}

@@ -1,0 +1,112 @@
+//! Command-line interface (clap derive). Each subcommand's `--help` carries an
+//! example; exit codes are the constants in `exit`.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "llmbench", version, about = "Benchmark LLMs served by Ollama or OpenAI-compatible servers, from experiment files kept in git.")]
+#[command(after_help = "Exit codes: 0 success · 1 error · 2 bad experiment file or arguments · 3 server unreachable or model missing · 4 every measured request failed · 5 a report template failed · 130 interrupted (Ctrl-C)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run experiments: plan, send every request, store the run, render reports.
+    #[command(after_help = "Example:\n  llmbench exec experiments/quickstart.toml --set run.repetitions=5\n  llmbench exec 'experiments/*.toml' --out /tmp/runs")]
+    Exec(ExecArgs),
+    /// Print the run matrix (cells, repetitions, request count) without sending anything.
+    #[command(after_help = "Example:\n  llmbench plan experiments/coding.toml\n  llmbench plan experiments/coding.toml --json | jq '.cells | length'")]
+    Plan(PlanArgs),
+    /// Check experiment files; exit non-zero on the first bad one.
+    #[command(after_help = "Example:\n  llmbench validate experiments/*.toml")]
+    Validate(ValidateArgs),
+    /// Re-render reports from a stored run, without re-running anything.
+    #[command(after_help = "Example:\n  llmbench report benchmarks/quickstart/20261128T120000Z-1a2b3c --template my.csv.hbs")]
+    Report(ReportArgs),
+    /// List a server's models with what it reports about them.
+    #[command(after_help = "Example:\n  llmbench models --url http://127.0.0.1:11434 --kind ollama")]
+    Models(ModelsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// Experiment files or glob patterns.
+    #[arg(required = true)]
+    pub files: Vec<String>,
+    /// Where run directories go.
+    #[arg(long, default_value = "benchmarks")]
+    pub out: PathBuf,
+    /// Override a key of the experiment, e.g. `run.repetitions=5` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Extra report templates rendered beside the built-in ones (repeatable).
+    #[arg(long = "template", value_name = "PATH")]
+    pub templates: Vec<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    pub file: PathBuf,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Experiment files or glob patterns.
+    #[arg(required = true)]
+    pub files: Vec<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A run directory (benchmarks/<experiment>/<run>).
+    pub run_dir: PathBuf,
+    /// Extra templates rendered beside the built-in ones (repeatable).
+    #[arg(long = "template", value_name = "PATH")]
+    pub templates: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ModelsArgs {
+    /// Server base URL.
+    #[arg(long)]
+    pub url: String,
+    /// Server protocol.
+    #[arg(long, value_enum)]
+    pub kind: KindArg,
+    /// Environment variable holding an API key (the key itself is never printed).
+    #[arg(long)]
+    pub api_key_env: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Ollama,
+    Openai,
+}
+
+/// Documented exit codes.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const BAD_INPUT: u8 = 2;
+    pub const SERVER: u8 = 3;
+    pub const ALL_FAILED: u8 = 4;
+    pub const TEMPLATE: u8 = 5;
+    pub const INTERRUPTED: u8 = 130;
+}

@@ -1,0 +1,234 @@
+//! One request, measured: send, stream, stamp every decoded event with the
+//! arrival time of the bytes that completed it, and turn the result into a
+//! `Record`. This is the only place that reads the clock for a request.
+
+use crate::backend::{error_message, Backend, Event, GenRequest, ServerStats};
+use crate::plan::Cell;
+use crate::record::{ErrorKind, Outcome, Record, Response, Timing, TokenCounts};
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// What every request of a run shares.
+pub struct RequestContext {
+    pub client: reqwest::Client,
+    pub run_start: Instant,
+}
+
+/// One request to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Job {
+    pub cell: usize,
+    pub repetition: u32,
+    pub warmup: bool,
+}
+
+/// The largest error body read when a request fails (enough for any message).
+const ERROR_BODY_LIMIT: usize = 16 * 1024;
+
+/// Sends one request and measures it. Never fails: a failure is a record
+/// with an error outcome and whatever was measured before it.
+pub async fn measure(
+    ctx: &RequestContext,
+    backend: &Backend,
+    timeout: Duration,
+    cell: &Cell,
+    job: Job,
+    cancel: &mut watch::Receiver<bool>,
+) -> (Record, Response) {
+    let request = GenRequest {
+        model: &cell.model,
+        system: cell.system.as_deref(),
+        prompt: &cell.text,
+        settings: &cell.settings,
+        options: &cell.options,
+    };
+    let builder = backend.request(&ctx.client, &request);
+    let mut probe = Probe::new(ctx.run_start);
+    let outcome = tokio::select! {
+        biased;
+        _ = cancelled(cancel) => Err((ErrorKind::Cancelled, "stopped by the user (Ctrl-C) while in flight".to_string())),
+        result = tokio::time::timeout(timeout, stream(builder, backend, &mut probe)) => match result {
+            Ok(result) => result,
+            Err(_) => Err((ErrorKind::Timeout, format!("no complete response within {}", crate::util::format_duration(timeout)))),
+        },
+    };
+    probe.into_record(cell, job, outcome)
+}
+
+async fn cancelled(cancel: &mut watch::Receiver<bool>) {
+    // A closed channel means nobody can cancel any more: wait forever.
+    if cancel.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+type Failure = (ErrorKind, String);
+
+/// Streams the response into the probe.
+async fn stream(builder: reqwest::RequestBuilder, backend: &Backend, probe: &mut Probe) -> Result<(), Failure> {
+    probe.start();
+    let response = builder.send().await.map_err(send_failure)?;
+    probe.headers(response.status().as_u16());
+    if !response.status().is_success() {
+        return Err(http_failure(response).await);
+    }
+    let mut decoder = backend.decoder();
+    let mut events = Vec::with_capacity(8);
+    let mut body = response.bytes_stream();
+    while let Some(piece) = body.next().await {
+        let piece = piece.map_err(|e| (ErrorKind::Truncated, format!("body read failed: {}", error_chain(&e))))?;
+        let at = Instant::now();
+        decoder.feed(&piece, &mut events).map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
+        probe.events(&mut events, at)?;
+    }
+    decoder.finish(&mut events).map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
+    probe.events(&mut events, Instant::now())?;
+    if probe.done.is_none() {
+        return Err((ErrorKind::Truncated, "the stream ended without its end marker (Ollama done:true / OpenAI [DONE])".into()));
+    }
+    Ok(())
+}
+
+fn send_failure(error: reqwest::Error) -> Failure {
+    let kind = if error.is_timeout() { ErrorKind::Timeout } else if error.is_connect() { ErrorKind::Connect } else { ErrorKind::Http };
+    (kind, error_chain(&error))
+}
+
+/// reqwest's Display hides the cause ("error sending request"); the chain says why.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+async fn http_failure(mut response: reqwest::Response) -> Failure {
+    let status = response.status();
+    let mut body = Vec::new();
+    while let Ok(Some(piece)) = response.chunk().await {
+        body.extend_from_slice(&piece);
+        if body.len() >= ERROR_BODY_LIMIT {
+            break;
+        }
+    }
+    (ErrorKind::Http, format!("HTTP {}: {}", status.as_u16(), error_message(&body)))
+}
+
+/// Collects the measurements of one request as events arrive.
+struct Probe {
+    run_start: Instant,
+    t0: Instant,
+    started_at: jiff::Timestamp,
+    http_status: Option<u16>,
+    ttfb: Option<Duration>,
+    ttft: Option<Duration>,
+    ttft_content: Option<Duration>,
+    done: Option<Duration>,
+    offsets: Vec<f64>,
+    chars: Vec<u32>,
+    events: u32,
+    stats: ServerStats,
+    response: Response,
+}
+
+impl Probe {
+    fn new(run_start: Instant) -> Probe {
+        Probe {
+            run_start,
+            t0: Instant::now(),
+            started_at: jiff::Timestamp::now(),
+            http_status: None,
+            ttfb: None,
+            ttft: None,
+            ttft_content: None,
+            done: None,
+            offsets: Vec::with_capacity(256),
+            chars: Vec::with_capacity(256),
+            events: 0,
+            stats: ServerStats::default(),
+            response: Response::default(),
+        }
+    }
+
+    /// t0: the request is about to be written to the connection.
+    fn start(&mut self) {
+        self.started_at = jiff::Timestamp::now();
+        self.t0 = Instant::now();
+    }
+
+    fn headers(&mut self, status: u16) {
+        self.ttfb = Some(self.t0.elapsed());
+        self.http_status = Some(status);
+    }
+
+    fn events(&mut self, events: &mut Vec<Event>, at: Instant) -> Result<(), Failure> {
+        let offset = at.saturating_duration_since(self.t0);
+        for event in events.drain(..) {
+            self.events += 1;
+            match event {
+                Event::Delta { content, reasoning } => self.delta(&content, &reasoning, offset),
+                Event::Stats(stats) => self.stats.absorb(stats),
+                Event::StreamError(message) => return Err((ErrorKind::Stream, message)),
+                Event::Done => self.done = Some(offset),
+            }
+        }
+        Ok(())
+    }
+
+    fn delta(&mut self, content: &str, reasoning: &str, offset: Duration) {
+        if content.is_empty() && reasoning.is_empty() {
+            return;
+        }
+        self.ttft.get_or_insert(offset);
+        if !content.is_empty() {
+            self.ttft_content.get_or_insert(offset);
+        }
+        self.offsets.push(ms(offset));
+        let chars = content.chars().count() + reasoning.chars().count();
+        self.chars.push(u32::try_from(chars).unwrap_or(u32::MAX));
+        self.response.content.push_str(content);
+        self.response.reasoning.push_str(reasoning);
+    }
+
+    fn into_record(self, cell: &Cell, job: Job, outcome: Result<(), Failure>) -> (Record, Response) {
+        let e2e = self.done.or_else(|| self.offsets.last().map(|&ms| Duration::from_secs_f64(ms / 1e3)));
+        let record = Record {
+            cell: cell.id.clone(),
+            model: cell.model.clone(),
+            prompt: cell.prompt.clone(),
+            repetition: job.repetition,
+            warmup: job.warmup,
+            started_at: self.started_at.to_string(),
+            run_offset_ms: ms(self.t0.saturating_duration_since(self.run_start)),
+            outcome: match outcome {
+                Ok(()) => Outcome::Ok,
+                Err((kind, message)) => Outcome::Error { kind, message },
+            },
+            http_status: self.http_status,
+            timing: Timing {
+                ttfb_ms: self.ttfb.map(ms),
+                ttft_ms: self.ttft.map(ms),
+                ttft_content_ms: self.ttft_content.map(ms),
+                e2e_ms: e2e.map(ms),
+                chunk_offsets_ms: self.offsets,
+                chunk_chars: self.chars,
+                events: self.events,
+            },
+            finish_reason: self.stats.finish_reason.clone(),
+            tokens: TokenCounts::from_server(&self.stats),
+            server: self.stats,
+            output_chars: self.response.content.chars().count() as u64,
+            reasoning_chars: self.response.reasoning.chars().count() as u64,
+        };
+        (record, self.response)
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}

@@ -1,0 +1,134 @@
+//! `ReportModel`: the one documented, serialisable view of a run that every
+//! template sees (built-in and user templates alike). Templates never see
+//! internal types; a field documented here is a promise to template authors.
+
+use crate::aggregate::{CellSummary, Counts, GroupSummary, RunSummary};
+use crate::metrics::{glossary, Definition};
+use crate::store::{Environment, GitInfo, RunManifest};
+use serde::Serialize;
+
+/// Bumped when a field is renamed or removed (adding fields keeps it).
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// Everything a report template can use.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportModel {
+    /// Version of this structure's shape.
+    pub schema_version: u32,
+    /// llmbench version that rendered the report.
+    pub llmbench_version: String,
+    pub experiment: ExperimentInfo,
+    pub run: RunInfo,
+    /// Host, OS, CPU, cores, memory of the machine that ran the client.
+    pub environment: Environment,
+    /// What each backend's server reported about itself and its models, by backend name.
+    pub servers: serde_json::Value,
+    /// Request counts over the whole run.
+    pub totals: Counts,
+    /// Per cell (model × prompt): counts, errors, statistics per metric
+    /// (`metrics.<name>.{count,mean,stddev,cv,min,p50,p90,p95,p99,max,ci95_mean,notes}`),
+    /// throughput and finish reasons.
+    pub cells: Vec<CellSummary>,
+    /// Per model, statistics pooled over its cells.
+    pub models: Vec<GroupSummary>,
+    /// Definitions of every metric, in report order.
+    pub glossary: Vec<Definition>,
+    /// Things that make a figure doubtful, in plain words. Empty when none.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExperimentInfo {
+    pub name: String,
+    pub description: Option<String>,
+    /// Path of the experiment file as given on the command line.
+    pub path: String,
+    pub sha256: String,
+    /// `--set` overrides applied to the file.
+    pub overrides: Vec<String>,
+    /// Commit of the repository holding the file, and whether it had uncommitted changes.
+    pub git: Option<GitInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub id: String,
+    /// The run directory.
+    pub dir: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// "complete", "interrupted", "failed" or "running".
+    pub status: String,
+}
+
+impl ReportModel {
+    /// Builds the model from a run's manifest and aggregates.
+    pub fn new(manifest: &RunManifest, summary: RunSummary, dir: &str) -> ReportModel {
+        let warnings = warnings(manifest, &summary);
+        ReportModel {
+            schema_version: REPORT_SCHEMA_VERSION,
+            llmbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            experiment: ExperimentInfo {
+                name: manifest.experiment.clone(),
+                description: manifest.description.clone(),
+                path: manifest.experiment_path.clone(),
+                sha256: manifest.experiment_sha256.clone(),
+                overrides: manifest.overrides.clone(),
+                git: manifest.git.clone(),
+            },
+            run: RunInfo {
+                id: manifest.run_id.clone(),
+                dir: dir.to_string(),
+                started_at: manifest.started_at.clone(),
+                finished_at: manifest.finished_at.clone(),
+                status: manifest.status.clone(),
+            },
+            environment: manifest.environment.clone(),
+            servers: manifest.servers.clone(),
+            totals: summary.totals,
+            cells: summary.cells,
+            models: summary.models,
+            glossary: glossary(),
+            warnings,
+        }
+    }
+}
+
+/// Plain-language warnings about what makes figures doubtful.
+fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
+    let mut out = Vec::new();
+    if manifest.status != "complete" {
+        out.push(format!("The run is {}: figures cover only the requests that finished.", manifest.status));
+    }
+    if let Some(git) = manifest.git.as_ref().filter(|g| g.dirty) {
+        out.push(format!("The experiment file had uncommitted changes (on top of commit {}); commit it so the run can be reproduced.", short(&git.commit)));
+    }
+    if summary.unreadable_records > 0 {
+        out.push(format!("{} record line(s) in requests.jsonl could not be read (cut short by a crash?) and are left out.", summary.unreadable_records));
+    }
+    for cell in &summary.cells {
+        cell_warnings(cell, &mut out);
+    }
+    out
+}
+
+fn cell_warnings(cell: &CellSummary, out: &mut Vec<String>) {
+    let name = format!("{} × {}", cell.label, cell.prompt);
+    if cell.counts.failed > 0 {
+        let kinds: Vec<String> = cell.errors.iter().map(|e| format!("{} {}", e.count, e.kind)).collect();
+        out.push(format!("{name}: {} of {} measured requests failed ({}); see the errors section.", cell.counts.failed, cell.counts.measured, kinds.join(", ")));
+    }
+    if cell.counts.ok > 0 && !cell.metrics.contains_key("output_tokens") {
+        out.push(format!("{name}: the server reported no token counts, so per-token figures (tpot, decode_tps) are missing."));
+    }
+    if let Some(load) = cell.metrics.get("load_ms").filter(|s| s.max > 1000.0) {
+        out.push(format!("{name}: a measured request waited {:.0} ms for a model load; add warmup requests or pin keep_alive so loads stay out of the figures.", load.max));
+    }
+    if cell.counts.ok == 1 {
+        out.push(format!("{name}: one successful request; spread and intervals need at least two (raise run.repetitions)."));
+    }
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}

@@ -1,0 +1,9 @@
+//! Integration tests: llmbench driven end to end — in-process through
+//! `llmbench::app::run` and as the real binary — against the mock Ollama
+//! server (tests/mock-ollama) and the real llama.cpp server.
+
+mod cli;
+mod llama;
+mod mock_exec;
+mod mock_faults;
+mod support;
