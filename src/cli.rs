@@ -5,8 +5,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "llmbench", version, about = "Benchmark LLMs served by Ollama or OpenAI-compatible servers, from experiment files kept in git.")]
-#[command(after_help = "Exit codes: 0 success · 1 error · 2 bad experiment file or arguments · 3 server unreachable or model missing · 4 every measured request failed · 5 a report template failed · 130 interrupted (Ctrl-C)")]
+#[command(
+    name = "llmbench",
+    version,
+    about = "Benchmark LLMs served by Ollama or OpenAI-compatible servers, from experiment files kept in git."
+)]
+#[command(
+    after_help = "Exit codes: 0 success · 1 error · 2 bad experiment file or arguments · 3 server unreachable or model missing · 4 every measured request failed · 5 a report template failed · 130 interrupted (Ctrl-C)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -15,19 +21,27 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run experiments: plan, send every request, store the run, render reports.
-    #[command(after_help = "Example:\n  llmbench exec experiments/quickstart.toml --set run.repetitions=5\n  llmbench exec 'experiments/*.toml' --out /tmp/runs")]
+    #[command(
+        after_help = "Example:\n  llmbench exec experiments/quickstart.toml --set run.repetitions=5\n  llmbench exec 'experiments/*.toml' --out /tmp/runs"
+    )]
     Exec(ExecArgs),
     /// Print the run matrix (cells, repetitions, request count) without sending anything.
-    #[command(after_help = "Example:\n  llmbench plan experiments/coding.toml\n  llmbench plan experiments/coding.toml --json | jq '.cells | length'")]
+    #[command(
+        after_help = "Example:\n  llmbench plan experiments/coding.toml\n  llmbench plan experiments/coding.toml --json | jq '.cells | length'"
+    )]
     Plan(PlanArgs),
     /// Check experiment files; exit non-zero on the first bad one.
     #[command(after_help = "Example:\n  llmbench validate experiments/*.toml")]
     Validate(ValidateArgs),
     /// Re-render reports from a stored run, without re-running anything.
-    #[command(after_help = "Example:\n  llmbench report benchmarks/quickstart/20261128T120000Z-1a2b3c --template my.csv.hbs")]
+    #[command(
+        after_help = "Example:\n  llmbench report benchmarks/quickstart/20261128T120000Z-1a2b3c --template my.csv.hbs"
+    )]
     Report(ReportArgs),
     /// List a server's models with what it reports about them.
-    #[command(after_help = "Example:\n  llmbench models --url http://127.0.0.1:11434 --kind ollama")]
+    #[command(
+        after_help = "Example:\n  llmbench models --url http://127.0.0.1:11434 --kind ollama"
+    )]
     Models(ModelsArgs),
 }
 

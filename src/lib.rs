@@ -5,11 +5,16 @@
 //! timestamps) → `store` (run directory) → `metrics`/`stats` (aggregation) →
 //! `report` (Handlebars templates). `cli` and `app` glue them together.
 
+pub mod aggregate;
 pub mod backend;
 pub mod experiment;
-pub mod stats;
-pub mod util;
-pub mod plan;
 pub mod metrics;
+pub mod plan;
 pub mod record;
+pub mod stats;
 pub mod store;
+pub mod util;
+// pub mod app; (wired once experiment::load lands)
+pub mod cli;
+pub mod exec;
+pub mod report;

@@ -20,8 +20,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        "" => return Err(format!("`{text}` has no unit; add one, e.g. \"{text}s\" or \"{text}ms\"")),
-        other => return Err(format!("`{other}` in `{text}` is not a unit; use ns, us, ms, s, m or h")),
+        "" => {
+            return Err(format!(
+                "`{text}` has no unit; add one, e.g. \"{text}s\" or \"{text}ms\""
+            ))
+        }
+        other => {
+            return Err(format!(
+                "`{other}` in `{text}` is not a unit; use ns, us, ms, s, m or h"
+            ))
+        }
     };
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!("`{text}` is not a positive duration"));
@@ -69,8 +77,12 @@ mod tests {
     #[test]
     fn rejects_bad_text_with_help() {
         assert!(parse_duration("60").unwrap_err().contains("no unit"));
-        assert!(parse_duration("5 parsecs").unwrap_err().contains("not a unit"));
-        assert!(parse_duration("fast").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("5 parsecs")
+            .unwrap_err()
+            .contains("not a unit"));
+        assert!(parse_duration("fast")
+            .unwrap_err()
+            .contains("not a duration"));
     }
 
     #[test]

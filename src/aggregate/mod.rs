@@ -72,24 +72,44 @@ pub struct GroupSummary {
 pub fn aggregate(plan: &Plan, records: &[Record], unreadable_records: usize) -> RunSummary {
     let mut by_cell: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
     for record in records {
-        by_cell.entry(record.cell.as_str()).or_default().push(record);
+        by_cell
+            .entry(record.cell.as_str())
+            .or_default()
+            .push(record);
     }
     let cells: Vec<CellSummary> = plan
         .cells
         .iter()
-        .map(|cell| summarize_cell(cell, by_cell.get(cell.id.as_str()).map_or(&[][..], Vec::as_slice)))
+        .map(|cell| {
+            summarize_cell(
+                cell,
+                by_cell.get(cell.id.as_str()).map_or(&[][..], Vec::as_slice),
+            )
+        })
         .collect();
     let models = summarize_models(plan, &by_cell);
     let totals = sum_counts(cells.iter().map(|c| &c.counts));
-    RunSummary { totals, cells, models, unreadable_records }
+    RunSummary {
+        totals,
+        cells,
+        models,
+        unreadable_records,
+    }
 }
 
 fn summarize_cell(cell: &Cell, records: &[&Record]) -> CellSummary {
     let measured: Vec<&Record> = records.iter().copied().filter(|r| !r.warmup).collect();
-    let ok: Vec<&Record> = measured.iter().copied().filter(|r| r.outcome.is_ok()).collect();
+    let ok: Vec<&Record> = measured
+        .iter()
+        .copied()
+        .filter(|r| r.outcome.is_ok())
+        .collect();
     let mut finish_reasons = BTreeMap::new();
     for record in &ok {
-        let reason = record.finish_reason.clone().unwrap_or_else(|| "unknown".into());
+        let reason = record
+            .finish_reason
+            .clone()
+            .unwrap_or_else(|| "unknown".into());
         *finish_reasons.entry(reason).or_insert(0) += 1;
     }
     let window = send_to_completion_seconds(&ok);
@@ -114,12 +134,20 @@ fn summarize_models(plan: &Plan, by_cell: &BTreeMap<&str, Vec<&Record>>) -> Vec<
         if groups.iter().any(|g| g.name == cell.model) {
             continue;
         }
-        let cells: Vec<&Cell> = plan.cells.iter().filter(|c| c.model == cell.model).collect();
+        let cells: Vec<&Cell> = plan
+            .cells
+            .iter()
+            .filter(|c| c.model == cell.model)
+            .collect();
         let records: Vec<&Record> = cells
             .iter()
             .flat_map(|c| by_cell.get(c.id.as_str()).into_iter().flatten().copied())
             .collect();
-        let ok: Vec<&Record> = records.iter().copied().filter(|r| !r.warmup && r.outcome.is_ok()).collect();
+        let ok: Vec<&Record> = records
+            .iter()
+            .copied()
+            .filter(|r| !r.warmup && r.outcome.is_ok())
+            .collect();
         groups.push(GroupSummary {
             name: cell.model.clone(),
             label: cell.label.clone(),
@@ -134,8 +162,17 @@ fn summarize_models(plan: &Plan, by_cell: &BTreeMap<&str, Vec<&Record>>) -> Vec<
 fn counts(records: &[&Record]) -> Counts {
     let warmup = records.iter().filter(|r| r.warmup).count() as u64;
     let measured = records.len() as u64 - warmup;
-    let ok = records.iter().filter(|r| !r.warmup && r.outcome.is_ok()).count() as u64;
-    finish_counts(Counts { measured, ok, failed: measured - ok, warmup, error_rate: 0.0 })
+    let ok = records
+        .iter()
+        .filter(|r| !r.warmup && r.outcome.is_ok())
+        .count() as u64;
+    finish_counts(Counts {
+        measured,
+        ok,
+        failed: measured - ok,
+        warmup,
+        error_rate: 0.0,
+    })
 }
 
 fn sum_counts<'a>(all: impl Iterator<Item = &'a Counts>) -> Counts {
@@ -150,7 +187,11 @@ fn sum_counts<'a>(all: impl Iterator<Item = &'a Counts>) -> Counts {
 }
 
 fn finish_counts(mut counts: Counts) -> Counts {
-    counts.error_rate = if counts.measured == 0 { 0.0 } else { counts.failed as f64 / counts.measured as f64 };
+    counts.error_rate = if counts.measured == 0 {
+        0.0
+    } else {
+        counts.failed as f64 / counts.measured as f64
+    };
     counts
 }
 
@@ -201,7 +242,10 @@ fn metric_summaries(ok: &[&Record]) -> BTreeMap<String, Summary> {
     for (name, get) in SCALAR_METRICS {
         insert_summary(&mut out, name, metrics.iter().filter_map(get).collect());
     }
-    let gaps = metrics.iter().flat_map(|m| m.chunk_gaps_ms.iter().copied()).collect();
+    let gaps = metrics
+        .iter()
+        .flat_map(|m| m.chunk_gaps_ms.iter().copied())
+        .collect();
     insert_summary(&mut out, "chunk_gap_ms", gaps);
     out
 }

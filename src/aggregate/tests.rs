@@ -21,7 +21,11 @@ fn cell(index: usize, model: &str, prompt: &str) -> Cell {
 }
 
 fn ok(cell: &str, start: f64, ttft: f64, e2e: f64, tokens: u64, warmup: bool) -> Record {
-    let server = ServerStats { completion_tokens: Some(tokens), finish_reason: Some("stop".into()), ..Default::default() };
+    let server = ServerStats {
+        completion_tokens: Some(tokens),
+        finish_reason: Some("stop".into()),
+        ..Default::default()
+    };
     Record {
         cell: cell.into(),
         model: cell.split('.').next().unwrap_or_default().into(),
@@ -32,7 +36,12 @@ fn ok(cell: &str, start: f64, ttft: f64, e2e: f64, tokens: u64, warmup: bool) ->
         run_offset_ms: start,
         outcome: Outcome::Ok,
         http_status: Some(200),
-        timing: Timing { ttft_ms: Some(ttft), e2e_ms: Some(e2e), chunk_offsets_ms: vec![ttft, e2e], ..Default::default() },
+        timing: Timing {
+            ttft_ms: Some(ttft),
+            e2e_ms: Some(e2e),
+            chunk_offsets_ms: vec![ttft, e2e],
+            ..Default::default()
+        },
         finish_reason: Some("stop".into()),
         tokens: TokenCounts::from_server(&server),
         server,
@@ -43,13 +52,20 @@ fn ok(cell: &str, start: f64, ttft: f64, e2e: f64, tokens: u64, warmup: bool) ->
 
 fn failed(cell: &str, kind: ErrorKind) -> Record {
     let mut record = ok(cell, 0.0, 1.0, 2.0, 1, false);
-    record.outcome = Outcome::Error { kind, message: "HTTP 500: boom".into() };
+    record.outcome = Outcome::Error {
+        kind,
+        message: "HTTP 500: boom".into(),
+    };
     record.timing = Timing::default();
     record
 }
 
 fn plan() -> Plan {
-    Plan { experiment: "e".into(), cells: vec![cell(0, "a", "p"), cell(1, "a", "q"), cell(2, "b", "p")], concurrency: 1 }
+    Plan {
+        experiment: "e".into(),
+        cells: vec![cell(0, "a", "p"), cell(1, "a", "q"), cell(2, "b", "p")],
+        concurrency: 1,
+    }
 }
 
 #[test]
@@ -62,11 +78,34 @@ fn warmups_and_failures_stay_out_of_statistics() {
     ];
     let summary = aggregate(&plan(), &records, 0);
     let cell = &summary.cells[0];
-    assert_eq!(cell.counts, Counts { measured: 3, ok: 2, failed: 1, warmup: 1, error_rate: 1.0 / 3.0 });
+    assert_eq!(
+        cell.counts,
+        Counts {
+            measured: 3,
+            ok: 2,
+            failed: 1,
+            warmup: 1,
+            error_rate: 1.0 / 3.0
+        }
+    );
     let ttft = &cell.metrics["ttft_ms"];
-    assert_eq!((ttft.count, ttft.mean), (2, 150.0), "the 900 ms warmup is excluded");
-    assert_eq!(cell.errors, vec![ErrorCount { kind: "http".into(), count: 1, example: "HTTP 500: boom".into() }]);
-    assert_eq!(cell.metrics["tpot_ms"].p50, 100.0, "(1100 - 100) / (11 - 1)");
+    assert_eq!(
+        (ttft.count, ttft.mean),
+        (2, 150.0),
+        "the 900 ms warmup is excluded"
+    );
+    assert_eq!(
+        cell.errors,
+        vec![ErrorCount {
+            kind: "http".into(),
+            count: 1,
+            example: "HTTP 500: boom".into()
+        }]
+    );
+    assert_eq!(
+        cell.metrics["tpot_ms"].p50, 100.0,
+        "(1100 - 100) / (11 - 1)"
+    );
     // 22 tokens between the first send (1000) and the last completion (4200).
     assert_eq!(cell.throughput_tps, Some(22.0 / 3.2));
     assert_eq!(cell.finish_reasons.get("stop"), Some(&2));
@@ -93,6 +132,9 @@ fn models_pool_their_cells_and_totals_add_up() {
 #[test]
 fn a_cell_without_records_has_no_metrics() {
     let summary = aggregate(&plan(), &[], 0);
-    assert!(summary.cells.iter().all(|c| c.metrics.is_empty() && c.counts.measured == 0));
+    assert!(summary
+        .cells
+        .iter()
+        .all(|c| c.metrics.is_empty() && c.counts.measured == 0));
     assert_eq!(summary.totals.error_rate, 0.0);
 }

@@ -44,7 +44,11 @@ pub async fn exec(args: ExecArgs) -> Result<u8, AppError> {
     Ok(code)
 }
 
-async fn run_experiment(experiment: &Experiment, args: &ExecArgs, cancel: watch::Receiver<bool>) -> Result<u8, AppError> {
+async fn run_experiment(
+    experiment: &Experiment,
+    args: &ExecArgs,
+    cancel: watch::Receiver<bool>,
+) -> Result<u8, AppError> {
     let plan = plan(experiment);
     let client = http_client(plan.concurrency)?;
     let targets = targets(experiment, &plan)?;
@@ -56,10 +60,19 @@ async fn run_experiment(experiment: &Experiment, args: &ExecArgs, cancel: watch:
     let stamp = started_at.strftime("%Y%m%dT%H%M%SZ").to_string();
     let run = RunDir::create(&args.out, &experiment.name, &stamp, &run_id, save_responses)?;
     let mut manifest = manifest(experiment, run_id, started_at, servers);
-    run.write(crate::store::EXPERIMENT_FILE, experiment_copy(experiment).as_bytes())?;
+    run.write(
+        crate::store::EXPERIMENT_FILE,
+        experiment_copy(experiment).as_bytes(),
+    )?;
     run.write_json(crate::store::PLAN_FILE, &plan)?;
     run.write_json(crate::store::MANIFEST_FILE, &manifest)?;
-    eprintln!("{}: {} cells, {} requests → {}", experiment.name, plan.cells.len(), plan.total_requests(), run.path.display());
+    eprintln!(
+        "{}: {} cells, {} requests → {}",
+        experiment.name,
+        plan.cells.len(),
+        plan.total_requests(),
+        run.path.display()
+    );
 
     let visible = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::new(plan.total_requests(), plan.cells.len() as u64, visible);
@@ -69,11 +82,20 @@ async fn run_experiment(experiment: &Experiment, args: &ExecArgs, cancel: watch:
     let outcome = outcome?;
 
     manifest.finished_at = Some(jiff::Timestamp::now().to_string());
-    manifest.status = if outcome.interrupted { "interrupted" } else { "complete" }.to_string();
+    manifest.status = if outcome.interrupted {
+        "interrupted"
+    } else {
+        "complete"
+    }
+    .to_string();
     run.write_json(crate::store::MANIFEST_FILE, &manifest)?;
 
     let templates = [experiment.report.templates.clone(), args.templates.clone()].concat();
-    let options = RenderOptions { formats: experiment.report.formats.clone(), templates, print_table: true };
+    let options = RenderOptions {
+        formats: experiment.report.formats.clone(),
+        templates,
+        print_table: true,
+    };
     let template_failed = finish_run(&run, &manifest, &options)?;
     Ok(exit_code(&outcome, template_failed))
 }
@@ -109,26 +131,55 @@ fn targets(experiment: &Experiment, plan: &Plan) -> Result<BTreeMap<String, Targ
             continue;
         }
         let config = experiment.backends.get(&cell.backend).ok_or_else(|| {
-            AppError::new(exit::BAD_INPUT, format!("model {} names backend `{}`, which is not defined", cell.model, cell.backend))
+            AppError::new(
+                exit::BAD_INPUT,
+                format!(
+                    "model {} names backend `{}`, which is not defined",
+                    cell.model, cell.backend
+                ),
+            )
         })?;
-        let backend = Backend::new(config, experiment.run.ollama_api)
-            .map_err(|e| AppError::new(exit::BAD_INPUT, format!("backend `{}`: {e}", cell.backend)))?;
-        targets.insert(cell.backend.clone(), Target { backend, timeout: config.timeout });
+        let backend = Backend::new(config, experiment.run.ollama_api).map_err(|e| {
+            AppError::new(exit::BAD_INPUT, format!("backend `{}`: {e}", cell.backend))
+        })?;
+        targets.insert(
+            cell.backend.clone(),
+            Target {
+                backend,
+                timeout: config.timeout,
+            },
+        );
     }
     Ok(targets)
 }
 
 /// Asks each backend whether it is up and has its models, before sending anything.
-async fn preflight(targets: &BTreeMap<String, Target>, plan: &Plan, client: &reqwest::Client) -> Result<BTreeMap<String, ServerInfo>, AppError> {
+async fn preflight(
+    targets: &BTreeMap<String, Target>,
+    plan: &Plan,
+    client: &reqwest::Client,
+) -> Result<BTreeMap<String, ServerInfo>, AppError> {
     let mut servers = BTreeMap::new();
     for (name, target) in targets {
-        let mut models: Vec<&str> = plan.cells.iter().filter(|c| &c.backend == name).map(|c| c.model.as_str()).collect();
+        let mut models: Vec<&str> = plan
+            .cells
+            .iter()
+            .filter(|c| &c.backend == name)
+            .map(|c| c.model.as_str())
+            .collect();
         models.dedup();
         let info = target
             .backend
             .preflight(client, &models)
             .await
-            .map_err(|e| AppError::new(exit::SERVER, format!("backend `{name}`: {e}\nnothing was sent; no run directory was created")))?;
+            .map_err(|e| {
+                AppError::new(
+                    exit::SERVER,
+                    format!(
+                        "backend `{name}`: {e}\nnothing was sent; no run directory was created"
+                    ),
+                )
+            })?;
         servers.insert(name.clone(), info);
     }
     Ok(servers)
@@ -140,7 +191,12 @@ fn run_id() -> String {
     format!("{:06x}", value & 0xff_ffff)
 }
 
-fn manifest(experiment: &Experiment, run_id: String, started_at: jiff::Timestamp, servers: BTreeMap<String, ServerInfo>) -> RunManifest {
+fn manifest(
+    experiment: &Experiment,
+    run_id: String,
+    started_at: jiff::Timestamp,
+    servers: BTreeMap<String, ServerInfo>,
+) -> RunManifest {
     let digest = Sha256::digest(experiment.source.text.as_bytes());
     RunManifest {
         llmbench_version: env!("CARGO_PKG_VERSION").to_string(),

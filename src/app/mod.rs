@@ -20,7 +20,10 @@ pub struct AppError {
 
 impl AppError {
     pub fn new(code: u8, message: impl Into<String>) -> AppError {
-        AppError { code, message: message.into() }
+        AppError {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -73,10 +76,14 @@ pub fn expand_files(args: &[String]) -> Result<Vec<PathBuf>, AppError> {
             files.push(PathBuf::from(arg));
             continue;
         }
-        let paths = glob::glob(arg).map_err(|e| AppError::new(exit::BAD_INPUT, format!("bad pattern `{arg}`: {e}")))?;
+        let paths = glob::glob(arg)
+            .map_err(|e| AppError::new(exit::BAD_INPUT, format!("bad pattern `{arg}`: {e}")))?;
         let matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
         if matched.is_empty() {
-            return Err(AppError::new(exit::BAD_INPUT, format!("`{arg}` matches no file")));
+            return Err(AppError::new(
+                exit::BAD_INPUT,
+                format!("`{arg}` matches no file"),
+            ));
         }
         files.extend(matched);
     }

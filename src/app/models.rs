@@ -18,22 +18,28 @@ pub async fn models(args: ModelsArgs) -> Result<u8, AppError> {
         timeout: Duration::from_secs(30),
         api_key_env: args.api_key_env.clone(),
     };
-    let backend = Backend::new(&config, OllamaApi::Chat).map_err(|e| AppError::new(exit::BAD_INPUT, e.to_string()))?;
+    let backend = Backend::new(&config, OllamaApi::Chat)
+        .map_err(|e| AppError::new(exit::BAD_INPUT, e.to_string()))?;
     let client = reqwest::Client::new();
     let models = backend
         .list_models(&client)
         .await
         .map_err(|e| AppError::new(exit::SERVER, format!("{}: {e}", config.url)))?;
     if args.json {
-        let text = serde_json::to_string_pretty(&models).map_err(|e| AppError::new(exit::ERROR, e.to_string()))?;
+        let text = serde_json::to_string_pretty(&models)
+            .map_err(|e| AppError::new(exit::ERROR, e.to_string()))?;
         println!("{text}");
         return Ok(exit::OK);
     }
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
+    table.load_style(UTF8_FULL_CONDENSED);
     table.set_header(["model", "details"]);
     for model in &models {
-        let details: Vec<String> = model.details.iter().map(|(k, v)| format!("{k}: {}", plain(v))).collect();
+        let details: Vec<String> = model
+            .details
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", plain(v)))
+            .collect();
         table.add_row(vec![model.id.clone(), details.join("\n")]);
     }
     println!("{table}");

@@ -17,7 +17,8 @@ pub fn plan(args: PlanArgs) -> Result<u8, AppError> {
             "measured_requests": plan.measured_requests(),
             "total_requests": plan.total_requests(),
         });
-        let text = serde_json::to_string_pretty(&value).map_err(|e| AppError::new(exit::ERROR, e.to_string()))?;
+        let text = serde_json::to_string_pretty(&value)
+            .map_err(|e| AppError::new(exit::ERROR, e.to_string()))?;
         println!("{text}");
     } else {
         println!("{}", plan_table(&plan));
@@ -28,10 +29,22 @@ pub fn plan(args: PlanArgs) -> Result<u8, AppError> {
 
 fn plan_table(plan: &Plan) -> String {
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["#", "cell", "model", "backend", "prompt", "max_tokens", "warmup", "repetitions"]);
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "#",
+        "cell",
+        "model",
+        "backend",
+        "prompt",
+        "max_tokens",
+        "warmup",
+        "repetitions",
+    ]);
     for cell in &plan.cells {
-        let max_tokens = cell.settings.max_tokens.map_or("server default".to_string(), |n| n.to_string());
+        let max_tokens = cell
+            .settings
+            .max_tokens
+            .map_or("server default".to_string(), |n| n.to_string());
         table.add_row(vec![
             cell.index.to_string(),
             cell.id.clone(),

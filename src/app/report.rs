@@ -17,7 +17,11 @@ pub struct RenderOptions {
 
 /// Reads the stored records back, writes summary.json and the reports.
 /// Returns whether a template failed (the other reports are still written).
-pub fn finish_run(run: &RunDir, manifest: &RunManifest, options: &RenderOptions) -> Result<bool, AppError> {
+pub fn finish_run(
+    run: &RunDir,
+    manifest: &RunManifest,
+    options: &RenderOptions,
+) -> Result<bool, AppError> {
     let plan = run.read_plan()?;
     let (records, unreadable) = run.read_records()?;
     let summary = aggregate(&plan, &records, unreadable);

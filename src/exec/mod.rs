@@ -45,17 +45,35 @@ pub async fn execute(
     progress: &Progress,
     cancel: watch::Receiver<bool>,
 ) -> Result<ExecOutcome, StoreError> {
-    let context = Arc::new(RequestContext { client, run_start: Instant::now() });
+    let context = Arc::new(RequestContext {
+        client,
+        run_start: Instant::now(),
+    });
     let mut outcome = ExecOutcome::default();
     for cell in &plan.cells {
-        let Some(target) = targets.get(&cell.backend) else { continue };
+        let Some(target) = targets.get(&cell.backend) else {
+            continue;
+        };
         for warmup in [true, false] {
             let jobs = jobs_for(cell, warmup);
             if jobs.is_empty() || *cancel.borrow() {
                 continue;
             }
-            let batch = Batch { context: context.clone(), target: target.clone(), cell: Arc::new(cell.clone()), jobs: Arc::new(jobs) };
-            run_batch(batch, plan.concurrency, writer, progress, &cancel, &mut outcome).await?;
+            let batch = Batch {
+                context: context.clone(),
+                target: target.clone(),
+                cell: Arc::new(cell.clone()),
+                jobs: Arc::new(jobs),
+            };
+            run_batch(
+                batch,
+                plan.concurrency,
+                writer,
+                progress,
+                &cancel,
+                &mut outcome,
+            )
+            .await?;
         }
         progress.cell_done();
     }
@@ -64,8 +82,18 @@ pub async fn execute(
 }
 
 fn jobs_for(cell: &Cell, warmup: bool) -> Vec<Job> {
-    let count = if warmup { cell.warmup } else { cell.repetitions };
-    (0..count).map(|repetition| Job { cell: cell.index, repetition, warmup }).collect()
+    let count = if warmup {
+        cell.warmup
+    } else {
+        cell.repetitions
+    };
+    (0..count)
+        .map(|repetition| Job {
+            cell: cell.index,
+            repetition,
+            warmup,
+        })
+        .collect()
 }
 
 /// The requests of one cell of one kind (warmup or measured).
@@ -91,16 +119,27 @@ async fn run_batch(
     let (sender, mut receiver) = mpsc::unbounded_channel::<(Record, Response)>();
     let batch = Arc::new(batch);
     for _ in 0..workers {
-        let (batch, next, sender, mut cancel) = (batch.clone(), next.clone(), sender.clone(), cancel.clone());
+        let (batch, next, sender, mut cancel) =
+            (batch.clone(), next.clone(), sender.clone(), cancel.clone());
         tokio::spawn(async move {
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&job) = batch.jobs.get(index) else { break };
+                let Some(&job) = batch.jobs.get(index) else {
+                    break;
+                };
                 if *cancel.borrow() {
                     break;
                 }
                 let target = &batch.target;
-                let result = measure(&batch.context, &target.backend, target.timeout, &batch.cell, job, &mut cancel).await;
+                let result = measure(
+                    &batch.context,
+                    &target.backend,
+                    target.timeout,
+                    &batch.cell,
+                    job,
+                    &mut cancel,
+                )
+                .await;
                 if sender.send(result).is_err() {
                     break;
                 }

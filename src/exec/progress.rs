@@ -17,19 +17,33 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(total_requests: u64, cells: u64, visible: bool) -> Progress {
-        let target = if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let target = if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
         let bar = ProgressBar::with_draw_target(Some(total_requests), target);
-        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} requests · {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} requests · {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        let progress = Progress { bar, cells, cells_done: AtomicU64::new(0), tokens: AtomicU64::new(0), failed: AtomicU64::new(0), started: Instant::now() };
+        let progress = Progress {
+            bar,
+            cells,
+            cells_done: AtomicU64::new(0),
+            tokens: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            started: Instant::now(),
+        };
         progress.refresh();
         progress
     }
 
     pub fn record(&self, record: &Record) {
-        self.tokens.fetch_add(record.tokens.output.unwrap_or(0), Ordering::Relaxed);
+        self.tokens
+            .fetch_add(record.tokens.output.unwrap_or(0), Ordering::Relaxed);
         if !record.outcome.is_ok() {
             self.failed.fetch_add(1, Ordering::Relaxed);
         }
@@ -47,8 +61,16 @@ impl Progress {
         let tokens = self.tokens.load(Ordering::Relaxed) as f64;
         let failed = self.failed.load(Ordering::Relaxed);
         let cells = self.cells_done.load(Ordering::Relaxed);
-        let failures = if failed > 0 { format!(" · {failed} failed") } else { String::new() };
-        self.bar.set_message(format!("cell {cells}/{} · {:.1} tok/s{failures}", self.cells, tokens / elapsed));
+        let failures = if failed > 0 {
+            format!(" · {failed} failed")
+        } else {
+            String::new()
+        };
+        self.bar.set_message(format!(
+            "cell {cells}/{} · {:.1} tok/s{failures}",
+            self.cells,
+            tokens / elapsed
+        ));
     }
 
     pub fn finish(&self) {

@@ -66,7 +66,11 @@ async fn cancelled(cancel: &mut watch::Receiver<bool>) {
 type Failure = (ErrorKind, String);
 
 /// Streams the response into the probe.
-async fn stream(builder: reqwest::RequestBuilder, backend: &Backend, probe: &mut Probe) -> Result<(), Failure> {
+async fn stream(
+    builder: reqwest::RequestBuilder,
+    backend: &Backend,
+    probe: &mut Probe,
+) -> Result<(), Failure> {
     probe.start();
     let response = builder.send().await.map_err(send_failure)?;
     probe.headers(response.status().as_u16());
@@ -77,21 +81,39 @@ async fn stream(builder: reqwest::RequestBuilder, backend: &Backend, probe: &mut
     let mut events = Vec::with_capacity(8);
     let mut body = response.bytes_stream();
     while let Some(piece) = body.next().await {
-        let piece = piece.map_err(|e| (ErrorKind::Truncated, format!("body read failed: {}", error_chain(&e))))?;
+        let piece = piece.map_err(|e| {
+            (
+                ErrorKind::Truncated,
+                format!("body read failed: {}", error_chain(&e)),
+            )
+        })?;
         let at = Instant::now();
-        decoder.feed(&piece, &mut events).map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
+        decoder
+            .feed(&piece, &mut events)
+            .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
         probe.events(&mut events, at)?;
     }
-    decoder.finish(&mut events).map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
+    decoder
+        .finish(&mut events)
+        .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
     probe.events(&mut events, Instant::now())?;
     if probe.done.is_none() {
-        return Err((ErrorKind::Truncated, "the stream ended without its end marker (Ollama done:true / OpenAI [DONE])".into()));
+        return Err((
+            ErrorKind::Truncated,
+            "the stream ended without its end marker (Ollama done:true / OpenAI [DONE])".into(),
+        ));
     }
     Ok(())
 }
 
 fn send_failure(error: reqwest::Error) -> Failure {
-    let kind = if error.is_timeout() { ErrorKind::Timeout } else if error.is_connect() { ErrorKind::Connect } else { ErrorKind::Http };
+    let kind = if error.is_timeout() {
+        ErrorKind::Timeout
+    } else if error.is_connect() {
+        ErrorKind::Connect
+    } else {
+        ErrorKind::Http
+    };
     (kind, error_chain(&error))
 }
 
@@ -116,7 +138,10 @@ async fn http_failure(mut response: reqwest::Response) -> Failure {
             break;
         }
     }
-    (ErrorKind::Http, format!("HTTP {}: {}", status.as_u16(), error_message(&body)))
+    (
+        ErrorKind::Http,
+        format!("HTTP {}: {}", status.as_u16(), error_message(&body)),
+    )
 }
 
 /// Collects the measurements of one request as events arrive.
@@ -195,8 +220,17 @@ impl Probe {
         self.response.reasoning.push_str(reasoning);
     }
 
-    fn into_record(self, cell: &Cell, job: Job, outcome: Result<(), Failure>) -> (Record, Response) {
-        let e2e = self.done.or_else(|| self.offsets.last().map(|&ms| Duration::from_secs_f64(ms / 1e3)));
+    fn into_record(
+        self,
+        cell: &Cell,
+        job: Job,
+        outcome: Result<(), Failure>,
+    ) -> (Record, Response) {
+        let e2e = self.done.or_else(|| {
+            self.offsets
+                .last()
+                .map(|&ms| Duration::from_secs_f64(ms / 1e3))
+        });
         let record = Record {
             cell: cell.id.clone(),
             model: cell.model.clone(),

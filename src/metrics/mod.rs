@@ -39,7 +39,10 @@ pub fn request_metrics(record: &Record) -> RequestMetrics {
         e2e_ms: t.e2e_ms,
         tpot_ms: decode_window.zip(intervals).map(|(w, n)| w / n),
         decode_tps: decode_window.zip(intervals).map(|(w, n)| n / (w / 1e3)),
-        server_decode_tps: per_second(record.server.completion_tokens, record.server.eval_duration_ns),
+        server_decode_tps: per_second(
+            record.server.completion_tokens,
+            record.server.eval_duration_ns,
+        ),
         prompt_tps: prompt_tps(record),
         load_ms: record.server.load_duration_ns.map(|ns| ns as f64 / 1e6),
         output_tokens: output.map(|n| n as f64),
@@ -83,7 +86,11 @@ pub struct Definition {
 
 /// The metric definitions every report states.
 pub fn glossary() -> Vec<Definition> {
-    let d = |metric, unit, definition| Definition { metric, unit, definition };
+    let d = |metric, unit, definition| Definition {
+        metric,
+        unit,
+        definition,
+    };
     vec![
         d("t0", "", "When the request is handed to the HTTP connection (monotonic clock); every client time is measured from it."),
         d("ttfb", "ms", "Response headers received − t0."),

@@ -52,12 +52,26 @@ fn per_token_figures_follow_the_definitions() {
 
 #[test]
 fn missing_counts_give_no_per_token_figures() {
-    let timing = Timing { ttft_ms: Some(10.0), e2e_ms: Some(20.0), ..Default::default() };
+    let timing = Timing {
+        ttft_ms: Some(10.0),
+        e2e_ms: Some(20.0),
+        ..Default::default()
+    };
     let m = request_metrics(&record(timing.clone(), ServerStats::default()));
-    assert_eq!((m.tpot_ms, m.decode_tps, m.server_decode_tps), (None, None, None));
+    assert_eq!(
+        (m.tpot_ms, m.decode_tps, m.server_decode_tps),
+        (None, None, None)
+    );
 
-    let one = ServerStats { completion_tokens: Some(1), ..Default::default() };
-    assert_eq!(request_metrics(&record(timing, one)).tpot_ms, None, "one token has no gap");
+    let one = ServerStats {
+        completion_tokens: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(
+        request_metrics(&record(timing, one)).tpot_ms,
+        None,
+        "one token has no gap"
+    );
 }
 
 #[test]
@@ -68,15 +82,36 @@ fn cached_prompt_tokens_suppress_ollama_prompt_speed() {
         prompt_eval_duration_ns: Some(1_000_000),
         ..Default::default()
     };
-    assert_eq!(request_metrics(&record(Timing::default(), server.clone())).prompt_tps, None);
-    let llama = ServerStats { prompt_eval_tokens: Some(20), ..server };
-    assert_eq!(request_metrics(&record(Timing::default(), llama)).prompt_tps, Some(20_000.0));
+    assert_eq!(
+        request_metrics(&record(Timing::default(), server.clone())).prompt_tps,
+        None
+    );
+    let llama = ServerStats {
+        prompt_eval_tokens: Some(20),
+        ..server
+    };
+    assert_eq!(
+        request_metrics(&record(Timing::default(), llama)).prompt_tps,
+        Some(20_000.0)
+    );
 }
 
 #[test]
 fn glossary_names_every_reported_metric() {
     let names: Vec<&str> = glossary().iter().map(|d| d.metric).collect();
-    for metric in ["ttft", "tpot", "chunk_gap", "e2e", "decode_tps", "server_decode_tps", "prompt_tps", "load"] {
-        assert!(names.contains(&metric), "{metric} missing from the glossary");
+    for metric in [
+        "ttft",
+        "tpot",
+        "chunk_gap",
+        "e2e",
+        "decode_tps",
+        "server_decode_tps",
+        "prompt_tps",
+        "load",
+    ] {
+        assert!(
+            names.contains(&metric),
+            "{metric} missing from the glossary"
+        );
     }
 }

@@ -111,7 +111,13 @@ pub fn cell_id(cell: &Cell) -> String {
 /// Keeps `[A-Za-z0-9_-]`, maps everything else to `-`, so ids are safe as file names.
 pub fn slug(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 

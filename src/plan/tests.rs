@@ -12,7 +12,10 @@ fn model(name: &str, max_tokens: Option<u32>) -> ModelConfig {
         name: name.into(),
         label: name.into(),
         backend: "default".into(),
-        settings: RequestSettings { max_tokens, ..Default::default() },
+        settings: RequestSettings {
+            max_tokens,
+            ..Default::default()
+        },
         options: serde_json::Map::new(),
     }
 }
@@ -22,7 +25,10 @@ fn prompt(id: &str, temperature: Option<f64>) -> Prompt {
         id: id.into(),
         system: None,
         text: format!("text of {id}"),
-        settings: RequestSettings { temperature, ..Default::default() },
+        settings: RequestSettings {
+            temperature,
+            ..Default::default()
+        },
         defined_in: PathBuf::from("x.toml"),
     }
 }
@@ -38,13 +44,31 @@ fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
     Experiment {
         name: "t".into(),
         description: None,
-        source: Source { path: "x.toml".into(), text: String::new(), overrides: vec![] },
+        source: Source {
+            path: "x.toml".into(),
+            text: String::new(),
+            overrides: vec![],
+        },
         backends: BTreeMap::from([("default".to_string(), backend)]),
         models,
         prompts,
-        defaults: RequestSettings { max_tokens: Some(64), temperature: Some(0.5), seed: Some(7), ..Default::default() },
-        run: RunConfig { repetitions: 3, warmup: 1, concurrency: 1, ollama_api: OllamaApi::Chat },
-        report: ReportConfig { formats: vec![ReportFormat::Markdown], save_responses: false, templates: vec![] },
+        defaults: RequestSettings {
+            max_tokens: Some(64),
+            temperature: Some(0.5),
+            seed: Some(7),
+            ..Default::default()
+        },
+        run: RunConfig {
+            repetitions: 3,
+            warmup: 1,
+            concurrency: 1,
+            ollama_api: OllamaApi::Chat,
+        },
+        report: ReportConfig {
+            formats: vec![ReportFormat::Markdown],
+            save_responses: false,
+            templates: vec![],
+        },
     }
 }
 
@@ -55,11 +79,21 @@ fn cells_are_model_major_with_counts() {
         vec![prompt("p1", None), prompt("p2", None), prompt("p3", None)],
     );
     let plan = plan(&exp);
-    let order: Vec<(&str, &str)> =
-        plan.cells.iter().map(|c| (c.model.as_str(), c.prompt.as_str())).collect();
+    let order: Vec<(&str, &str)> = plan
+        .cells
+        .iter()
+        .map(|c| (c.model.as_str(), c.prompt.as_str()))
+        .collect();
     assert_eq!(
         order,
-        [("a:1b", "p1"), ("a:1b", "p2"), ("a:1b", "p3"), ("b", "p1"), ("b", "p2"), ("b", "p3")]
+        [
+            ("a:1b", "p1"),
+            ("a:1b", "p2"),
+            ("a:1b", "p3"),
+            ("b", "p1"),
+            ("b", "p2"),
+            ("b", "p3")
+        ]
     );
     assert_eq!(plan.measured_requests(), 18);
     assert_eq!(plan.total_requests(), 24);
@@ -70,14 +104,25 @@ fn cells_are_model_major_with_counts() {
 fn settings_layer_defaults_model_prompt() {
     let exp = experiment(vec![model("m", Some(128))], vec![prompt("p", Some(0.0))]);
     let cell = &plan(&exp).cells[0];
-    assert_eq!(cell.settings.max_tokens, Some(128), "model overrides defaults");
-    assert_eq!(cell.settings.temperature, Some(0.0), "prompt overrides defaults");
+    assert_eq!(
+        cell.settings.max_tokens,
+        Some(128),
+        "model overrides defaults"
+    );
+    assert_eq!(
+        cell.settings.temperature,
+        Some(0.0),
+        "prompt overrides defaults"
+    );
     assert_eq!(cell.settings.seed, Some(7), "defaults fill the rest");
 }
 
 #[test]
 fn ids_are_stable_and_sensitive_to_settings() {
-    let exp = experiment(vec![model("qwen2.5-coder:1.5b", None)], vec![prompt("p", None)]);
+    let exp = experiment(
+        vec![model("qwen2.5-coder:1.5b", None)],
+        vec![prompt("p", None)],
+    );
     let first = plan(&exp);
     let again = plan(&exp);
     assert_eq!(first, again, "planning is deterministic");
@@ -85,8 +130,15 @@ fn ids_are_stable_and_sensitive_to_settings() {
     assert!(id.starts_with("qwen2-5-coder-1-5b.p."), "{id}");
     assert_eq!(id.len(), "qwen2-5-coder-1-5b.p.".len() + 8);
 
-    let changed = experiment(vec![model("qwen2.5-coder:1.5b", Some(9))], vec![prompt("p", None)]);
-    assert_ne!(plan(&changed).cells[0].id, *id, "a different max_tokens is a different cell");
+    let changed = experiment(
+        vec![model("qwen2.5-coder:1.5b", Some(9))],
+        vec![prompt("p", None)],
+    );
+    assert_ne!(
+        plan(&changed).cells[0].id,
+        *id,
+        "a different max_tokens is a different cell"
+    );
 }
 
 #[test]

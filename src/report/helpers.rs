@@ -16,7 +16,8 @@ fn number(value: &Value, decimals: usize) -> String {
 }
 
 handlebars_helper!(fmt: |value: Value, *args| {
-    let decimals = args.first().and_then(|d| d.value().as_u64()).unwrap_or(1) as usize;
+    // `args` holds every parameter, the value included.
+    let decimals = args.get(1).and_then(|d| d.as_u64()).unwrap_or(1) as usize;
     number(&value, decimals.min(9))
 });
 

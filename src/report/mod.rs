@@ -29,17 +29,32 @@ pub struct Template {
 pub fn builtin(format: ReportFormat) -> Template {
     let (output, text) = match format {
         ReportFormat::Markdown => ("report.md", include_str!("../../templates/report.md.hbs")),
-        ReportFormat::Json => ("report.json", include_str!("../../templates/report.json.hbs")),
+        ReportFormat::Json => (
+            "report.json",
+            include_str!("../../templates/report.json.hbs"),
+        ),
     };
-    Template { origin: "built-in".into(), output: output.into(), text: text.into() }
+    Template {
+        origin: "built-in".into(),
+        output: output.into(),
+        text: text.into(),
+    }
 }
 
 /// Reads a user template; its output name is its file name without `.hbs`.
 pub fn user_template(path: &Path) -> Result<Template, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("template {}: {e}", path.display()))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("report");
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("template {}: {e}", path.display()))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("report");
     let output = name.strip_suffix(".hbs").unwrap_or(name).to_string();
-    Ok(Template { origin: path.display().to_string(), output, text })
+    Ok(Template {
+        origin: path.display().to_string(),
+        output,
+        text,
+    })
 }
 
 /// Built-ins for `formats`, then user templates; a user template whose output
@@ -61,17 +76,25 @@ pub fn render(template: &Template, model: &ReportModel) -> Result<String, String
     if !template.output.ends_with(".html") && !template.output.ends_with(".htm") {
         registry.register_escape_fn(handlebars::no_escape);
     }
+    let place = |line: Option<usize>| {
+        let at = line.map_or(String::new(), |l| format!(", line {l}"));
+        format!("template {} ({}{at})", template.output, template.origin)
+    };
     registry
         .register_template_string(&template.output, &template.text)
-        .map_err(|e| format!("template {} ({}): {e}", template.output, template.origin))?;
+        .map_err(|e| format!("{}: {}", place(e.pos().map(|(line, _)| line)), e.reason()))?;
     registry
         .render(&template.output, model)
-        .map_err(|e| format!("template {} ({}): {e}", template.output, template.origin))
+        .map_err(|e| format!("{}: {}", place(e.line_no), e.reason()))
 }
 
 /// Renders every template into `dir`. Returns the files written and the
 /// errors of templates that failed (the others are still written).
-pub fn write_reports(dir: &Path, templates: &[Template], model: &ReportModel) -> (Vec<PathBuf>, Vec<String>) {
+pub fn write_reports(
+    dir: &Path,
+    templates: &[Template],
+    model: &ReportModel,
+) -> (Vec<PathBuf>, Vec<String>) {
     let mut written = Vec::new();
     let mut errors = Vec::new();
     for template in templates {

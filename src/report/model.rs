@@ -98,7 +98,10 @@ impl ReportModel {
 fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
     let mut out = Vec::new();
     if manifest.status != "complete" {
-        out.push(format!("The run is {}: figures cover only the requests that finished.", manifest.status));
+        out.push(format!(
+            "The run is {}: figures cover only the requests that finished.",
+            manifest.status
+        ));
     }
     if let Some(git) = manifest.git.as_ref().filter(|g| g.dirty) {
         out.push(format!("The experiment file had uncommitted changes (on top of commit {}); commit it so the run can be reproduced.", short(&git.commit)));
@@ -115,8 +118,17 @@ fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
 fn cell_warnings(cell: &CellSummary, out: &mut Vec<String>) {
     let name = format!("{} × {}", cell.label, cell.prompt);
     if cell.counts.failed > 0 {
-        let kinds: Vec<String> = cell.errors.iter().map(|e| format!("{} {}", e.count, e.kind)).collect();
-        out.push(format!("{name}: {} of {} measured requests failed ({}); see the errors section.", cell.counts.failed, cell.counts.measured, kinds.join(", ")));
+        let kinds: Vec<String> = cell
+            .errors
+            .iter()
+            .map(|e| format!("{} {}", e.count, e.kind))
+            .collect();
+        out.push(format!(
+            "{name}: {} of {} measured requests failed ({}); see the errors section.",
+            cell.counts.failed,
+            cell.counts.measured,
+            kinds.join(", ")
+        ));
     }
     if cell.counts.ok > 0 && !cell.metrics.contains_key("output_tokens") {
         out.push(format!("{name}: the server reported no token counts, so per-token figures (tpot, decode_tps) are missing."));

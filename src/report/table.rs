@@ -7,13 +7,29 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 /// One row per cell: requests, ttft p50, tpot p50, decode tokens/s, e2e p50, output tokens.
 pub fn summary_table(cells: &[CellSummary]) -> String {
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["model", "prompt", "ok/n", "ttft p50 ms", "tpot p50 ms", "decode tok/s", "e2e p50 ms", "out tokens", "errors"]);
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "model",
+        "prompt",
+        "ok/n",
+        "ttft p50 ms",
+        "tpot p50 ms",
+        "decode tok/s",
+        "e2e p50 ms",
+        "out tokens",
+        "errors",
+    ]);
     for cell in cells {
         let metric = |name: &str, pick: fn(&crate::stats::Summary) -> f64| {
-            cell.metrics.get(name).map_or(MISSING.to_string(), |s| format!("{:.1}", pick(s)))
+            cell.metrics
+                .get(name)
+                .map_or(MISSING.to_string(), |s| format!("{:.1}", pick(s)))
         };
-        let errors: Vec<String> = cell.errors.iter().map(|e| format!("{} {}", e.count, e.kind)).collect();
+        let errors: Vec<String> = cell
+            .errors
+            .iter()
+            .map(|e| format!("{} {}", e.count, e.kind))
+            .collect();
         let row = vec![
             Cell::new(&cell.label),
             Cell::new(&cell.prompt),
@@ -23,7 +39,11 @@ pub fn summary_table(cells: &[CellSummary]) -> String {
             Cell::new(metric("decode_tps", |s| s.mean)),
             Cell::new(metric("e2e_ms", |s| s.p50)),
             Cell::new(metric("output_tokens", |s| s.mean)),
-            Cell::new(if errors.is_empty() { "-".to_string() } else { errors.join(", ") }),
+            Cell::new(if errors.is_empty() {
+                "-".to_string()
+            } else {
+                errors.join(", ")
+            }),
         ];
         table.add_row(row);
     }

@@ -39,15 +39,20 @@ pub fn collect_environment() -> Environment {
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 fn os_name() -> String {
-    let pretty = std::fs::read_to_string("/etc/os-release").ok().and_then(|text| {
-        text.lines()
-            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-            .map(|v| v.trim_matches('"').to_string())
-    });
+    let pretty = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        });
     let kernel = read_trimmed("/proc/sys/kernel/osrelease");
     match (pretty, kernel) {
         (Some(p), Some(k)) => format!("{p} (Linux {k})"),
@@ -75,15 +80,26 @@ fn memory_bytes() -> Option<u64> {
 /// The commit of the repository holding `file`, and whether the file has
 /// uncommitted changes. `None` outside a git repository or without git.
 pub fn git_info(file: &Path) -> Option<GitInfo> {
-    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = file.file_name()?;
     let commit = git(dir, &["rev-parse", "HEAD"])?;
     let status = git(dir, &["status", "--porcelain", "--", name.to_str()?])?;
-    Some(GitInfo { commit, dirty: !status.is_empty() })
+    Some(GitInfo {
+        commit,
+        dirty: !status.is_empty(),
+    })
 }
 
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let output = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .ok()?;
     output
         .status
         .success()

@@ -30,7 +30,10 @@ pub struct StoreError {
 
 impl StoreError {
     pub fn new(path: &Path, source: std::io::Error) -> StoreError {
-        StoreError { path: path.to_path_buf(), source }
+        StoreError {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -77,7 +80,13 @@ pub struct RunDir {
 
 impl RunDir {
     /// Creates `<root>/<experiment>/<stamp>-<id>/` (and responses/ when asked).
-    pub fn create(root: &Path, experiment: &str, stamp: &str, id: &str, responses: bool) -> Result<RunDir, StoreError> {
+    pub fn create(
+        root: &Path,
+        experiment: &str,
+        stamp: &str,
+        id: &str,
+        responses: bool,
+    ) -> Result<RunDir, StoreError> {
         let path = root.join(experiment).join(format!("{stamp}-{id}"));
         std::fs::create_dir_all(&path).map_err(|e| StoreError::new(&path, e))?;
         let run = RunDir { path };
@@ -98,7 +107,9 @@ impl RunDir {
             );
             return Err(StoreError::new(path, error));
         }
-        Ok(RunDir { path: path.to_path_buf() })
+        Ok(RunDir {
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn file(&self, name: &str) -> PathBuf {
@@ -115,7 +126,8 @@ impl RunDir {
     }
 
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
-        let mut text = serde_json::to_vec_pretty(value).map_err(|e| StoreError::new(&self.file(name), e.into()))?;
+        let mut text = serde_json::to_vec_pretty(value)
+            .map_err(|e| StoreError::new(&self.file(name), e.into()))?;
         text.push(b'\n');
         self.write(name, &text)
     }

@@ -14,7 +14,11 @@ fn record(cell: &str, repetition: u32) -> Record {
         run_offset_ms: 1.5,
         outcome: Outcome::Ok,
         http_status: Some(200),
-        timing: Timing { ttft_ms: Some(3.0), events: 2, ..Default::default() },
+        timing: Timing {
+            ttft_ms: Some(3.0),
+            events: 2,
+            ..Default::default()
+        },
         finish_reason: None,
         server: ServerStats::default(),
         output_chars: 4,
@@ -28,14 +32,20 @@ fn records_round_trip_and_responses_go_per_cell() {
     let root = tempfile::tempdir().unwrap();
     let run = RunDir::create(root.path(), "exp", "20260101T000000Z", "abc123", true).unwrap();
     let mut writer = RecordWriter::open(&run, true).unwrap();
-    let response = Response { content: "héllo".into(), reasoning: String::new() };
+    let response = Response {
+        content: "héllo".into(),
+        reasoning: String::new(),
+    };
     writer.write(&record("c1", 0), &response).unwrap();
     writer.write(&record("c1", 1), &response).unwrap();
     writer.write(&record("c2", 0), &response).unwrap();
 
     let (records, unreadable) = run.read_records().unwrap();
     assert_eq!(unreadable, 0);
-    assert_eq!(records, vec![record("c1", 0), record("c1", 1), record("c2", 0)]);
+    assert_eq!(
+        records,
+        vec![record("c1", 0), record("c1", 1), record("c2", 0)]
+    );
     let c1 = std::fs::read_to_string(run.file("responses/c1.jsonl")).unwrap();
     assert_eq!(c1.lines().count(), 2);
     assert!(c1.contains("héllo"));
@@ -46,8 +56,13 @@ fn a_line_cut_short_is_skipped_not_fatal() {
     let root = tempfile::tempdir().unwrap();
     let run = RunDir::create(root.path(), "exp", "s", "id", false).unwrap();
     let mut writer = RecordWriter::open(&run, false).unwrap();
-    writer.write(&record("c1", 0), &Response::default()).unwrap();
-    let mut file = std::fs::OpenOptions::new().append(true).open(run.file(REQUESTS_FILE)).unwrap();
+    writer
+        .write(&record("c1", 0), &Response::default())
+        .unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(run.file(REQUESTS_FILE))
+        .unwrap();
     file.write_all(b"{\"cell\":\"c1\",\"mod").unwrap();
     let (records, unreadable) = run.read_records().unwrap();
     assert_eq!((records.len(), unreadable), (1, 1));

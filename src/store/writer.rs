@@ -32,14 +32,21 @@ impl RecordWriter {
 
     /// Appends one record (and its response when responses are saved), then flushes.
     pub fn write(&mut self, record: &Record, response: &Response) -> Result<(), StoreError> {
-        write_line(&mut self.requests, &self.requests_path, &mut self.line, record)?;
+        write_line(
+            &mut self.requests,
+            &self.requests_path,
+            &mut self.line,
+            record,
+        )?;
         if let Some(dir) = &self.responses {
             let path = dir.join(format!("{}.jsonl", record.cell));
             let file = match self.response_files.get_mut(&record.cell) {
                 Some(file) => file,
                 None => {
                     let file = append(&path)?;
-                    self.response_files.entry(record.cell.clone()).or_insert(file)
+                    self.response_files
+                        .entry(record.cell.clone())
+                        .or_insert(file)
                 }
             };
             let entry = serde_json::json!({
@@ -62,10 +69,17 @@ fn append(path: &Path) -> Result<File, StoreError> {
         .map_err(|e| StoreError::new(path, e))
 }
 
-fn write_line<T: serde::Serialize>(file: &mut File, path: &Path, buffer: &mut Vec<u8>, value: &T) -> Result<(), StoreError> {
+fn write_line<T: serde::Serialize>(
+    file: &mut File,
+    path: &Path,
+    buffer: &mut Vec<u8>,
+    value: &T,
+) -> Result<(), StoreError> {
     buffer.clear();
     serde_json::to_writer(&mut *buffer, value).map_err(|e| StoreError::new(path, e.into()))?;
     buffer.push(b'\n');
     // One write call per line: an append of a whole line, then flush to the OS.
-    file.write_all(buffer).and_then(|()| file.flush()).map_err(|e| StoreError::new(path, e))
+    file.write_all(buffer)
+        .and_then(|()| file.flush())
+        .map_err(|e| StoreError::new(path, e))
 }
