@@ -1,1 +1,22 @@
-//! Statistics over samples (pure: no clock, no IO).
+//! Statistics over samples (pure: no clock, no IO). This module owns the
+//! numbers a report prints about a set of measurements: validated samples
+//! ([`Sample`]), numpy-compatible percentiles, descriptive summaries with a
+//! Student t interval for the mean ([`Summary`]), seeded reproducible
+//! bootstrap intervals for medians and tail percentiles, and MAD-based outlier
+//! detection. It knows nothing about what was measured.
+
+mod bootstrap;
+mod interval;
+mod outliers;
+mod percentile;
+mod sample;
+mod summary;
+mod tdist;
+
+pub use bootstrap::{bootstrap_ci, bootstrap_percentile_ci};
+pub use interval::Interval;
+pub use outliers::{outliers_mad, MAD_THRESHOLD};
+pub use percentile::percentile;
+pub use sample::{Sample, StatsError};
+pub use summary::{Summary, NOTE_NO_CI};
+pub use tdist::{t_critical_95, Z975};
