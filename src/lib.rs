@@ -9,10 +9,13 @@ pub mod aggregate;
 pub mod backend;
 pub mod experiment;
 pub mod metrics;
+pub mod monitor;
 pub mod plan;
+pub mod quality;
 pub mod record;
 pub mod stats;
 pub mod store;
+pub mod tokenize;
 pub mod util;
 // pub mod app; (wired once experiment::load lands)
 pub mod cli;
