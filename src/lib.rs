@@ -17,7 +17,7 @@ pub mod stats;
 pub mod store;
 pub mod tokenize;
 pub mod util;
-// pub mod app; (wired once experiment::load lands)
+pub mod app;
 pub mod cli;
 pub mod exec;
 pub mod report;

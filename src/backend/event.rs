@@ -76,7 +76,10 @@ impl ServerStats {
         keep(&mut self.cached_prompt_tokens, other.cached_prompt_tokens);
         keep(&mut self.total_duration_ns, other.total_duration_ns);
         keep(&mut self.load_duration_ns, other.load_duration_ns);
-        keep(&mut self.prompt_eval_duration_ns, other.prompt_eval_duration_ns);
+        keep(
+            &mut self.prompt_eval_duration_ns,
+            other.prompt_eval_duration_ns,
+        );
         keep(&mut self.eval_duration_ns, other.eval_duration_ns);
         keep(&mut self.prompt_eval_tokens, other.prompt_eval_tokens);
     }

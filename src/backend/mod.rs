@@ -8,4 +8,19 @@ mod lines;
 pub mod ollama;
 pub mod openai;
 
+mod client;
+mod error;
+mod json;
+mod preflight;
+mod probe_ollama;
+mod probe_openai;
+#[cfg(test)]
+mod testutil;
+
 pub use event::{Decoder, Event, ProtocolError, ServerStats};
+
+pub use client::{Backend, GenRequest};
+pub use error::{error_message, BackendError, PreflightError};
+pub use ollama::NdjsonDecoder;
+pub use openai::SseDecoder;
+pub use preflight::{ModelInfo, ServerInfo};
