@@ -14,62 +14,114 @@ fn repo(path: &str) -> String {
 
 #[test]
 fn shipped_experiments_validate() {
-    let output = llmbench().args(["validate", &repo("experiments/*.toml")]).output().expect("runs");
+    let output = llmbench()
+        .args(["validate", &repo("experiments/*.toml")])
+        .output()
+        .expect("runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("quickstart.toml") && stdout.contains("coding.toml"), "{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("quickstart.toml") && stdout.contains("coding.toml"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn plan_of_the_coding_experiment_counts_cells_and_requests() {
-    let output = llmbench().args(["plan", &repo("experiments/coding.toml"), "--json"]).output().expect("runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = llmbench()
+        .args(["plan", &repo("experiments/coding.toml"), "--json"])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let plan: serde_json::Value = serde_json::from_slice(&output.stdout).expect("plan JSON");
     let cells = plan["cells"].as_array().expect("cells");
-    let models: std::collections::BTreeSet<&str> = cells.iter().filter_map(|c| c["model"].as_str()).collect();
-    let prompts: std::collections::BTreeSet<&str> = cells.iter().filter_map(|c| c["prompt"].as_str()).collect();
+    let models: std::collections::BTreeSet<&str> =
+        cells.iter().filter_map(|c| c["model"].as_str()).collect();
+    let prompts: std::collections::BTreeSet<&str> =
+        cells.iter().filter_map(|c| c["prompt"].as_str()).collect();
     assert!(models.len() >= 3, "{models:?}");
     assert!(prompts.len() >= 12, "{prompts:?}");
     assert_eq!(cells.len(), models.len() * prompts.len());
-    let reps = cells[0]["repetitions"].as_u64().unwrap_or(0) + cells[0]["warmup"].as_u64().unwrap_or(0);
-    assert_eq!(plan["total_requests"].as_u64(), Some(cells.len() as u64 * reps));
+    let reps =
+        cells[0]["repetitions"].as_u64().unwrap_or(0) + cells[0]["warmup"].as_u64().unwrap_or(0);
+    assert_eq!(
+        plan["total_requests"].as_u64(),
+        Some(cells.len() as u64 * reps)
+    );
 
-    let table = llmbench().args(["plan", &repo("experiments/coding.toml")]).output().expect("runs");
+    let table = llmbench()
+        .args(["plan", &repo("experiments/coding.toml")])
+        .output()
+        .expect("runs");
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("qwen2.5-coder:1.5b") || text.contains("Qwen2.5-Coder"), "{text}");
+    assert!(
+        text.contains("qwen2.5-coder:1.5b") || text.contains("Qwen2.5-Coder"),
+        "{text}"
+    );
     assert!(text.contains(&format!("{} cells", cells.len())), "{text}");
 }
 
 #[test]
 fn coding_without_ollama_says_which_url_and_what_to_do() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
     let ws = Workspace::new();
     let output = llmbench()
-        .args(["exec", &repo("experiments/coding.toml"), "--out", &ws.path("runs").display().to_string()])
+        .args([
+            "exec",
+            &repo("experiments/coding.toml"),
+            "--out",
+            &ws.path("runs").display().to_string(),
+        ])
         .args(["--set", &format!("backend.url=http://127.0.0.1:{port}")])
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&format!("http://127.0.0.1:{port}")) && stderr.contains("ollama serve"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("http://127.0.0.1:{port}")) && stderr.contains("ollama serve"),
+        "{stderr}"
+    );
     assert!(ws.runs().is_empty());
 }
 
 #[test]
 fn validate_stops_on_a_bad_file_with_exit_2() {
     let ws = Workspace::new();
-    let bad = ws.write("bad.toml", &ollama_experiment("http://127.0.0.1:1", "m", "repetitons = 3"));
-    let output = llmbench().args(["validate", &bad.display().to_string()]).output().expect("runs");
+    let bad = ws.write(
+        "bad.toml",
+        &ollama_experiment("http://127.0.0.1:1", "m", "repetitons = 3"),
+    );
+    let output = llmbench()
+        .args(["validate", &bad.display().to_string()])
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("bad.toml") && stderr.contains("repetitions"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("repetitions"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn report_rerenders_a_stored_run_with_a_user_template() {
     let server = mock_ollama::spawn_blocking(mock_ollama::MockConfig::default()).expect("mock");
     let ws = Workspace::new();
-    let file = ws.write("e.toml", &ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2"));
+    let file = ws.write(
+        "e.toml",
+        &ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2"),
+    );
     assert_eq!(ws.exec(&file, &[]), 0);
     let run = ws.run();
     std::fs::remove_file(run.join("report.md")).expect("remove report");
@@ -78,11 +130,23 @@ fn report_rerenders_a_stored_run_with_a_user_template() {
         "model,prompt,ok,ttft_p50_ms\n{{#each cells}}{{model}},{{prompt}},{{counts.ok}},{{fmt metrics.ttft_ms.p50 3}}\n{{/each}}",
     );
     let output = llmbench()
-        .args(["report", &run.display().to_string(), "--template", &template.display().to_string()])
+        .args([
+            "report",
+            &run.display().to_string(),
+            "--template",
+            &template.display().to_string(),
+        ])
         .output()
         .expect("runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(run.join("report.md").is_file(), "built-in report re-rendered");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        run.join("report.md").is_file(),
+        "built-in report re-rendered"
+    );
     let csv = std::fs::read_to_string(run.join("cells.csv")).expect("user report");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "{csv}");
@@ -93,17 +157,34 @@ fn report_rerenders_a_stored_run_with_a_user_template() {
 fn a_broken_user_template_is_named_and_the_other_reports_are_written() {
     let server = mock_ollama::spawn_blocking(mock_ollama::MockConfig::default()).expect("mock");
     let ws = Workspace::new();
-    let file = ws.write("e.toml", &ollama_experiment(&server.url(), "qwen3:0.6b", ""));
-    let template = ws.write("broken.txt.hbs", "line one\n{{#each cells}}\nno closing tag\n");
-    assert_eq!(ws.exec(&file, &["--template", &template.display().to_string()]), 5);
+    let file = ws.write(
+        "e.toml",
+        &ollama_experiment(&server.url(), "qwen3:0.6b", ""),
+    );
+    let template = ws.write(
+        "broken.txt.hbs",
+        "line one\n{{#each cells}}\nno closing tag\n",
+    );
+    assert_eq!(
+        ws.exec(&file, &["--template", &template.display().to_string()]),
+        5
+    );
     let run = ws.run();
     assert!(run.join("report.md").is_file() && run.join("report.json").is_file());
     assert!(!run.join("broken.txt").exists());
     let output = llmbench()
-        .args(["report", &run.display().to_string(), "--template", &template.display().to_string()])
+        .args([
+            "report",
+            &run.display().to_string(),
+            "--template",
+            &template.display().to_string(),
+        ])
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(5));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("broken.txt") && stderr.contains("line"), "{stderr}");
+    assert!(
+        stderr.contains("broken.txt") && stderr.contains("line"),
+        "{stderr}"
+    );
 }

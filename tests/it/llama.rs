@@ -20,14 +20,21 @@ impl Drop for LlamaServer {
 }
 
 fn start_llama() -> LlamaServer {
-    let python = std::env::var("LLMBENCH_PYTHON").unwrap_or_else(|_| format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR")));
+    let python = std::env::var("LLMBENCH_PYTHON")
+        .unwrap_or_else(|_| format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR")));
     assert!(
         std::path::Path::new(&python).exists(),
         "no Python with xllamacpp at {python}: run scripts/setup-llama.sh (scripts/test.sh does) or set LLMBENCH_PYTHON"
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
     let mut child = Command::new(&python)
-        .arg(format!("{}/scripts/llama_server.py", env!("CARGO_MANIFEST_DIR")))
+        .arg(format!(
+            "{}/scripts/llama_server.py",
+            env!("CARGO_MANIFEST_DIR")
+        ))
         .args(["--port", &port.to_string(), "--parallel", "2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -36,8 +43,14 @@ fn start_llama() -> LlamaServer {
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
     let _ = BufReader::new(stdout).read_line(&mut line);
-    let server = LlamaServer { child, url: format!("http://127.0.0.1:{port}") };
-    assert!(line.starts_with("ready"), "llama server did not start: {line:?}");
+    let server = LlamaServer {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    assert!(
+        line.starts_with("ready"),
+        "llama server did not start: {line:?}"
+    );
     server
 }
 
@@ -46,7 +59,15 @@ fn quickstart_runs_against_the_real_llama_cpp_server() {
     let server = start_llama();
     let ws = Workspace::new();
     let quickstart = format!("{}/experiments/quickstart.toml", env!("CARGO_MANIFEST_DIR"));
-    let code = ws.exec(std::path::Path::new(&quickstart), &["--set", &format!("backend.url={}", server.url), "--set", "run.repetitions=2"]);
+    let code = ws.exec(
+        std::path::Path::new(&quickstart),
+        &[
+            "--set",
+            &format!("backend.url={}", server.url),
+            "--set",
+            "run.repetitions=2",
+        ],
+    );
     assert_eq!(code, 0);
 
     let run = ws.run();
@@ -54,23 +75,50 @@ fn quickstart_runs_against_the_real_llama_cpp_server() {
     assert_eq!(records.len(), 6, "2 prompts × (1 warmup + 2 measured)");
     for record in &records {
         assert!(record.outcome.is_ok(), "{:?}", record.outcome);
-        let usage = record.server.completion_tokens.expect("usage.completion_tokens");
-        assert_eq!(record.tokens.output, Some(usage), "output tokens are the server's usage");
+        let usage = record
+            .server
+            .completion_tokens
+            .expect("usage.completion_tokens");
+        assert_eq!(
+            record.tokens.output,
+            Some(usage),
+            "output tokens are the server's usage"
+        );
         assert!(usage > 0 && record.output_chars > 0);
-        assert!(record.server.eval_duration_ns.is_some(), "llama.cpp timings parsed");
+        assert!(
+            record.server.eval_duration_ns.is_some(),
+            "llama.cpp timings parsed"
+        );
         assert!(record.timing.ttft_ms.is_some_and(|t| t > 0.0));
-        assert!(record.timing.chunk_offsets_ms.len() as u64 <= usage, "a chunk carries at least one token");
+        assert!(
+            record.timing.chunk_offsets_ms.len() as u64 <= usage,
+            "a chunk carries at least one token"
+        );
     }
-    let capital = records.iter().find(|r| r.prompt == "capital" && !r.warmup).expect("capital record");
-    assert!(capital.server.prompt_tokens.unwrap_or(0) > 10, "chat template tokens counted by the server");
+    let capital = records
+        .iter()
+        .find(|r| r.prompt == "capital" && !r.warmup)
+        .expect("capital record");
+    assert!(
+        capital.server.prompt_tokens.unwrap_or(0) > 10,
+        "chat template tokens counted by the server"
+    );
 
     let summary = json(&run.join("summary.json"));
     assert_eq!(summary["totals"]["ok"], 4);
-    let decode = summary["cells"][0]["metrics"]["decode_tps"]["mean"].as_f64().unwrap_or(0.0);
+    let decode = summary["cells"][0]["metrics"]["decode_tps"]["mean"]
+        .as_f64()
+        .unwrap_or(0.0);
     assert!(decode > 1.0, "decode speed measured: {decode}");
     let report = std::fs::read_to_string(run.join("report.md")).expect("report.md");
-    assert!(report.contains("SmolLM2-135M Q4_1 | capital") && report.contains("SmolLM2-135M Q4_1 | reverse"), "{report}");
+    assert!(
+        report.contains("SmolLM2-135M Q4_1 | capital")
+            && report.contains("SmolLM2-135M Q4_1 | reverse"),
+        "{report}"
+    );
     let manifest = json(&run.join("manifest.json"));
     assert_eq!(manifest["status"], "complete");
-    assert!(manifest["servers"]["default"]["models"].as_array().is_some_and(|m| !m.is_empty()));
+    assert!(manifest["servers"]["default"]["models"]
+        .as_array()
+        .is_some_and(|m| !m.is_empty()));
 }

@@ -18,7 +18,10 @@ fn records_carry_counts_timings_and_server_statistics() {
         ..MockConfig::default()
     });
     let ws = Workspace::new();
-    let file = ws.write("e.toml", &ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2\nwarmup = 1"));
+    let file = ws.write(
+        "e.toml",
+        &ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2\nwarmup = 1"),
+    );
     assert_eq!(ws.exec(&file, &[]), 0);
 
     let run = ws.run();
@@ -27,28 +30,58 @@ fn records_carry_counts_timings_and_server_statistics() {
     assert_eq!(records.iter().filter(|r| r.warmup).count(), 2);
     for record in &records {
         assert!(record.outcome.is_ok(), "{:?}", record.outcome);
-        assert_eq!(record.tokens.output, Some(16), "max_tokens bounds eval_count");
+        assert_eq!(
+            record.tokens.output,
+            Some(16),
+            "max_tokens bounds eval_count"
+        );
         assert_eq!(record.finish_reason.as_deref(), Some("length"));
-        assert_eq!(record.timing.chunk_offsets_ms.len(), 16, "one token per chunk");
-        assert!(record.tokens.prompt.unwrap_or(0) > 0, "prompt_eval_count parsed");
-        assert!(record.server.eval_duration_ns.unwrap_or(0) > 0, "eval_duration parsed");
+        assert_eq!(
+            record.timing.chunk_offsets_ms.len(),
+            16,
+            "one token per chunk"
+        );
+        assert!(
+            record.tokens.prompt.unwrap_or(0) > 0,
+            "prompt_eval_count parsed"
+        );
+        assert!(
+            record.server.eval_duration_ns.unwrap_or(0) > 0,
+            "eval_duration parsed"
+        );
         let ttft = record.timing.ttft_ms.unwrap_or_default();
-        assert!((140.0..600.0).contains(&ttft), "ttft {ttft} ms around the injected 150 ms");
+        assert!(
+            (140.0..600.0).contains(&ttft),
+            "ttft {ttft} ms around the injected 150 ms"
+        );
         let e2e = record.timing.e2e_ms.unwrap_or_default();
         let tpot = (e2e - ttft) / 15.0;
-        assert!((18.0..80.0).contains(&tpot), "tpot {tpot} ms around the injected 20 ms");
+        assert!(
+            (18.0..80.0).contains(&tpot),
+            "tpot {tpot} ms around the injected 20 ms"
+        );
     }
 
     let summary = json(&run.join("summary.json"));
     let cell = &summary["cells"][0];
     assert_eq!(cell["counts"]["ok"], 2);
     assert_eq!(cell["counts"]["warmup"], 1);
-    let gap = cell["metrics"]["chunk_gap_ms"]["p50"].as_f64().unwrap_or_default();
+    let gap = cell["metrics"]["chunk_gap_ms"]["p50"]
+        .as_f64()
+        .unwrap_or_default();
     assert!((15.0..80.0).contains(&gap), "chunk gap p50 {gap}");
     let report = std::fs::read_to_string(run.join("report.md")).expect("report.md");
-    assert!(report.contains("| qwen3:0.6b | hello |") && report.contains("| qwen3:0.6b | count |"), "{report}");
+    assert!(
+        report.contains("| qwen3:0.6b | hello |") && report.contains("| qwen3:0.6b | count |"),
+        "{report}"
+    );
     assert!(run.join("report.json").is_file());
-    assert_eq!(std::fs::read_dir(run.join("responses")).map(|d| d.count()).unwrap_or(0), 2);
+    assert_eq!(
+        std::fs::read_dir(run.join("responses"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        2
+    );
     assert_eq!(server.generation_count(), 6);
 }
 
@@ -56,13 +89,21 @@ fn records_carry_counts_timings_and_server_statistics() {
 fn the_request_carries_options_settings_and_system_prompt() {
     let server = mock(MockConfig::default());
     let ws = Workspace::new();
-    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 1")
-        .replace("[[models]]\nname = \"qwen3:0.6b\"", "[[models]]\nname = \"qwen3:0.6b\"\noptions = { num_ctx = 8192 }\nkeep_alive = \"30m\"");
+    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 1").replace(
+        "[[models]]\nname = \"qwen3:0.6b\"",
+        "[[models]]\nname = \"qwen3:0.6b\"\noptions = { num_ctx = 8192 }\nkeep_alive = \"30m\"",
+    );
     let file = ws.write("e.toml", &text);
     assert_eq!(ws.exec(&file, &[]), 0);
     let sent = server.requests();
-    let count = sent.iter().find(|r| r["messages"][1]["content"] == "Count to five.").expect("count prompt sent");
-    assert_eq!(count["messages"][0], serde_json::json!({"role": "system", "content": "Be brief."}));
+    let count = sent
+        .iter()
+        .find(|r| r["messages"][1]["content"] == "Count to five.")
+        .expect("count prompt sent");
+    assert_eq!(
+        count["messages"][0],
+        serde_json::json!({"role": "system", "content": "Be brief."})
+    );
     assert_eq!(count["options"]["num_ctx"], 8192);
     assert_eq!(count["options"]["num_predict"], 16);
     assert_eq!(count["options"]["temperature"], 0.0);
@@ -71,23 +112,44 @@ fn the_request_carries_options_settings_and_system_prompt() {
 
 #[test]
 fn several_tokens_per_chunk_and_split_writes_keep_counts_right() {
-    let server = mock(MockConfig { tokens_per_chunk: 4, split_writes: true, empty_chunks: true, ..MockConfig::default() });
+    let server = mock(MockConfig {
+        tokens_per_chunk: 4,
+        split_writes: true,
+        empty_chunks: true,
+        ..MockConfig::default()
+    });
     let ws = Workspace::new();
-    let file = ws.write("e.toml", &ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2"));
+    let file = ws.write(
+        "e.toml",
+        &ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2"),
+    );
     assert_eq!(ws.exec(&file, &[]), 0);
     for record in records(&ws.run()) {
         assert!(record.outcome.is_ok(), "{:?}", record.outcome);
         assert_eq!(record.tokens.output, Some(16));
-        assert_eq!(record.timing.chunk_offsets_ms.len(), 4, "16 tokens in chunks of 4; empty chunks are not text");
-        assert!(record.timing.events > 4, "empty chunks are still counted as events");
+        assert_eq!(
+            record.timing.chunk_offsets_ms.len(),
+            4,
+            "16 tokens in chunks of 4; empty chunks are not text"
+        );
+        assert!(
+            record.timing.events > 4,
+            "empty chunks are still counted as events"
+        );
     }
 }
 
 #[test]
 fn a_missing_prompt_eval_count_is_unknown_not_zero() {
-    let server = mock(MockConfig { omit_prompt_eval_count: true, ..MockConfig::default() });
+    let server = mock(MockConfig {
+        omit_prompt_eval_count: true,
+        ..MockConfig::default()
+    });
     let ws = Workspace::new();
-    let file = ws.write("e.toml", &ollama_experiment(&server.url(), "qwen3:0.6b", ""));
+    let file = ws.write(
+        "e.toml",
+        &ollama_experiment(&server.url(), "qwen3:0.6b", ""),
+    );
     assert_eq!(ws.exec(&file, &[]), 0);
     for record in records(&ws.run()) {
         assert_eq!(record.tokens.prompt, None);
@@ -100,23 +162,44 @@ fn a_missing_prompt_eval_count_is_unknown_not_zero() {
 fn generate_endpoint_works_like_chat() {
     let server = mock(MockConfig::default());
     let ws = Workspace::new();
-    let file = ws.write("e.toml", &ollama_experiment(&server.url(), "qwen3:0.6b", "ollama_api = \"generate\""));
+    let file = ws.write(
+        "e.toml",
+        &ollama_experiment(&server.url(), "qwen3:0.6b", "ollama_api = \"generate\""),
+    );
     assert_eq!(ws.exec(&file, &[]), 0);
-    assert!(server.requests().iter().all(|r| r.get("prompt").is_some() && r.get("messages").is_none()));
+    assert!(server
+        .requests()
+        .iter()
+        .all(|r| r.get("prompt").is_some() && r.get("messages").is_none()));
     let records = records(&ws.run());
-    assert!(records.iter().all(|r| r.outcome.is_ok() && r.tokens.output == Some(16)));
+    assert!(records
+        .iter()
+        .all(|r| r.outcome.is_ok() && r.tokens.output == Some(16)));
 }
 
 #[test]
 fn thinking_text_counts_for_ttft_but_not_for_ttft_content() {
-    let server = mock(MockConfig { inter_token: Duration::from_millis(5), ..MockConfig::default() });
+    let server = mock(MockConfig {
+        inter_token: Duration::from_millis(5),
+        ..MockConfig::default()
+    });
     let ws = Workspace::new();
-    let file = ws.write("e.toml", &ollama_experiment(&server.url(), "thinker:1b", "").replace("max_tokens = 16", "max_tokens = 40"));
+    let file = ws.write(
+        "e.toml",
+        &ollama_experiment(&server.url(), "thinker:1b", "")
+            .replace("max_tokens = 16", "max_tokens = 40"),
+    );
     assert_eq!(ws.exec(&file, &[]), 0);
     for record in records(&ws.run()) {
         assert!(record.reasoning_chars > 0, "reasoning captured");
-        let (ttft, content) = (record.timing.ttft_ms.unwrap_or_default(), record.timing.ttft_content_ms.unwrap_or_default());
-        assert!(content > ttft, "answer text comes after the thinking: {ttft} < {content}");
+        let (ttft, content) = (
+            record.timing.ttft_ms.unwrap_or_default(),
+            record.timing.ttft_content_ms.unwrap_or_default(),
+        );
+        assert!(
+            content > ttft,
+            "answer text comes after the thinking: {ttft} < {content}"
+        );
     }
 }
 
@@ -124,11 +207,14 @@ fn thinking_text_counts_for_ttft_but_not_for_ttft_content() {
 fn openai_mode_streams_sse_with_usage() {
     let server = mock(MockConfig::default());
     let ws = Workspace::new();
-    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2").replace("kind = \"ollama\"", "kind = \"openai\"");
+    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2")
+        .replace("kind = \"ollama\"", "kind = \"openai\"");
     let file = ws.write("e.toml", &text);
     assert_eq!(ws.exec(&file, &[]), 0);
     let sent = server.requests();
-    assert!(sent.iter().all(|r| r["stream_options"]["include_usage"] == true && r["max_tokens"] == 16));
+    assert!(sent
+        .iter()
+        .all(|r| r["stream_options"]["include_usage"] == true && r["max_tokens"] == 16));
     for record in records(&ws.run()) {
         assert!(record.outcome.is_ok(), "{:?}", record.outcome);
         assert_eq!(record.tokens.output, Some(16), "usage.completion_tokens");

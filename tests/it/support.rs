@@ -12,7 +12,9 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new() -> Workspace {
-        Workspace { dir: tempfile::tempdir().expect("temp dir") }
+        Workspace {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -28,8 +30,16 @@ impl Workspace {
     /// `llmbench exec FILE --out <dir>/runs -q ARGS...`, in-process; returns the exit code.
     pub fn exec(&self, file: &Path, extra: &[&str]) -> u8 {
         let out = self.path("runs");
-        let mut args = vec!["llmbench".to_string(), "exec".into(), file.display().to_string()];
-        args.extend(["--out".to_string(), out.display().to_string(), "-q".to_string()]);
+        let mut args = vec![
+            "llmbench".to_string(),
+            "exec".into(),
+            file.display().to_string(),
+        ];
+        args.extend([
+            "--out".to_string(),
+            out.display().to_string(),
+            "-q".to_string(),
+        ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         match llmbench::app::run(llmbench::cli::Cli::parse_from(args)) {
             Ok(code) => code,
@@ -43,9 +53,15 @@ impl Workspace {
     /// Every run directory made so far.
     pub fn runs(&self) -> Vec<PathBuf> {
         let mut runs = Vec::new();
-        let Ok(experiments) = std::fs::read_dir(self.path("runs")) else { return runs };
+        let Ok(experiments) = std::fs::read_dir(self.path("runs")) else {
+            return runs;
+        };
         for experiment in experiments.flatten() {
-            for run in std::fs::read_dir(experiment.path()).into_iter().flatten().flatten() {
+            for run in std::fs::read_dir(experiment.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 runs.push(run.path());
             }
         }
@@ -63,7 +79,9 @@ impl Workspace {
 
 pub fn records(run: &Path) -> Vec<Record> {
     let text = std::fs::read_to_string(run.join("requests.jsonl")).expect("requests.jsonl");
-    text.lines().map(|l| serde_json::from_str(l).expect("record parses")).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("record parses"))
+        .collect()
 }
 
 pub fn json(path: &Path) -> serde_json::Value {
