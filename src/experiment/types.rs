@@ -35,7 +35,7 @@ pub struct Source {
     pub overrides: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     Ollama,
@@ -126,7 +126,7 @@ impl RequestSettings {
 
 /// Which Ollama endpoint to use. OpenAI-compatible servers always get
 /// `/v1/chat/completions`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OllamaApi {
     Chat,
@@ -145,7 +145,7 @@ pub struct RunConfig {
     pub ollama_api: OllamaApi,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportFormat {
     Markdown,

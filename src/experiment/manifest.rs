@@ -1,0 +1,147 @@
+//! The raw experiment file: serde types that mirror the TOML exactly, with
+//! `deny_unknown_fields` on every table so no key is ignored. Only shape and
+//! types are checked here; ranges, references, paths and defaults are the
+//! business of `resolve.rs`. Field order is the order "valid keys: ..." lists
+//! them in error messages.
+
+use super::types::{BackendKind, OllamaApi, ReportFormat, RequestSettings};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Defines a struct whose own fields are followed by the request-settings
+/// keys (`max_tokens`, `temperature`, ...) written inline, as in `[[models]]`
+/// and `[[prompts]]`. serde's `flatten` would lose `deny_unknown_fields` and
+/// spans, so the keys are spelled out once here instead.
+macro_rules! with_request_settings {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+            pub max_tokens: Option<u32>,
+            pub temperature: Option<f64>,
+            pub top_p: Option<f64>,
+            pub top_k: Option<u32>,
+            pub seed: Option<i64>,
+            pub stop: Option<Vec<String>>,
+            pub think: Option<bool>,
+            pub keep_alive: Option<String>,
+        }
+
+        impl $name {
+            /// The request settings written inline in this entry.
+            pub fn settings(&self) -> RequestSettings {
+                RequestSettings {
+                    max_tokens: self.max_tokens,
+                    temperature: self.temperature,
+                    top_p: self.top_p,
+                    top_k: self.top_k,
+                    seed: self.seed,
+                    stop: self.stop.clone(),
+                    think: self.think,
+                    keep_alive: self.keep_alive.clone(),
+                }
+            }
+        }
+    };
+}
+
+/// The experiment file, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub description: Option<String>,
+    pub backend: Option<RawBackend>,
+    pub backends: Option<BTreeMap<String, RawBackend>>,
+    pub models: Vec<RawModel>,
+    pub defaults: Option<RequestSettings>,
+    pub run: Option<RawRun>,
+    pub prompts: Option<Vec<RawPrompt>>,
+    pub prompt_files: Option<Vec<String>>,
+    pub report: Option<RawReport>,
+}
+
+/// `[backend]` or `[backends.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackend {
+    pub kind: BackendKind,
+    pub url: String,
+    pub timeout: Option<String>,
+    pub api_key_env: Option<String>,
+}
+
+with_request_settings! {
+    /// One `[[models]]` entry.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawModel {
+        pub name: String,
+        pub label: Option<String>,
+        pub backend: Option<String>,
+        pub options: Option<toml::Table>,
+    }
+}
+
+with_request_settings! {
+    /// One `[[prompts]]` entry, in the experiment or in a prompt file.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawPrompt {
+        pub id: String,
+        pub text: String,
+        pub system: Option<String>,
+    }
+}
+
+/// `[run]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    pub repetitions: Option<u32>,
+    pub warmup: Option<u32>,
+    pub concurrency: Option<u32>,
+    pub ollama_api: Option<OllamaApi>,
+}
+
+/// `[report]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    pub formats: Option<Vec<ReportFormat>>,
+    pub save_responses: Option<bool>,
+    pub templates: Option<Vec<String>>,
+}
+
+/// A prompt file: only `[[prompts]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptFile {
+    pub prompts: Vec<RawPrompt>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_settings_are_collected() {
+        let model: RawModel =
+            toml::from_str("name = 'm'\ntemperature = 0.5\nstop = ['x']\n").unwrap();
+        let settings = model.settings();
+        assert_eq!(settings.temperature, Some(0.5));
+        assert_eq!(settings.stop, Some(vec!["x".to_owned()]));
+        assert_eq!(settings.max_tokens, None);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_everywhere() {
+        assert!(toml::from_str::<RawModel>("name = 'm'\ntemp = 0.5\n").is_err());
+        assert!(toml::from_str::<RawPrompt>("id = 'a'\ntext = 't'\nsytem = 's'\n").is_err());
+        assert!(toml::from_str::<RawRun>("reps = 1\n").is_err());
+        assert!(toml::from_str::<RawReport>("format = ['json']\n").is_err());
+        assert!(
+            toml::from_str::<RawBackend>("kind = 'ollama'\nurl = 'http://h'\nkey = 'K'\n").is_err()
+        );
+    }
+}

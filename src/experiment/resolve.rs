@@ -1,0 +1,140 @@
+//! From the raw `Manifest` to the checked `Experiment`: names, backends and
+//! models (`models.rs`), `[defaults]` (`settings.rs`), `[run]`, prompts
+//! (`prompts.rs`) and `[report]`. Checks run in the order the keys usually
+//! appear in a file, and each failure points at the key that caused it.
+//! Nothing written is dropped; absent keys get the documented defaults.
+
+use super::document::Document;
+use super::error::ExperimentError;
+use super::locate::KeyPath;
+use super::manifest::{Manifest, RawReport, RawRun};
+use super::types::{Experiment, OllamaApi, ReportConfig, ReportFormat, RunConfig, Source};
+use super::{backends, models, prompts, settings};
+use std::path::Path;
+
+/// Checks `manifest` (deserialised from `doc`) and resolves it.
+pub fn resolve(
+    doc: &Document<'_>,
+    manifest: Manifest,
+    source: Source,
+) -> Result<Experiment, ExperimentError> {
+    let base_dir = match doc.path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => Path::new(".").to_owned(),
+    };
+    check_name(
+        doc,
+        &KeyPath::top("name"),
+        "experiment name",
+        &manifest.name,
+    )?;
+    let backends = backends::backends(doc, manifest.backend, manifest.backends)?;
+    let models = models::models(doc, manifest.models, &backends)?;
+    let defaults = manifest.defaults.unwrap_or_default();
+    settings::check(doc, &KeyPath::top("defaults"), &defaults)?;
+    let run = run(doc, manifest.run.unwrap_or_default())?;
+    let prompts = prompts::prompts(doc, manifest.prompts, manifest.prompt_files, &base_dir)?;
+    let report = report(doc, manifest.report.unwrap_or_default(), &base_dir)?;
+    Ok(Experiment {
+        name: manifest.name,
+        description: manifest.description,
+        source,
+        backends,
+        models,
+        prompts,
+        defaults,
+        run,
+        report,
+    })
+}
+
+/// Names that become directory names or ids: `[A-Za-z0-9._-]+`, not `.` or `..`.
+pub fn check_name(
+    doc: &Document<'_>,
+    at: &KeyPath,
+    what: &str,
+    name: &str,
+) -> Result<(), ExperimentError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let problem = if name.is_empty() {
+        format!("the {what} is empty")
+    } else if !name.chars().all(allowed) {
+        format!("the {what} {name:?} may only use letters, digits, '.', '_' and '-'")
+    } else if name.chars().all(|c| c == '.') {
+        format!("the {what} {name:?} is not a usable name")
+    } else {
+        return Ok(());
+    };
+    let example = name
+        .chars()
+        .map(|c| if allowed(c) { c } else { '-' })
+        .collect::<String>()
+        .trim_matches(|c| c == '-' || c == '.')
+        .to_owned();
+    let help = if example.is_empty() {
+        "it names files and directories, e.g. \"coding-small\"".to_owned()
+    } else {
+        format!("it names files and directories; e.g. {example:?}")
+    };
+    Err(doc.error(at, problem).with_help(help))
+}
+
+fn run(doc: &Document<'_>, raw: RawRun) -> Result<RunConfig, ExperimentError> {
+    let at_least_one = |key: &str, value: Option<u32>, help: &str| match value {
+        Some(0) => Err(doc
+            .error(&KeyPath::top("run").key(key), "must be at least 1")
+            .with_help(help)),
+        _ => Ok(value.unwrap_or(1)),
+    };
+    Ok(RunConfig {
+        repetitions: at_least_one(
+            "repetitions",
+            raw.repetitions,
+            "repetitions is the number of measured requests per model and prompt; use warmup for unmeasured ones",
+        )?,
+        warmup: raw.warmup.unwrap_or(0),
+        concurrency: at_least_one("concurrency", raw.concurrency, "concurrency = 1 sends one request at a time")?,
+        ollama_api: raw.ollama_api.unwrap_or(OllamaApi::Chat),
+    })
+}
+
+fn report(
+    doc: &Document<'_>,
+    raw: RawReport,
+    base_dir: &Path,
+) -> Result<ReportConfig, ExperimentError> {
+    let at = KeyPath::top("report");
+    let formats = raw
+        .formats
+        .unwrap_or_else(|| vec![ReportFormat::Markdown, ReportFormat::Json]);
+    if formats.is_empty() {
+        return Err(doc
+            .error(&at.key("formats"), "no report format is listed")
+            .with_help("list at least one of markdown, json, or leave formats out for both"));
+    }
+    for (i, format) in formats.iter().enumerate() {
+        if formats[..i].contains(format) {
+            return Err(doc
+                .error(&at.key("formats").index(i), "this format is listed twice")
+                .with_help("list each format once"));
+        }
+    }
+    let mut templates = Vec::new();
+    for (i, template) in raw.templates.unwrap_or_default().iter().enumerate() {
+        let path = base_dir.join(template);
+        if template.trim().is_empty() || !path.is_file() {
+            return Err(doc
+                .error(&at.key("templates").index(i), format!("template {template:?} does not exist"))
+                .with_help(format!(
+                    "template paths are relative to the experiment file's directory; looked for `{}`",
+                    path.display()
+                )));
+        }
+        templates.push(path);
+    }
+    Ok(ReportConfig {
+        formats,
+        save_responses: raw.save_responses.unwrap_or(false),
+        templates,
+    })
+}
