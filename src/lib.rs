@@ -6,18 +6,19 @@
 //! `report` (Handlebars templates). `cli` and `app` glue them together.
 
 pub mod aggregate;
+pub mod app;
 pub mod backend;
+pub mod cli;
+pub mod compare;
+pub mod exec;
 pub mod experiment;
 pub mod metrics;
 pub mod monitor;
 pub mod plan;
 pub mod quality;
 pub mod record;
+pub mod report;
 pub mod stats;
 pub mod store;
 pub mod tokenize;
 pub mod util;
-pub mod app;
-pub mod cli;
-pub mod exec;
-pub mod report;

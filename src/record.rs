@@ -24,6 +24,10 @@ pub struct Record {
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
+    /// Resends after a kept-alive connection turned out closed (at most 1);
+    /// the timing is of the resend.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
     pub timing: Timing,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
@@ -34,6 +38,10 @@ pub struct Record {
     pub reasoning_chars: u64,
     /// Token counts used for the metrics, with their source.
     pub tokens: TokenCounts,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// Outcome of a request. Failed requests are data: they are counted by kind

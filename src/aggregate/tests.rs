@@ -36,6 +36,7 @@ fn ok(cell: &str, start: f64, ttft: f64, e2e: f64, tokens: u64, warmup: bool) ->
         run_offset_ms: start,
         outcome: Outcome::Ok,
         http_status: Some(200),
+        retries: 0,
         timing: Timing {
             ttft_ms: Some(ttft),
             e2e_ms: Some(e2e),

@@ -71,8 +71,19 @@ async fn stream(
     backend: &Backend,
     probe: &mut Probe,
 ) -> Result<(), Failure> {
+    let retry = builder.try_clone();
     probe.start();
-    let response = builder.send().await.map_err(send_failure)?;
+    let response = match (builder.send().await, retry) {
+        (Ok(response), _) => response,
+        // A kept-alive connection the server closed while idle (llama.cpp's
+        // httplib closes after a number of requests) fails before the request
+        // was processed: resend once on a fresh connection, with a fresh t0.
+        (Err(error), Some(retry)) if closed_while_idle(&error) => {
+            probe.retried();
+            retry.send().await.map_err(send_failure)?
+        }
+        (Err(error), _) => return Err(send_failure(error)),
+    };
     probe.headers(response.status().as_u16());
     if !response.status().is_success() {
         return Err(http_failure(response).await);
@@ -104,6 +115,19 @@ async fn stream(
         ));
     }
     Ok(())
+}
+
+/// True when hyper reports that the connection closed before any response
+/// byte: the server never answered this request.
+fn closed_while_idle(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 fn send_failure(error: reqwest::Error) -> Failure {
@@ -157,6 +181,7 @@ struct Probe {
     offsets: Vec<f64>,
     chars: Vec<u32>,
     events: u32,
+    retries: u32,
     stats: ServerStats,
     response: Response,
 }
@@ -175,6 +200,7 @@ impl Probe {
             offsets: Vec::with_capacity(256),
             chars: Vec::with_capacity(256),
             events: 0,
+            retries: 0,
             stats: ServerStats::default(),
             response: Response::default(),
         }
@@ -184,6 +210,12 @@ impl Probe {
     fn start(&mut self) {
         self.started_at = jiff::Timestamp::now();
         self.t0 = Instant::now();
+    }
+
+    /// The first attempt met a connection closed while idle; time the resend.
+    fn retried(&mut self) {
+        self.retries += 1;
+        self.start();
     }
 
     fn headers(&mut self, status: u16) {
@@ -244,6 +276,7 @@ impl Probe {
                 Err((kind, message)) => Outcome::Error { kind, message },
             },
             http_status: self.http_status,
+            retries: self.retries,
             timing: Timing {
                 ttfb_ms: self.ttfb.map(ms),
                 ttft_ms: self.ttft.map(ms),

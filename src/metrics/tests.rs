@@ -13,6 +13,7 @@ fn record(timing: Timing, server: ServerStats) -> Record {
         run_offset_ms: 0.0,
         outcome: Outcome::Ok,
         http_status: Some(200),
+        retries: 0,
         timing,
         finish_reason: Some("stop".into()),
         tokens: TokenCounts::from_server(&server),

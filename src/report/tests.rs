@@ -40,6 +40,7 @@ fn fixed_model() -> ReportModel {
         run_offset_ms: 0.0,
         outcome: Outcome::Ok,
         http_status: Some(200),
+        retries: 0,
         timing: Timing {
             ttft_ms: Some(120.0),
             e2e_ms: Some(1120.0),

@@ -14,6 +14,7 @@ fn record(cell: &str, repetition: u32) -> Record {
         run_offset_ms: 1.5,
         outcome: Outcome::Ok,
         http_status: Some(200),
+        retries: 0,
         timing: Timing {
             ttft_ms: Some(3.0),
             events: 2,

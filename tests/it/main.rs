@@ -6,4 +6,5 @@ mod cli;
 mod llama;
 mod mock_exec;
 mod mock_faults;
+mod retry;
 mod support;

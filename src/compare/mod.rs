@@ -1,0 +1,1 @@
+//! Run comparison (in progress).
