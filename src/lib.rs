@@ -18,6 +18,7 @@ pub mod plan;
 pub mod quality;
 pub mod record;
 pub mod report;
+pub mod server;
 pub mod stats;
 pub mod store;
 pub mod tokenize;

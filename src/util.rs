@@ -1,6 +1,13 @@
-//! Small shared helpers: human durations ("250ms", "60s", "2m") and their serde form.
+//! Small shared helpers: human durations ("250ms", "60s", "2m") and their
+//! serde form, and the TLS provider every HTTP client needs.
 
 use std::time::Duration;
+
+/// reqwest is built without a default TLS provider (see DEPENDENCIES.md):
+/// install ring's once before building any client. Idempotent.
+pub fn ensure_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// Parses a human duration: a number followed by `ns`, `us`, `ms`, `s`, `m` or `h`.
 /// Returns a message that says what is accepted when the text does not parse.

@@ -9,7 +9,8 @@ use crate::cli::{exit, ExecArgs};
 use crate::exec::{execute, ExecOutcome, Progress, Target};
 use crate::experiment::Experiment;
 use crate::plan::{plan, Plan};
-use crate::store::{collect_environment, git_info, RecordWriter, RunDir, RunManifest};
+use crate::server::ManagedServer;
+use crate::store::{collect_environment, git_info, RecordWriter, RunDir, RunManifest, SERVER_LOG};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -52,14 +53,28 @@ async fn run_experiment(
     let plan = plan(experiment);
     let client = http_client(plan.concurrency)?;
     let targets = targets(experiment, &plan)?;
-    let servers = preflight(&targets, &plan, &client).await?;
-
     let started_at = jiff::Timestamp::now();
     let run_id = run_id();
     let save_responses = experiment.report.save_responses;
     let stamp = started_at.strftime("%Y%m%dT%H%M%SZ").to_string();
-    let run = RunDir::create(&args.out, &experiment.name, &stamp, &run_id, save_responses)?;
-    let mut manifest = manifest(experiment, run_id, started_at, servers);
+    let create_run = || RunDir::create(&args.out, &experiment.name, &stamp, &run_id, save_responses);
+    // A managed server logs into the run directory, so it exists first; a
+    // plain run creates it only once the servers have answered.
+    let (early_run, mut managed) = match &experiment.server {
+        Some(config) => {
+            let run = create_run()?;
+            let server = start_server(experiment, config, &run).await?;
+            (Some(run), Some(server))
+        }
+        None => (None, None),
+    };
+    let servers = preflight(&targets, &plan, &client).await?;
+    let run = match early_run {
+        Some(run) => run,
+        None => create_run()?,
+    };
+    let mut manifest = manifest(experiment, run_id.clone(), started_at, servers);
+    manifest.managed_server = managed.as_ref().map(|server| managed_facts(experiment, server));
     run.write(
         crate::store::EXPERIMENT_FILE,
         experiment_copy(experiment).as_bytes(),
@@ -81,6 +96,15 @@ async fn run_experiment(
     progress.finish();
     let outcome = outcome?;
 
+    if let Some(server) = managed.as_mut() {
+        if let Err(error) = server.check_alive() {
+            eprintln!("warning: {error}");
+            if let Some(facts) = manifest.managed_server.as_mut() {
+                facts["exited_during_run"] = serde_json::Value::String(error.to_string());
+            }
+        }
+        server.stop();
+    }
     manifest.finished_at = Some(jiff::Timestamp::now().to_string());
     manifest.status = if outcome.interrupted {
         "interrupted"
@@ -98,6 +122,36 @@ async fn run_experiment(
     };
     let template_failed = finish_run(&run, &manifest, &options)?;
     Ok(exit_code(&outcome, template_failed))
+}
+
+/// Starts the `[server]` for its backend and waits until it is healthy.
+async fn start_server(
+    experiment: &Experiment,
+    config: &crate::experiment::ServerConfig,
+    run: &RunDir,
+) -> Result<ManagedServer, AppError> {
+    let url = experiment
+        .backends
+        .get(&config.backend)
+        .map(|b| b.url.clone())
+        .unwrap_or_default();
+    eprintln!("starting the server for backend `{}`: {}", config.backend, config.command.join(" "));
+    let server = ManagedServer::start(config, &url, &run.file(SERVER_LOG))
+        .await
+        .map_err(|e| AppError::new(exit::SERVER, format!("[server]: {e}")))?;
+    eprintln!("server ready at {url} after {:.1} s", server.ready_after.as_secs_f64());
+    Ok(server)
+}
+
+fn managed_facts(experiment: &Experiment, server: &ManagedServer) -> serde_json::Value {
+    let config = experiment.server.as_ref();
+    serde_json::json!({
+        "command": config.map(|c| c.command.clone()),
+        "env": config.map(|c| c.env.clone()),
+        "pid": server.pid(),
+        "ready_after_ms": server.ready_after.as_secs_f64() * 1e3,
+        "log": SERVER_LOG,
+    })
 }
 
 fn exit_code(outcome: &ExecOutcome, template_failed: bool) -> u8 {
@@ -212,6 +266,7 @@ fn manifest(
         status: "running".into(),
         environment: collect_environment(),
         servers: serde_json::to_value(servers).unwrap_or_default(),
+        managed_server: None,
     }
 }
 

@@ -50,8 +50,7 @@ impl From<crate::store::StoreError> for AppError {
 /// Runs one command. Returns the exit code of a run that finished in a
 /// documented non-success state (all failed, interrupted) as `Ok(code)`.
 pub fn run(cli: Cli) -> Result<u8, AppError> {
-    // reqwest is built without a default TLS provider (see DEPENDENCIES.md).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::util::ensure_tls_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

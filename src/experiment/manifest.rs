@@ -59,6 +59,20 @@ pub struct Manifest {
     pub prompts: Option<Vec<RawPrompt>>,
     pub prompt_files: Option<Vec<String>>,
     pub report: Option<RawReport>,
+    pub server: Option<RawServer>,
+}
+
+/// `[server]`: a server llmbench starts, waits for and stops.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub command: Vec<String>,
+    pub backend: Option<String>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub cwd: Option<String>,
+    pub health: Option<String>,
+    pub startup_timeout: Option<String>,
+    pub stop_timeout: Option<String>,
 }
 
 /// `[backend]` or `[backends.NAME]`.

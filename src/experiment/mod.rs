@@ -24,6 +24,7 @@ mod models;
 mod overrides;
 mod prompts;
 mod resolve;
+mod server;
 mod settings;
 mod suggest;
 mod types;

@@ -9,7 +9,7 @@ use super::error::ExperimentError;
 use super::locate::KeyPath;
 use super::manifest::{Manifest, RawReport, RawRun};
 use super::types::{Experiment, OllamaApi, ReportConfig, ReportFormat, RunConfig, Source};
-use super::{backends, models, prompts, settings};
+use super::{backends, models, prompts, server, settings};
 use std::path::Path;
 
 /// Checks `manifest` (deserialised from `doc`) and resolves it.
@@ -35,6 +35,10 @@ pub fn resolve(
     let run = run(doc, manifest.run.unwrap_or_default())?;
     let prompts = prompts::prompts(doc, manifest.prompts, manifest.prompt_files, &base_dir)?;
     let report = report(doc, manifest.report.unwrap_or_default(), &base_dir)?;
+    let server = manifest
+        .server
+        .map(|raw| server::server(doc, raw, &backends, &base_dir))
+        .transpose()?;
     Ok(Experiment {
         name: manifest.name,
         description: manifest.description,
@@ -45,6 +49,7 @@ pub fn resolve(
         defaults,
         run,
         report,
+        server,
     })
 }
 
@@ -110,7 +115,7 @@ fn report(
     if formats.is_empty() {
         return Err(doc
             .error(&at.key("formats"), "no report format is listed")
-            .with_help("list at least one of markdown, json, or leave formats out for both"));
+            .with_help("list at least one of markdown, json, html, csv, or leave formats out for markdown and json"));
     }
     for (i, format) in formats.iter().enumerate() {
         if formats[..i].contains(format) {

@@ -23,6 +23,30 @@ pub struct Experiment {
     pub defaults: RequestSettings,
     pub run: RunConfig,
     pub report: ReportConfig,
+    /// `[server]`: a server llmbench starts before the run and stops after it.
+    pub server: Option<ServerConfig>,
+}
+
+/// A managed server: started before pre-flight, polled until healthy, its
+/// output captured to server.log, stopped at the end (and on error or Ctrl-C).
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerConfig {
+    /// Program and arguments; `{port}`, `{host}` and `{url}` are replaced by the
+    /// served backend's URL parts.
+    pub command: Vec<String>,
+    /// The backend this server serves (its URL gives `{port}` and the health URL).
+    pub backend: String,
+    /// Extra environment variables (the rest of llmbench's environment is inherited).
+    pub env: BTreeMap<String, String>,
+    /// Working directory (relative paths resolved against the experiment file's directory).
+    pub cwd: PathBuf,
+    /// Path polled until it answers 200.
+    pub health: String,
+    #[serde(with = "crate::util::duration_serde")]
+    pub startup_timeout: Duration,
+    /// How long to wait after SIGTERM before SIGKILL.
+    #[serde(with = "crate::util::duration_serde")]
+    pub stop_timeout: Duration,
 }
 
 /// The experiment file as read.

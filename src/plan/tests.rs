@@ -69,6 +69,7 @@ fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
             save_responses: false,
             templates: vec![],
         },
+        server: None,
     }
 }
 

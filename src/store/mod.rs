@@ -43,6 +43,7 @@ pub const PLAN_FILE: &str = "plan.json";
 pub const REQUESTS_FILE: &str = "requests.jsonl";
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const RESPONSES_DIR: &str = "responses";
+pub const SERVER_LOG: &str = "server.log";
 
 /// What is known about a run besides its records: written at the start and
 /// rewritten at the end (status, finish time).
@@ -70,6 +71,10 @@ pub struct RunManifest {
     /// What each backend's server said about itself and its models.
     #[serde(default)]
     pub servers: serde_json::Value,
+    /// The `[server]` llmbench started: command, pid, time to ready, whether
+    /// it exited during the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_server: Option<serde_json::Value>,
 }
 
 /// An open run directory.

@@ -97,16 +97,35 @@ fn a_connection_closed_while_idle_is_resent_once() {
     let backend = Backend::new(&config, OllamaApi::Chat).expect("backend");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (_cancel_tx, mut cancel) = tokio::sync::watch::channel(false);
-    let context = RequestContext { client: reqwest::Client::new(), run_start: Instant::now() };
+    let context = RequestContext {
+        client: reqwest::Client::new(),
+        run_start: Instant::now(),
+    };
     let cell = cell();
     let records: Vec<_> = (0..2)
         .map(|repetition| {
-            let job = Job { cell: 0, repetition, warmup: false };
-            runtime.block_on(measure(&context, &backend, config.timeout, &cell, job, &mut cancel)).0
+            let job = Job {
+                cell: 0,
+                repetition,
+                warmup: false,
+            };
+            runtime
+                .block_on(measure(
+                    &context,
+                    &backend,
+                    config.timeout,
+                    &cell,
+                    job,
+                    &mut cancel,
+                ))
+                .0
         })
         .collect();
     assert!(records.iter().all(|r| r.outcome.is_ok()), "{records:?}");
     assert_eq!(records[0].retries, 0);
-    assert_eq!(records[1].retries, 1, "the second request met the closed connection");
+    assert_eq!(
+        records[1].retries, 1,
+        "the second request met the closed connection"
+    );
     assert_eq!(records[1].tokens.output, Some(1));
 }

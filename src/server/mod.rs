@@ -1,0 +1,144 @@
+//! Managed servers: start the `[server]` command in its own process group,
+//! capture its output to server.log, poll its health URL until it answers 200
+//! (measuring the time to ready), and stop it — SIGTERM to the whole group,
+//! then SIGKILL after the stop timeout — at the end, on error, on Ctrl-C and
+//! when the handle is dropped. The child also gets SIGTERM if llmbench itself
+//! dies (PR_SET_PDEATHSIG), so no server is ever orphaned.
+
+use crate::experiment::ServerConfig;
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Why a managed server could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot start `{program}`: {reason}")]
+    Spawn { program: String, reason: String },
+    #[error("the server exited with {status} before it was healthy; its output is in {log}")]
+    Exited { status: String, log: String },
+    #[error("{url} did not answer 200 within {timeout:?}; the server's output is in {log}")]
+    NotHealthy { url: String, timeout: Duration, log: String },
+    #[error("the server exited during the run ({status}); its output is in {log}")]
+    Crashed { status: String, log: String },
+}
+
+/// A running server. Dropping it stops it.
+pub struct ManagedServer {
+    child: Option<Child>,
+    stop_timeout: Duration,
+    log: String,
+    /// From spawn to the first healthy answer.
+    pub ready_after: Duration,
+}
+
+impl ManagedServer {
+    /// Starts the server for a backend at `base_url` and waits until healthy.
+    pub async fn start(config: &ServerConfig, base_url: &str, log: &Path) -> Result<ManagedServer, ServerError> {
+        let command = substitute(&config.command, base_url);
+        let log_text = log.display().to_string();
+        let output = File::create(log).map_err(|e| spawn_error(&command[0], e))?;
+        let errors = output.try_clone().map_err(|e| spawn_error(&command[0], e))?;
+        let mut process = Command::new(&command[0]);
+        process
+            .args(&command[1..])
+            .envs(&config.env)
+            .current_dir(&config.cwd)
+            .stdin(Stdio::null())
+            .stdout(output)
+            .stderr(errors)
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe; it only sets this child's
+        // parent-death signal between fork and exec.
+        unsafe {
+            process.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let started = Instant::now();
+        let child = process.spawn().map_err(|e| spawn_error(&command[0], e))?;
+        let mut server = ManagedServer { child: Some(child), stop_timeout: config.stop_timeout, log: log_text, ready_after: Duration::ZERO };
+        let health = format!("{base_url}{}", config.health);
+        server.wait_healthy(&health, config.startup_timeout).await?;
+        server.ready_after = started.elapsed();
+        Ok(server)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// An error when the server has exited (it must live for the whole run).
+    pub fn check_alive(&mut self) -> Result<(), ServerError> {
+        match self.child.as_mut().map(Child::try_wait) {
+            Some(Ok(Some(status))) => Err(ServerError::Crashed { status: status.to_string(), log: self.log.clone() }),
+            _ => Ok(()),
+        }
+    }
+
+    async fn wait_healthy(&mut self, url: &str, timeout: Duration) -> Result<(), ServerError> {
+        crate::util::ensure_tls_provider();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| spawn_error("reqwest", e))?;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Err(ServerError::Crashed { status, log }) = self.check_alive() {
+                return Err(ServerError::Exited { status, log });
+            }
+            if let Ok(response) = client.get(url).send().await {
+                if response.status().as_u16() == 200 {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(ServerError::NotHealthy { url: url.to_string(), timeout, log: self.log.clone() })
+    }
+
+    /// SIGTERM to the process group, SIGKILL after the stop timeout.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let group = child.id() as libc::pid_t;
+        // SAFETY: killpg only sends a signal to the group this child leads.
+        unsafe { libc::killpg(group, libc::SIGTERM) };
+        let deadline = Instant::now() + self.stop_timeout;
+        while Instant::now() < deadline {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Whatever is left of the group (the leader, or children it started).
+        // SAFETY: as above.
+        unsafe { libc::killpg(group, libc::SIGKILL) };
+        let _ = child.wait();
+    }
+}
+
+impl Drop for ManagedServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn_error(program: &str, error: impl std::fmt::Display) -> ServerError {
+    ServerError::Spawn { program: program.to_string(), reason: error.to_string() }
+}
+
+/// Replaces `{url}`, `{host}` and `{port}` in every argument.
+pub fn substitute(command: &[String], base_url: &str) -> Vec<String> {
+    let authority = base_url.split("://").nth(1).unwrap_or(base_url).split('/').next().unwrap_or_default();
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, port),
+        None => (authority, if base_url.starts_with("https") { "443" } else { "80" }),
+    };
+    command
+        .iter()
+        .map(|arg| arg.replace("{url}", base_url).replace("{host}", host).replace("{port}", port))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
