@@ -74,6 +74,7 @@ fn fixed_model() -> ReportModel {
         status: "complete".into(),
         environment: Environment::default(),
         servers: serde_json::json!({}),
+        managed_server: None,
     };
     ReportModel::new(&manifest, summary, "benchmarks/exp/run")
 }
