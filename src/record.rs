@@ -17,6 +17,10 @@ pub struct Record {
     pub repetition: u32,
     /// Warmup requests are stored but never enter statistics.
     pub warmup: bool,
+    /// Cold-start requests (the model was unloaded first) have statistics
+    /// of their own, never mixed with warm ones.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cold: bool,
     /// Wall-clock time of t0, RFC 3339 UTC.
     pub started_at: String,
     /// t0 relative to the start of the run, ms (orders requests on one clock).

@@ -66,12 +66,35 @@ pub struct GroupSummary {
     pub cells: usize,
     pub counts: Counts,
     pub metrics: BTreeMap<String, Summary>,
+    /// Cold starts (model unloaded first), when `[run] cold_start` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_start: Option<ColdStart>,
+}
+
+/// Cold-start measurements of one model: requests that had to load it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ColdStart {
+    pub counts: Counts,
+    pub errors: Vec<ErrorCount>,
+    /// `load_ms` (server: Ollama load_duration), `ttft_ms` and `e2e_ms`
+    /// (client, load included), and the other per-request metrics.
+    pub metrics: BTreeMap<String, Summary>,
+}
+
+fn cold_summary(cold: &[&Record]) -> ColdStart {
+    let ok: Vec<&Record> = cold.iter().copied().filter(|r| r.outcome.is_ok()).collect();
+    ColdStart {
+        counts: counts(cold),
+        errors: error_counts(cold),
+        metrics: metric_summaries(&ok),
+    }
 }
 
 /// Aggregates `records` along `plan`'s cells.
 pub fn aggregate(plan: &Plan, records: &[Record], unreadable_records: usize) -> RunSummary {
+    // Cold starts are summarised per model, apart from the warm cells.
     let mut by_cell: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
-    for record in records {
+    for record in records.iter().filter(|r| !r.cold) {
         by_cell
             .entry(record.cell.as_str())
             .or_default()
@@ -87,7 +110,16 @@ pub fn aggregate(plan: &Plan, records: &[Record], unreadable_records: usize) -> 
             )
         })
         .collect();
-    let models = summarize_models(plan, &by_cell);
+    let mut models = summarize_models(plan, &by_cell);
+    for model in &mut models {
+        let cold: Vec<&Record> = records
+            .iter()
+            .filter(|r| r.cold && r.model == model.name)
+            .collect();
+        if !cold.is_empty() {
+            model.cold_start = Some(cold_summary(&cold));
+        }
+    }
     let totals = sum_counts(cells.iter().map(|c| &c.counts));
     RunSummary {
         totals,
@@ -154,6 +186,7 @@ fn summarize_models(plan: &Plan, by_cell: &BTreeMap<&str, Vec<&Record>>) -> Vec<
             cells: cells.len(),
             counts: counts(&records),
             metrics: metric_summaries(&ok),
+            cold_start: None,
         });
     }
     groups

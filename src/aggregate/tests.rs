@@ -32,6 +32,7 @@ fn ok(cell: &str, start: f64, ttft: f64, e2e: f64, tokens: u64, warmup: bool) ->
         prompt: "p".into(),
         repetition: 0,
         warmup,
+        cold: false,
         started_at: "2026-01-01T00:00:00Z".into(),
         run_offset_ms: start,
         outcome: Outcome::Ok,
@@ -66,6 +67,7 @@ fn plan() -> Plan {
         experiment: "e".into(),
         cells: vec![cell(0, "a", "p"), cell(1, "a", "q"), cell(2, "b", "p")],
         concurrency: 1,
+        cold_repetitions: 0,
     }
 }
 
@@ -138,4 +140,20 @@ fn a_cell_without_records_has_no_metrics() {
         .iter()
         .all(|c| c.metrics.is_empty() && c.counts.measured == 0));
     assert_eq!(summary.totals.error_rate, 0.0);
+}
+
+#[test]
+fn cold_starts_are_summarised_per_model_apart_from_warm_requests() {
+    let mut cold = ok("a.p", 0.0, 2500.0, 2600.0, 5, false);
+    cold.cold = true;
+    cold.server.load_duration_ns = Some(2_400_000_000);
+    let warm = ok("a.p", 3000.0, 100.0, 200.0, 5, false);
+    let summary = aggregate(&plan(), &[cold, warm], 0);
+    assert_eq!(summary.cells[0].counts.measured, 1, "the cold request is not a warm measurement");
+    assert_eq!(summary.cells[0].metrics["ttft_ms"].mean, 100.0);
+    let cold = summary.models[0].cold_start.as_ref().expect("cold start summary");
+    assert_eq!(cold.counts.ok, 1);
+    assert_eq!(cold.metrics["load_ms"].mean, 2400.0);
+    assert_eq!(cold.metrics["ttft_ms"].mean, 2500.0);
+    assert!(summary.models[1].cold_start.is_none());
 }

@@ -105,6 +105,7 @@ async fn run_experiment(
         }
         server.stop();
     }
+    manifest.loaded_models = outcome.loaded.clone();
     manifest.finished_at = Some(jiff::Timestamp::now().to_string());
     manifest.status = if outcome.interrupted {
         "interrupted"
@@ -267,6 +268,7 @@ fn manifest(
         environment: collect_environment(),
         servers: serde_json::to_value(servers).unwrap_or_default(),
         managed_server: None,
+        loaded_models: BTreeMap::new(),
     }
 }
 

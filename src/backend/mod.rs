@@ -11,6 +11,7 @@ pub mod openai;
 mod client;
 mod error;
 mod json;
+mod lifecycle;
 mod preflight;
 mod probe_ollama;
 mod probe_openai;

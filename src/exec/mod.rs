@@ -32,7 +32,10 @@ pub struct ExecOutcome {
     pub measured_ok: u64,
     pub measured_failed: u64,
     pub warmup: u64,
+    pub cold: u64,
     pub interrupted: bool,
+    /// What Ollama's `/api/ps` said after each model's cells, by model.
+    pub loaded: BTreeMap<String, serde_json::Value>,
 }
 
 /// Runs every cell of `plan`, writing each record as it arrives. Returns early
@@ -49,50 +52,114 @@ pub async fn execute(
         client,
         run_start: Instant::now(),
     });
-    let mut outcome = ExecOutcome::default();
-    for cell in &plan.cells {
-        let Some(target) = targets.get(&cell.backend) else {
+    let mut run = Run { context, concurrency: plan.concurrency, writer, progress, cancel, outcome: ExecOutcome::default() };
+    for model in plan.models() {
+        let cells: Vec<&Cell> = plan.cells.iter().filter(|c| c.model == model).collect();
+        let Some(target) = cells.first().and_then(|c| targets.get(&c.backend)) else {
             continue;
         };
-        for warmup in [true, false] {
-            let jobs = jobs_for(cell, warmup);
-            if jobs.is_empty() || *cancel.borrow() {
-                continue;
-            }
-            let batch = Batch {
-                context: context.clone(),
-                target: target.clone(),
-                cell: Arc::new(cell.clone()),
-                jobs: Arc::new(jobs),
-            };
-            run_batch(
-                batch,
-                plan.concurrency,
-                writer,
-                progress,
-                &cancel,
-                &mut outcome,
-            )
-            .await?;
+        if plan.cold_repetitions > 0 {
+            run.cold_starts(target, cells[0], plan.cold_repetitions).await?;
         }
-        progress.cell_done();
+        for cell in &cells {
+            for warmup in [true, false] {
+                run.batch(target, cell, jobs_for(cell, warmup)).await?;
+            }
+            run.progress.cell_done();
+        }
+        run.note_loaded(target, model).await;
     }
-    outcome.interrupted = *cancel.borrow();
-    Ok(outcome)
+    run.outcome.interrupted = *run.cancel.borrow();
+    Ok(run.outcome)
+}
+
+/// The state one run's phases share.
+struct Run<'a> {
+    context: Arc<RequestContext>,
+    concurrency: u32,
+    writer: &'a mut RecordWriter,
+    progress: &'a Progress,
+    cancel: watch::Receiver<bool>,
+    outcome: ExecOutcome,
+}
+
+impl Run<'_> {
+    async fn batch(&mut self, target: &Target, cell: &Cell, jobs: Vec<Job>) -> Result<(), StoreError> {
+        if jobs.is_empty() || *self.cancel.borrow() {
+            return Ok(());
+        }
+        let batch = Batch {
+            context: self.context.clone(),
+            target: target.clone(),
+            cell: Arc::new(cell.clone()),
+            jobs: Arc::new(jobs),
+        };
+        run_batch(batch, self.concurrency, self.writer, self.progress, &self.cancel, &mut self.outcome).await
+    }
+
+    /// Unloads the model, then times a request that has to load it again,
+    /// `repetitions` times, one at a time. A failed unload is recorded on the
+    /// request it would have made cold.
+    async fn cold_starts(&mut self, target: &Target, cell: &Cell, repetitions: u32) -> Result<(), StoreError> {
+        for repetition in 0..repetitions {
+            if *self.cancel.borrow() {
+                break;
+            }
+            let job = Job { cell: cell.index, repetition, warmup: false, cold: true };
+            let (mut record, response) = match target.backend.unload(&self.context.client, &cell.model).await {
+                Ok(()) => measure(&self.context, &target.backend, target.timeout, cell, job, &mut self.cancel).await,
+                Err(error) => unload_failure(cell, job, error.to_string()),
+            };
+            record.cold = true;
+            self.writer.write(&record, &response)?;
+            self.progress.record(&record);
+            self.outcome.cold += 1;
+        }
+        Ok(())
+    }
+
+    /// Records what the server says is loaded after a model's cells (Ollama
+    /// only: size, size in VRAM, offload fraction).
+    async fn note_loaded(&mut self, target: &Target, model: &str) {
+        if target.backend.kind() != crate::experiment::BackendKind::Ollama {
+            return;
+        }
+        if let Ok(loaded) = target.backend.loaded_models(&self.context.client).await {
+            let entry = loaded.into_iter().find(|m| m["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(model) || n.eq_ignore_ascii_case(&format!("{model}:latest"))));
+            if let Some(entry) = entry {
+                self.outcome.loaded.insert(model.to_string(), entry);
+            }
+        }
+    }
+}
+
+fn unload_failure(cell: &Cell, job: Job, message: String) -> (Record, Response) {
+    let record = Record {
+        cell: cell.id.clone(),
+        model: cell.model.clone(),
+        prompt: cell.prompt.clone(),
+        repetition: job.repetition,
+        warmup: false,
+        cold: true,
+        started_at: jiff::Timestamp::now().to_string(),
+        run_offset_ms: 0.0,
+        outcome: crate::record::Outcome::Error { kind: crate::record::ErrorKind::Http, message: format!("unload before the cold start failed: {message}") },
+        http_status: None,
+        retries: 0,
+        timing: Default::default(),
+        finish_reason: None,
+        server: Default::default(),
+        output_chars: 0,
+        reasoning_chars: 0,
+        tokens: Default::default(),
+    };
+    (record, Response::default())
 }
 
 fn jobs_for(cell: &Cell, warmup: bool) -> Vec<Job> {
-    let count = if warmup {
-        cell.warmup
-    } else {
-        cell.repetitions
-    };
+    let count = if warmup { cell.warmup } else { cell.repetitions };
     (0..count)
-        .map(|repetition| Job {
-            cell: cell.index,
-            repetition,
-            warmup,
-        })
+        .map(|repetition| Job { cell: cell.index, repetition, warmup, cold: false })
         .collect()
 }
 
@@ -156,6 +223,7 @@ async fn run_batch(
 }
 
 fn tally(outcome: &mut ExecOutcome, record: &Record) {
+    // Cold starts are tallied where they are made.
     match (record.warmup, record.outcome.is_ok()) {
         (true, _) => outcome.warmup += 1,
         (false, true) => outcome.measured_ok += 1,

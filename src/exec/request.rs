@@ -21,6 +21,8 @@ pub struct Job {
     pub cell: usize,
     pub repetition: u32,
     pub warmup: bool,
+    /// A cold start: the model was unloaded just before.
+    pub cold: bool,
 }
 
 /// The largest error body read when a request fails (enough for any message).
@@ -269,6 +271,7 @@ impl Probe {
             prompt: cell.prompt.clone(),
             repetition: job.repetition,
             warmup: job.warmup,
+            cold: job.cold,
             started_at: self.started_at.to_string(),
             run_offset_ms: ms(self.t0.saturating_duration_since(self.run_start)),
             outcome: match outcome {

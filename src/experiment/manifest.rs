@@ -116,6 +116,8 @@ pub struct RawRun {
     pub warmup: Option<u32>,
     pub concurrency: Option<u32>,
     pub ollama_api: Option<OllamaApi>,
+    pub cold_start: Option<bool>,
+    pub cold_repetitions: Option<u32>,
 }
 
 /// `[report]`.

@@ -8,7 +8,11 @@ use super::document::Document;
 use super::error::ExperimentError;
 use super::locate::KeyPath;
 use super::manifest::{Manifest, RawReport, RawRun};
-use super::types::{Experiment, OllamaApi, ReportConfig, ReportFormat, RunConfig, Source};
+use super::types::{
+    BackendConfig, BackendKind, Experiment, ModelConfig, OllamaApi, ReportConfig, ReportFormat,
+    RunConfig, Source,
+};
+use std::collections::BTreeMap;
 use super::{backends, models, prompts, server, settings};
 use std::path::Path;
 
@@ -33,6 +37,7 @@ pub fn resolve(
     let defaults = manifest.defaults.unwrap_or_default();
     settings::check(doc, &KeyPath::top("defaults"), &defaults)?;
     let run = run(doc, manifest.run.unwrap_or_default())?;
+    check_cold_start(doc, &run, &models, &backends)?;
     let prompts = prompts::prompts(doc, manifest.prompts, manifest.prompt_files, &base_dir)?;
     let report = report(doc, manifest.report.unwrap_or_default(), &base_dir)?;
     let server = manifest
@@ -100,7 +105,52 @@ fn run(doc: &Document<'_>, raw: RawRun) -> Result<RunConfig, ExperimentError> {
         warmup: raw.warmup.unwrap_or(0),
         concurrency: at_least_one("concurrency", raw.concurrency, "concurrency = 1 sends one request at a time")?,
         ollama_api: raw.ollama_api.unwrap_or(OllamaApi::Chat),
+        cold_repetitions: cold_repetitions(doc, raw.cold_start, raw.cold_repetitions)?,
     })
+}
+
+/// `cold_start = true` measures 3 cold starts per model unless
+/// `cold_repetitions` says otherwise; `cold_repetitions` alone is a mistake.
+fn cold_repetitions(
+    doc: &Document<'_>,
+    cold_start: Option<bool>,
+    repetitions: Option<u32>,
+) -> Result<u32, ExperimentError> {
+    let at = KeyPath::top("run");
+    match (cold_start.unwrap_or(false), repetitions) {
+        (false, None) => Ok(0),
+        (false, Some(_)) => Err(doc
+            .error(&at.key("cold_repetitions"), "cold_repetitions is set but cold_start is not")
+            .with_help("add cold_start = true to [run], or remove cold_repetitions")),
+        (true, Some(0)) => Err(doc
+            .error(&at.key("cold_repetitions"), "must be at least 1")
+            .with_help("it is the number of cold starts measured per model; or set cold_start = false")),
+        (true, count) => Ok(count.unwrap_or(3)),
+    }
+}
+
+/// Cold starts unload the model first, which only Ollama can do.
+fn check_cold_start(
+    doc: &Document<'_>,
+    run: &RunConfig,
+    models: &[ModelConfig],
+    backends: &BTreeMap<String, BackendConfig>,
+) -> Result<(), ExperimentError> {
+    if run.cold_repetitions == 0 {
+        return Ok(());
+    }
+    let not_ollama = models
+        .iter()
+        .find(|m| backends.get(&m.backend).is_some_and(|b| b.kind != BackendKind::Ollama));
+    match not_ollama {
+        None => Ok(()),
+        Some(model) => Err(doc
+            .error(
+                &KeyPath::top("run").key("cold_start"),
+                format!("cold starts need Ollama, but model {:?} is on the OpenAI-compatible backend `{}`", model.name, model.backend),
+            )
+            .with_help("an OpenAI-compatible server cannot unload a model; restart a managed [server] per run instead, or drop cold_start")),
+    }
 }
 
 fn report(

@@ -167,6 +167,9 @@ pub struct RunConfig {
     pub concurrency: u32,
     /// Ollama endpoint (default chat).
     pub ollama_api: OllamaApi,
+    /// Cold starts measured per model before its first cell (0 = off): each
+    /// unloads the model, then times a request that has to load it.
+    pub cold_repetitions: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]

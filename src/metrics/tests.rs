@@ -9,6 +9,7 @@ fn record(timing: Timing, server: ServerStats) -> Record {
         prompt: "p".into(),
         repetition: 0,
         warmup: false,
+        cold: false,
         started_at: "2026-01-01T00:00:00Z".into(),
         run_offset_ms: 0.0,
         outcome: Outcome::Ok,

@@ -15,6 +15,9 @@ pub struct Plan {
     pub cells: Vec<Cell>,
     /// Requests in flight at once.
     pub concurrency: u32,
+    /// Cold starts measured per model, before its first cell (0 = none).
+    #[serde(default)]
+    pub cold_repetitions: u32,
 }
 
 /// One model × prompt combination with everything needed to send it.
@@ -44,12 +47,25 @@ impl Plan {
         self.cells.iter().map(|c| u64::from(c.repetitions)).sum()
     }
 
-    /// Every request the run sends, warmups included.
+    /// Every request the run sends, warmups and cold starts included.
     pub fn total_requests(&self) -> u64 {
-        self.cells
+        let cells: u64 = self
+            .cells
             .iter()
             .map(|c| u64::from(c.repetitions) + u64::from(c.warmup))
-            .sum()
+            .sum();
+        cells + self.models().len() as u64 * u64::from(self.cold_repetitions)
+    }
+
+    /// Model names in plan order, each once.
+    pub fn models(&self) -> Vec<&str> {
+        let mut models: Vec<&str> = Vec::new();
+        for cell in &self.cells {
+            if !models.contains(&cell.model.as_str()) {
+                models.push(&cell.model);
+            }
+        }
+        models
     }
 }
 
@@ -65,6 +81,7 @@ pub fn plan(experiment: &Experiment) -> Plan {
         experiment: experiment.name.clone(),
         cells,
         concurrency: experiment.run.concurrency,
+        cold_repetitions: experiment.run.cold_repetitions,
     }
 }
 

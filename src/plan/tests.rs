@@ -63,6 +63,7 @@ fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
             warmup: 1,
             concurrency: 1,
             ollama_api: OllamaApi::Chat,
+            cold_repetitions: 0,
         },
         report: ReportConfig {
             formats: vec![ReportFormat::Markdown],

@@ -23,6 +23,9 @@ pub struct ReportModel {
     pub environment: Environment,
     /// What each backend's server reported about itself and its models, by backend name.
     pub servers: serde_json::Value,
+    /// Ollama `/api/ps` after each model's cells (size, size_vram,
+    /// offload_fraction, context_length), by model; empty for other servers.
+    pub loaded_models: std::collections::BTreeMap<String, serde_json::Value>,
     /// Request counts over the whole run.
     pub totals: Counts,
     /// Per cell (model × prompt): counts, errors, statistics per metric
@@ -85,6 +88,7 @@ impl ReportModel {
             },
             environment: manifest.environment.clone(),
             servers: manifest.servers.clone(),
+            loaded_models: manifest.loaded_models.clone(),
             totals: summary.totals,
             cells: summary.cells,
             models: summary.models,

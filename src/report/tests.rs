@@ -25,6 +25,7 @@ fn fixed_model() -> ReportModel {
         experiment: "exp".into(),
         cells: vec![cell],
         concurrency: 1,
+        cold_repetitions: 0,
     };
     let server = ServerStats {
         completion_tokens: Some(11),
@@ -36,6 +37,7 @@ fn fixed_model() -> ReportModel {
         prompt: "p".into(),
         repetition: 0,
         warmup: false,
+        cold: false,
         started_at: "2026-01-01T00:00:00Z".into(),
         run_offset_ms: 0.0,
         outcome: Outcome::Ok,

@@ -17,6 +17,7 @@ pub use writer::RecordWriter;
 use crate::plan::Plan;
 use crate::record::Record;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A filesystem error with the path it concerns.
@@ -75,6 +76,10 @@ pub struct RunManifest {
     /// it exited during the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_server: Option<serde_json::Value>,
+    /// Ollama `/api/ps` after each model's cells: size, size in VRAM,
+    /// offload fraction, context length; by model.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub loaded_models: BTreeMap<String, serde_json::Value>,
 }
 
 /// An open run directory.

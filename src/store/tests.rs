@@ -10,6 +10,7 @@ fn record(cell: &str, repetition: u32) -> Record {
         prompt: "p".into(),
         repetition,
         warmup: false,
+        cold: false,
         started_at: "2026-01-01T00:00:00Z".into(),
         run_offset_ms: 1.5,
         outcome: Outcome::Ok,

@@ -108,6 +108,7 @@ fn a_connection_closed_while_idle_is_resent_once() {
                 cell: 0,
                 repetition,
                 warmup: false,
+                cold: false,
             };
             runtime
                 .block_on(measure(
