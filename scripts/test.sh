@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a bare machine: installs what the tests need (the
 # real llama.cpp server and SmolLM2 for the end-to-end tests), then runs every
-# test of the workspace once, in debug.
+# test of the workspace once, in debug (benches are run by `cargo bench`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup-llama.sh
 export LLMBENCH_PYTHON="$PWD/.venv/bin/python"
-cargo test --workspace --all-targets
+cargo test --workspace --tests

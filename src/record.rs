@@ -81,6 +81,8 @@ pub enum ErrorKind {
     Protocol,
     /// Stopped by the user (Ctrl-C) while in flight.
     Cancelled,
+    /// Open loop: not sent, the in-flight cap was reached at its scheduled time.
+    Dropped,
 }
 
 impl ErrorKind {
@@ -93,6 +95,7 @@ impl ErrorKind {
             ErrorKind::Truncated => "truncated",
             ErrorKind::Protocol => "protocol",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Dropped => "dropped",
         }
     }
 }
@@ -120,6 +123,10 @@ pub struct Timing {
     pub chunk_chars: Vec<u32>,
     /// Every decoded event, text-bearing or not.
     pub events: u32,
+    /// Open loop: t0 − the scheduled time (how late the request went out).
+    /// Latency from the schedule is this plus the client figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch_lag_ms: Option<f64>,
 }
 
 /// Token counts and where they came from.
@@ -144,6 +151,31 @@ impl TokenCounts {
             output_source: source(stats.completion_tokens),
             prompt: stats.prompt_tokens,
             prompt_source: source(stats.prompt_tokens),
+        }
+    }
+}
+
+impl Record {
+    /// The record of a request that was never sent (so nothing was measured).
+    pub fn unsent(cell: &crate::plan::Cell, repetition: u32, outcome: Outcome) -> Record {
+        Record {
+            cell: cell.id.clone(),
+            model: cell.model.clone(),
+            prompt: cell.prompt.clone(),
+            repetition,
+            warmup: false,
+            cold: false,
+            started_at: jiff::Timestamp::now().to_string(),
+            run_offset_ms: 0.0,
+            outcome,
+            http_status: None,
+            retries: 0,
+            timing: Timing::default(),
+            finish_reason: None,
+            server: ServerStats::default(),
+            output_chars: 0,
+            reasoning_chars: 0,
+            tokens: TokenCounts::default(),
         }
     }
 }

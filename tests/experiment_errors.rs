@@ -96,7 +96,7 @@ text = "hi"
     assert_eq!(
         error(text),
         "experiments/x.toml:2:1: descripton: unknown key\n  help: did you mean `description`? (valid keys: name, description, \
-         backend, backends, models, defaults, run, prompts, prompt_files, report)"
+         backend, backends, models, defaults, run, prompts, prompt_files, report, server, matrix, slo)"
     );
 }
 
@@ -118,7 +118,7 @@ repetitons = 3
     assert_eq!(
         error(text),
         "experiments/x.toml:12:1: run.repetitons: unknown key\n  help: did you mean `repetitions`? \
-         (valid keys: repetitions, warmup, concurrency, ollama_api)"
+         (valid keys: repetitions, warmup, concurrency, rate, arrivals, arrival_seed, max_in_flight, ollama_api, cold_start, cold_repetitions)"
     );
 }
 
@@ -395,8 +395,7 @@ fn bad_set_overrides() {
     );
     assert_eq!(
         error_with(QUICKSTART, &["run.repetitons=5"]),
-        "--set run.repetitons=5: run.repetitons: unknown key\n  help: did you mean `repetitions`? (valid keys: repetitions, \
-         warmup, concurrency, ollama_api)"
+        "--set run.repetitons=5: run.repetitons: unknown key\n  help: did you mean `repetitions`? (valid keys: repetitions, warmup, concurrency, rate, arrivals, arrival_seed, max_in_flight, ollama_api, cold_start, cold_repetitions)"
     );
     assert_eq!(
         error_with(QUICKSTART, &["models.3.name=x"]),
@@ -515,9 +514,10 @@ fn quickstart_loads_as_written() {
         ),
         (Some(64), Some(0.0), Some(7))
     );
+    assert_eq!((e.run.repetitions, e.run.warmup), (3, 1));
     assert_eq!(
-        (e.run.repetitions, e.run.warmup, e.run.concurrency),
-        (3, 1, 1)
+        e.run.load,
+        [llmbench::experiment::Load::Closed { concurrency: 1 }]
     );
     assert_eq!(e.run.ollama_api, OllamaApi::Chat);
     let ids: Vec<&str> = e.prompts.iter().map(|p| p.id.as_str()).collect();
@@ -642,3 +642,43 @@ fn set_overrides_change_values() {
         "the text is kept as read, before overrides"
     );
 }
+
+#[test]
+fn a_zero_in_a_concurrency_sweep_is_pointed_at() {
+    let error = error(&MINIMAL_RUN.replace("REPLACE", "concurrency = [1, 0]"));
+    assert!(error.contains("run.concurrency[1]: must be at least 1"), "{error}");
+}
+
+#[test]
+fn open_loop_keys_without_a_rate_are_refused() {
+    let error = error(&MINIMAL_RUN.replace("REPLACE", "arrivals = \"poisson\""));
+    assert!(error.contains("run.arrivals: arrivals applies to open-loop runs, but no rate is set"), "{error}");
+    assert!(error.contains("help: add rate"), "{error}");
+}
+
+#[test]
+fn a_matrix_axis_must_be_a_request_setting_of_the_right_type() {
+    let unknown = error(&format!("{}\n[matrix]\nmax_token = [1, 2]\n", MINIMAL_RUN.replace("REPLACE", "")));
+    assert!(unknown.contains("matrix.max_token") && unknown.contains("matrix axes are request settings"), "{unknown}");
+    let wrong = error(&format!("{}\n[matrix]\ntemperature = [0.0, 5.0]\n", MINIMAL_RUN.replace("REPLACE", "")));
+    assert!(wrong.contains("matrix.temperature[1]") && wrong.contains("must be between 0 and 2"), "{wrong}");
+}
+
+#[test]
+fn an_unknown_slo_key_gets_a_suggestion() {
+    let error = error(&format!("{}\n[slo]\nttf = \"500ms\"\n", MINIMAL_RUN.replace("REPLACE", "")));
+    assert!(error.contains("slo.ttf: unknown key") && error.contains("did you mean `ttft`?"), "{error}");
+}
+
+const MINIMAL_RUN: &str = r#"name = "x"
+[backend]
+kind = "ollama"
+url = "http://127.0.0.1:11434"
+[[models]]
+name = "m"
+[[prompts]]
+id = "p"
+text = "t"
+[run]
+REPLACE
+"#;

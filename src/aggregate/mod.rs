@@ -1,11 +1,18 @@
 //! Aggregation (pure): records → per-cell and per-model statistics. Only
 //! measured, successful requests enter latency statistics; warmups are
-//! counted, failures are counted by kind with an example message.
+//! counted, failures are counted by kind with an example message. Load
+//! figures and measurement validity are in `load.rs`; per-metric statistics
+//! (with bootstrap intervals and outliers) in `metric.rs`.
+
+mod load;
+mod metric;
+
+pub use load::{LoadFigures, Validity};
+pub use metric::MetricSummary;
 
 use crate::metrics::{request_metrics, RequestMetrics};
 use crate::plan::{Cell, Plan};
 use crate::record::{Outcome, Record};
-use crate::stats::{Sample, Summary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -49,13 +56,25 @@ pub struct CellSummary {
     pub counts: Counts,
     pub errors: Vec<ErrorCount>,
     /// Metric name → statistics (names as in the glossary, with unit suffix).
-    pub metrics: BTreeMap<String, Summary>,
+    pub metrics: BTreeMap<String, MetricSummary>,
     /// Σ output tokens / (last completion − first send), tokens/s.
     pub throughput_tps: Option<f64>,
     /// Measured requests / (last completion − first send).
     pub request_rate: Option<f64>,
     /// finish_reason → count among successful measured requests.
     pub finish_reasons: BTreeMap<String, u64>,
+    /// `[matrix]` axis values of this cell.
+    #[serde(default)]
+    pub matrix: BTreeMap<String, serde_json::Value>,
+    /// Closed loop: the requested concurrency (also under `load`; here for charts).
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Requested and achieved load, goodput.
+    #[serde(default)]
+    pub load: LoadFigures,
+    /// Dispatch lag, chunks per request, tokens per chunk, early stops, cache hits.
+    #[serde(default)]
+    pub validity: Validity,
 }
 
 /// Statistics pooled over several cells (per model).
@@ -65,7 +84,7 @@ pub struct GroupSummary {
     pub label: String,
     pub cells: usize,
     pub counts: Counts,
-    pub metrics: BTreeMap<String, Summary>,
+    pub metrics: BTreeMap<String, MetricSummary>,
     /// Cold starts (model unloaded first), when `[run] cold_start` is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_start: Option<ColdStart>,
@@ -78,7 +97,7 @@ pub struct ColdStart {
     pub errors: Vec<ErrorCount>,
     /// `load_ms` (server: Ollama load_duration), `ttft_ms` and `e2e_ms`
     /// (client, load included), and the other per-request metrics.
-    pub metrics: BTreeMap<String, Summary>,
+    pub metrics: BTreeMap<String, MetricSummary>,
 }
 
 fn cold_summary(cold: &[&Record]) -> ColdStart {
@@ -105,6 +124,7 @@ pub fn aggregate(plan: &Plan, records: &[Record], unreadable_records: usize) -> 
         .iter()
         .map(|cell| {
             summarize_cell(
+                plan,
                 cell,
                 by_cell.get(cell.id.as_str()).map_or(&[][..], Vec::as_slice),
             )
@@ -129,7 +149,7 @@ pub fn aggregate(plan: &Plan, records: &[Record], unreadable_records: usize) -> 
     }
 }
 
-fn summarize_cell(cell: &Cell, records: &[&Record]) -> CellSummary {
+fn summarize_cell(plan: &Plan, cell: &Cell, records: &[&Record]) -> CellSummary {
     let measured: Vec<&Record> = records.iter().copied().filter(|r| !r.warmup).collect();
     let ok: Vec<&Record> = measured
         .iter()
@@ -157,6 +177,13 @@ fn summarize_cell(cell: &Cell, records: &[&Record]) -> CellSummary {
         throughput_tps: window.zip(tokens).map(|(w, t)| t as f64 / w),
         request_rate: window.map(|w| ok.len() as f64 / w),
         finish_reasons,
+        matrix: cell.matrix.iter().cloned().collect(),
+        concurrency: match cell.load {
+            crate::experiment::Load::Closed { concurrency } => Some(concurrency),
+            crate::experiment::Load::Open { .. } => None,
+        },
+        load: load::load_figures(cell, &measured, &ok, plan.slo.as_ref(), window),
+        validity: load::validity(cell, &measured, &ok),
     }
 }
 
@@ -269,7 +296,7 @@ const SCALAR_METRICS: [(&str, Getter); 11] = [
     ("prompt_tokens", |m| m.prompt_tokens),
 ];
 
-fn metric_summaries(ok: &[&Record]) -> BTreeMap<String, Summary> {
+fn metric_summaries(ok: &[&Record]) -> BTreeMap<String, MetricSummary> {
     let metrics: Vec<RequestMetrics> = ok.iter().map(|r| request_metrics(r)).collect();
     let mut out = BTreeMap::new();
     for (name, get) in SCALAR_METRICS {
@@ -283,10 +310,10 @@ fn metric_summaries(ok: &[&Record]) -> BTreeMap<String, Summary> {
     out
 }
 
-fn insert_summary(out: &mut BTreeMap<String, Summary>, name: &str, values: Vec<f64>) {
+fn insert_summary(out: &mut BTreeMap<String, MetricSummary>, name: &str, values: Vec<f64>) {
     // An empty or non-finite sample is left out: the report shows "n/a".
-    if let Ok(sample) = Sample::new(values) {
-        out.insert(name.to_string(), Summary::from_sample(&sample));
+    if let Some(summary) = MetricSummary::of(values) {
+        out.insert(name.to_string(), summary);
     }
 }
 

@@ -15,6 +15,8 @@ fn cell(index: usize, model: &str, prompt: &str) -> Cell {
         text: "t".into(),
         settings: RequestSettings::default(),
         options: serde_json::Map::new(),
+        load: crate::experiment::Load::Closed { concurrency: 1 },
+        matrix: vec![],
         repetitions: 3,
         warmup: 1,
     }
@@ -66,8 +68,8 @@ fn plan() -> Plan {
     Plan {
         experiment: "e".into(),
         cells: vec![cell(0, "a", "p"), cell(1, "a", "q"), cell(2, "b", "p")],
-        concurrency: 1,
         cold_repetitions: 0,
+        slo: None,
     }
 }
 

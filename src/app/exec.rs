@@ -51,7 +51,7 @@ async fn run_experiment(
     cancel: watch::Receiver<bool>,
 ) -> Result<u8, AppError> {
     let plan = plan(experiment);
-    let client = http_client(plan.concurrency)?;
+    let client = http_client(plan.max_in_flight())?;
     let targets = targets(experiment, &plan)?;
     let started_at = jiff::Timestamp::now();
     let run_id = run_id();

@@ -13,7 +13,7 @@ pub fn plan(args: PlanArgs) -> Result<u8, AppError> {
         let value = serde_json::json!({
             "experiment": plan.experiment,
             "cells": plan.cells,
-            "concurrency": plan.concurrency,
+            "cold_repetitions": plan.cold_repetitions,
             "measured_requests": plan.measured_requests(),
             "total_requests": plan.total_requests(),
         });
@@ -36,6 +36,8 @@ fn plan_table(plan: &Plan) -> String {
         "model",
         "backend",
         "prompt",
+        "load",
+        "matrix",
         "max_tokens",
         "warmup",
         "repetitions",
@@ -51,6 +53,8 @@ fn plan_table(plan: &Plan) -> String {
             cell.label.clone(),
             cell.backend.clone(),
             cell.prompt.clone(),
+            load_text(&cell.load),
+            cell.matrix.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
             max_tokens,
             cell.warmup.to_string(),
             cell.repetitions.to_string(),
@@ -61,13 +65,13 @@ fn plan_table(plan: &Plan) -> String {
 
 fn plan_totals(plan: &Plan) -> String {
     format!(
-        "{}: {} cells, {} measured requests + {} warmup = {} requests, concurrency {}",
+        "{}: {} cells, {} measured requests + {} warmup and cold = {} requests, at most {} in flight",
         plan.experiment,
         plan.cells.len(),
         plan.measured_requests(),
         plan.total_requests() - plan.measured_requests(),
         plan.total_requests(),
-        plan.concurrency
+        plan.max_in_flight()
     )
 }
 
@@ -78,4 +82,13 @@ pub fn validate(args: ValidateArgs) -> Result<u8, AppError> {
         println!("ok  {}  ({})", file.display(), plan_totals(&plan));
     }
     Ok(exit::OK)
+}
+
+fn load_text(load: &crate::experiment::Load) -> String {
+    match load {
+        crate::experiment::Load::Closed { concurrency } => format!("concurrency {concurrency}"),
+        crate::experiment::Load::Open { rate, arrivals, .. } => {
+            format!("{rate}/s {arrivals:?}").to_lowercase()
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! finished request to the store as it ends. Owns the clock and cancellation
 //! (Ctrl-C stops dispatching; requests in flight are recorded as cancelled).
 
+mod open_loop;
 mod progress;
 mod request;
 
@@ -10,6 +11,7 @@ pub use progress::Progress;
 pub use request::{measure, Job, RequestContext};
 
 use crate::backend::Backend;
+use crate::experiment::Load;
 use crate::plan::{Cell, Plan};
 use crate::record::{Record, Response};
 use crate::store::{RecordWriter, StoreError};
@@ -52,7 +54,7 @@ pub async fn execute(
         client,
         run_start: Instant::now(),
     });
-    let mut run = Run { context, concurrency: plan.concurrency, writer, progress, cancel, outcome: ExecOutcome::default() };
+    let mut run = Run { context, writer, progress, cancel, outcome: ExecOutcome::default() };
     for model in plan.models() {
         let cells: Vec<&Cell> = plan.cells.iter().filter(|c| c.model == model).collect();
         let Some(target) = cells.first().and_then(|c| targets.get(&c.backend)) else {
@@ -76,7 +78,6 @@ pub async fn execute(
 /// The state one run's phases share.
 struct Run<'a> {
     context: Arc<RequestContext>,
-    concurrency: u32,
     writer: &'a mut RecordWriter,
     progress: &'a Progress,
     cancel: watch::Receiver<bool>,
@@ -84,17 +85,38 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Runs `jobs` of one cell: warmups one at a time, measured requests
+    /// under the cell's load (closed-loop workers or an open-loop schedule).
     async fn batch(&mut self, target: &Target, cell: &Cell, jobs: Vec<Job>) -> Result<(), StoreError> {
         if jobs.is_empty() || *self.cancel.borrow() {
             return Ok(());
         }
-        let batch = Batch {
+        let warmup = jobs.iter().all(|j| j.warmup);
+        let batch = Arc::new(Batch {
             context: self.context.clone(),
             target: target.clone(),
             cell: Arc::new(cell.clone()),
             jobs: Arc::new(jobs),
+        });
+        let receiver = match cell.load {
+            _ if warmup => closed_loop(batch, 1, &self.cancel),
+            Load::Closed { concurrency } => closed_loop(batch, concurrency, &self.cancel),
+            Load::Open { rate, arrivals, seed, max_in_flight } => {
+                let schedule = open_loop::schedule(batch.jobs.len(), rate, arrivals, seed);
+                open_loop::dispatch(batch, schedule, max_in_flight, &self.cancel)
+            }
         };
-        run_batch(batch, self.concurrency, self.writer, self.progress, &self.cancel, &mut self.outcome).await
+        self.drain(receiver).await
+    }
+
+    /// Writes every record as it arrives, until all senders are gone.
+    async fn drain(&mut self, mut receiver: mpsc::UnboundedReceiver<(Record, Response)>) -> Result<(), StoreError> {
+        while let Some((record, response)) = receiver.recv().await {
+            self.writer.write(&record, &response)?;
+            self.progress.record(&record);
+            tally(&mut self.outcome, &record);
+        }
+        Ok(())
     }
 
     /// Unloads the model, then times a request that has to load it again,
@@ -105,7 +127,7 @@ impl Run<'_> {
             if *self.cancel.borrow() {
                 break;
             }
-            let job = Job { cell: cell.index, repetition, warmup: false, cold: true };
+            let job = Job { cell: cell.index, repetition, warmup: false, cold: true, scheduled: None };
             let (mut record, response) = match target.backend.unload(&self.context.client, &cell.model).await {
                 Ok(()) => measure(&self.context, &target.backend, target.timeout, cell, job, &mut self.cancel).await,
                 Err(error) => unload_failure(cell, job, error.to_string()),
@@ -134,92 +156,54 @@ impl Run<'_> {
 }
 
 fn unload_failure(cell: &Cell, job: Job, message: String) -> (Record, Response) {
-    let record = Record {
-        cell: cell.id.clone(),
-        model: cell.model.clone(),
-        prompt: cell.prompt.clone(),
-        repetition: job.repetition,
-        warmup: false,
-        cold: true,
-        started_at: jiff::Timestamp::now().to_string(),
-        run_offset_ms: 0.0,
-        outcome: crate::record::Outcome::Error { kind: crate::record::ErrorKind::Http, message: format!("unload before the cold start failed: {message}") },
-        http_status: None,
-        retries: 0,
-        timing: Default::default(),
-        finish_reason: None,
-        server: Default::default(),
-        output_chars: 0,
-        reasoning_chars: 0,
-        tokens: Default::default(),
+    let outcome = crate::record::Outcome::Error {
+        kind: crate::record::ErrorKind::Http,
+        message: format!("unload before the cold start failed: {message}"),
     };
+    let mut record = Record::unsent(cell, job.repetition, outcome);
+    record.cold = true;
     (record, Response::default())
 }
 
 fn jobs_for(cell: &Cell, warmup: bool) -> Vec<Job> {
     let count = if warmup { cell.warmup } else { cell.repetitions };
     (0..count)
-        .map(|repetition| Job { cell: cell.index, repetition, warmup, cold: false })
+        .map(|repetition| Job { cell: cell.index, repetition, warmup, cold: false, scheduled: None })
         .collect()
 }
 
 /// The requests of one cell of one kind (warmup or measured).
-struct Batch {
-    context: Arc<RequestContext>,
-    target: Target,
-    cell: Arc<Cell>,
-    jobs: Arc<Vec<Job>>,
+pub(crate) struct Batch {
+    pub(crate) context: Arc<RequestContext>,
+    pub(crate) target: Target,
+    pub(crate) cell: Arc<Cell>,
+    pub(crate) jobs: Arc<Vec<Job>>,
 }
 
-/// Runs a batch with `concurrency` workers pulling jobs in order; records
-/// reach the writer (on this task) as each request ends.
-async fn run_batch(
-    batch: Batch,
-    concurrency: u32,
-    writer: &mut RecordWriter,
-    progress: &Progress,
-    cancel: &watch::Receiver<bool>,
-    outcome: &mut ExecOutcome,
-) -> Result<(), StoreError> {
+/// Closed loop: `concurrency` workers pull jobs in order; each request that
+/// ends starts the next. Records go to the returned channel as requests end.
+fn closed_loop(batch: Arc<Batch>, concurrency: u32, cancel: &watch::Receiver<bool>) -> mpsc::UnboundedReceiver<(Record, Response)> {
     let workers = (concurrency.max(1) as usize).min(batch.jobs.len());
     let next = Arc::new(AtomicUsize::new(0));
-    let (sender, mut receiver) = mpsc::unbounded_channel::<(Record, Response)>();
-    let batch = Arc::new(batch);
+    let (sender, receiver) = mpsc::unbounded_channel::<(Record, Response)>();
     for _ in 0..workers {
-        let (batch, next, sender, mut cancel) =
-            (batch.clone(), next.clone(), sender.clone(), cancel.clone());
+        let (batch, next, sender, mut cancel) = (batch.clone(), next.clone(), sender.clone(), cancel.clone());
         tokio::spawn(async move {
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&job) = batch.jobs.get(index) else {
-                    break;
-                };
+                let Some(&job) = batch.jobs.get(index) else { break };
                 if *cancel.borrow() {
                     break;
                 }
                 let target = &batch.target;
-                let result = measure(
-                    &batch.context,
-                    &target.backend,
-                    target.timeout,
-                    &batch.cell,
-                    job,
-                    &mut cancel,
-                )
-                .await;
+                let result = measure(&batch.context, &target.backend, target.timeout, &batch.cell, job, &mut cancel).await;
                 if sender.send(result).is_err() {
                     break;
                 }
             }
         });
     }
-    drop(sender);
-    while let Some((record, response)) = receiver.recv().await {
-        writer.write(&record, &response)?;
-        progress.record(&record);
-        tally(outcome, &record);
-    }
-    Ok(())
+    receiver
 }
 
 fn tally(outcome: &mut ExecOutcome, record: &Record) {

@@ -23,6 +23,8 @@ pub struct Job {
     pub warmup: bool,
     /// A cold start: the model was unloaded just before.
     pub cold: bool,
+    /// Open loop: when the request was due.
+    pub scheduled: Option<Instant>,
 }
 
 /// The largest error body read when a request fails (enough for any message).
@@ -288,6 +290,7 @@ impl Probe {
                 chunk_offsets_ms: self.offsets,
                 chunk_chars: self.chars,
                 events: self.events,
+                dispatch_lag_ms: job.scheduled.map(|due| ms(self.t0.saturating_duration_since(due))),
             },
             finish_reason: self.stats.finish_reason.clone(),
             tokens: TokenCounts::from_server(&self.stats),

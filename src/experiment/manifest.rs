@@ -4,7 +4,7 @@
 //! business of `resolve.rs`. Field order is the order "valid keys: ..." lists
 //! them in error messages.
 
-use super::types::{BackendKind, OllamaApi, ReportFormat, RequestSettings};
+use super::types::{Arrivals, BackendKind, OllamaApi, ReportFormat, RequestSettings};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -60,6 +60,25 @@ pub struct Manifest {
     pub prompt_files: Option<Vec<String>>,
     pub report: Option<RawReport>,
     pub server: Option<RawServer>,
+    pub matrix: Option<toml::Table>,
+    pub slo: Option<BTreeMap<String, String>>,
+}
+
+/// One value, or a list of them (a sweep axis).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(value) => vec![value],
+            OneOrMany::Many(values) => values,
+        }
+    }
 }
 
 /// `[server]`: a server llmbench starts, waits for and stops.
@@ -114,7 +133,11 @@ with_request_settings! {
 pub struct RawRun {
     pub repetitions: Option<u32>,
     pub warmup: Option<u32>,
-    pub concurrency: Option<u32>,
+    pub concurrency: Option<OneOrMany<u32>>,
+    pub rate: Option<OneOrMany<f64>>,
+    pub arrivals: Option<Arrivals>,
+    pub arrival_seed: Option<u64>,
+    pub max_in_flight: Option<u32>,
     pub ollama_api: Option<OllamaApi>,
     pub cold_start: Option<bool>,
     pub cold_repetitions: Option<u32>,

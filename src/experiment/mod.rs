@@ -18,6 +18,7 @@
 mod backends;
 mod document;
 mod error;
+mod load;
 mod locate;
 mod manifest;
 mod models;

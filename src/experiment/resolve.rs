@@ -13,7 +13,7 @@ use super::types::{
     RunConfig, Source,
 };
 use std::collections::BTreeMap;
-use super::{backends, models, prompts, server, settings};
+use super::{backends, load, models, prompts, server, settings};
 use std::path::Path;
 
 /// Checks `manifest` (deserialised from `doc`) and resolves it.
@@ -37,6 +37,8 @@ pub fn resolve(
     let defaults = manifest.defaults.unwrap_or_default();
     settings::check(doc, &KeyPath::top("defaults"), &defaults)?;
     let run = run(doc, manifest.run.unwrap_or_default())?;
+    let matrix = load::matrix(doc, manifest.matrix)?;
+    let slo = load::slo(doc, manifest.slo)?;
     check_cold_start(doc, &run, &models, &backends)?;
     let prompts = prompts::prompts(doc, manifest.prompts, manifest.prompt_files, &base_dir)?;
     let report = report(doc, manifest.report.unwrap_or_default(), &base_dir)?;
@@ -55,6 +57,8 @@ pub fn resolve(
         run,
         report,
         server,
+        matrix,
+        slo,
     })
 }
 
@@ -103,7 +107,7 @@ fn run(doc: &Document<'_>, raw: RawRun) -> Result<RunConfig, ExperimentError> {
             "repetitions is the number of measured requests per model and prompt; use warmup for unmeasured ones",
         )?,
         warmup: raw.warmup.unwrap_or(0),
-        concurrency: at_least_one("concurrency", raw.concurrency, "concurrency = 1 sends one request at a time")?,
+        load: load::levels(doc, &raw)?,
         ollama_api: raw.ollama_api.unwrap_or(OllamaApi::Chat),
         cold_repetitions: cold_repetitions(doc, raw.cold_start, raw.cold_repetitions)?,
     })

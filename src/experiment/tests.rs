@@ -42,7 +42,8 @@ fn absent_keys_get_documented_defaults() {
     assert!(model.options.is_empty());
     assert_eq!(experiment.defaults, RequestSettings::default());
     let run = &experiment.run;
-    assert_eq!((run.repetitions, run.warmup, run.concurrency), (1, 0, 1));
+    assert_eq!((run.repetitions, run.warmup), (1, 0));
+    assert_eq!(run.load, [crate::experiment::Load::Closed { concurrency: 1 }]);
     assert_eq!(run.ollama_api, OllamaApi::Chat);
     assert_eq!(
         experiment.report.formats,

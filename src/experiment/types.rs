@@ -25,6 +25,77 @@ pub struct Experiment {
     pub report: ReportConfig,
     /// `[server]`: a server llmbench starts before the run and stops after it.
     pub server: Option<ServerConfig>,
+    /// `[matrix]` points (the cartesian product of its axes); one empty
+    /// point when there is no matrix.
+    pub matrix: Vec<MatrixPoint>,
+    /// `[slo]` targets for goodput.
+    pub slo: Option<Slo>,
+}
+
+/// How requests are offered to the server in one cell.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Load {
+    /// Closed loop: `concurrency` requests in flight; each one that ends starts the next.
+    Closed { concurrency: u32 },
+    /// Open loop: requests arrive at `rate` per second whatever the server
+    /// does; each keeps its scheduled time (no coordinated omission). At most
+    /// `max_in_flight` at once; an arrival beyond that is dropped and counted.
+    Open { rate: f64, arrivals: Arrivals, seed: u64, max_in_flight: u32 },
+}
+
+impl Load {
+    /// Connections needed at most.
+    pub fn max_in_flight(&self) -> u32 {
+        match self {
+            Load::Closed { concurrency } => *concurrency,
+            Load::Open { max_in_flight, .. } => *max_in_flight,
+        }
+    }
+
+    /// "c4" or "r2.5": short, for labels.
+    pub fn label(&self) -> String {
+        match self {
+            Load::Closed { concurrency } => format!("c{concurrency}"),
+            Load::Open { rate, .. } => format!("r{rate}"),
+        }
+    }
+}
+
+/// Open-loop arrival process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Exponential gaps (seeded): the arrivals of many independent users.
+    Poisson,
+    /// Evenly spaced.
+    Constant,
+}
+
+/// One point of the `[matrix]`: the axis values and the settings they set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MatrixPoint {
+    /// Axis name → value, in axis order, for labels and reports.
+    pub values: Vec<(String, serde_json::Value)>,
+    /// The settings this point sets (over `[defaults]`, model and prompt).
+    pub settings: RequestSettings,
+}
+
+impl MatrixPoint {
+    /// This point with one more axis value.
+    pub fn extended(&self, key: &str, value: &toml::Value, settings: &RequestSettings) -> MatrixPoint {
+        let mut values = self.values.clone();
+        values.push((key.to_string(), serde_json::to_value(value).unwrap_or_default()));
+        MatrixPoint { values, settings: self.settings.merged_with(settings) }
+    }
+}
+
+/// Per-request targets (ms); a request meeting all that are set is "good".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Slo {
+    pub ttft_ms: Option<f64>,
+    pub tpot_ms: Option<f64>,
+    pub e2e_ms: Option<f64>,
 }
 
 /// A managed server: started before pre-flight, polled until healthy, its
@@ -163,8 +234,9 @@ pub struct RunConfig {
     pub repetitions: u32,
     /// Requests per cell run first and excluded from statistics.
     pub warmup: u32,
-    /// Requests in flight at once (closed loop, ≥ 1).
-    pub concurrency: u32,
+    /// Load levels: closed-loop concurrency levels and open-loop rates (a
+    /// sweep axis when there are several). Default: concurrency 1.
+    pub load: Vec<Load>,
     /// Ollama endpoint (default chat).
     pub ollama_api: OllamaApi,
     /// Cold starts measured per model before its first cell (0 = off): each

@@ -34,6 +34,7 @@ fn per_token_figures_follow_the_definitions() {
         chunk_offsets_ms: vec![100.0, 300.0, 600.0, 1100.0],
         chunk_chars: vec![1, 1, 1, 1],
         events: 5,
+        dispatch_lag_ms: None,
     };
     let server = ServerStats {
         completion_tokens: Some(11),

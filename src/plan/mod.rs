@@ -1,10 +1,11 @@
-//! Planning: `Experiment` → `Plan`, the ordered list of cells (model × prompt,
-//! with resolved request settings), each with a stable id. Pure: no clock, no
-//! network, no files. Cells are ordered model-major so a server keeps one model
-//! loaded while its prompts run (Ollama would otherwise swap models between
-//! requests and every request would pay a load).
+//! Planning: `Experiment` → `Plan`, the ordered list of cells (model ×
+//! `[matrix]` point × load level × prompt, with resolved request settings),
+//! each with a stable id. Pure: no clock, no network, no files. Cells are
+//! ordered model-major so a server keeps one model loaded while its cells run
+//! (Ollama would otherwise swap models between requests and every request
+//! would pay a load).
 
-use crate::experiment::{Experiment, ModelConfig, Prompt, RequestSettings};
+use crate::experiment::{Experiment, Load, MatrixPoint, ModelConfig, Prompt, RequestSettings, Slo};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -13,11 +14,12 @@ use sha2::{Digest, Sha256};
 pub struct Plan {
     pub experiment: String,
     pub cells: Vec<Cell>,
-    /// Requests in flight at once.
-    pub concurrency: u32,
     /// Cold starts measured per model, before its first cell (0 = none).
     #[serde(default)]
     pub cold_repetitions: u32,
+    /// `[slo]` targets for goodput.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<Slo>,
 }
 
 /// One model × prompt combination with everything needed to send it.
@@ -37,6 +39,11 @@ pub struct Cell {
     pub settings: RequestSettings,
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub options: serde_json::Map<String, serde_json::Value>,
+    /// How requests are offered (closed-loop concurrency or open-loop rate).
+    pub load: Load,
+    /// The `[matrix]` axis values of this cell (empty without a matrix).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matrix: Vec<(String, serde_json::Value)>,
     pub repetitions: u32,
     pub warmup: u32,
 }
@@ -71,25 +78,39 @@ impl Plan {
 
 /// Expands an experiment into its plan.
 pub fn plan(experiment: &Experiment) -> Plan {
-    let mut cells = Vec::with_capacity(experiment.models.len() * experiment.prompts.len());
+    let per_model = experiment.matrix.len() * experiment.run.load.len() * experiment.prompts.len();
+    let mut cells = Vec::with_capacity(experiment.models.len() * per_model);
     for model in &experiment.models {
-        for prompt in &experiment.prompts {
-            cells.push(make_cell(experiment, model, prompt, cells.len()));
+        for point in &experiment.matrix {
+            for load in &experiment.run.load {
+                for prompt in &experiment.prompts {
+                    let axes = Axes { point, load: *load };
+                    cells.push(make_cell(experiment, model, prompt, axes, cells.len()));
+                }
+            }
         }
     }
     Plan {
         experiment: experiment.name.clone(),
         cells,
-        concurrency: experiment.run.concurrency,
         cold_repetitions: experiment.run.cold_repetitions,
+        slo: experiment.slo.clone(),
     }
 }
 
-fn make_cell(experiment: &Experiment, model: &ModelConfig, prompt: &Prompt, index: usize) -> Cell {
+/// The sweep coordinates of one cell.
+struct Axes<'a> {
+    point: &'a MatrixPoint,
+    load: Load,
+}
+
+fn make_cell(experiment: &Experiment, model: &ModelConfig, prompt: &Prompt, axes: Axes, index: usize) -> Cell {
+    // The matrix is the experiment's question, so its values win over every layer.
     let settings = experiment
         .defaults
         .merged_with(&model.settings)
-        .merged_with(&prompt.settings);
+        .merged_with(&prompt.settings)
+        .merged_with(&axes.point.settings);
     let mut cell = Cell {
         index,
         id: String::new(),
@@ -101,11 +122,20 @@ fn make_cell(experiment: &Experiment, model: &ModelConfig, prompt: &Prompt, inde
         text: prompt.text.clone(),
         settings,
         options: model.options.clone(),
+        load: axes.load,
+        matrix: axes.point.values.clone(),
         repetitions: experiment.run.repetitions,
         warmup: experiment.run.warmup,
     };
     cell.id = cell_id(&cell);
     cell
+}
+
+impl Plan {
+    /// The most requests in flight at once in any cell (sizes the connection pool).
+    pub fn max_in_flight(&self) -> u32 {
+        self.cells.iter().map(|c| c.load.max_in_flight()).max().unwrap_or(1)
+    }
 }
 
 /// `<model-slug>.<prompt>.<8 hex>`: readable, and the hash covers everything
@@ -119,6 +149,7 @@ pub fn cell_id(cell: &Cell) -> String {
         "text": cell.text,
         "settings": cell.settings,
         "options": cell.options,
+        "load": cell.load,
     });
     let digest = Sha256::digest(identity.to_string().as_bytes());
     let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();

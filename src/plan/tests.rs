@@ -1,5 +1,5 @@
 use super::*;
-use crate::experiment::{
+use crate::experiment::{Load, MatrixPoint, 
     BackendConfig, BackendKind, Experiment, ModelConfig, OllamaApi, Prompt, ReportConfig,
     ReportFormat, RequestSettings, RunConfig, Source,
 };
@@ -61,7 +61,7 @@ fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
         run: RunConfig {
             repetitions: 3,
             warmup: 1,
-            concurrency: 1,
+            load: vec![Load::Closed { concurrency: 1 }],
             ollama_api: OllamaApi::Chat,
             cold_repetitions: 0,
         },
@@ -71,6 +71,8 @@ fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
             templates: vec![],
         },
         server: None,
+        matrix: vec![MatrixPoint::default()],
+        slo: None,
     }
 }
 

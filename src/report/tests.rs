@@ -18,14 +18,16 @@ fn fixed_model() -> ReportModel {
         text: "t".into(),
         settings: RequestSettings::default(),
         options: serde_json::Map::new(),
+        load: crate::experiment::Load::Closed { concurrency: 1 },
+        matrix: vec![],
         repetitions: 2,
         warmup: 0,
     };
     let plan = Plan {
         experiment: "exp".into(),
         cells: vec![cell],
-        concurrency: 1,
         cold_repetitions: 0,
+        slo: None,
     };
     let server = ServerStats {
         completion_tokens: Some(11),
@@ -77,6 +79,7 @@ fn fixed_model() -> ReportModel {
         environment: Environment::default(),
         servers: serde_json::json!({}),
         managed_server: None,
+        loaded_models: Default::default(),
     };
     ReportModel::new(&manifest, summary, "benchmarks/exp/run")
 }

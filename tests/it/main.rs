@@ -4,6 +4,7 @@
 
 mod cli;
 mod llama;
+mod load;
 mod mock_exec;
 mod mock_faults;
 mod retry;

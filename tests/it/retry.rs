@@ -78,6 +78,8 @@ fn cell() -> Cell {
         text: "hello".into(),
         settings: RequestSettings::default(),
         options: serde_json::Map::new(),
+        load: llmbench::experiment::Load::Closed { concurrency: 1 },
+        matrix: vec![],
         repetitions: 2,
         warmup: 0,
     }
@@ -109,6 +111,7 @@ fn a_connection_closed_while_idle_is_resent_once() {
                 repetition,
                 warmup: false,
                 cold: false,
+                scheduled: None,
             };
             runtime
                 .block_on(measure(
