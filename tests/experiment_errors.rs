@@ -96,7 +96,7 @@ text = "hi"
     assert_eq!(
         error(text),
         "experiments/x.toml:2:1: descripton: unknown key\n  help: did you mean `description`? (valid keys: name, description, \
-         backend, backends, models, defaults, run, prompts, prompt_files, report, server, matrix, slo)"
+         backend, backends, models, defaults, run, prompts, prompt_files, report, server, matrix, monitor, slo)"
     );
 }
 
@@ -419,7 +419,7 @@ fn unknown_key_in_a_prompt_file_names_the_prompt_file() {
     assert_eq!(
         error.to_string(),
         format!(
-            "{}:7:1: prompts[1].sytem: unknown key\n  help: did you mean `system`? (valid keys: id, text, system, max_tokens, \
+            "{}:7:1: prompts[1].sytem: unknown key\n  help: did you mean `system`? (valid keys: id, text, system, checks, max_tokens, \
              temperature, top_p, top_k, seed, stop, think, keep_alive)",
             dir.path().join("prompts/b.toml").display()
         )

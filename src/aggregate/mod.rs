@@ -4,9 +4,11 @@
 //! figures and measurement validity are in `load.rs`; per-metric statistics
 //! (with bootstrap intervals and outliers) in `metric.rs`.
 
+mod extras;
 mod load;
 mod metric;
 
+pub use extras::{attach_quality, attach_resources};
 pub use load::{LoadFigures, Validity};
 pub use metric::MetricSummary;
 
@@ -75,6 +77,12 @@ pub struct CellSummary {
     /// Dispatch lag, chunks per request, tokens per chunk, early stops, cache hits.
     #[serde(default)]
     pub validity: Validity,
+    /// Share of responses passing all their checks (cells with checks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<crate::quality::PassRate>,
+    /// CPU, memory, server and GPU figures over the cell's window (with a monitor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<crate::monitor::WindowSummary>,
 }
 
 /// Statistics pooled over several cells (per model).
@@ -88,6 +96,9 @@ pub struct GroupSummary {
     /// Cold starts (model unloaded first), when `[run] cold_start` is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_start: Option<ColdStart>,
+    /// Share of the model's responses passing all their checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<crate::quality::PassRate>,
 }
 
 /// Cold-start measurements of one model: requests that had to load it.
@@ -184,6 +195,8 @@ fn summarize_cell(plan: &Plan, cell: &Cell, records: &[&Record]) -> CellSummary 
         },
         load: load::load_figures(cell, &measured, &ok, plan.slo.as_ref(), window),
         validity: load::validity(cell, &measured, &ok),
+        quality: None,
+        monitor: None,
     }
 }
 
@@ -214,6 +227,7 @@ fn summarize_models(plan: &Plan, by_cell: &BTreeMap<&str, Vec<&Record>>) -> Vec<
             counts: counts(&records),
             metrics: metric_summaries(&ok),
             cold_start: None,
+            quality: None,
         });
     }
     groups

@@ -17,6 +17,7 @@ fn cell(index: usize, model: &str, prompt: &str) -> Cell {
         options: serde_json::Map::new(),
         load: crate::experiment::Load::Closed { concurrency: 1 },
         matrix: vec![],
+        checks: vec![],
         repetitions: 3,
         warmup: 1,
     }

@@ -6,11 +6,15 @@ use super::report::{finish_run, RenderOptions};
 use super::{expand_files, AppError};
 use crate::backend::{Backend, ServerInfo};
 use crate::cli::{exit, ExecArgs};
-use crate::exec::{execute, ExecOutcome, Progress, Target};
+use crate::exec::{execute, ExecOutcome, PendingCheck, Progress, Target};
+use crate::monitor::{GpuStatus, Monitor, MonitorHandle, MonitorSummary};
 use crate::experiment::Experiment;
 use crate::plan::{plan, Plan};
 use crate::server::ManagedServer;
-use crate::store::{collect_environment, git_info, RecordWriter, RunDir, RunManifest, SERVER_LOG};
+use crate::store::{
+    collect_environment, git_info, RecordWriter, RunDir, RunManifest, SAMPLES_FILE, SERVER_LOG,
+};
+use std::time::Instant;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -89,22 +93,18 @@ async fn run_experiment(
         run.path.display()
     );
 
+    let run_start = Instant::now();
+    let server_pid = managed.as_ref().and_then(ManagedServer::pid);
+    let monitor = start_monitor(experiment, &run, server_pid, run_start)?;
     let visible = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::new(plan.total_requests(), plan.cells.len() as u64, visible);
     let mut writer = RecordWriter::open(&run, save_responses)?;
-    let outcome = execute(&plan, &targets, client, &mut writer, &progress, cancel).await;
+    let outcome = execute(&plan, &targets, client, &mut writer, &progress, cancel, run_start).await;
     progress.finish();
-    let outcome = outcome?;
-
-    if let Some(server) = managed.as_mut() {
-        if let Err(error) = server.check_alive() {
-            eprintln!("warning: {error}");
-            if let Some(facts) = manifest.managed_server.as_mut() {
-                facts["exited_during_run"] = serde_json::Value::String(error.to_string());
-            }
-        }
-        server.stop();
-    }
+    manifest.monitor = monitor.map(|m| monitor_facts(m.stop()));
+    let mut outcome = outcome?;
+    stop_server(managed.as_mut(), &mut manifest);
+    score_responses(&run, std::mem::take(&mut outcome.pending_checks)).await?;
     manifest.loaded_models = outcome.loaded.clone();
     manifest.finished_at = Some(jiff::Timestamp::now().to_string());
     manifest.status = if outcome.interrupted {
@@ -123,6 +123,57 @@ async fn run_experiment(
     };
     let template_failed = finish_run(&run, &manifest, &options)?;
     Ok(exit_code(&outcome, template_failed))
+}
+
+/// Starts the resource monitor (unless `[monitor] enabled = false`),
+/// following the managed server, else the process `[monitor] process` names.
+fn start_monitor(experiment: &Experiment, run: &RunDir, server_pid: Option<u32>, origin: Instant) -> Result<Option<MonitorHandle>, AppError> {
+    if !experiment.monitor.enabled {
+        return Ok(None);
+    }
+    let handle = Monitor::start(&experiment.monitor, &run.file(SAMPLES_FILE), server_pid, origin)
+        .map_err(|e| AppError::new(exit::ERROR, format!("[monitor]: {e}")))?;
+    if let GpuStatus::Unavailable { reason } = handle.gpu_status() {
+        eprintln!("GPU monitoring unavailable: {reason}");
+    }
+    Ok(Some(handle))
+}
+
+fn monitor_facts(summary: MonitorSummary) -> serde_json::Value {
+    serde_json::json!({
+        "gpu": summary.gpu_status,
+        "samples": summary.samples,
+        "missed_ticks": summary.missed_ticks,
+        "interval_ms": summary.interval_ms,
+        "sampler_cpu_pct": summary.sampler_cpu_pct(),
+        "server_pid": summary.server_pid,
+        "error": summary.error,
+    })
+}
+
+/// Notes a managed server that died during the run, then stops it.
+fn stop_server(server: Option<&mut ManagedServer>, manifest: &mut RunManifest) {
+    let Some(server) = server else { return };
+    if let Err(error) = server.check_alive() {
+        eprintln!("warning: {error}");
+        if let Some(facts) = manifest.managed_server.as_mut() {
+            facts["exited_during_run"] = serde_json::Value::String(error.to_string());
+        }
+    }
+    server.stop();
+}
+
+/// Runs the quality checks of the measured responses, now that nothing is
+/// being timed, and stores the results in checks.jsonl.
+async fn score_responses(run: &RunDir, pending: Vec<PendingCheck>) -> Result<(), AppError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    eprintln!("checking {} responses ...", pending.len());
+    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let checks = crate::quality::score(pending, parallel).await;
+    run.write_checks(&checks)?;
+    Ok(())
 }
 
 /// Starts the `[server]` for its backend and waits until it is healthy.
@@ -269,6 +320,7 @@ fn manifest(
         servers: serde_json::to_value(servers).unwrap_or_default(),
         managed_server: None,
         loaded_models: BTreeMap::new(),
+        monitor: None,
     }
 }
 

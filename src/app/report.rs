@@ -2,7 +2,11 @@
 //! and `llmbench report` (from a stored run).
 
 use super::AppError;
-use crate::aggregate::aggregate;
+use crate::aggregate::{aggregate, attach_quality, attach_resources};
+use crate::monitor::{read_samples, Sample, WindowSummary};
+use crate::report::MonitorView;
+use crate::record::Record;
+use crate::store::SAMPLES_FILE;
 use crate::cli::{exit, ReportArgs};
 use crate::experiment::ReportFormat;
 use crate::report::{select_templates, summary_table, user_template, write_reports, ReportModel};
@@ -24,8 +28,12 @@ pub fn finish_run(
 ) -> Result<bool, AppError> {
     let plan = run.read_plan()?;
     let (records, unreadable) = run.read_records()?;
-    let summary = aggregate(&plan, &records, unreadable);
-    let model = ReportModel::new(manifest, summary, &run.path.display().to_string());
+    let mut summary = aggregate(&plan, &records, unreadable);
+    attach_quality(&mut summary, &run.read_checks()?);
+    let samples = read_samples(&run.file(SAMPLES_FILE)).unwrap_or_default();
+    let run_window = attach_resources(&mut summary, &records, &samples);
+    let mut model = ReportModel::new(manifest, summary, &run.path.display().to_string());
+    model.monitor = monitor_view(manifest, &model, &records, &samples, run_window);
     run.write_json(SUMMARY_FILE, &model)?;
 
     let user = options
@@ -59,4 +67,40 @@ pub fn report(args: ReportArgs) -> Result<u8, AppError> {
     };
     let failed = finish_run(&run, &manifest, &options)?;
     Ok(if failed { exit::TEMPLATE } else { exit::OK })
+}
+
+/// At most this many samples go into the report (charts need no more).
+const MAX_TIMELINE_POINTS: usize = 600;
+
+/// The monitor's part of the report: GPU status, run-level figures, a
+/// thinned timeline and where each cell began.
+fn monitor_view(
+    manifest: &RunManifest,
+    model: &ReportModel,
+    records: &[Record],
+    samples: &[Sample],
+    run: Option<WindowSummary>,
+) -> Option<MonitorView> {
+    let facts = manifest.monitor.clone()?;
+    let step = samples.len().div_ceil(MAX_TIMELINE_POINTS).max(1);
+    let cells = model
+        .cells
+        .iter()
+        .filter_map(|cell| {
+            let start = records
+                .iter()
+                .filter(|r| r.cell == cell.id)
+                .map(|r| r.run_offset_ms)
+                .reduce(f64::min)?;
+            let label = format!("{} · {}", cell.label, cell.prompt);
+            Some(serde_json::json!({ "label": label, "start_ms": start }))
+        })
+        .collect();
+    Some(MonitorView {
+        gpus: samples.iter().rev().find(|s| !s.gpus.is_empty()).map(|s| s.gpus.clone()).unwrap_or_default(),
+        facts,
+        run,
+        samples: samples.iter().step_by(step).cloned().collect(),
+        cells,
+    })
 }

@@ -38,6 +38,17 @@ pub struct ExecOutcome {
     pub interrupted: bool,
     /// What Ollama's `/api/ps` said after each model's cells, by model.
     pub loaded: BTreeMap<String, serde_json::Value>,
+    /// Responses to score once the run is over (off the timing path).
+    pub pending_checks: Vec<PendingCheck>,
+}
+
+/// A measured response whose prompt has checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingCheck {
+    pub cell: String,
+    pub repetition: u32,
+    pub checks: Vec<crate::quality::CheckSpec>,
+    pub response: String,
 }
 
 /// Runs every cell of `plan`, writing each record as it arrives. Returns early
@@ -49,11 +60,9 @@ pub async fn execute(
     writer: &mut RecordWriter,
     progress: &Progress,
     cancel: watch::Receiver<bool>,
+    run_start: Instant,
 ) -> Result<ExecOutcome, StoreError> {
-    let context = Arc::new(RequestContext {
-        client,
-        run_start: Instant::now(),
-    });
+    let context = Arc::new(RequestContext { client, run_start });
     let mut run = Run { context, writer, progress, cancel, outcome: ExecOutcome::default() };
     for model in plan.models() {
         let cells: Vec<&Cell> = plan.cells.iter().filter(|c| c.model == model).collect();
@@ -106,15 +115,23 @@ impl Run<'_> {
                 open_loop::dispatch(batch, schedule, max_in_flight, &self.cancel)
             }
         };
-        self.drain(receiver).await
+        self.drain(cell, receiver).await
     }
 
     /// Writes every record as it arrives, until all senders are gone.
-    async fn drain(&mut self, mut receiver: mpsc::UnboundedReceiver<(Record, Response)>) -> Result<(), StoreError> {
+    async fn drain(&mut self, cell: &Cell, mut receiver: mpsc::UnboundedReceiver<(Record, Response)>) -> Result<(), StoreError> {
         while let Some((record, response)) = receiver.recv().await {
             self.writer.write(&record, &response)?;
             self.progress.record(&record);
             tally(&mut self.outcome, &record);
+            if !cell.checks.is_empty() && !record.warmup && record.outcome.is_ok() {
+                self.outcome.pending_checks.push(PendingCheck {
+                    cell: record.cell,
+                    repetition: record.repetition,
+                    checks: cell.checks.clone(),
+                    response: response.content,
+                });
+            }
         }
         Ok(())
     }

@@ -61,6 +61,7 @@ pub struct Manifest {
     pub report: Option<RawReport>,
     pub server: Option<RawServer>,
     pub matrix: Option<toml::Table>,
+    pub monitor: Option<crate::monitor::MonitorConfig>,
     pub slo: Option<BTreeMap<String, String>>,
 }
 
@@ -124,6 +125,7 @@ with_request_settings! {
         pub id: String,
         pub text: String,
         pub system: Option<String>,
+        pub checks: Option<Vec<crate::quality::CheckSpec>>,
     }
 }
 

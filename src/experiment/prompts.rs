@@ -148,12 +148,20 @@ impl Gathered {
         }
         let settings = raw.settings();
         settings::check(doc, at, &settings)?;
+        let checks = raw.checks.unwrap_or_default();
+        for (i, check) in checks.iter().enumerate() {
+            check.validate().map_err(|message| {
+                doc.error(&at.key("checks").index(i), message)
+                    .with_help("see docs/quality.md for the check kinds and their keys")
+            })?;
+        }
         self.first_defined.insert(raw.id.clone(), doc.place(&id_at));
         self.prompts.push(Prompt {
             id: raw.id,
             system: raw.system,
             text: raw.text,
             settings,
+            checks,
             defined_in: doc.path.clone(),
         });
         Ok(())

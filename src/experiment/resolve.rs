@@ -39,6 +39,11 @@ pub fn resolve(
     let run = run(doc, manifest.run.unwrap_or_default())?;
     let matrix = load::matrix(doc, manifest.matrix)?;
     let slo = load::slo(doc, manifest.slo)?;
+    let monitor = manifest.monitor.unwrap_or_default();
+    monitor.validate().map_err(|message| {
+        doc.error(&KeyPath::top("monitor").key("interval"), message)
+            .with_help("e.g. interval = \"250ms\" (between 10ms and 1h)")
+    })?;
     check_cold_start(doc, &run, &models, &backends)?;
     let prompts = prompts::prompts(doc, manifest.prompts, manifest.prompt_files, &base_dir)?;
     let report = report(doc, manifest.report.unwrap_or_default(), &base_dir)?;
@@ -59,6 +64,7 @@ pub fn resolve(
         server,
         matrix,
         slo,
+        monitor,
     })
 }
 

@@ -30,6 +30,8 @@ pub struct Experiment {
     pub matrix: Vec<MatrixPoint>,
     /// `[slo]` targets for goodput.
     pub slo: Option<Slo>,
+    /// `[monitor]`: resource sampling during the run (on by default).
+    pub monitor: crate::monitor::MonitorConfig,
 }
 
 /// How requests are offered to the server in one cell.
@@ -174,6 +176,8 @@ pub struct Prompt {
     pub text: String,
     /// Per-prompt request settings (override model and `[defaults]`).
     pub settings: RequestSettings,
+    /// Quality checks every response to this prompt gets.
+    pub checks: Vec<crate::quality::CheckSpec>,
     /// The file the prompt was defined in (the experiment or a prompt file).
     pub defined_in: PathBuf,
 }

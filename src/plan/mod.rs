@@ -44,6 +44,10 @@ pub struct Cell {
     /// The `[matrix]` axis values of this cell (empty without a matrix).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matrix: Vec<(String, serde_json::Value)>,
+    /// Quality checks for every response (they do not change what is sent,
+    /// so they are not part of the id).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::quality::CheckSpec>,
     pub repetitions: u32,
     pub warmup: u32,
 }
@@ -124,6 +128,7 @@ fn make_cell(experiment: &Experiment, model: &ModelConfig, prompt: &Prompt, axes
         options: model.options.clone(),
         load: axes.load,
         matrix: axes.point.values.clone(),
+        checks: prompt.checks.clone(),
         repetitions: experiment.run.repetitions,
         warmup: experiment.run.warmup,
     };

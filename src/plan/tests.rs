@@ -29,6 +29,7 @@ fn prompt(id: &str, temperature: Option<f64>) -> Prompt {
             temperature,
             ..Default::default()
         },
+        checks: vec![],
         defined_in: PathBuf::from("x.toml"),
     }
 }
@@ -73,6 +74,7 @@ fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
         server: None,
         matrix: vec![MatrixPoint::default()],
         slo: None,
+        monitor: Default::default(),
     }
 }
 

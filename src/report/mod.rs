@@ -8,7 +8,7 @@ mod helpers;
 mod model;
 mod table;
 
-pub use model::{ExperimentInfo, ReportModel, RunInfo, REPORT_SCHEMA_VERSION};
+pub use model::{ExperimentInfo, MonitorView, ReportModel, RunInfo, REPORT_SCHEMA_VERSION};
 pub use table::summary_table;
 
 use crate::experiment::ReportFormat;

@@ -5,6 +5,7 @@
 use crate::aggregate::{CellSummary, Counts, GroupSummary, RunSummary};
 use crate::metrics::{glossary, Definition};
 use crate::store::{Environment, GitInfo, RunManifest};
+use crate::monitor::{Sample, WindowSummary};
 use serde::Serialize;
 
 /// Bumped when a field is renamed or removed (adding fields keeps it).
@@ -38,6 +39,26 @@ pub struct ReportModel {
     pub glossary: Vec<Definition>,
     /// Things that make a figure doubtful, in plain words. Empty when none.
     pub warnings: Vec<String>,
+    /// The resource monitor, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<MonitorView>,
+}
+
+/// What the resource monitor saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonitorView {
+    /// GPU status (or why GPU data is missing), samples taken, missed ticks,
+    /// the sampler's own CPU use.
+    pub facts: serde_json::Value,
+    /// Whole-run figures: CPU mean/peak, client CPU, server RSS, GPU, energy, J/token.
+    pub run: Option<WindowSummary>,
+    /// Samples over the run, thinned to at most 600 (t_ms, cpu_total_pct,
+    /// mem_used_bytes, server, client, gpus, ...).
+    pub samples: Vec<Sample>,
+    /// Where each cell began: `{label, start_ms}`, for chart marks.
+    pub cells: Vec<serde_json::Value>,
+    /// The last GPU readings (empty without GPUs).
+    pub gpus: Vec<crate::monitor::GpuSample>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,6 +115,7 @@ impl ReportModel {
             models: summary.models,
             glossary: glossary(),
             warnings,
+            monitor: None,
         }
     }
 }

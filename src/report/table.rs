@@ -4,7 +4,8 @@ use super::helpers::MISSING;
 use crate::aggregate::CellSummary;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
-/// One row per cell: requests, ttft p50, tpot p50, decode tokens/s, e2e p50, output tokens.
+/// One row per cell: requests, ttft p50, tpot p50, decode tokens/s, e2e p50,
+/// output tokens, quality (when the prompt has checks) and errors.
 pub fn summary_table(cells: &[CellSummary]) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
@@ -17,6 +18,7 @@ pub fn summary_table(cells: &[CellSummary]) -> String {
         "decode tok/s",
         "e2e p50 ms",
         "out tokens",
+        "quality",
         "errors",
     ]);
     for cell in cells {
@@ -39,6 +41,9 @@ pub fn summary_table(cells: &[CellSummary]) -> String {
             Cell::new(metric("decode_tps", |s| s.mean)),
             Cell::new(metric("e2e_ms", |s| s.p50)),
             Cell::new(metric("output_tokens", |s| s.mean)),
+            Cell::new(cell.quality.as_ref().map_or(MISSING.to_string(), |q| {
+                format!("{}/{} pass", q.passed, q.n)
+            })),
             Cell::new(if errors.is_empty() {
                 "-".to_string()
             } else {
@@ -47,7 +52,7 @@ pub fn summary_table(cells: &[CellSummary]) -> String {
         ];
         table.add_row(row);
     }
-    for column in 2..8 {
+    for column in 2..9 {
         if let Some(c) = table.column_mut(column) {
             c.set_cell_alignment(CellAlignment::Right);
         }

@@ -20,6 +20,7 @@ fn fixed_model() -> ReportModel {
         options: serde_json::Map::new(),
         load: crate::experiment::Load::Closed { concurrency: 1 },
         matrix: vec![],
+        checks: vec![],
         repetitions: 2,
         warmup: 0,
     };
@@ -80,6 +81,7 @@ fn fixed_model() -> ReportModel {
         servers: serde_json::json!({}),
         managed_server: None,
         loaded_models: Default::default(),
+        monitor: None,
     };
     ReportModel::new(&manifest, summary, "benchmarks/exp/run")
 }

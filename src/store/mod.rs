@@ -45,6 +45,8 @@ pub const REQUESTS_FILE: &str = "requests.jsonl";
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const RESPONSES_DIR: &str = "responses";
 pub const SERVER_LOG: &str = "server.log";
+pub const CHECKS_FILE: &str = "checks.jsonl";
+pub const SAMPLES_FILE: &str = "samples.jsonl";
 
 /// What is known about a run besides its records: written at the start and
 /// rewritten at the end (status, finish time).
@@ -80,6 +82,10 @@ pub struct RunManifest {
     /// offload fraction, context length; by model.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub loaded_models: BTreeMap<String, serde_json::Value>,
+    /// The resource monitor: GPU status (or why it is unavailable), samples
+    /// taken, missed ticks, the sampler's own CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<serde_json::Value>,
 }
 
 /// An open run directory.
@@ -174,6 +180,33 @@ impl RunDir {
             }
         }
         Ok((records, unreadable))
+    }
+}
+
+impl RunDir {
+    /// Writes the quality check results (one line per scored response).
+    pub fn write_checks(&self, checks: &[crate::quality::CheckRecord]) -> Result<(), StoreError> {
+        let mut text = Vec::new();
+        for check in checks {
+            serde_json::to_writer(&mut text, check).map_err(|e| StoreError::new(&self.file(CHECKS_FILE), e.into()))?;
+            text.push(b'\n');
+        }
+        self.write(CHECKS_FILE, &text)
+    }
+
+    /// The quality check results, if the run has any.
+    pub fn read_checks(&self) -> Result<Vec<crate::quality::CheckRecord>, StoreError> {
+        read_lines(&self.file(CHECKS_FILE))
+    }
+}
+
+/// Every JSON line of `path` that parses (a torn last line is skipped); none
+/// when the file does not exist.
+fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, StoreError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(StoreError::new(path, e)),
     }
 }
 

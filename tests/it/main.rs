@@ -7,5 +7,6 @@ mod llama;
 mod load;
 mod mock_exec;
 mod mock_faults;
+mod quality_monitor;
 mod retry;
 mod support;

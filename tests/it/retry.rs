@@ -80,6 +80,7 @@ fn cell() -> Cell {
         options: serde_json::Map::new(),
         load: llmbench::experiment::Load::Closed { concurrency: 1 },
         matrix: vec![],
+        checks: vec![],
         repetitions: 2,
         warmup: 0,
     }

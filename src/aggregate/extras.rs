@@ -1,0 +1,57 @@
+//! What joins the summary from outside requests.jsonl (pure): quality scores
+//! from checks.jsonl, per cell and per model, and resource figures from the
+//! monitor's samples, per cell window and for the whole run.
+
+use super::RunSummary;
+use crate::monitor::{summarize_window, Sample, WindowSummary};
+use crate::quality::{pass_rate, CheckRecord};
+use crate::record::Record;
+use std::collections::BTreeMap;
+
+/// Fills `quality` of every cell and model that has check results.
+pub fn attach_quality(summary: &mut RunSummary, checks: &[CheckRecord]) {
+    let mut by_cell: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
+    for check in checks {
+        by_cell.entry(check.cell.as_str()).or_default().push(check.passed);
+    }
+    for cell in &mut summary.cells {
+        cell.quality = by_cell.get(cell.id.as_str()).map(|passed| pass_rate(passed));
+    }
+    for model in &mut summary.models {
+        let passed: Vec<bool> = summary
+            .cells
+            .iter()
+            .filter(|c| c.model == model.name)
+            .filter_map(|c| by_cell.get(c.id.as_str()))
+            .flatten()
+            .copied()
+            .collect();
+        model.quality = (!passed.is_empty()).then(|| pass_rate(&passed));
+    }
+}
+
+/// Fills `monitor` of every cell from the samples inside its window (first
+/// send to last completion of its measured requests) and returns the
+/// whole run's figures.
+pub fn attach_resources(summary: &mut RunSummary, records: &[Record], samples: &[Sample]) -> Option<WindowSummary> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut windows: BTreeMap<&str, (f64, f64, u64)> = BTreeMap::new();
+    for record in records.iter().filter(|r| !r.warmup && !r.cold) {
+        let end = record.run_offset_ms + record.timing.e2e_ms.unwrap_or(0.0);
+        let entry = windows.entry(record.cell.as_str()).or_insert((record.run_offset_ms, end, 0));
+        entry.0 = entry.0.min(record.run_offset_ms);
+        entry.1 = entry.1.max(end);
+        entry.2 += record.tokens.output.unwrap_or(0);
+    }
+    for cell in &mut summary.cells {
+        if let Some(&(start, end, tokens)) = windows.get(cell.id.as_str()) {
+            cell.monitor = Some(summarize_window(samples, start, end, Some(tokens).filter(|t| *t > 0)));
+        }
+    }
+    let first = samples.first().map_or(0.0, |s| s.t_ms);
+    let last = samples.last().map_or(0.0, |s| s.t_ms);
+    let tokens: u64 = records.iter().filter(|r| !r.warmup).filter_map(|r| r.tokens.output).sum();
+    Some(summarize_window(samples, first, last, Some(tokens).filter(|t| *t > 0)))
+}

@@ -1,0 +1,40 @@
+//! Scoring a run: the checks of every measured response, run once the
+//! requests are over (so check processes never compete with the server for
+//! CPU while it is being measured), as records for checks.jsonl.
+
+use super::{run_many, CheckResult};
+use crate::exec::PendingCheck;
+use serde::{Deserialize, Serialize};
+
+/// The checks of one response, as stored in checks.jsonl.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    pub cell: String,
+    pub repetition: u32,
+    /// Every check passed.
+    pub passed: bool,
+    pub results: Vec<CheckResult>,
+}
+
+/// Runs the pending checks, at most `parallel` at once.
+pub async fn score(pending: Vec<PendingCheck>, parallel: usize) -> Vec<CheckRecord> {
+    let jobs = pending
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i, p.checks.clone(), p.response.clone()))
+        .collect();
+    let mut results = run_many(jobs, parallel).await;
+    results.sort_by_key(|(i, _)| *i);
+    results
+        .into_iter()
+        .filter_map(|(i, results)| {
+            let pending = pending.get(i)?;
+            Some(CheckRecord {
+                cell: pending.cell.clone(),
+                repetition: pending.repetition,
+                passed: !results.is_empty() && results.iter().all(|r| r.passed),
+                results,
+            })
+        })
+        .collect()
+}
