@@ -38,6 +38,9 @@ pub enum Command {
         after_help = "Example:\n  llmbench report benchmarks/quickstart/20261128T120000Z-1a2b3c --template my.csv.hbs"
     )]
     Report(ReportArgs),
+    /// Count tokens with a tokenizer spec, to check a mapping before a long run.
+    #[command(after_help = "Examples:\n  llmbench tokenize --tokenizer tiktoken:cl100k_base 'hello world'\n  llmbench tokenize --tokenizer gguf:models/SmolLM2-135M-Instruct.Q4_1.gguf --ids < prompt.txt\n  llmbench tokenize --tokenizer llamacpp --url http://127.0.0.1:8080 'hello'")]
+    Tokenize(TokenizeArgs),
     /// List a server's models with what it reports about them.
     #[command(
         after_help = "Example:\n  llmbench models --url http://127.0.0.1:11434 --kind ollama"
@@ -90,6 +93,21 @@ pub struct ReportArgs {
     /// Extra templates rendered beside the built-in ones (repeatable).
     #[arg(long = "template", value_name = "PATH")]
     pub templates: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TokenizeArgs {
+    /// server | hf:PATH | hf:ORG/NAME | gguf:PATH | gguf | tiktoken:ENCODING | llamacpp | heuristic
+    #[arg(long)]
+    pub tokenizer: String,
+    /// Also print the token ids as a JSON array.
+    #[arg(long)]
+    pub ids: bool,
+    /// Server URL, for `llamacpp` (and `gguf`, an Ollama model's vocabulary).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The text; standard input (byte for byte) when absent.
+    pub text: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

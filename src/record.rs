@@ -140,6 +140,50 @@ pub struct TokenCounts {
     pub prompt: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_source: Option<String>,
+    /// Output tokens counted by llmbench on the whole response text with the
+    /// model's tokenizer (after the run; from tokens.jsonl).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_source: Option<String>,
+}
+
+/// One response counted after the run, as stored in tokens.jsonl.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub cell: String,
+    pub repetition: u32,
+    pub warmup: bool,
+    #[serde(default)]
+    pub cold: bool,
+    /// The counter: `gguf:PATH`, `llamacpp`, `tiktoken:…`, `heuristic`, …
+    pub source: String,
+    /// The heuristic's counts are estimates.
+    #[serde(default)]
+    pub estimate: bool,
+    /// This count is the record's output token count (the model's spec was
+    /// written); otherwise it cross-checks the server's.
+    pub used: bool,
+    pub output: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl TokenRecord {
+    /// Applies this count to its record.
+    pub fn apply(&self, record: &mut Record) {
+        record.tokens.local = self.output;
+        record.tokens.local_source = Some(self.source.clone());
+        if self.used && self.output.is_some() {
+            record.tokens.output = self.output;
+            record.tokens.output_source = Some(self.source.clone());
+        }
+    }
+
+    /// Whether this count belongs to `record`.
+    pub fn matches(&self, record: &Record) -> bool {
+        self.cell == record.cell && self.repetition == record.repetition && self.warmup == record.warmup && self.cold == record.cold
+    }
 }
 
 impl TokenCounts {
@@ -151,6 +195,8 @@ impl TokenCounts {
             output_source: source(stats.completion_tokens),
             prompt: stats.prompt_tokens,
             prompt_source: source(stats.prompt_tokens),
+            local: None,
+            local_source: None,
         }
     }
 }

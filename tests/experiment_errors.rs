@@ -96,7 +96,7 @@ text = "hi"
     assert_eq!(
         error(text),
         "experiments/x.toml:2:1: descripton: unknown key\n  help: did you mean `description`? (valid keys: name, description, \
-         backend, backends, models, defaults, run, prompts, prompt_files, report, server, matrix, monitor, slo)"
+         backend, backends, models, defaults, run, prompts, prompt_files, report, server, matrix, monitor, tokenizers, slo)"
     );
 }
 
@@ -661,7 +661,7 @@ fn a_matrix_axis_must_be_a_request_setting_of_the_right_type() {
     let unknown = error(&format!("{}\n[matrix]\nmax_token = [1, 2]\n", MINIMAL_RUN.replace("REPLACE", "")));
     assert!(unknown.contains("matrix.max_token") && unknown.contains("matrix axes are request settings"), "{unknown}");
     let wrong = error(&format!("{}\n[matrix]\ntemperature = [0.0, 5.0]\n", MINIMAL_RUN.replace("REPLACE", "")));
-    assert!(wrong.contains("matrix.temperature[1]") && wrong.contains("must be between 0 and 2"), "{wrong}");
+    assert!(wrong.contains("matrix.temperature:") && wrong.contains("must be between 0 and 2"), "{wrong}");
 }
 
 #[test]

@@ -55,3 +55,40 @@ pub fn attach_resources(summary: &mut RunSummary, records: &[Record], samples: &
     let tokens: u64 = records.iter().filter(|r| !r.warmup).filter_map(|r| r.tokens.output).sum();
     Some(summarize_window(samples, first, last, Some(tokens).filter(|t| *t > 0)))
 }
+
+/// Fills each model's `tokens`: which source its output counts came from and
+/// how often the server's count and llmbench's own count disagree.
+pub fn attach_token_agreement(summary: &mut RunSummary, records: &[Record]) {
+    for model in &mut summary.models {
+        let mine: Vec<&Record> = records.iter().filter(|r| r.model == model.name && r.outcome.is_ok()).collect();
+        let mut sources: Vec<String> = mine.iter().filter_map(|r| r.tokens.output_source.clone()).collect();
+        sources.dedup();
+        let pairs: Vec<(u64, u64)> = mine.iter().filter_map(|r| r.server.completion_tokens.zip(r.tokens.local)).collect();
+        let mismatches = pairs.iter().filter(|(server, local)| server != local).count();
+        let mean_abs_diff = (!pairs.is_empty()).then(|| pairs.iter().map(|(s, l)| s.abs_diff(*l) as f64).sum::<f64>() / pairs.len() as f64);
+        model.tokens = Some(TokenAgreement {
+            output_source: sources.first().cloned(),
+            local_source: mine.iter().find_map(|r| r.tokens.local_source.clone()),
+            compared: pairs.len(),
+            mismatches,
+            mismatch_rate: (!pairs.is_empty()).then(|| mismatches as f64 / pairs.len() as f64),
+            mean_abs_diff,
+        });
+    }
+}
+
+/// Where a model's token counts came from, and how well two sources agree.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TokenAgreement {
+    /// The source of the output token counts used in the figures.
+    pub output_source: Option<String>,
+    /// llmbench's own counter, when one counted.
+    pub local_source: Option<String>,
+    /// Responses with both a server count and a local count.
+    pub compared: usize,
+    /// Of those, how many differ.
+    pub mismatches: usize,
+    pub mismatch_rate: Option<f64>,
+    /// Mean |server − local| in tokens.
+    pub mean_abs_diff: Option<f64>,
+}

@@ -8,7 +8,7 @@ mod extras;
 mod load;
 mod metric;
 
-pub use extras::{attach_quality, attach_resources};
+pub use extras::{attach_quality, attach_resources, attach_token_agreement, TokenAgreement};
 pub use load::{LoadFigures, Validity};
 pub use metric::MetricSummary;
 
@@ -99,6 +99,9 @@ pub struct GroupSummary {
     /// Share of the model's responses passing all their checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<crate::quality::PassRate>,
+    /// Token count sources and their agreement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenAgreement>,
 }
 
 /// Cold-start measurements of one model: requests that had to load it.
@@ -228,6 +231,7 @@ fn summarize_models(plan: &Plan, by_cell: &BTreeMap<&str, Vec<&Record>>) -> Vec<
             metrics: metric_summaries(&ok),
             cold_start: None,
             quality: None,
+            tokens: None,
         });
     }
     groups

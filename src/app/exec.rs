@@ -6,7 +6,8 @@ use super::report::{finish_run, RenderOptions};
 use super::{expand_files, AppError};
 use crate::backend::{Backend, ServerInfo};
 use crate::cli::{exit, ExecArgs};
-use crate::exec::{execute, ExecOutcome, PendingCheck, Progress, Target};
+use super::tokens;
+use crate::exec::{execute, ExecOptions, ExecOutcome, PendingCheck, Progress, Target};
 use crate::monitor::{GpuStatus, Monitor, MonitorHandle, MonitorSummary};
 use crate::experiment::Experiment;
 use crate::plan::{plan, Plan};
@@ -57,6 +58,7 @@ async fn run_experiment(
     let plan = plan(experiment);
     let client = http_client(plan.max_in_flight())?;
     let targets = targets(experiment, &plan)?;
+    let local_counters = tokens::load_local_counters(experiment)?;
     let started_at = jiff::Timestamp::now();
     let run_id = run_id();
     let save_responses = experiment.report.save_responses;
@@ -73,6 +75,7 @@ async fn run_experiment(
         None => (None, None),
     };
     let servers = preflight(&targets, &plan, &client).await?;
+    let counters = tokens::load_counters(experiment, &client, local_counters).await?;
     let run = match early_run {
         Some(run) => run,
         None => create_run()?,
@@ -99,12 +102,19 @@ async fn run_experiment(
     let visible = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::new(plan.total_requests(), plan.cells.len() as u64, visible);
     let mut writer = RecordWriter::open(&run, save_responses)?;
-    let outcome = execute(&plan, &targets, client, &mut writer, &progress, cancel, run_start).await;
+    let options = ExecOptions { run_start, keep_texts: counters.counts_anything() };
+    let outcome = execute(&plan, &targets, client.clone(), &mut writer, &progress, cancel, options).await;
     progress.finish();
     manifest.monitor = monitor.map(|m| monitor_facts(m.stop()));
     let mut outcome = outcome?;
     stop_server(managed.as_mut(), &mut manifest);
     score_responses(&run, std::mem::take(&mut outcome.pending_checks)).await?;
+    let pending = std::mem::take(&mut outcome.pending_counts);
+    if !pending.is_empty() {
+        eprintln!("counting the tokens of {} responses ...", pending.len());
+        run.write_tokens(&tokens::count(&counters, pending, &client).await)?;
+    }
+    manifest.tokenizers = tokens::describe(&counters);
     manifest.loaded_models = outcome.loaded.clone();
     manifest.finished_at = Some(jiff::Timestamp::now().to_string());
     manifest.status = if outcome.interrupted {
@@ -321,6 +331,7 @@ fn manifest(
         managed_server: None,
         loaded_models: BTreeMap::new(),
         monitor: None,
+        tokenizers: serde_json::Value::Null,
     }
 }
 

@@ -6,6 +6,7 @@ mod exec;
 mod models;
 mod plan;
 mod report;
+mod tokens;
 
 use crate::cli::{exit, Cli, Command};
 use std::fmt;
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             Command::Validate(args) => plan::validate(args),
             Command::Report(args) => report::report(args),
             Command::Models(args) => models::models(args).await,
+            Command::Tokenize(args) => tokens::tokenize(args).await,
         }
     })
 }

@@ -2,7 +2,7 @@
 //! and `llmbench report` (from a stored run).
 
 use super::AppError;
-use crate::aggregate::{aggregate, attach_quality, attach_resources};
+use crate::aggregate::{aggregate, attach_quality, attach_resources, attach_token_agreement};
 use crate::monitor::{read_samples, Sample, WindowSummary};
 use crate::report::MonitorView;
 use crate::record::Record;
@@ -27,13 +27,16 @@ pub fn finish_run(
     options: &RenderOptions,
 ) -> Result<bool, AppError> {
     let plan = run.read_plan()?;
-    let (records, unreadable) = run.read_records()?;
+    let (mut records, unreadable) = run.read_records()?;
+    apply_token_counts(&mut records, &run.read_tokens()?);
     let mut summary = aggregate(&plan, &records, unreadable);
+    attach_token_agreement(&mut summary, &records);
     attach_quality(&mut summary, &run.read_checks()?);
     let samples = read_samples(&run.file(SAMPLES_FILE)).unwrap_or_default();
     let run_window = attach_resources(&mut summary, &records, &samples);
     let mut model = ReportModel::new(manifest, summary, &run.path.display().to_string());
     model.monitor = monitor_view(manifest, &model, &records, &samples, run_window);
+    model.add_monitor_warnings();
     run.write_json(SUMMARY_FILE, &model)?;
 
     let user = options
@@ -103,4 +106,22 @@ fn monitor_view(
         samples: samples.iter().step_by(step).cloned().collect(),
         cells,
     })
+}
+
+/// Puts each after-run token count on its record (tokens.jsonl is written
+/// once the run is over; requests.jsonl is never rewritten).
+fn apply_token_counts(records: &mut [Record], counts: &[crate::record::TokenRecord]) {
+    if counts.is_empty() {
+        return;
+    }
+    let mut by_key: std::collections::HashMap<(&str, u32, bool, bool), &crate::record::TokenRecord> = std::collections::HashMap::new();
+    for count in counts {
+        by_key.insert((count.cell.as_str(), count.repetition, count.warmup, count.cold), count);
+    }
+    for record in records.iter_mut() {
+        let key = (record.cell.as_str(), record.repetition, record.warmup, record.cold);
+        if let Some(count) = by_key.get(&key).copied() {
+            count.apply(record);
+        }
+    }
 }

@@ -40,6 +40,20 @@ pub struct ExecOutcome {
     pub loaded: BTreeMap<String, serde_json::Value>,
     /// Responses to score once the run is over (off the timing path).
     pub pending_checks: Vec<PendingCheck>,
+    /// Responses to count tokens of once the run is over.
+    pub pending_counts: Vec<PendingCount>,
+}
+
+/// A response kept for token counting after the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingCount {
+    pub cell: String,
+    pub model: String,
+    pub repetition: u32,
+    pub warmup: bool,
+    pub cold: bool,
+    /// Content and reasoning: servers count both as generated tokens.
+    pub text: String,
 }
 
 /// A measured response whose prompt has checks.
@@ -51,6 +65,15 @@ pub struct PendingCheck {
     pub response: String,
 }
 
+/// How to run.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecOptions {
+    /// The run's clock origin (shared with the monitor).
+    pub run_start: Instant,
+    /// Keep every successful response's text for token counting after the run.
+    pub keep_texts: bool,
+}
+
 /// Runs every cell of `plan`, writing each record as it arrives. Returns early
 /// (with `interrupted`) when `cancel` turns true.
 pub async fn execute(
@@ -60,10 +83,10 @@ pub async fn execute(
     writer: &mut RecordWriter,
     progress: &Progress,
     cancel: watch::Receiver<bool>,
-    run_start: Instant,
+    options: ExecOptions,
 ) -> Result<ExecOutcome, StoreError> {
-    let context = Arc::new(RequestContext { client, run_start });
-    let mut run = Run { context, writer, progress, cancel, outcome: ExecOutcome::default() };
+    let context = Arc::new(RequestContext { client, run_start: options.run_start });
+    let mut run = Run { context, writer, progress, cancel, keep_texts: options.keep_texts, outcome: ExecOutcome::default() };
     for model in plan.models() {
         let cells: Vec<&Cell> = plan.cells.iter().filter(|c| c.model == model).collect();
         let Some(target) = cells.first().and_then(|c| targets.get(&c.backend)) else {
@@ -90,6 +113,7 @@ struct Run<'a> {
     writer: &'a mut RecordWriter,
     progress: &'a Progress,
     cancel: watch::Receiver<bool>,
+    keep_texts: bool,
     outcome: ExecOutcome,
 }
 
@@ -124,16 +148,35 @@ impl Run<'_> {
             self.writer.write(&record, &response)?;
             self.progress.record(&record);
             tally(&mut self.outcome, &record);
-            if !cell.checks.is_empty() && !record.warmup && record.outcome.is_ok() {
-                self.outcome.pending_checks.push(PendingCheck {
-                    cell: record.cell,
-                    repetition: record.repetition,
-                    checks: cell.checks.clone(),
-                    response: response.content,
-                });
-            }
+            self.keep(cell, &record, response);
         }
         Ok(())
+    }
+
+    /// Keeps what the after-run phases need of a response: its text for
+    /// checks (measured requests of prompts with checks) and for counting.
+    fn keep(&mut self, cell: &Cell, record: &Record, response: Response) {
+        if !record.outcome.is_ok() {
+            return;
+        }
+        if self.keep_texts {
+            self.outcome.pending_counts.push(PendingCount {
+                cell: record.cell.clone(),
+                model: record.model.clone(),
+                repetition: record.repetition,
+                warmup: record.warmup,
+                cold: record.cold,
+                text: format!("{}{}", response.reasoning, response.content),
+            });
+        }
+        if !cell.checks.is_empty() && !record.warmup && !record.cold {
+            self.outcome.pending_checks.push(PendingCheck {
+                cell: record.cell.clone(),
+                repetition: record.repetition,
+                checks: cell.checks.clone(),
+                response: response.content,
+            });
+        }
     }
 
     /// Unloads the model, then times a request that has to load it again,
@@ -153,6 +196,7 @@ impl Run<'_> {
             self.writer.write(&record, &response)?;
             self.progress.record(&record);
             self.outcome.cold += 1;
+            self.keep(cell, &record, response);
         }
         Ok(())
     }

@@ -63,7 +63,8 @@ fn indexed<T>(at: &KeyPath, value: &Option<OneOrMany<T>>, index: usize) -> KeyPa
 }
 
 /// `[matrix]`: each key a request setting, each value a list; the points are
-/// the cartesian product, in the order written (first key varies slowest).
+/// the cartesian product, axes in key (alphabetical) order, the first varying
+/// slowest.
 pub fn matrix(doc: &Document<'_>, raw: Option<toml::Table>) -> Result<Vec<MatrixPoint>, ExperimentError> {
     let mut points = vec![MatrixPoint::default()];
     let Some(table) = raw else { return Ok(points) };
@@ -101,7 +102,9 @@ fn axis_value(doc: &Document<'_>, at: &KeyPath, key: &str, value: &toml::Value) 
         };
         doc.error(at, message).with_help(help)
     })?;
-    settings::check(doc, at, &settings).map(|()| settings)
+    // Checked at the axis, so the error reads `matrix.<key>: ...`.
+    let axis = KeyPath::top("matrix");
+    settings::check(doc, &axis, &settings).map(|()| settings)
 }
 
 /// `[slo]`: per-request targets; a request meeting every one counts for goodput.

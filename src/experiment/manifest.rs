@@ -62,6 +62,7 @@ pub struct Manifest {
     pub server: Option<RawServer>,
     pub matrix: Option<toml::Table>,
     pub monitor: Option<crate::monitor::MonitorConfig>,
+    pub tokenizers: Option<BTreeMap<String, String>>,
     pub slo: Option<BTreeMap<String, String>>,
 }
 
@@ -114,6 +115,7 @@ with_request_settings! {
         pub label: Option<String>,
         pub backend: Option<String>,
         pub options: Option<toml::Table>,
+        pub tokenizer: Option<String>,
     }
 }
 

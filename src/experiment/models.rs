@@ -11,6 +11,7 @@ use super::locate::KeyPath;
 use super::manifest::RawModel;
 use super::settings;
 use super::suggest::unknown_help;
+use crate::tokenize::{resolve_mapping, TokenizerSpec};
 use super::types::{BackendConfig, ModelConfig};
 use std::collections::{BTreeMap, HashMap};
 
@@ -57,6 +58,7 @@ pub fn models(
     doc: &Document<'_>,
     raw: Vec<RawModel>,
     backends: &BTreeMap<String, BackendConfig>,
+    tokenizers: &[(String, TokenizerSpec)],
 ) -> Result<Vec<ModelConfig>, ExperimentError> {
     if raw.is_empty() {
         return Err(doc
@@ -67,7 +69,10 @@ pub fn models(
     let mut out = Vec::with_capacity(raw.len());
     for (i, model) in raw.into_iter().enumerate() {
         let at = KeyPath::top("models").index(i);
-        let config = model_config(doc, &at, model, backends)?;
+        let mut config = model_config(doc, &at, model, backends)?;
+        if config.tokenizer.is_none() {
+            config.tokenizer = resolve_mapping(&config.name, tokenizers);
+        }
         let key = (config.name.clone(), config.backend.clone());
         if let Some(first) = seen.insert(key, i) {
             let first_at = KeyPath::top("models").index(first).key("name");
@@ -106,6 +111,11 @@ fn model_config(
             .with_help("leave label out to show the model's name"));
     }
     let backend = model_backend(doc, at, model.backend.as_deref(), backends)?;
+    let tokenizer = model
+        .tokenizer
+        .as_deref()
+        .map(|text| parse_tokenizer(doc, &at.key("tokenizer"), text))
+        .transpose()?;
     let settings = model.settings();
     settings::check(doc, at, &settings)?;
     let options = match &model.options {
@@ -118,7 +128,27 @@ fn model_config(
         backend,
         settings,
         options,
+        tokenizer,
     })
+}
+
+/// A tokenizer spec string (`gguf:PATH`, `hf:…`, `tiktoken:…`, `server`, …).
+pub fn parse_tokenizer(doc: &Document<'_>, at: &KeyPath, text: &str) -> Result<TokenizerSpec, ExperimentError> {
+    text.parse().map_err(|e: crate::tokenize::TokenizeError| {
+        doc.error(at, e.to_string())
+            .with_help(format!("write one of: {}", crate::tokenize::SPEC_FORMS))
+    })
+}
+
+/// `[tokenizers]`: model-name pattern → spec; the most specific match wins.
+pub fn tokenizer_mapping(doc: &Document<'_>, raw: Option<BTreeMap<String, String>>) -> Result<Vec<(String, TokenizerSpec)>, ExperimentError> {
+    raw.unwrap_or_default()
+        .into_iter()
+        .map(|(pattern, text)| {
+            let spec = parse_tokenizer(doc, &KeyPath::top("tokenizers").key(&pattern), &text)?;
+            Ok((pattern, spec))
+        })
+        .collect()
 }
 
 fn model_backend(

@@ -33,7 +33,8 @@ pub fn resolve(
         &manifest.name,
     )?;
     let backends = backends::backends(doc, manifest.backend, manifest.backends)?;
-    let models = models::models(doc, manifest.models, &backends)?;
+    let tokenizers = models::tokenizer_mapping(doc, manifest.tokenizers)?;
+    let models = models::models(doc, manifest.models, &backends, &tokenizers)?;
     let defaults = manifest.defaults.unwrap_or_default();
     settings::check(doc, &KeyPath::top("defaults"), &defaults)?;
     let run = run(doc, manifest.run.unwrap_or_default())?;

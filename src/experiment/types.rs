@@ -167,6 +167,9 @@ pub struct ModelConfig {
     /// for OpenAI-compatible servers, merged into the request body
     /// (e.g. llama.cpp's `cache_prompt`).
     pub options: serde_json::Map<String, serde_json::Value>,
+    /// How output tokens are counted: the model's own `tokenizer`, else the
+    /// best `[tokenizers]` match; `None` means `auto`.
+    pub tokenizer: Option<crate::tokenize::TokenizerSpec>,
 }
 
 #[derive(Debug, Clone, Serialize)]

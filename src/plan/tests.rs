@@ -17,6 +17,7 @@ fn model(name: &str, max_tokens: Option<u32>) -> ModelConfig {
             ..Default::default()
         },
         options: serde_json::Map::new(),
+        tokenizer: None,
     }
 }
 

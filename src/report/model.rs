@@ -138,6 +138,21 @@ fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
     for cell in &summary.cells {
         cell_warnings(cell, &mut out);
     }
+    for model in &summary.models {
+        let Some(tokens) = &model.tokens else { continue };
+        if let Some(rate) = tokens.mismatch_rate.filter(|r| *r > 0.05) {
+            out.push(format!(
+                "{}: the server's token counts and {}'s differ on {:.0}% of responses (mean {:.1} tokens); check the model's tokenizer mapping.",
+                model.label,
+                tokens.local_source.as_deref().unwrap_or("the local tokenizer"),
+                rate * 100.0,
+                tokens.mean_abs_diff.unwrap_or(0.0)
+            ));
+        }
+        if tokens.output_source.as_deref() == Some("heuristic") {
+            out.push(format!("{}: output tokens are a heuristic estimate (no tokenizer for this model); per-token figures are approximate.", model.label));
+        }
+    }
     out
 }
 
@@ -164,6 +179,44 @@ fn cell_warnings(cell: &CellSummary, out: &mut Vec<String>) {
     }
     if cell.counts.ok == 1 {
         out.push(format!("{name}: one successful request; spread and intervals need at least two (raise run.repetitions)."));
+    }
+    validity_warnings(cell, &name, out);
+}
+
+/// Warnings from the measurement-validity figures.
+fn validity_warnings(cell: &CellSummary, name: &str, out: &mut Vec<String>) {
+    for metric in ["ttft_ms", "e2e_ms"] {
+        if let Some(stats) = cell.metrics.get(metric).filter(|s| s.outliers > 0) {
+            out.push(format!("{name}: {} outlier(s) in {metric} (modified z-score above 3.5); look them up in requests.jsonl, and re-run or raise run.repetitions before trusting the mean.", stats.outliers));
+        }
+    }
+    let validity = &cell.validity;
+    if let Some(lag) = validity.dispatch_lag_ms.as_ref().filter(|l| l.p99 > 10.0) {
+        out.push(format!("{name}: requests went out up to {:.1} ms (p99) after their scheduled time; the client or the machine could not keep the rate, so latency from the schedule is the figure to trust.", lag.p99));
+    }
+    if validity.early_stops > 0 {
+        out.push(format!("{name}: {} response(s) stopped before max_tokens; lengths differ between requests (llama.cpp can force the length with options = {{ ignore_eos = true }}).", validity.early_stops));
+    }
+    if validity.cache_hits > 0 {
+        out.push(format!("{name}: {} request(s) had prompt tokens served from the cache, so prompt_tps overstates prefill speed; vary the prompt or turn caching off (llama.cpp: options = {{ cache_prompt = false }}).", validity.cache_hits));
+    }
+    if let Some(per_chunk) = validity.tokens_per_chunk.as_ref().filter(|t| t.mean > 1.5) {
+        out.push(format!("{name}: chunks carry {:.1} tokens on average, so chunk gaps are not token gaps; read tpot for per-token latency.", per_chunk.mean));
+    }
+}
+
+impl ReportModel {
+    /// Warnings that need the monitor: a client that was itself busy, and
+    /// GPU data that is missing (and why).
+    pub fn add_monitor_warnings(&mut self) {
+        let Some(monitor) = &self.monitor else { return };
+        if let Some(peak) = monitor.run.as_ref().and_then(|r| r.client_cpu_peak_pct).filter(|p| *p > 80.0) {
+            self.warnings.push(format!("llmbench itself used up to {peak:.0}% of a core during the run: the client may have been the bottleneck; lower the concurrency or run the client on another machine."));
+        }
+        if monitor.facts["gpu"]["status"] == "unavailable" {
+            let reason = monitor.facts["gpu"]["reason"].as_str().unwrap_or("unknown");
+            self.warnings.push(format!("GPU figures are missing: {reason}"));
+        }
     }
 }
 

@@ -82,6 +82,7 @@ fn fixed_model() -> ReportModel {
         managed_server: None,
         loaded_models: Default::default(),
         monitor: None,
+        tokenizers: serde_json::Value::Null,
     };
     ReportModel::new(&manifest, summary, "benchmarks/exp/run")
 }

@@ -47,6 +47,7 @@ pub const RESPONSES_DIR: &str = "responses";
 pub const SERVER_LOG: &str = "server.log";
 pub const CHECKS_FILE: &str = "checks.jsonl";
 pub const SAMPLES_FILE: &str = "samples.jsonl";
+pub const TOKENS_FILE: &str = "tokens.jsonl";
 
 /// What is known about a run besides its records: written at the start and
 /// rewritten at the end (status, finish time).
@@ -86,6 +87,9 @@ pub struct RunManifest {
     /// taken, missed ticks, the sampler's own CPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<serde_json::Value>,
+    /// Each model's token counter and whether its counts are the ones used.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub tokenizers: serde_json::Value,
 }
 
 /// An open run directory.
@@ -186,12 +190,27 @@ impl RunDir {
 impl RunDir {
     /// Writes the quality check results (one line per scored response).
     pub fn write_checks(&self, checks: &[crate::quality::CheckRecord]) -> Result<(), StoreError> {
+        self.write_lines(CHECKS_FILE, checks)
+    }
+
+    /// Writes `items` as JSON lines, atomically.
+    fn write_lines<T: Serialize>(&self, name: &str, items: &[T]) -> Result<(), StoreError> {
         let mut text = Vec::new();
-        for check in checks {
-            serde_json::to_writer(&mut text, check).map_err(|e| StoreError::new(&self.file(CHECKS_FILE), e.into()))?;
+        for item in items {
+            serde_json::to_writer(&mut text, item).map_err(|e| StoreError::new(&self.file(name), e.into()))?;
             text.push(b'\n');
         }
-        self.write(CHECKS_FILE, &text)
+        self.write(name, &text)
+    }
+
+    /// Writes the after-run token counts (one line per counted response).
+    pub fn write_tokens(&self, counts: &[crate::record::TokenRecord]) -> Result<(), StoreError> {
+        self.write_lines(TOKENS_FILE, counts)
+    }
+
+    /// The after-run token counts, if any.
+    pub fn read_tokens(&self) -> Result<Vec<crate::record::TokenRecord>, StoreError> {
+        read_lines(&self.file(TOKENS_FILE))
     }
 
     /// The quality check results, if the run has any.

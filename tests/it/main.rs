@@ -10,3 +10,4 @@ mod mock_faults;
 mod quality_monitor;
 mod retry;
 mod support;
+mod tokens;

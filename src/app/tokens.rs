@@ -1,0 +1,168 @@
+//! Token counting for a run: each model's counter is chosen and loaded once
+//! before anything is sent (a bad spec stops the run there, naming the model
+//! and the spec), and responses are counted after the run, off the timing
+//! path, into tokens.jsonl. `auto` uses llama.cpp's `/tokenize` on an
+//! OpenAI-compatible server that has it, the model's own vocabulary from
+//! Ollama's `/api/show` on Ollama, and the server's counts otherwise.
+
+use super::AppError;
+use crate::cli::exit;
+use crate::exec::PendingCount;
+use crate::experiment::{BackendKind, Experiment};
+use crate::record::TokenRecord;
+use crate::tokenize::{load_local, load_ollama_gguf, LlamaCppTokenizer, TokenCounter, TokenizerSpec};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+
+/// Where llmbench keeps Ollama vocabularies it has built (per model digest).
+const CACHE_DIR: &str = ".llmbench-cache/tokenizers";
+
+/// A model's counter for this run.
+pub enum Counter {
+    /// The server's own counts; nothing to count here.
+    Server { note: Option<String> },
+    Local(Box<dyn TokenCounter>),
+    LlamaCpp(LlamaCppTokenizer),
+}
+
+impl Counter {
+    /// The source name recorded beside each count.
+    pub fn source(&self) -> String {
+        match self {
+            Counter::Server { .. } => "server".into(),
+            Counter::Local(counter) => counter.name(),
+            Counter::LlamaCpp(_) => "llamacpp".into(),
+        }
+    }
+}
+
+/// Each model's counter, chosen and loaded once.
+pub struct Counters {
+    pub by_model: BTreeMap<String, Counter>,
+    /// Models whose spec was written (their local counts are the ones used).
+    pub explicit: Vec<String>,
+}
+
+impl Counters {
+    /// True when some model is counted here (responses must be kept for it).
+    pub fn counts_anything(&self) -> bool {
+        self.by_model.values().any(|c| !matches!(c, Counter::Server { .. }))
+    }
+}
+
+/// Loads the counters that come from local files (`gguf:PATH`, `hf:`,
+/// `tiktoken:`, `heuristic`) before anything is sent, so a missing file or a
+/// broken tokenizer.json stops the run there, naming the model and the spec.
+pub fn load_local_counters(experiment: &Experiment) -> Result<BTreeMap<String, Counter>, AppError> {
+    let base_dir = experiment.source.path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut loaded = BTreeMap::new();
+    for model in &experiment.models {
+        let Some(spec) = model.tokenizer.as_ref().filter(|s| s.is_local()) else { continue };
+        let counter = load_local(spec, &base_dir)
+            .map_err(|e| AppError::new(exit::BAD_INPUT, format!("model {}: tokenizer `{spec}`: {e}", model.name)))?;
+        loaded.insert(model.name.clone(), Counter::Local(counter));
+    }
+    Ok(loaded)
+}
+
+/// Every model's counter: the local ones already loaded, then those that ask
+/// the server (after pre-flight, when it is known to answer).
+pub async fn load_counters(experiment: &Experiment, client: &reqwest::Client, mut loaded: BTreeMap<String, Counter>) -> Result<Counters, AppError> {
+    let mut by_model = BTreeMap::new();
+    let mut explicit = Vec::new();
+    for model in &experiment.models {
+        let Some(backend) = experiment.backends.get(&model.backend) else { continue };
+        let spec = model.tokenizer.clone().unwrap_or(TokenizerSpec::Auto);
+        if !matches!(spec, TokenizerSpec::Auto | TokenizerSpec::Server) {
+            explicit.push(model.name.clone());
+        }
+        let fail = |e: crate::tokenize::TokenizeError| AppError::new(exit::BAD_INPUT, format!("model {}: tokenizer `{spec}`: {e}", model.name));
+        let counter = match (loaded.remove(&model.name), &spec) {
+            (Some(local), _) => local,
+            (None, TokenizerSpec::Server) => Counter::Server { note: None },
+            (None, TokenizerSpec::LlamaCpp) => Counter::LlamaCpp(LlamaCppTokenizer::new(&backend.url)),
+            (None, TokenizerSpec::GgufOllama) => Counter::Local(load_ollama_gguf(client, &backend.url, &model.name, &cache_dir()).await.map_err(fail)?),
+            (None, _) => auto(client, backend.kind, &backend.url, &model.name).await,
+        };
+        by_model.insert(model.name.clone(), counter);
+    }
+    Ok(Counters { by_model, explicit })
+}
+
+fn cache_dir() -> PathBuf {
+    PathBuf::from(CACHE_DIR)
+}
+
+/// `auto`: the best source this server offers; the server's counts when none.
+async fn auto(client: &reqwest::Client, kind: BackendKind, url: &str, model: &str) -> Counter {
+    match kind {
+        BackendKind::Openai => {
+            let tokenizer = LlamaCppTokenizer::new(url);
+            match tokenizer.encode(client, "probe").await {
+                Ok(_) => Counter::LlamaCpp(tokenizer),
+                Err(e) => Counter::Server { note: Some(format!("no /tokenize on this server ({e})")) },
+            }
+        }
+        BackendKind::Ollama => match load_ollama_gguf(client, url, model, &cache_dir()).await {
+            Ok(counter) => Counter::Local(counter),
+            Err(e) => Counter::Server { note: Some(format!("no usable vocabulary from /api/show ({e})")) },
+        },
+    }
+}
+
+/// Counts every kept response with its model's counter.
+pub async fn count(counters: &Counters, pending: Vec<PendingCount>, client: &reqwest::Client) -> Vec<TokenRecord> {
+    let mut out = Vec::with_capacity(pending.len());
+    for item in pending {
+        let Some(counter) = counters.by_model.get(&item.model) else { continue };
+        let counted = match counter {
+            Counter::Server { .. } => continue,
+            Counter::Local(local) => local.count(&item.text).map(|n| n as u64).map_err(|e| e.to_string()),
+            Counter::LlamaCpp(remote) => remote.count(client, &item.text).await.map(|n| n as u64).map_err(|e| e.to_string()),
+        };
+        out.push(TokenRecord {
+            cell: item.cell,
+            repetition: item.repetition,
+            warmup: item.warmup,
+            cold: item.cold,
+            source: counter.source(),
+            estimate: matches!(counter, Counter::Local(c) if c.is_estimate()),
+            used: counters.explicit.contains(&item.model),
+            output: counted.as_ref().ok().copied(),
+            error: counted.err(),
+        });
+    }
+    out
+}
+
+/// What the manifest says about each model's token source.
+pub fn describe(counters: &Counters) -> serde_json::Value {
+    let entries = counters.by_model.iter().map(|(model, counter)| {
+        let note = match counter {
+            Counter::Server { note } => note.clone(),
+            _ => None,
+        };
+        let used = if counters.explicit.contains(model) { counter.source() } else { "server (local count as a cross-check)".into() };
+        (model.clone(), serde_json::json!({ "counter": counter.source(), "used_for_output_tokens": used, "note": note }))
+    });
+    serde_json::Value::Object(entries.collect())
+}
+
+/// `llmbench tokenize`: the count (and ids) of a text with one spec.
+pub async fn tokenize(args: crate::cli::TokenizeArgs) -> Result<u8, AppError> {
+    let text = match args.text {
+        Some(text) => text,
+        None => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                .map_err(|e| AppError::new(exit::ERROR, format!("cannot read standard input: {e}")))?;
+            String::from_utf8(bytes).map_err(|_| AppError::new(exit::BAD_INPUT, "standard input is not UTF-8 text"))?
+        }
+    };
+    let output = crate::tokenize::tokenize_command(&args.tokenizer, &text, args.ids, args.url.as_deref())
+        .await
+        .map_err(|e| AppError::new(exit::BAD_INPUT, e.to_string()))?;
+    println!("{output}");
+    Ok(exit::OK)
+}
