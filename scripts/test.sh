@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 
 scripts/setup-llama.sh
 export LLMBENCH_PYTHON="$PWD/.venv/bin/python"
+# The coding prompts' tests, proven against reference and wrong solutions.
+python3 scripts/check_prompts.py
 cargo test --workspace --tests
