@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup-llama.sh
+# The HTML report is checked in a real headless Chromium (Debian's package).
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${LLMBENCH_CHROMIUM:-}" ]; then
+  echo "installing chromium for the HTML report test ..."
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 export LLMBENCH_PYTHON="$PWD/.venv/bin/python"
 # The coding prompts' tests, proven against reference and wrong solutions.
 python3 scripts/check_prompts.py

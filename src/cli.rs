@@ -11,7 +11,7 @@ use std::path::PathBuf;
     about = "Benchmark LLMs served by Ollama or OpenAI-compatible servers, from experiment files kept in git."
 )]
 #[command(
-    after_help = "Exit codes: 0 success · 1 error · 2 bad experiment file or arguments · 3 server unreachable or model missing · 4 every measured request failed · 5 a report template failed · 130 interrupted (Ctrl-C)"
+    after_help = "Exit codes: 0 success · 1 error · 2 bad experiment file or arguments · 3 server unreachable or model missing · 4 every measured request failed · 5 a report template failed · 6 a threshold failed · 130 interrupted (Ctrl-C)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -39,8 +39,15 @@ pub enum Command {
     )]
     Report(ReportArgs),
     /// Count tokens with a tokenizer spec, to check a mapping before a long run.
-    #[command(after_help = "Examples:\n  llmbench tokenize --tokenizer tiktoken:cl100k_base 'hello world'\n  llmbench tokenize --tokenizer gguf:models/SmolLM2-135M-Instruct.Q4_1.gguf --ids < prompt.txt\n  llmbench tokenize --tokenizer llamacpp --url http://127.0.0.1:8080 'hello'")]
+    #[command(
+        after_help = "Examples:\n  llmbench tokenize --tokenizer tiktoken:cl100k_base 'hello world'\n  llmbench tokenize --tokenizer gguf:models/SmolLM2-135M-Instruct.Q4_1.gguf --ids < prompt.txt\n  llmbench tokenize --tokenizer llamacpp --url http://127.0.0.1:8080 'hello'"
+    )]
     Tokenize(TokenizeArgs),
+    /// Compare two stored runs cell by cell: both values, the change, and whether it is significant.
+    #[command(
+        after_help = "Examples:\n  llmbench compare benchmarks/coding/RUN_A benchmarks/coding/RUN_B\n  llmbench compare A B --fail-on 'ttft.p95 > +10%' --fail-on 'decode_tps.mean < -5%'\n  llmbench compare A B --format html > compare.html"
+    )]
+    Compare(CompareArgs),
     /// List a server's models with what it reports about them.
     #[command(
         after_help = "Example:\n  llmbench models --url http://127.0.0.1:11434 --kind ollama"
@@ -96,6 +103,26 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The baseline run directory.
+    pub run_a: PathBuf,
+    /// The run compared with it.
+    pub run_b: PathBuf,
+    /// Fail (exit 6) when a change crosses this, e.g. "ttft.p95 > +10%" (repeatable).
+    #[arg(long = "fail-on", value_name = "EXPR")]
+    pub fail_on: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: crate::compare::CompareFormat,
+    /// Median changes smaller than this many percent are "no change".
+    #[arg(long, default_value_t = 2.0)]
+    pub noise: f64,
+    /// Significance level of the Mann–Whitney U test.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct TokenizeArgs {
     /// server | hf:PATH | hf:ORG/NAME | gguf:PATH | gguf | tiktoken:ENCODING | llamacpp | heuristic
     #[arg(long)]
@@ -140,5 +167,6 @@ pub mod exit {
     pub const SERVER: u8 = 3;
     pub const ALL_FAILED: u8 = 4;
     pub const TEMPLATE: u8 = 5;
+    pub const THRESHOLD: u8 = 6;
     pub const INTERRUPTED: u8 = 130;
 }

@@ -182,7 +182,10 @@ impl TokenRecord {
 
     /// Whether this count belongs to `record`.
     pub fn matches(&self, record: &Record) -> bool {
-        self.cell == record.cell && self.repetition == record.repetition && self.warmup == record.warmup && self.cold == record.cold
+        self.cell == record.cell
+            && self.repetition == record.repetition
+            && self.warmup == record.warmup
+            && self.cold == record.cold
     }
 }
 

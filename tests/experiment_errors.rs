@@ -96,7 +96,7 @@ text = "hi"
     assert_eq!(
         error(text),
         "experiments/x.toml:2:1: descripton: unknown key\n  help: did you mean `description`? (valid keys: name, description, \
-         backend, backends, models, defaults, run, prompts, prompt_files, report, server, matrix, monitor, tokenizers, slo)"
+         backend, backends, models, defaults, run, prompts, prompt_files, report, server, matrix, monitor, tokenizers, thresholds, slo)"
     );
 }
 
@@ -318,7 +318,7 @@ fn bad_report_format() {
     let text = "name = \"x\"\n[report]\nformats = [\"markdown\", \"jsn\"]\n";
     assert_eq!(
         error(text),
-        "experiments/x.toml:3:24: report.formats[1]: unknown value \"jsn\"\n  help: did you mean `json`? (valid values: markdown, json)"
+        "experiments/x.toml:3:24: report.formats[1]: unknown value \"jsn\"\n  help: did you mean `json`? (valid values: markdown, json, html, csv)"
     );
 }
 
@@ -646,28 +646,53 @@ fn set_overrides_change_values() {
 #[test]
 fn a_zero_in_a_concurrency_sweep_is_pointed_at() {
     let error = error(&MINIMAL_RUN.replace("REPLACE", "concurrency = [1, 0]"));
-    assert!(error.contains("run.concurrency[1]: must be at least 1"), "{error}");
+    assert!(
+        error.contains("run.concurrency[1]: must be at least 1"),
+        "{error}"
+    );
 }
 
 #[test]
 fn open_loop_keys_without_a_rate_are_refused() {
     let error = error(&MINIMAL_RUN.replace("REPLACE", "arrivals = \"poisson\""));
-    assert!(error.contains("run.arrivals: arrivals applies to open-loop runs, but no rate is set"), "{error}");
+    assert!(
+        error.contains("run.arrivals: arrivals applies to open-loop runs, but no rate is set"),
+        "{error}"
+    );
     assert!(error.contains("help: add rate"), "{error}");
 }
 
 #[test]
 fn a_matrix_axis_must_be_a_request_setting_of_the_right_type() {
-    let unknown = error(&format!("{}\n[matrix]\nmax_token = [1, 2]\n", MINIMAL_RUN.replace("REPLACE", "")));
-    assert!(unknown.contains("matrix.max_token") && unknown.contains("matrix axes are request settings"), "{unknown}");
-    let wrong = error(&format!("{}\n[matrix]\ntemperature = [0.0, 5.0]\n", MINIMAL_RUN.replace("REPLACE", "")));
-    assert!(wrong.contains("matrix.temperature:") && wrong.contains("must be between 0 and 2"), "{wrong}");
+    let unknown = error(&format!(
+        "{}\n[matrix]\nmax_token = [1, 2]\n",
+        MINIMAL_RUN.replace("REPLACE", "")
+    ));
+    assert!(
+        unknown.contains("matrix.max_token")
+            && unknown.contains("matrix axes are request settings"),
+        "{unknown}"
+    );
+    let wrong = error(&format!(
+        "{}\n[matrix]\ntemperature = [0.0, 5.0]\n",
+        MINIMAL_RUN.replace("REPLACE", "")
+    ));
+    assert!(
+        wrong.contains("matrix.temperature:") && wrong.contains("must be between 0 and 2"),
+        "{wrong}"
+    );
 }
 
 #[test]
 fn an_unknown_slo_key_gets_a_suggestion() {
-    let error = error(&format!("{}\n[slo]\nttf = \"500ms\"\n", MINIMAL_RUN.replace("REPLACE", "")));
-    assert!(error.contains("slo.ttf: unknown key") && error.contains("did you mean `ttft`?"), "{error}");
+    let error = error(&format!(
+        "{}\n[slo]\nttf = \"500ms\"\n",
+        MINIMAL_RUN.replace("REPLACE", "")
+    ));
+    assert!(
+        error.contains("slo.ttf: unknown key") && error.contains("did you mean `ttft`?"),
+        "{error}"
+    );
 }
 
 const MINIMAL_RUN: &str = r#"name = "x"

@@ -12,10 +12,15 @@ use std::collections::BTreeMap;
 pub fn attach_quality(summary: &mut RunSummary, checks: &[CheckRecord]) {
     let mut by_cell: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
     for check in checks {
-        by_cell.entry(check.cell.as_str()).or_default().push(check.passed);
+        by_cell
+            .entry(check.cell.as_str())
+            .or_default()
+            .push(check.passed);
     }
     for cell in &mut summary.cells {
-        cell.quality = by_cell.get(cell.id.as_str()).map(|passed| pass_rate(passed));
+        cell.quality = by_cell
+            .get(cell.id.as_str())
+            .map(|passed| pass_rate(passed));
     }
     for model in &mut summary.models {
         let passed: Vec<bool> = summary
@@ -33,39 +38,77 @@ pub fn attach_quality(summary: &mut RunSummary, checks: &[CheckRecord]) {
 /// Fills `monitor` of every cell from the samples inside its window (first
 /// send to last completion of its measured requests) and returns the
 /// whole run's figures.
-pub fn attach_resources(summary: &mut RunSummary, records: &[Record], samples: &[Sample]) -> Option<WindowSummary> {
+pub fn attach_resources(
+    summary: &mut RunSummary,
+    records: &[Record],
+    samples: &[Sample],
+) -> Option<WindowSummary> {
     if samples.is_empty() {
         return None;
     }
     let mut windows: BTreeMap<&str, (f64, f64, u64)> = BTreeMap::new();
     for record in records.iter().filter(|r| !r.warmup && !r.cold) {
         let end = record.run_offset_ms + record.timing.e2e_ms.unwrap_or(0.0);
-        let entry = windows.entry(record.cell.as_str()).or_insert((record.run_offset_ms, end, 0));
+        let entry = windows
+            .entry(record.cell.as_str())
+            .or_insert((record.run_offset_ms, end, 0));
         entry.0 = entry.0.min(record.run_offset_ms);
         entry.1 = entry.1.max(end);
         entry.2 += record.tokens.output.unwrap_or(0);
     }
     for cell in &mut summary.cells {
         if let Some(&(start, end, tokens)) = windows.get(cell.id.as_str()) {
-            cell.monitor = Some(summarize_window(samples, start, end, Some(tokens).filter(|t| *t > 0)));
+            cell.monitor = Some(summarize_window(
+                samples,
+                start,
+                end,
+                Some(tokens).filter(|t| *t > 0),
+            ));
         }
     }
     let first = samples.first().map_or(0.0, |s| s.t_ms);
     let last = samples.last().map_or(0.0, |s| s.t_ms);
-    let tokens: u64 = records.iter().filter(|r| !r.warmup).filter_map(|r| r.tokens.output).sum();
-    Some(summarize_window(samples, first, last, Some(tokens).filter(|t| *t > 0)))
+    let tokens: u64 = records
+        .iter()
+        .filter(|r| !r.warmup)
+        .filter_map(|r| r.tokens.output)
+        .sum();
+    Some(summarize_window(
+        samples,
+        first,
+        last,
+        Some(tokens).filter(|t| *t > 0),
+    ))
 }
 
 /// Fills each model's `tokens`: which source its output counts came from and
 /// how often the server's count and llmbench's own count disagree.
 pub fn attach_token_agreement(summary: &mut RunSummary, records: &[Record]) {
     for model in &mut summary.models {
-        let mine: Vec<&Record> = records.iter().filter(|r| r.model == model.name && r.outcome.is_ok()).collect();
-        let mut sources: Vec<String> = mine.iter().filter_map(|r| r.tokens.output_source.clone()).collect();
+        let mine: Vec<&Record> = records
+            .iter()
+            .filter(|r| r.model == model.name && r.outcome.is_ok())
+            .collect();
+        let mut sources: Vec<String> = mine
+            .iter()
+            .filter_map(|r| r.tokens.output_source.clone())
+            .collect();
         sources.dedup();
-        let pairs: Vec<(u64, u64)> = mine.iter().filter_map(|r| r.server.completion_tokens.zip(r.tokens.local)).collect();
-        let mismatches = pairs.iter().filter(|(server, local)| server != local).count();
-        let mean_abs_diff = (!pairs.is_empty()).then(|| pairs.iter().map(|(s, l)| s.abs_diff(*l) as f64).sum::<f64>() / pairs.len() as f64);
+        let pairs: Vec<(u64, u64)> = mine
+            .iter()
+            .filter_map(|r| r.server.completion_tokens.zip(r.tokens.local))
+            .collect();
+        let mismatches = pairs
+            .iter()
+            .filter(|(server, local)| server != local)
+            .count();
+        let mean_abs_diff = (!pairs.is_empty()).then(|| {
+            pairs
+                .iter()
+                .map(|(s, l)| s.abs_diff(*l) as f64)
+                .sum::<f64>()
+                / pairs.len() as f64
+        });
         model.tokens = Some(TokenAgreement {
             output_source: sources.first().cloned(),
             local_source: mine.iter().find_map(|r| r.tokens.local_source.clone()),

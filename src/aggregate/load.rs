@@ -42,7 +42,13 @@ pub struct Validity {
 }
 
 /// Load figures of one cell from its measured records (`ok` ⊆ `measured`).
-pub fn load_figures(cell: &Cell, measured: &[&Record], ok: &[&Record], slo: Option<&Slo>, window_s: Option<f64>) -> LoadFigures {
+pub fn load_figures(
+    cell: &Cell,
+    measured: &[&Record],
+    ok: &[&Record],
+    slo: Option<&Slo>,
+    window_s: Option<f64>,
+) -> LoadFigures {
     let (concurrency, rate) = match cell.load {
         Load::Closed { concurrency } => (Some(concurrency), None),
         Load::Open { rate, .. } => (None, Some(rate)),
@@ -55,7 +61,9 @@ pub fn load_figures(cell: &Cell, measured: &[&Record], ok: &[&Record], slo: Opti
         achieved_concurrency: window_s.map(|w| busy_s / w),
         achieved_rate: window_s.map(|w| measured.len() as f64 / w),
         goodput_rps: good.zip(window_s).map(|(g, w)| g as f64 / w),
-        slo_attainment: good.filter(|_| !measured.is_empty()).map(|g| g as f64 / measured.len() as f64),
+        slo_attainment: good
+            .filter(|_| !measured.is_empty())
+            .map(|g| g as f64 / measured.len() as f64),
     }
 }
 
@@ -65,8 +73,12 @@ fn meets(slo: &Slo, record: &Record) -> bool {
     let m = request_metrics(record);
     // Open loop: latency is read from the schedule (dispatch lag included).
     let lag = record.timing.dispatch_lag_ms.unwrap_or(0.0);
-    let within = |target: Option<f64>, value: Option<f64>| target.is_none_or(|t| value.is_some_and(|v| v <= t));
-    within(slo.ttft_ms, m.ttft_ms.map(|v| v + lag)) && within(slo.tpot_ms, m.tpot_ms) && within(slo.e2e_ms, m.e2e_ms.map(|v| v + lag))
+    let within = |target: Option<f64>, value: Option<f64>| {
+        target.is_none_or(|t| value.is_some_and(|v| v <= t))
+    };
+    within(slo.ttft_ms, m.ttft_ms.map(|v| v + lag))
+        && within(slo.tpot_ms, m.tpot_ms)
+        && within(slo.e2e_ms, m.e2e_ms.map(|v| v + lag))
 }
 
 /// Validity figures of one cell.
@@ -74,16 +86,34 @@ pub fn validity(cell: &Cell, measured: &[&Record], ok: &[&Record]) -> Validity {
     let early_stops = ok
         .iter()
         .filter(|r| matches!(r.finish_reason.as_deref(), Some("stop" | "eos")))
-        .filter(|r| r.tokens.output.zip(cell.settings.max_tokens).is_some_and(|(n, max)| n < u64::from(max)))
+        .filter(|r| {
+            r.tokens
+                .output
+                .zip(cell.settings.max_tokens)
+                .is_some_and(|(n, max)| n < u64::from(max))
+        })
         .count() as u64;
-    let cache_hits = ok.iter().filter(|r| r.server.cached_prompt_tokens.unwrap_or(0) > 0).count() as u64;
-    let chunks: Vec<f64> = ok.iter().map(|r| r.timing.chunk_offsets_ms.len() as f64).collect();
+    let cache_hits = ok
+        .iter()
+        .filter(|r| r.server.cached_prompt_tokens.unwrap_or(0) > 0)
+        .count() as u64;
+    let chunks: Vec<f64> = ok
+        .iter()
+        .map(|r| r.timing.chunk_offsets_ms.len() as f64)
+        .collect();
     let per_chunk: Vec<f64> = ok
         .iter()
         .filter(|r| !r.timing.chunk_offsets_ms.is_empty())
-        .filter_map(|r| r.tokens.output.map(|n| n as f64 / r.timing.chunk_offsets_ms.len() as f64))
+        .filter_map(|r| {
+            r.tokens
+                .output
+                .map(|n| n as f64 / r.timing.chunk_offsets_ms.len() as f64)
+        })
         .collect();
-    let lags: Vec<f64> = measured.iter().filter_map(|r| r.timing.dispatch_lag_ms).collect();
+    let lags: Vec<f64> = measured
+        .iter()
+        .filter_map(|r| r.timing.dispatch_lag_ms)
+        .collect();
     Validity {
         early_stops,
         cache_hits,

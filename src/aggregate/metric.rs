@@ -3,7 +3,9 @@
 //! modified z-score. It dereferences to `Summary`, and serialises flat, so
 //! templates read `metrics.ttft_ms.p50` as before.
 
-use crate::stats::{bootstrap_percentile_ci, outliers_mad, Interval, Sample, Summary, MAD_THRESHOLD};
+use crate::stats::{
+    bootstrap_percentile_ci, outliers_mad, Interval, Sample, Summary, MAD_THRESHOLD,
+};
 use serde::{Deserialize, Serialize};
 
 /// Bootstrap resamples; fixed seed so a report re-renders identically.
@@ -43,7 +45,11 @@ impl MetricSummary {
     pub fn of(values: Vec<f64>) -> Option<MetricSummary> {
         let sample = Sample::new(values).ok()?;
         let resample = (MIN_BOOTSTRAP..=MAX_BOOTSTRAP).contains(&sample.count());
-        let interval = |p: f64| resample.then(|| bootstrap_percentile_ci(&sample, p, RESAMPLES, SEED, 0.95)).flatten();
+        let interval = |p: f64| {
+            resample
+                .then(|| bootstrap_percentile_ci(&sample, p, RESAMPLES, SEED, 0.95))
+                .flatten()
+        };
         Some(MetricSummary {
             summary: Summary::from_sample(&sample),
             ci95_p50: interval(50.0),
@@ -61,12 +67,19 @@ mod tests {
     fn intervals_need_enough_values_and_contain_the_estimate() {
         assert!(MetricSummary::of(vec![]).is_none());
         let few = MetricSummary::of(vec![1.0, 2.0, 3.0]).expect("summary");
-        assert!(few.ci95_p50.is_none(), "3 values are too few for a bootstrap");
+        assert!(
+            few.ci95_p50.is_none(),
+            "3 values are too few for a bootstrap"
+        );
         let values: Vec<f64> = (0..200).map(|i| 100.0 + (i % 17) as f64).collect();
         let many = MetricSummary::of(values.clone()).expect("summary");
         let ci = many.ci95_p50.expect("interval");
         assert!(ci.low <= many.p50 && many.p50 <= ci.high);
-        assert_eq!(MetricSummary::of(values), Some(many), "seeded: the same every time");
+        assert_eq!(
+            MetricSummary::of(values),
+            Some(many),
+            "seeded: the same every time"
+        );
     }
 
     #[test]

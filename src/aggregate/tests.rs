@@ -152,9 +152,15 @@ fn cold_starts_are_summarised_per_model_apart_from_warm_requests() {
     cold.server.load_duration_ns = Some(2_400_000_000);
     let warm = ok("a.p", 3000.0, 100.0, 200.0, 5, false);
     let summary = aggregate(&plan(), &[cold, warm], 0);
-    assert_eq!(summary.cells[0].counts.measured, 1, "the cold request is not a warm measurement");
+    assert_eq!(
+        summary.cells[0].counts.measured, 1,
+        "the cold request is not a warm measurement"
+    );
     assert_eq!(summary.cells[0].metrics["ttft_ms"].mean, 100.0);
-    let cold = summary.models[0].cold_start.as_ref().expect("cold start summary");
+    let cold = summary.models[0]
+        .cold_start
+        .as_ref()
+        .expect("cold start summary");
     assert_eq!(cold.counts.ok, 1);
     assert_eq!(cold.metrics["load_ms"].mean, 2400.0);
     assert_eq!(cold.metrics["ttft_ms"].mean, 2500.0);

@@ -3,23 +3,23 @@
 //! create the run directory, execute, then aggregate and render reports.
 
 use super::report::{finish_run, RenderOptions};
+use super::tokens;
 use super::{expand_files, AppError};
 use crate::backend::{Backend, ServerInfo};
 use crate::cli::{exit, ExecArgs};
-use super::tokens;
 use crate::exec::{execute, ExecOptions, ExecOutcome, PendingCheck, Progress, Target};
-use crate::monitor::{GpuStatus, Monitor, MonitorHandle, MonitorSummary};
 use crate::experiment::Experiment;
+use crate::monitor::{GpuStatus, Monitor, MonitorHandle, MonitorSummary};
 use crate::plan::{plan, Plan};
 use crate::server::ManagedServer;
 use crate::store::{
     collect_environment, git_info, RecordWriter, RunDir, RunManifest, SAMPLES_FILE, SERVER_LOG,
 };
-use std::time::Instant;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Instant;
 use tokio::sync::watch;
 
 pub async fn exec(args: ExecArgs) -> Result<u8, AppError> {
@@ -63,7 +63,8 @@ async fn run_experiment(
     let run_id = run_id();
     let save_responses = experiment.report.save_responses;
     let stamp = started_at.strftime("%Y%m%dT%H%M%SZ").to_string();
-    let create_run = || RunDir::create(&args.out, &experiment.name, &stamp, &run_id, save_responses);
+    let create_run =
+        || RunDir::create(&args.out, &experiment.name, &stamp, &run_id, save_responses);
     // A managed server logs into the run directory, so it exists first; a
     // plain run creates it only once the servers have answered.
     let (early_run, mut managed) = match &experiment.server {
@@ -81,7 +82,9 @@ async fn run_experiment(
         None => create_run()?,
     };
     let mut manifest = manifest(experiment, run_id.clone(), started_at, servers);
-    manifest.managed_server = managed.as_ref().map(|server| managed_facts(experiment, server));
+    manifest.managed_server = managed
+        .as_ref()
+        .map(|server| managed_facts(experiment, server));
     run.write(
         crate::store::EXPERIMENT_FILE,
         experiment_copy(experiment).as_bytes(),
@@ -102,8 +105,20 @@ async fn run_experiment(
     let visible = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::new(plan.total_requests(), plan.cells.len() as u64, visible);
     let mut writer = RecordWriter::open(&run, save_responses)?;
-    let options = ExecOptions { run_start, keep_texts: counters.counts_anything() };
-    let outcome = execute(&plan, &targets, client.clone(), &mut writer, &progress, cancel, options).await;
+    let options = ExecOptions {
+        run_start,
+        keep_texts: counters.counts_anything(),
+    };
+    let outcome = execute(
+        &plan,
+        &targets,
+        client.clone(),
+        &mut writer,
+        &progress,
+        cancel,
+        options,
+    )
+    .await;
     progress.finish();
     manifest.monitor = monitor.map(|m| monitor_facts(m.stop()));
     let mut outcome = outcome?;
@@ -130,19 +145,30 @@ async fn run_experiment(
         formats: experiment.report.formats.clone(),
         templates,
         print_table: true,
+        thresholds: experiment.thresholds.clone(),
     };
-    let template_failed = finish_run(&run, &manifest, &options)?;
-    Ok(exit_code(&outcome, template_failed))
+    let finished = finish_run(&run, &manifest, &options)?;
+    Ok(exit_code(&outcome, finished.code))
 }
 
 /// Starts the resource monitor (unless `[monitor] enabled = false`),
 /// following the managed server, else the process `[monitor] process` names.
-fn start_monitor(experiment: &Experiment, run: &RunDir, server_pid: Option<u32>, origin: Instant) -> Result<Option<MonitorHandle>, AppError> {
+fn start_monitor(
+    experiment: &Experiment,
+    run: &RunDir,
+    server_pid: Option<u32>,
+    origin: Instant,
+) -> Result<Option<MonitorHandle>, AppError> {
     if !experiment.monitor.enabled {
         return Ok(None);
     }
-    let handle = Monitor::start(&experiment.monitor, &run.file(SAMPLES_FILE), server_pid, origin)
-        .map_err(|e| AppError::new(exit::ERROR, format!("[monitor]: {e}")))?;
+    let handle = Monitor::start(
+        &experiment.monitor,
+        &run.file(SAMPLES_FILE),
+        server_pid,
+        origin,
+    )
+    .map_err(|e| AppError::new(exit::ERROR, format!("[monitor]: {e}")))?;
     if let GpuStatus::Unavailable { reason } = handle.gpu_status() {
         eprintln!("GPU monitoring unavailable: {reason}");
     }
@@ -197,11 +223,18 @@ async fn start_server(
         .get(&config.backend)
         .map(|b| b.url.clone())
         .unwrap_or_default();
-    eprintln!("starting the server for backend `{}`: {}", config.backend, config.command.join(" "));
+    eprintln!(
+        "starting the server for backend `{}`: {}",
+        config.backend,
+        config.command.join(" ")
+    );
     let server = ManagedServer::start(config, &url, &run.file(SERVER_LOG))
         .await
         .map_err(|e| AppError::new(exit::SERVER, format!("[server]: {e}")))?;
-    eprintln!("server ready at {url} after {:.1} s", server.ready_after.as_secs_f64());
+    eprintln!(
+        "server ready at {url} after {:.1} s",
+        server.ready_after.as_secs_f64()
+    );
     Ok(server)
 }
 
@@ -216,16 +249,14 @@ fn managed_facts(experiment: &Experiment, server: &ManagedServer) -> serde_json:
     })
 }
 
-fn exit_code(outcome: &ExecOutcome, template_failed: bool) -> u8 {
+fn exit_code(outcome: &ExecOutcome, report_code: u8) -> u8 {
     if outcome.interrupted {
         exit::INTERRUPTED
     } else if outcome.measured_ok == 0 && outcome.measured_failed > 0 {
         eprintln!("error: every measured request failed; see the errors in the report");
         exit::ALL_FAILED
-    } else if template_failed {
-        exit::TEMPLATE
     } else {
-        exit::OK
+        report_code
     }
 }
 

@@ -64,6 +64,7 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             Command::Report(args) => report::report(args),
             Command::Models(args) => models::models(args).await,
             Command::Tokenize(args) => tokens::tokenize(args).await,
+            Command::Compare(args) => report::compare(args),
         }
     })
 }

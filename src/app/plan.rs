@@ -54,7 +54,11 @@ fn plan_table(plan: &Plan) -> String {
             cell.backend.clone(),
             cell.prompt.clone(),
             load_text(&cell.load),
-            cell.matrix.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
+            cell.matrix
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
             max_tokens,
             cell.warmup.to_string(),
             cell.repetitions.to_string(),

@@ -10,10 +10,11 @@ use crate::cli::exit;
 use crate::exec::PendingCount;
 use crate::experiment::{BackendKind, Experiment};
 use crate::record::TokenRecord;
-use crate::tokenize::{load_local, load_ollama_gguf, LlamaCppTokenizer, TokenCounter, TokenizerSpec};
+use crate::tokenize::{
+    load_local, load_ollama_gguf, LlamaCppTokenizer, TokenCounter, TokenizerSpec,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
 
 /// Where llmbench keeps Ollama vocabularies it has built (per model digest).
 const CACHE_DIR: &str = ".llmbench-cache/tokenizers";
@@ -21,7 +22,9 @@ const CACHE_DIR: &str = ".llmbench-cache/tokenizers";
 /// A model's counter for this run.
 pub enum Counter {
     /// The server's own counts; nothing to count here.
-    Server { note: Option<String> },
+    Server {
+        note: Option<String>,
+    },
     Local(Box<dyn TokenCounter>),
     LlamaCpp(LlamaCppTokenizer),
 }
@@ -47,7 +50,9 @@ pub struct Counters {
 impl Counters {
     /// True when some model is counted here (responses must be kept for it).
     pub fn counts_anything(&self) -> bool {
-        self.by_model.values().any(|c| !matches!(c, Counter::Server { .. }))
+        self.by_model
+            .values()
+            .any(|c| !matches!(c, Counter::Server { .. }))
     }
 }
 
@@ -55,12 +60,23 @@ impl Counters {
 /// `tiktoken:`, `heuristic`) before anything is sent, so a missing file or a
 /// broken tokenizer.json stops the run there, naming the model and the spec.
 pub fn load_local_counters(experiment: &Experiment) -> Result<BTreeMap<String, Counter>, AppError> {
-    let base_dir = experiment.source.path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base_dir = experiment
+        .source
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let mut loaded = BTreeMap::new();
     for model in &experiment.models {
-        let Some(spec) = model.tokenizer.as_ref().filter(|s| s.is_local()) else { continue };
-        let counter = load_local(spec, &base_dir)
-            .map_err(|e| AppError::new(exit::BAD_INPUT, format!("model {}: tokenizer `{spec}`: {e}", model.name)))?;
+        let Some(spec) = model.tokenizer.as_ref().filter(|s| s.is_local()) else {
+            continue;
+        };
+        let counter = load_local(spec, &base_dir).map_err(|e| {
+            AppError::new(
+                exit::BAD_INPUT,
+                format!("model {}: tokenizer `{spec}`: {e}", model.name),
+            )
+        })?;
         loaded.insert(model.name.clone(), Counter::Local(counter));
     }
     Ok(loaded)
@@ -68,21 +84,38 @@ pub fn load_local_counters(experiment: &Experiment) -> Result<BTreeMap<String, C
 
 /// Every model's counter: the local ones already loaded, then those that ask
 /// the server (after pre-flight, when it is known to answer).
-pub async fn load_counters(experiment: &Experiment, client: &reqwest::Client, mut loaded: BTreeMap<String, Counter>) -> Result<Counters, AppError> {
+pub async fn load_counters(
+    experiment: &Experiment,
+    client: &reqwest::Client,
+    mut loaded: BTreeMap<String, Counter>,
+) -> Result<Counters, AppError> {
     let mut by_model = BTreeMap::new();
     let mut explicit = Vec::new();
     for model in &experiment.models {
-        let Some(backend) = experiment.backends.get(&model.backend) else { continue };
+        let Some(backend) = experiment.backends.get(&model.backend) else {
+            continue;
+        };
         let spec = model.tokenizer.clone().unwrap_or(TokenizerSpec::Auto);
         if !matches!(spec, TokenizerSpec::Auto | TokenizerSpec::Server) {
             explicit.push(model.name.clone());
         }
-        let fail = |e: crate::tokenize::TokenizeError| AppError::new(exit::BAD_INPUT, format!("model {}: tokenizer `{spec}`: {e}", model.name));
+        let fail = |e: crate::tokenize::TokenizeError| {
+            AppError::new(
+                exit::BAD_INPUT,
+                format!("model {}: tokenizer `{spec}`: {e}", model.name),
+            )
+        };
         let counter = match (loaded.remove(&model.name), &spec) {
             (Some(local), _) => local,
             (None, TokenizerSpec::Server) => Counter::Server { note: None },
-            (None, TokenizerSpec::LlamaCpp) => Counter::LlamaCpp(LlamaCppTokenizer::new(&backend.url)),
-            (None, TokenizerSpec::GgufOllama) => Counter::Local(load_ollama_gguf(client, &backend.url, &model.name, &cache_dir()).await.map_err(fail)?),
+            (None, TokenizerSpec::LlamaCpp) => {
+                Counter::LlamaCpp(LlamaCppTokenizer::new(&backend.url))
+            }
+            (None, TokenizerSpec::GgufOllama) => Counter::Local(
+                load_ollama_gguf(client, &backend.url, &model.name, &cache_dir())
+                    .await
+                    .map_err(fail)?,
+            ),
             (None, _) => auto(client, backend.kind, &backend.url, &model.name).await,
         };
         by_model.insert(model.name.clone(), counter);
@@ -101,25 +134,42 @@ async fn auto(client: &reqwest::Client, kind: BackendKind, url: &str, model: &st
             let tokenizer = LlamaCppTokenizer::new(url);
             match tokenizer.encode(client, "probe").await {
                 Ok(_) => Counter::LlamaCpp(tokenizer),
-                Err(e) => Counter::Server { note: Some(format!("no /tokenize on this server ({e})")) },
+                Err(e) => Counter::Server {
+                    note: Some(format!("no /tokenize on this server ({e})")),
+                },
             }
         }
         BackendKind::Ollama => match load_ollama_gguf(client, url, model, &cache_dir()).await {
             Ok(counter) => Counter::Local(counter),
-            Err(e) => Counter::Server { note: Some(format!("no usable vocabulary from /api/show ({e})")) },
+            Err(e) => Counter::Server {
+                note: Some(format!("no usable vocabulary from /api/show ({e})")),
+            },
         },
     }
 }
 
 /// Counts every kept response with its model's counter.
-pub async fn count(counters: &Counters, pending: Vec<PendingCount>, client: &reqwest::Client) -> Vec<TokenRecord> {
+pub async fn count(
+    counters: &Counters,
+    pending: Vec<PendingCount>,
+    client: &reqwest::Client,
+) -> Vec<TokenRecord> {
     let mut out = Vec::with_capacity(pending.len());
     for item in pending {
-        let Some(counter) = counters.by_model.get(&item.model) else { continue };
+        let Some(counter) = counters.by_model.get(&item.model) else {
+            continue;
+        };
         let counted = match counter {
             Counter::Server { .. } => continue,
-            Counter::Local(local) => local.count(&item.text).map(|n| n as u64).map_err(|e| e.to_string()),
-            Counter::LlamaCpp(remote) => remote.count(client, &item.text).await.map(|n| n as u64).map_err(|e| e.to_string()),
+            Counter::Local(local) => local
+                .count(&item.text)
+                .map(|n| n as u64)
+                .map_err(|e| e.to_string()),
+            Counter::LlamaCpp(remote) => remote
+                .count(client, &item.text)
+                .await
+                .map(|n| n as u64)
+                .map_err(|e| e.to_string()),
         };
         out.push(TokenRecord {
             cell: item.cell,
@@ -155,14 +205,17 @@ pub async fn tokenize(args: crate::cli::TokenizeArgs) -> Result<u8, AppError> {
         Some(text) => text,
         None => {
             let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
-                .map_err(|e| AppError::new(exit::ERROR, format!("cannot read standard input: {e}")))?;
-            String::from_utf8(bytes).map_err(|_| AppError::new(exit::BAD_INPUT, "standard input is not UTF-8 text"))?
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map_err(|e| {
+                AppError::new(exit::ERROR, format!("cannot read standard input: {e}"))
+            })?;
+            String::from_utf8(bytes)
+                .map_err(|_| AppError::new(exit::BAD_INPUT, "standard input is not UTF-8 text"))?
         }
     };
-    let output = crate::tokenize::tokenize_command(&args.tokenizer, &text, args.ids, args.url.as_deref())
-        .await
-        .map_err(|e| AppError::new(exit::BAD_INPUT, e.to_string()))?;
+    let output =
+        crate::tokenize::tokenize_command(&args.tokenizer, &text, args.ids, args.url.as_deref())
+            .await
+            .map_err(|e| AppError::new(exit::BAD_INPUT, e.to_string()))?;
     println!("{output}");
     Ok(exit::OK)
 }

@@ -13,28 +13,42 @@ impl Backend {
     pub async fn unload(&self, client: &reqwest::Client, model: &str) -> Result<(), BackendError> {
         self.require_ollama("unloading a model")?;
         let body = json!({ "model": model, "keep_alive": 0 });
-        let reply = self.fetch(client, Method::POST, "/api/generate", Some(&body)).await?;
+        let reply = self
+            .fetch(client, Method::POST, "/api/generate", Some(&body))
+            .await?;
         let object = reply.json_object("/api/generate")?;
         match object.get("done_reason").and_then(Value::as_str) {
             Some("unload") => Ok(()),
-            other => Err(BackendError::Protocol(format!("unload of {model} answered done_reason {other:?}, expected \"unload\""))),
+            other => Err(BackendError::Protocol(format!(
+                "unload of {model} answered done_reason {other:?}, expected \"unload\""
+            ))),
         }
     }
 
     /// `/api/ps`: the loaded models with `size`, `size_vram` and, added here,
     /// `offload_fraction` (share of the model in VRAM, 0..1).
-    pub async fn loaded_models(&self, client: &reqwest::Client) -> Result<Vec<Value>, BackendError> {
+    pub async fn loaded_models(
+        &self,
+        client: &reqwest::Client,
+    ) -> Result<Vec<Value>, BackendError> {
         self.require_ollama("listing loaded models")?;
         let reply = self.fetch(client, Method::GET, "/api/ps", None).await?;
         let object = reply.json_object("/api/ps")?;
-        let models = object.get("models").and_then(Value::as_array).cloned().unwrap_or_default();
+        let models = object
+            .get("models")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         Ok(models.into_iter().map(with_offload_fraction).collect())
     }
 
     fn require_ollama(&self, what: &str) -> Result<(), BackendError> {
         match self.kind() {
             BackendKind::Ollama => Ok(()),
-            BackendKind::Openai => Err(BackendError::Config(format!("{what} needs an Ollama backend; `{}` is OpenAI-compatible", self.name()))),
+            BackendKind::Openai => Err(BackendError::Config(format!(
+                "{what} needs an Ollama backend; `{}` is OpenAI-compatible",
+                self.name()
+            ))),
         }
     }
 }
@@ -60,6 +74,8 @@ mod tests {
         assert_eq!(entry["offload_fraction"], 0.25);
         let cpu_only = with_offload_fraction(json!({"name": "m", "size": 1000, "size_vram": 0}));
         assert_eq!(cpu_only["offload_fraction"], 0.0);
-        assert!(with_offload_fraction(json!({"name": "m"})).get("offload_fraction").is_none());
+        assert!(with_offload_fraction(json!({"name": "m"}))
+            .get("offload_fraction")
+            .is_none());
     }
 }

@@ -85,15 +85,26 @@ pub async fn execute(
     cancel: watch::Receiver<bool>,
     options: ExecOptions,
 ) -> Result<ExecOutcome, StoreError> {
-    let context = Arc::new(RequestContext { client, run_start: options.run_start });
-    let mut run = Run { context, writer, progress, cancel, keep_texts: options.keep_texts, outcome: ExecOutcome::default() };
+    let context = Arc::new(RequestContext {
+        client,
+        run_start: options.run_start,
+    });
+    let mut run = Run {
+        context,
+        writer,
+        progress,
+        cancel,
+        keep_texts: options.keep_texts,
+        outcome: ExecOutcome::default(),
+    };
     for model in plan.models() {
         let cells: Vec<&Cell> = plan.cells.iter().filter(|c| c.model == model).collect();
         let Some(target) = cells.first().and_then(|c| targets.get(&c.backend)) else {
             continue;
         };
         if plan.cold_repetitions > 0 {
-            run.cold_starts(target, cells[0], plan.cold_repetitions).await?;
+            run.cold_starts(target, cells[0], plan.cold_repetitions)
+                .await?;
         }
         for cell in &cells {
             for warmup in [true, false] {
@@ -120,7 +131,12 @@ struct Run<'a> {
 impl Run<'_> {
     /// Runs `jobs` of one cell: warmups one at a time, measured requests
     /// under the cell's load (closed-loop workers or an open-loop schedule).
-    async fn batch(&mut self, target: &Target, cell: &Cell, jobs: Vec<Job>) -> Result<(), StoreError> {
+    async fn batch(
+        &mut self,
+        target: &Target,
+        cell: &Cell,
+        jobs: Vec<Job>,
+    ) -> Result<(), StoreError> {
         if jobs.is_empty() || *self.cancel.borrow() {
             return Ok(());
         }
@@ -134,7 +150,12 @@ impl Run<'_> {
         let receiver = match cell.load {
             _ if warmup => closed_loop(batch, 1, &self.cancel),
             Load::Closed { concurrency } => closed_loop(batch, concurrency, &self.cancel),
-            Load::Open { rate, arrivals, seed, max_in_flight } => {
+            Load::Open {
+                rate,
+                arrivals,
+                seed,
+                max_in_flight,
+            } => {
                 let schedule = open_loop::schedule(batch.jobs.len(), rate, arrivals, seed);
                 open_loop::dispatch(batch, schedule, max_in_flight, &self.cancel)
             }
@@ -143,7 +164,11 @@ impl Run<'_> {
     }
 
     /// Writes every record as it arrives, until all senders are gone.
-    async fn drain(&mut self, cell: &Cell, mut receiver: mpsc::UnboundedReceiver<(Record, Response)>) -> Result<(), StoreError> {
+    async fn drain(
+        &mut self,
+        cell: &Cell,
+        mut receiver: mpsc::UnboundedReceiver<(Record, Response)>,
+    ) -> Result<(), StoreError> {
         while let Some((record, response)) = receiver.recv().await {
             self.writer.write(&record, &response)?;
             self.progress.record(&record);
@@ -182,14 +207,39 @@ impl Run<'_> {
     /// Unloads the model, then times a request that has to load it again,
     /// `repetitions` times, one at a time. A failed unload is recorded on the
     /// request it would have made cold.
-    async fn cold_starts(&mut self, target: &Target, cell: &Cell, repetitions: u32) -> Result<(), StoreError> {
+    async fn cold_starts(
+        &mut self,
+        target: &Target,
+        cell: &Cell,
+        repetitions: u32,
+    ) -> Result<(), StoreError> {
         for repetition in 0..repetitions {
             if *self.cancel.borrow() {
                 break;
             }
-            let job = Job { cell: cell.index, repetition, warmup: false, cold: true, scheduled: None };
-            let (mut record, response) = match target.backend.unload(&self.context.client, &cell.model).await {
-                Ok(()) => measure(&self.context, &target.backend, target.timeout, cell, job, &mut self.cancel).await,
+            let job = Job {
+                cell: cell.index,
+                repetition,
+                warmup: false,
+                cold: true,
+                scheduled: None,
+            };
+            let (mut record, response) = match target
+                .backend
+                .unload(&self.context.client, &cell.model)
+                .await
+            {
+                Ok(()) => {
+                    measure(
+                        &self.context,
+                        &target.backend,
+                        target.timeout,
+                        cell,
+                        job,
+                        &mut self.cancel,
+                    )
+                    .await
+                }
                 Err(error) => unload_failure(cell, job, error.to_string()),
             };
             record.cold = true;
@@ -208,7 +258,12 @@ impl Run<'_> {
             return;
         }
         if let Ok(loaded) = target.backend.loaded_models(&self.context.client).await {
-            let entry = loaded.into_iter().find(|m| m["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(model) || n.eq_ignore_ascii_case(&format!("{model}:latest"))));
+            let entry = loaded.into_iter().find(|m| {
+                m["name"].as_str().is_some_and(|n| {
+                    n.eq_ignore_ascii_case(model)
+                        || n.eq_ignore_ascii_case(&format!("{model}:latest"))
+                })
+            });
             if let Some(entry) = entry {
                 self.outcome.loaded.insert(model.to_string(), entry);
             }
@@ -227,9 +282,19 @@ fn unload_failure(cell: &Cell, job: Job, message: String) -> (Record, Response) 
 }
 
 fn jobs_for(cell: &Cell, warmup: bool) -> Vec<Job> {
-    let count = if warmup { cell.warmup } else { cell.repetitions };
+    let count = if warmup {
+        cell.warmup
+    } else {
+        cell.repetitions
+    };
     (0..count)
-        .map(|repetition| Job { cell: cell.index, repetition, warmup, cold: false, scheduled: None })
+        .map(|repetition| Job {
+            cell: cell.index,
+            repetition,
+            warmup,
+            cold: false,
+            scheduled: None,
+        })
         .collect()
 }
 
@@ -243,21 +308,36 @@ pub(crate) struct Batch {
 
 /// Closed loop: `concurrency` workers pull jobs in order; each request that
 /// ends starts the next. Records go to the returned channel as requests end.
-fn closed_loop(batch: Arc<Batch>, concurrency: u32, cancel: &watch::Receiver<bool>) -> mpsc::UnboundedReceiver<(Record, Response)> {
+fn closed_loop(
+    batch: Arc<Batch>,
+    concurrency: u32,
+    cancel: &watch::Receiver<bool>,
+) -> mpsc::UnboundedReceiver<(Record, Response)> {
     let workers = (concurrency.max(1) as usize).min(batch.jobs.len());
     let next = Arc::new(AtomicUsize::new(0));
     let (sender, receiver) = mpsc::unbounded_channel::<(Record, Response)>();
     for _ in 0..workers {
-        let (batch, next, sender, mut cancel) = (batch.clone(), next.clone(), sender.clone(), cancel.clone());
+        let (batch, next, sender, mut cancel) =
+            (batch.clone(), next.clone(), sender.clone(), cancel.clone());
         tokio::spawn(async move {
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&job) = batch.jobs.get(index) else { break };
+                let Some(&job) = batch.jobs.get(index) else {
+                    break;
+                };
                 if *cancel.borrow() {
                     break;
                 }
                 let target = &batch.target;
-                let result = measure(&batch.context, &target.backend, target.timeout, &batch.cell, job, &mut cancel).await;
+                let result = measure(
+                    &batch.context,
+                    &target.backend,
+                    target.timeout,
+                    &batch.cell,
+                    job,
+                    &mut cancel,
+                )
+                .await;
                 if sender.send(result).is_err() {
                     break;
                 }

@@ -68,16 +68,32 @@ pub fn dispatch(
             if *cancel.borrow() {
                 break;
             }
-            let job = Job { scheduled: Some(due), ..job };
+            let job = Job {
+                scheduled: Some(due),
+                ..job
+            };
             if in_flight.load(Ordering::Acquire) >= max_in_flight {
                 let _ = sender.send(dropped(&batch, job, max_in_flight));
                 continue;
             }
             in_flight.fetch_add(1, Ordering::AcqRel);
-            let (batch, sender, in_flight, mut cancel) = (batch.clone(), sender.clone(), in_flight.clone(), cancel.clone());
+            let (batch, sender, in_flight, mut cancel) = (
+                batch.clone(),
+                sender.clone(),
+                in_flight.clone(),
+                cancel.clone(),
+            );
             tokio::spawn(async move {
                 let target = &batch.target;
-                let result = measure(&batch.context, &target.backend, target.timeout, &batch.cell, job, &mut cancel).await;
+                let result = measure(
+                    &batch.context,
+                    &target.backend,
+                    target.timeout,
+                    &batch.cell,
+                    job,
+                    &mut cancel,
+                )
+                .await;
                 in_flight.fetch_sub(1, Ordering::AcqRel);
                 let _ = sender.send(result);
             });
@@ -89,8 +105,19 @@ pub fn dispatch(
 /// The record of an arrival that found `max_in_flight` requests already out.
 fn dropped(batch: &Batch, job: Job, max_in_flight: u32) -> (Record, Response) {
     let message = format!("not sent: {max_in_flight} requests were already in flight at its scheduled time (raise max_in_flight or lower the rate)");
-    let mut record = Record::unsent(&batch.cell, job.repetition, Outcome::Error { kind: ErrorKind::Dropped, message });
-    record.run_offset_ms = job.scheduled.map_or(0.0, |due| due.saturating_duration_since(batch.context.run_start).as_secs_f64() * 1e3);
+    let mut record = Record::unsent(
+        &batch.cell,
+        job.repetition,
+        Outcome::Error {
+            kind: ErrorKind::Dropped,
+            message,
+        },
+    );
+    record.run_offset_ms = job.scheduled.map_or(0.0, |due| {
+        due.saturating_duration_since(batch.context.run_start)
+            .as_secs_f64()
+            * 1e3
+    });
     (record, Response::default())
 }
 
@@ -107,14 +134,22 @@ mod tests {
     #[test]
     fn poisson_arrivals_reproduce_and_have_the_asked_rate() {
         let a = schedule(20_000, 50.0, Arrivals::Poisson, 7);
-        assert_eq!(a, schedule(20_000, 50.0, Arrivals::Poisson, 7), "same seed, same schedule");
+        assert_eq!(
+            a,
+            schedule(20_000, 50.0, Arrivals::Poisson, 7),
+            "same seed, same schedule"
+        );
         assert_ne!(a, schedule(20_000, 50.0, Arrivals::Poisson, 8));
         let rate = (a.len() - 1) as f64 / a.last().map_or(1.0, Duration::as_secs_f64);
         assert!((rate - 50.0).abs() < 1.5, "achieved rate {rate}");
         let gaps: Vec<f64> = a.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
         let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
         let sd = (gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64).sqrt();
-        assert!((sd / mean - 1.0).abs() < 0.05, "exponential gaps have cv 1, got {}", sd / mean);
+        assert!(
+            (sd / mean - 1.0).abs() < 0.05,
+            "exponential gaps have cv 1, got {}",
+            sd / mean
+        );
         assert!(a.windows(2).all(|w| w[0] <= w[1]), "non-decreasing");
     }
 }

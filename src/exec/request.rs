@@ -126,7 +126,10 @@ async fn stream(
 fn closed_while_idle(error: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
-        if cause.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
+        if cause
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
             return true;
         }
         source = cause.source();
@@ -290,7 +293,9 @@ impl Probe {
                 chunk_offsets_ms: self.offsets,
                 chunk_chars: self.chars,
                 events: self.events,
-                dispatch_lag_ms: job.scheduled.map(|due| ms(self.t0.saturating_duration_since(due))),
+                dispatch_lag_ms: job
+                    .scheduled
+                    .map(|due| ms(self.t0.saturating_duration_since(due))),
             },
             finish_reason: self.stats.finish_reason.clone(),
             tokens: TokenCounts::from_server(&self.stats),

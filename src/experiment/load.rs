@@ -18,7 +18,14 @@ const DEFAULT_MAX_IN_FLIGHT: u32 = 1024;
 pub fn levels(doc: &Document<'_>, raw: &RawRun) -> Result<Vec<Load>, ExperimentError> {
     let at = KeyPath::top("run");
     let mut levels = Vec::new();
-    for (i, concurrency) in raw.concurrency.clone().map(OneOrMany::into_vec).unwrap_or_default().into_iter().enumerate() {
+    for (i, concurrency) in raw
+        .concurrency
+        .clone()
+        .map(OneOrMany::into_vec)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         if concurrency == 0 {
             return Err(doc
                 .error(&indexed(&at.key("concurrency"), &raw.concurrency, i), "must be at least 1")
@@ -26,11 +33,18 @@ pub fn levels(doc: &Document<'_>, raw: &RawRun) -> Result<Vec<Load>, ExperimentE
         }
         levels.push(Load::Closed { concurrency });
     }
-    let rates = raw.rate.clone().map(OneOrMany::into_vec).unwrap_or_default();
+    let rates = raw
+        .rate
+        .clone()
+        .map(OneOrMany::into_vec)
+        .unwrap_or_default();
     for (i, rate) in rates.iter().enumerate() {
         if !(rate.is_finite() && *rate > 0.0) {
             return Err(doc
-                .error(&indexed(&at.key("rate"), &raw.rate, i), format!("must be a positive number of requests per second, found {rate}"))
+                .error(
+                    &indexed(&at.key("rate"), &raw.rate, i),
+                    format!("must be a positive number of requests per second, found {rate}"),
+                )
                 .with_help("rate = 2.0 sends two requests per second on average"));
         }
         levels.push(Load::Open {
@@ -40,14 +54,27 @@ pub fn levels(doc: &Document<'_>, raw: &RawRun) -> Result<Vec<Load>, ExperimentE
             max_in_flight: raw.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
         });
     }
-    let open_only = [("arrivals", raw.arrivals.is_some()), ("arrival_seed", raw.arrival_seed.is_some()), ("max_in_flight", raw.max_in_flight.is_some())];
-    if let Some((key, _)) = open_only.iter().find(|(_, set)| *set).filter(|_| rates.is_empty()) {
+    let open_only = [
+        ("arrivals", raw.arrivals.is_some()),
+        ("arrival_seed", raw.arrival_seed.is_some()),
+        ("max_in_flight", raw.max_in_flight.is_some()),
+    ];
+    if let Some((key, _)) = open_only
+        .iter()
+        .find(|(_, set)| *set)
+        .filter(|_| rates.is_empty())
+    {
         return Err(doc
-            .error(&at.key(key), format!("{key} applies to open-loop runs, but no rate is set"))
+            .error(
+                &at.key(key),
+                format!("{key} applies to open-loop runs, but no rate is set"),
+            )
             .with_help("add rate = [requests per second, ...] to [run], or remove this key"));
     }
     if raw.max_in_flight == Some(0) {
-        return Err(doc.error(&at.key("max_in_flight"), "must be at least 1").with_help("it caps the requests in flight in open loop"));
+        return Err(doc
+            .error(&at.key("max_in_flight"), "must be at least 1")
+            .with_help("it caps the requests in flight in open loop"));
     }
     if levels.is_empty() {
         levels.push(Load::Closed { concurrency: 1 });
@@ -65,16 +92,23 @@ fn indexed<T>(at: &KeyPath, value: &Option<OneOrMany<T>>, index: usize) -> KeyPa
 /// `[matrix]`: each key a request setting, each value a list; the points are
 /// the cartesian product, axes in key (alphabetical) order, the first varying
 /// slowest.
-pub fn matrix(doc: &Document<'_>, raw: Option<toml::Table>) -> Result<Vec<MatrixPoint>, ExperimentError> {
+pub fn matrix(
+    doc: &Document<'_>,
+    raw: Option<toml::Table>,
+) -> Result<Vec<MatrixPoint>, ExperimentError> {
     let mut points = vec![MatrixPoint::default()];
     let Some(table) = raw else { return Ok(points) };
     for (key, values) in table {
         let at = KeyPath::top("matrix").key(&key);
         let toml::Value::Array(values) = values else {
-            return Err(doc.error(&at, "a matrix axis is a list of values").with_help(format!("e.g. {key} = [128, 512]")));
+            return Err(doc
+                .error(&at, "a matrix axis is a list of values")
+                .with_help(format!("e.g. {key} = [128, 512]")));
         };
         if values.is_empty() {
-            return Err(doc.error(&at, "the list is empty").with_help("give at least one value, or remove the axis"));
+            return Err(doc
+                .error(&at, "the list is empty")
+                .with_help("give at least one value, or remove the axis"));
         }
         let mut settings = Vec::with_capacity(values.len());
         for (i, value) in values.iter().enumerate() {
@@ -83,14 +117,24 @@ pub fn matrix(doc: &Document<'_>, raw: Option<toml::Table>) -> Result<Vec<Matrix
         let key = &key;
         points = points
             .iter()
-            .flat_map(|point| settings.iter().zip(&values).map(move |(s, v)| point.extended(key, v, s)))
+            .flat_map(|point| {
+                settings
+                    .iter()
+                    .zip(&values)
+                    .map(move |(s, v)| point.extended(key, v, s))
+            })
             .collect();
     }
     Ok(points)
 }
 
 /// One axis value as request settings, checked like `[defaults]`.
-fn axis_value(doc: &Document<'_>, at: &KeyPath, key: &str, value: &toml::Value) -> Result<RequestSettings, ExperimentError> {
+fn axis_value(
+    doc: &Document<'_>,
+    at: &KeyPath,
+    key: &str,
+    value: &toml::Value,
+) -> Result<RequestSettings, ExperimentError> {
     let mut table = toml::Table::new();
     table.insert(key.to_string(), value.clone());
     let settings: RequestSettings = table.try_into().map_err(|e: toml::de::Error| {
@@ -108,7 +152,10 @@ fn axis_value(doc: &Document<'_>, at: &KeyPath, key: &str, value: &toml::Value) 
 }
 
 /// `[slo]`: per-request targets; a request meeting every one counts for goodput.
-pub fn slo(doc: &Document<'_>, raw: Option<BTreeMap<String, String>>) -> Result<Option<Slo>, ExperimentError> {
+pub fn slo(
+    doc: &Document<'_>,
+    raw: Option<BTreeMap<String, String>>,
+) -> Result<Option<Slo>, ExperimentError> {
     let Some(raw) = raw else { return Ok(None) };
     let mut slo = Slo::default();
     for (key, text) in raw {

@@ -63,6 +63,7 @@ pub struct Manifest {
     pub matrix: Option<toml::Table>,
     pub monitor: Option<crate::monitor::MonitorConfig>,
     pub tokenizers: Option<BTreeMap<String, String>>,
+    pub thresholds: Option<BTreeMap<String, String>>,
     pub slo: Option<BTreeMap<String, String>>,
 }
 

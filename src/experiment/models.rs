@@ -11,8 +11,8 @@ use super::locate::KeyPath;
 use super::manifest::RawModel;
 use super::settings;
 use super::suggest::unknown_help;
-use crate::tokenize::{resolve_mapping, TokenizerSpec};
 use super::types::{BackendConfig, ModelConfig};
+use crate::tokenize::{resolve_mapping, TokenizerSpec};
 use std::collections::{BTreeMap, HashMap};
 
 /// Keys of `options` that llmbench sets itself, and what to write instead.
@@ -133,7 +133,11 @@ fn model_config(
 }
 
 /// A tokenizer spec string (`gguf:PATH`, `hf:…`, `tiktoken:…`, `server`, …).
-pub fn parse_tokenizer(doc: &Document<'_>, at: &KeyPath, text: &str) -> Result<TokenizerSpec, ExperimentError> {
+pub fn parse_tokenizer(
+    doc: &Document<'_>,
+    at: &KeyPath,
+    text: &str,
+) -> Result<TokenizerSpec, ExperimentError> {
     text.parse().map_err(|e: crate::tokenize::TokenizeError| {
         doc.error(at, e.to_string())
             .with_help(format!("write one of: {}", crate::tokenize::SPEC_FORMS))
@@ -141,7 +145,10 @@ pub fn parse_tokenizer(doc: &Document<'_>, at: &KeyPath, text: &str) -> Result<T
 }
 
 /// `[tokenizers]`: model-name pattern → spec; the most specific match wins.
-pub fn tokenizer_mapping(doc: &Document<'_>, raw: Option<BTreeMap<String, String>>) -> Result<Vec<(String, TokenizerSpec)>, ExperimentError> {
+pub fn tokenizer_mapping(
+    doc: &Document<'_>,
+    raw: Option<BTreeMap<String, String>>,
+) -> Result<Vec<(String, TokenizerSpec)>, ExperimentError> {
     raw.unwrap_or_default()
         .into_iter()
         .map(|(pattern, text)| {

@@ -12,8 +12,8 @@ use super::types::{
     BackendConfig, BackendKind, Experiment, ModelConfig, OllamaApi, ReportConfig, ReportFormat,
     RunConfig, Source,
 };
-use std::collections::BTreeMap;
 use super::{backends, load, models, prompts, server, settings};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Checks `manifest` (deserialised from `doc`) and resolves it.
@@ -40,6 +40,7 @@ pub fn resolve(
     let run = run(doc, manifest.run.unwrap_or_default())?;
     let matrix = load::matrix(doc, manifest.matrix)?;
     let slo = load::slo(doc, manifest.slo)?;
+    let thresholds = thresholds(doc, manifest.thresholds)?;
     let monitor = manifest.monitor.unwrap_or_default();
     monitor.validate().map_err(|message| {
         doc.error(&KeyPath::top("monitor").key("interval"), message)
@@ -66,6 +67,7 @@ pub fn resolve(
         matrix,
         slo,
         monitor,
+        thresholds,
     })
 }
 
@@ -131,11 +133,16 @@ fn cold_repetitions(
     match (cold_start.unwrap_or(false), repetitions) {
         (false, None) => Ok(0),
         (false, Some(_)) => Err(doc
-            .error(&at.key("cold_repetitions"), "cold_repetitions is set but cold_start is not")
+            .error(
+                &at.key("cold_repetitions"),
+                "cold_repetitions is set but cold_start is not",
+            )
             .with_help("add cold_start = true to [run], or remove cold_repetitions")),
         (true, Some(0)) => Err(doc
             .error(&at.key("cold_repetitions"), "must be at least 1")
-            .with_help("it is the number of cold starts measured per model; or set cold_start = false")),
+            .with_help(
+                "it is the number of cold starts measured per model; or set cold_start = false",
+            )),
         (true, count) => Ok(count.unwrap_or(3)),
     }
 }
@@ -150,9 +157,11 @@ fn check_cold_start(
     if run.cold_repetitions == 0 {
         return Ok(());
     }
-    let not_ollama = models
-        .iter()
-        .find(|m| backends.get(&m.backend).is_some_and(|b| b.kind != BackendKind::Ollama));
+    let not_ollama = models.iter().find(|m| {
+        backends
+            .get(&m.backend)
+            .is_some_and(|b| b.kind != BackendKind::Ollama)
+    });
     match not_ollama {
         None => Ok(()),
         Some(model) => Err(doc
@@ -203,4 +212,22 @@ fn report(
         save_responses: raw.save_responses.unwrap_or(false),
         templates,
     })
+}
+
+/// `[thresholds]`: `"ttft.p95" = "< 800ms"` and the like; a run that crosses
+/// one exits 6.
+fn thresholds(
+    doc: &Document<'_>,
+    raw: Option<BTreeMap<String, String>>,
+) -> Result<Vec<crate::compare::Threshold>, ExperimentError> {
+    raw.unwrap_or_default()
+        .iter()
+        .map(|(metric, limit)| {
+            crate::compare::parse_requirement(metric, limit).map_err(|message| {
+                doc.error(&KeyPath::top("thresholds").key(metric), message).with_help(
+                    "e.g. \"ttft.p95\" = \"< 800ms\", \"decode_tps.mean\" = \"> 20\", \"errors.rate\" = \"< 1%\"",
+                )
+            })
+        })
+        .collect()
 }

@@ -25,10 +25,16 @@ pub fn server(
     base_dir: &Path,
 ) -> Result<ServerConfig, ExperimentError> {
     let at = KeyPath::top("server");
-    if raw.command.first().is_none_or(|program| program.trim().is_empty()) {
+    if raw
+        .command
+        .first()
+        .is_none_or(|program| program.trim().is_empty())
+    {
         return Err(doc
             .error(&at.key("command"), "the command is empty")
-            .with_help("give the program and its arguments, e.g. [\"llama-server\", \"--port\", \"{port}\"]"));
+            .with_help(
+            "give the program and its arguments, e.g. [\"llama-server\", \"--port\", \"{port}\"]",
+        ));
     }
     let backend = served_backend(doc, &at, raw.backend, backends)?;
     let health = raw.health.unwrap_or_else(|| DEFAULT_HEALTH.to_owned());
@@ -44,7 +50,10 @@ pub fn server(
     let cwd = base_dir.join(raw.cwd.as_deref().unwrap_or("."));
     if !cwd.is_dir() {
         return Err(doc
-            .error(&at.key("cwd"), format!("{} is not a directory", cwd.display()))
+            .error(
+                &at.key("cwd"),
+                format!("{} is not a directory", cwd.display()),
+            )
             .with_help("cwd is relative to the experiment file's directory"));
     }
     Ok(ServerConfig {
@@ -72,12 +81,20 @@ fn served_backend(
                 Some(close) => format!("did you mean `{close}`? (backends: {})", names.join(", ")),
                 None => format!("backends: {}", names.join(", ")),
             };
-            Err(doc.error(&at.key("backend"), format!("no backend is named {name:?}")).with_help(help))
+            Err(doc
+                .error(&at.key("backend"), format!("no backend is named {name:?}"))
+                .with_help(help))
         }
         None if backends.contains_key(DEFAULT_BACKEND) => Ok(DEFAULT_BACKEND.to_owned()),
         None if names.len() == 1 => Ok(names[0].to_owned()),
         None => Err(doc
-            .error(at, "several backends are defined and none is named \"default\"")
-            .with_help(format!("say which one this server serves: backend = \"{}\"", names[0]))),
+            .error(
+                at,
+                "several backends are defined and none is named \"default\"",
+            )
+            .with_help(format!(
+                "say which one this server serves: backend = \"{}\"",
+                names[0]
+            ))),
     }
 }

@@ -43,7 +43,10 @@ fn absent_keys_get_documented_defaults() {
     assert_eq!(experiment.defaults, RequestSettings::default());
     let run = &experiment.run;
     assert_eq!((run.repetitions, run.warmup), (1, 0));
-    assert_eq!(run.load, [crate::experiment::Load::Closed { concurrency: 1 }]);
+    assert_eq!(
+        run.load,
+        [crate::experiment::Load::Closed { concurrency: 1 }]
+    );
     assert_eq!(run.ollama_api, OllamaApi::Chat);
     assert_eq!(
         experiment.report.formats,

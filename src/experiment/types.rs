@@ -32,6 +32,8 @@ pub struct Experiment {
     pub slo: Option<Slo>,
     /// `[monitor]`: resource sampling during the run (on by default).
     pub monitor: crate::monitor::MonitorConfig,
+    /// `[thresholds]`: limits checked on every cell after the run (exit 6).
+    pub thresholds: Vec<crate::compare::Threshold>,
 }
 
 /// How requests are offered to the server in one cell.
@@ -43,7 +45,12 @@ pub enum Load {
     /// Open loop: requests arrive at `rate` per second whatever the server
     /// does; each keeps its scheduled time (no coordinated omission). At most
     /// `max_in_flight` at once; an arrival beyond that is dropped and counted.
-    Open { rate: f64, arrivals: Arrivals, seed: u64, max_in_flight: u32 },
+    Open {
+        rate: f64,
+        arrivals: Arrivals,
+        seed: u64,
+        max_in_flight: u32,
+    },
 }
 
 impl Load {
@@ -85,10 +92,21 @@ pub struct MatrixPoint {
 
 impl MatrixPoint {
     /// This point with one more axis value.
-    pub fn extended(&self, key: &str, value: &toml::Value, settings: &RequestSettings) -> MatrixPoint {
+    pub fn extended(
+        &self,
+        key: &str,
+        value: &toml::Value,
+        settings: &RequestSettings,
+    ) -> MatrixPoint {
         let mut values = self.values.clone();
-        values.push((key.to_string(), serde_json::to_value(value).unwrap_or_default()));
-        MatrixPoint { values, settings: self.settings.merged_with(settings) }
+        values.push((
+            key.to_string(),
+            serde_json::to_value(value).unwrap_or_default(),
+        ));
+        MatrixPoint {
+            values,
+            settings: self.settings.merged_with(settings),
+        }
     }
 }
 
@@ -256,6 +274,10 @@ pub struct RunConfig {
 pub enum ReportFormat {
     Markdown,
     Json,
+    /// report.html: self-contained page with inline SVG charts.
+    Html,
+    /// cells.csv (one row per cell); the app adds requests.csv (one row per request).
+    Csv,
 }
 
 #[derive(Debug, Clone, Serialize)]

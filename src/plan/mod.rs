@@ -108,7 +108,13 @@ struct Axes<'a> {
     load: Load,
 }
 
-fn make_cell(experiment: &Experiment, model: &ModelConfig, prompt: &Prompt, axes: Axes, index: usize) -> Cell {
+fn make_cell(
+    experiment: &Experiment,
+    model: &ModelConfig,
+    prompt: &Prompt,
+    axes: Axes,
+    index: usize,
+) -> Cell {
     // The matrix is the experiment's question, so its values win over every layer.
     let settings = experiment
         .defaults
@@ -139,7 +145,11 @@ fn make_cell(experiment: &Experiment, model: &ModelConfig, prompt: &Prompt, axes
 impl Plan {
     /// The most requests in flight at once in any cell (sizes the connection pool).
     pub fn max_in_flight(&self) -> u32 {
-        self.cells.iter().map(|c| c.load.max_in_flight()).max().unwrap_or(1)
+        self.cells
+            .iter()
+            .map(|c| c.load.max_in_flight())
+            .max()
+            .unwrap_or(1)
     }
 }
 

@@ -1,7 +1,7 @@
 use super::*;
-use crate::experiment::{Load, MatrixPoint, 
-    BackendConfig, BackendKind, Experiment, ModelConfig, OllamaApi, Prompt, ReportConfig,
-    ReportFormat, RequestSettings, RunConfig, Source,
+use crate::experiment::{
+    BackendConfig, BackendKind, Experiment, Load, MatrixPoint, ModelConfig, OllamaApi, Prompt,
+    ReportConfig, ReportFormat, RequestSettings, RunConfig, Source,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -76,6 +76,7 @@ fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
         matrix: vec![MatrixPoint::default()],
         slo: None,
         monitor: Default::default(),
+        thresholds: vec![],
     }
 }
 

@@ -1,35 +1,273 @@
-//! Handlebars helpers available to every template:
-//! `{{fmt x}}` / `{{fmt x 3}}` a number with 1 (or N) decimals, "–" when missing;
-//! `{{pct x}}` a 0..1 rate as a percentage; `{{json x}}` pretty JSON of any value.
+//! Handlebars helpers available to every template (documented, with
+//! examples, in docs/templates.md):
+//! formatting — `fmt` (number, 1 or N decimals), `pct` (a 0..1 rate),
+//! `ms` (a duration in ms: "812 ms", "1.23 s"), `bytes` ("1.5 GiB"),
+//! `change` (a signed percentage), `pvalue`, `with_unit` (a value in the unit
+//! its metric name implies), `csv` (one CSV field), `json`; collections — `sort_by`, `group_by`,
+//! `distinct`, `table` (see `collections`); charts — `svg_box_plot`,
+//! `svg_bars`, `svg_cdf`, `svg_xy`, `svg_timeline`, `svg_scatter` (inline
+//! SVG, see `charts` and `charts_xy`).
+//!
+//! A missing or null value prints as "–". In strict mode (user templates) a
+//! *missing* field is an error naming its path, except a metric statistic
+//! (`metrics.<known metric>.<statistic>`): a metric is absent from a cell
+//! when the server did not report what it needs, which is data, not a typo.
 
-use handlebars::{handlebars_helper, Handlebars};
+use handlebars::{
+    Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, RenderErrorReason,
+    ScopedJson,
+};
 use serde_json::Value;
 
 /// The text shown where a figure is missing.
 pub const MISSING: &str = "–";
 
-fn number(value: &Value, decimals: usize) -> String {
-    match value.as_f64() {
-        Some(x) if x.is_finite() => format!("{x:.decimals$}"),
-        _ => MISSING.to_string(),
+/// Metric names a cell may lack (kept in step with `aggregate`'s list).
+pub(super) const METRICS: [&str; 12] = [
+    "ttfb_ms",
+    "ttft_ms",
+    "ttft_content_ms",
+    "e2e_ms",
+    "tpot_ms",
+    "chunk_gap_ms",
+    "decode_tps",
+    "server_decode_tps",
+    "prompt_tps",
+    "load_ms",
+    "output_tokens",
+    "prompt_tokens",
+];
+
+/// Fields of a metric's statistics (`stats::Summary`).
+const STATS: [&str; 15] = [
+    "count",
+    "mean",
+    "stddev",
+    "cv",
+    "min",
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+    "max",
+    "ci95_mean",
+    "ci95_p50",
+    "ci95_p95",
+    "outliers",
+    "notes",
+];
+
+/// Whether `path` names a statistic of a known metric, which may be absent.
+pub(super) fn is_optional_metric(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('.').collect();
+    let Some(at) = parts.iter().position(|p| *p == "metrics") else {
+        return false;
+    };
+    match parts[at + 1..] {
+        [name] => METRICS.contains(&name),
+        [name, stat] => METRICS.contains(&name) && STATS.contains(&stat),
+        [name, "ci95_mean" | "ci95_p50" | "ci95_p95", "low" | "high" | "level"] => {
+            METRICS.contains(&name)
+        }
+        _ => false,
     }
 }
 
-handlebars_helper!(fmt: |value: Value, *args| {
-    // `args` holds every parameter, the value included.
-    let decimals = args.get(1).and_then(|d| d.as_u64()).unwrap_or(1) as usize;
-    number(&value, decimals.min(9))
-});
+/// Parameter `index` of `h`: `None` when missing or null. In strict mode a
+/// missing value is an error naming its path (unless an optional metric).
+pub(super) fn optional_param<'a>(
+    h: &'a Helper<'_>,
+    r: &Handlebars<'_>,
+    index: usize,
+    helper: &'static str,
+) -> Result<Option<&'a Value>, RenderError> {
+    let param = h
+        .param(index)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex(helper, index))?;
+    if param.is_value_missing() {
+        let path = param.relative_path();
+        if r.strict_mode() && !path.is_some_and(|p| is_optional_metric(p)) {
+            return Err(RenderErrorReason::MissingVariable(path.cloned()).into());
+        }
+        return Ok(None);
+    }
+    Ok(Some(param.value()).filter(|v| !v.is_null()))
+}
 
-handlebars_helper!(pct: |value: Value| match value.as_f64() {
-    Some(x) if x.is_finite() => format!("{:.1}%", x * 100.0),
-    _ => MISSING.to_string(),
-});
+/// A finite number, or `None`.
+pub(super) fn finite(value: Option<&Value>) -> Option<f64> {
+    value.and_then(Value::as_f64).filter(|x| x.is_finite())
+}
 
-handlebars_helper!(json: |value: Value| serde_json::to_string_pretty(&value).unwrap_or_default());
+/// `x` with `decimals` decimals, "–" when missing.
+pub fn format_number(value: Option<f64>, decimals: usize) -> String {
+    value.map_or(MISSING.to_string(), |x| format!("{x:.decimals$}"))
+}
 
+/// A duration given in milliseconds: "0.42 ms", "8.1 ms", "812 ms",
+/// "1.23 s", "12.3 s", "2 min 5 s"; "–" when missing.
+pub fn format_ms(value: Option<f64>) -> String {
+    let Some(ms) = value else {
+        return MISSING.to_string();
+    };
+    let size = ms.abs();
+    if size < 1.0 {
+        format!("{ms:.2} ms")
+    } else if size < 10.0 {
+        format!("{ms:.1} ms")
+    } else if size < 999.5 {
+        format!("{ms:.0} ms")
+    } else if size < 9_995.0 {
+        format!("{:.2} s", ms / 1e3)
+    } else if size < 59_950.0 {
+        format!("{:.1} s", ms / 1e3)
+    } else {
+        let seconds = (ms / 1e3).round() as i64;
+        format!("{} min {} s", seconds / 60, (seconds % 60).abs())
+    }
+}
+
+/// A byte count in binary units: "512 B", "1.5 KiB", "1.5 GiB"; "–" when missing.
+pub fn format_bytes(value: Option<f64>) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let Some(mut size) = value else {
+        return MISSING.to_string();
+    };
+    let mut unit = 0;
+    while size.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{size:.0} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
+}
+
+/// A 0..1 rate as a percentage with `decimals` decimals: 0.125 → "12.5%".
+pub fn format_pct(value: Option<f64>, decimals: usize) -> String {
+    value.map_or(MISSING.to_string(), |x| {
+        format!("{:.decimals$}%", x * 100.0)
+    })
+}
+
+/// One CSV field (RFC 4180): numbers as JSON writes them, strings quoted
+/// when they hold a comma, quote or line break; empty when missing.
+pub fn csv_field(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => csv_quote(text),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(other) => csv_quote(&other.to_string()),
+    }
+}
+
+/// Quotes `text` for CSV when it needs it.
+pub fn csv_quote(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// The optional decimals parameter at `index` (default `fallback`, at most 9).
+fn decimals(h: &Helper<'_>, index: usize, fallback: usize) -> usize {
+    h.param(index)
+        .and_then(|p| p.value().as_u64())
+        .map_or(fallback, |d| d.min(9) as usize)
+}
+
+/// A helper that turns its first parameter into text.
+struct Format {
+    name: &'static str,
+    run: fn(Option<&Value>, &Helper<'_>) -> String,
+}
+
+impl HelperDef for Format {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        r: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, RenderError> {
+        let value = optional_param(h, r, 0, self.name)?;
+        Ok(ScopedJson::Derived(Value::String((self.run)(value, h))))
+    }
+}
+
+/// A change in percent with its sign: "+12.3%", "-4.0%"; "–" when missing.
+pub fn format_change(value: Option<f64>) -> String {
+    value.map_or(MISSING.to_string(), |x| format!("{x:+.1}%"))
+}
+
+/// A p-value: "0.012", "<0.001"; "–" when missing.
+pub fn format_p(value: Option<f64>) -> String {
+    match value {
+        Some(p) if p < 0.001 => "<0.001".to_string(),
+        Some(p) => format!("{p:.3}"),
+        None => MISSING.to_string(),
+    }
+}
+
+/// A value in the unit its metric name implies (`_ms`, `_tps`, `_bytes`, …).
+fn with_unit(value: Option<&Value>, h: &Helper<'_>) -> String {
+    let metric = h
+        .param(1)
+        .and_then(|p| p.value().as_str())
+        .unwrap_or_default();
+    finite(value).map_or(MISSING.to_string(), |x| {
+        super::svg::Unit::of(metric).format(x)
+    })
+}
+
+const FORMATS: [Format; 9] = [
+    Format {
+        name: "fmt",
+        run: |v, h| format_number(finite(v), decimals(h, 1, 1)),
+    },
+    Format {
+        name: "pct",
+        run: |v, h| format_pct(finite(v), decimals(h, 1, 1)),
+    },
+    Format {
+        name: "ms",
+        run: |v, _| format_ms(finite(v)),
+    },
+    Format {
+        name: "bytes",
+        run: |v, _| format_bytes(finite(v)),
+    },
+    Format {
+        name: "change",
+        run: |v, _| format_change(finite(v)),
+    },
+    Format {
+        name: "pvalue",
+        run: |v, _| format_p(finite(v)),
+    },
+    Format {
+        name: "with_unit",
+        run: with_unit,
+    },
+    Format {
+        name: "csv",
+        run: |v, _| csv_field(v),
+    },
+    Format {
+        name: "json",
+        run: |v, _| serde_json::to_string_pretty(v.unwrap_or(&Value::Null)).unwrap_or_default(),
+    },
+];
+
+/// Registers every helper.
 pub fn register(registry: &mut Handlebars) {
-    registry.register_helper("fmt", Box::new(fmt));
-    registry.register_helper("pct", Box::new(pct));
-    registry.register_helper("json", Box::new(json));
+    for format in FORMATS {
+        registry.register_helper(format.name, Box::new(format));
+    }
+    super::collections::register(registry);
+    super::charts::register(registry);
 }

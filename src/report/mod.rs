@@ -2,17 +2,34 @@
 //! Built-in templates live in templates/ and are embedded in the binary; a
 //! user template renders beside them, and one with the same output name as a
 //! built-in replaces it. A broken template is reported with its name and line
-//! while every other report is still written.
+//! while every other report is still written. User templates render in strict
+//! mode (a missing field is an error naming it); built-ins do not, because
+//! they use optional sections. Charts are inline SVG drawn by helpers
+//! (`svg`, `charts`, `charts_xy`); requests.csv is written from the records
+//! (`csv`), not from the model.
 
+mod charts;
+mod charts_xy;
+mod collections;
+mod csv;
+pub mod fixture;
 mod helpers;
 mod model;
+#[cfg(test)]
+pub(crate) mod snapshot;
+mod svg;
 mod table;
 
-pub use model::{ExperimentInfo, MonitorView, ReportModel, RunInfo, REPORT_SCHEMA_VERSION};
+pub use csv::{requests_csv, write_requests_csv, REQUESTS_CSV, REQUESTS_CSV_HEADER};
+pub use helpers::{csv_field, format_bytes, format_ms, format_number, format_pct, MISSING};
+pub use model::{
+    ExperimentInfo, MonitorView, ReportModel, RunInfo, TimelinePoint, REPORT_SCHEMA_VERSION,
+};
 pub use table::summary_table;
 
 use crate::experiment::ReportFormat;
-use handlebars::Handlebars;
+use handlebars::{Handlebars, RenderErrorReason};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// A template to render: its output file name and its text.
@@ -23,25 +40,43 @@ pub struct Template {
     /// Output file name: the template's file name without `.hbs`.
     pub output: String,
     pub text: String,
+    /// Strict mode: a missing field is an error that names it (user templates).
+    pub strict: bool,
+}
+
+impl Template {
+    /// A built-in (embedded, non-strict) template.
+    pub fn embedded(output: &str, text: &str) -> Template {
+        Template {
+            origin: "built-in".into(),
+            output: output.into(),
+            text: text.into(),
+            strict: false,
+        }
+    }
 }
 
 /// The built-in template for a format.
 pub fn builtin(format: ReportFormat) -> Template {
-    let (output, text) = match format {
-        ReportFormat::Markdown => ("report.md", include_str!("../../templates/report.md.hbs")),
-        ReportFormat::Json => (
+    match format {
+        ReportFormat::Markdown => {
+            Template::embedded("report.md", include_str!("../../templates/report.md.hbs"))
+        }
+        ReportFormat::Json => Template::embedded(
             "report.json",
             include_str!("../../templates/report.json.hbs"),
         ),
-    };
-    Template {
-        origin: "built-in".into(),
-        output: output.into(),
-        text: text.into(),
+        ReportFormat::Html => Template::embedded(
+            "report.html",
+            include_str!("../../templates/report.html.hbs"),
+        ),
+        ReportFormat::Csv => {
+            Template::embedded("cells.csv", include_str!("../../templates/cells.csv.hbs"))
+        }
     }
 }
 
-/// Reads a user template; its output name is its file name without `.hbs`.
+/// Reads a user template (strict); its output name is its file name without `.hbs`.
 pub fn user_template(path: &Path) -> Result<Template, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("template {}: {e}", path.display()))?;
@@ -54,6 +89,7 @@ pub fn user_template(path: &Path) -> Result<Template, String> {
         origin: path.display().to_string(),
         output,
         text,
+        strict: true,
     })
 }
 
@@ -68,11 +104,13 @@ pub fn select_templates(formats: &[ReportFormat], user: Vec<Template>) -> Vec<Te
     templates
 }
 
-/// Renders one template against the model. Output ending in `.html`/`.htm`
-/// is HTML-escaped; every other format is written as is.
-pub fn render(template: &Template, model: &ReportModel) -> Result<String, String> {
+/// Renders one template against `model` (a `ReportModel`, or any serialisable
+/// value such as a run comparison). Output ending in `.html`/`.htm` is
+/// HTML-escaped; every other format is written as is.
+pub fn render(template: &Template, model: &impl Serialize) -> Result<String, String> {
     let mut registry = Handlebars::new();
     helpers::register(&mut registry);
+    registry.set_strict_mode(template.strict);
     if !template.output.ends_with(".html") && !template.output.ends_with(".htm") {
         registry.register_escape_fn(handlebars::no_escape);
     }
@@ -85,7 +123,18 @@ pub fn render(template: &Template, model: &ReportModel) -> Result<String, String
         .map_err(|e| format!("{}: {}", place(e.pos().map(|(line, _)| line)), e.reason()))?;
     registry
         .render(&template.output, model)
-        .map_err(|e| format!("{}: {}", place(e.line_no), e.reason()))
+        .map_err(|e| format!("{}: {}", place(e.line_no), describe(e.reason())))
+}
+
+/// A render error in words; a missing field names its path.
+fn describe(reason: &RenderErrorReason) -> String {
+    match reason {
+        RenderErrorReason::MissingVariable(Some(path)) => format!(
+            "missing field `{path}` (strict mode: check the name against summary.json, or guard it with {{{{#if {path}}}}})"
+        ),
+        RenderErrorReason::MissingVariable(None) => "missing field (strict mode)".to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// Renders every template into `dir`. Returns the files written and the

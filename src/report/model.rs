@@ -4,8 +4,8 @@
 
 use crate::aggregate::{CellSummary, Counts, GroupSummary, RunSummary};
 use crate::metrics::{glossary, Definition};
-use crate::store::{Environment, GitInfo, RunManifest};
 use crate::monitor::{Sample, WindowSummary};
+use crate::store::{Environment, GitInfo, RunManifest};
 use serde::Serialize;
 
 /// Bumped when a field is renamed or removed (adding fields keeps it).
@@ -44,6 +44,43 @@ pub struct ReportModel {
     pub monitor: Option<MonitorView>,
 }
 
+/// One point of the resource timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelinePoint {
+    pub t_ms: f64,
+    pub cpu_total_pct: f32,
+    pub mem_used_bytes: u64,
+    pub server_rss_bytes: Option<u64>,
+    pub client_cpu_pct: f32,
+    pub gpu_util_pct: Option<f64>,
+    pub gpu_mem_used_bytes: Option<u64>,
+}
+
+impl From<&Sample> for TimelinePoint {
+    fn from(sample: &Sample) -> TimelinePoint {
+        let utils: Vec<f64> = sample
+            .gpus
+            .iter()
+            .filter_map(|g| g.util_pct.map(f64::from))
+            .collect();
+        let memory: Vec<u64> = sample
+            .gpus
+            .iter()
+            .filter_map(|g| g.mem_used_bytes)
+            .collect();
+        TimelinePoint {
+            t_ms: sample.t_ms,
+            cpu_total_pct: sample.cpu_total_pct,
+            mem_used_bytes: sample.mem_used_bytes,
+            server_rss_bytes: sample.server.as_ref().map(|s| s.rss_bytes),
+            client_cpu_pct: sample.client.cpu_pct,
+            gpu_util_pct: (!utils.is_empty())
+                .then(|| utils.iter().sum::<f64>() / utils.len() as f64),
+            gpu_mem_used_bytes: (!memory.is_empty()).then(|| memory.iter().sum()),
+        }
+    }
+}
+
 /// What the resource monitor saw.
 #[derive(Debug, Clone, Serialize)]
 pub struct MonitorView {
@@ -52,11 +89,12 @@ pub struct MonitorView {
     pub facts: serde_json::Value,
     /// Whole-run figures: CPU mean/peak, client CPU, server RSS, GPU, energy, J/token.
     pub run: Option<WindowSummary>,
-    /// Samples over the run, thinned to at most 600 (t_ms, cpu_total_pct,
-    /// mem_used_bytes, server, client, gpus, ...).
-    pub samples: Vec<Sample>,
+    /// The run's samples, thinned to at most 600 points: `{t_ms,
+    /// cpu_total_pct, mem_used_bytes, server_rss_bytes, client_cpu_pct,
+    /// gpu_util_pct (mean over GPUs), gpu_mem_used_bytes (sum)}`.
+    pub timeline: Vec<TimelinePoint>,
     /// Where each cell began: `{label, start_ms}`, for chart marks.
-    pub cells: Vec<serde_json::Value>,
+    pub windows: Vec<serde_json::Value>,
     /// The last GPU readings (empty without GPUs).
     pub gpus: Vec<crate::monitor::GpuSample>,
 }
@@ -139,7 +177,9 @@ fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
         cell_warnings(cell, &mut out);
     }
     for model in &summary.models {
-        let Some(tokens) = &model.tokens else { continue };
+        let Some(tokens) = &model.tokens else {
+            continue;
+        };
         if let Some(rate) = tokens.mismatch_rate.filter(|r| *r > 0.05) {
             out.push(format!(
                 "{}: the server's token counts and {}'s differ on {:.0}% of responses (mean {:.1} tokens); check the model's tokenizer mapping.",
@@ -210,12 +250,18 @@ impl ReportModel {
     /// GPU data that is missing (and why).
     pub fn add_monitor_warnings(&mut self) {
         let Some(monitor) = &self.monitor else { return };
-        if let Some(peak) = monitor.run.as_ref().and_then(|r| r.client_cpu_peak_pct).filter(|p| *p > 80.0) {
+        if let Some(peak) = monitor
+            .run
+            .as_ref()
+            .and_then(|r| r.client_cpu_peak_pct)
+            .filter(|p| *p > 80.0)
+        {
             self.warnings.push(format!("llmbench itself used up to {peak:.0}% of a core during the run: the client may have been the bottleneck; lower the concurrency or run the client on another machine."));
         }
         if monitor.facts["gpu"]["status"] == "unavailable" {
             let reason = monitor.facts["gpu"]["reason"].as_str().unwrap_or("unknown");
-            self.warnings.push(format!("GPU figures are missing: {reason}"));
+            self.warnings
+                .push(format!("GPU figures are missing: {reason}"));
         }
     }
 }

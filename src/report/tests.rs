@@ -1,89 +1,57 @@
+//! Report rendering: the built-in Markdown and JSON templates, HTML escaping,
+//! user templates replacing built-ins, and template errors with their line;
+//! helpers, charts, the schema and snapshots are in the submodules.
+
 use super::*;
 use crate::aggregate::aggregate;
-use crate::backend::ServerStats;
-use crate::experiment::RequestSettings;
-use crate::plan::{Cell, Plan};
-use crate::record::{ErrorKind, Outcome, Record, Timing, TokenCounts};
-use crate::store::{Environment, RunManifest};
+use crate::plan::Plan;
+use crate::record::Record;
+use crate::store::RunManifest;
+use serde_json::json;
 
-fn fixed_model() -> ReportModel {
-    let cell = Cell {
-        index: 0,
-        id: "m.p.0000abcd".into(),
-        model: "m".into(),
-        label: "Model <M>".into(),
-        backend: "default".into(),
-        prompt: "p".into(),
-        system: None,
-        text: "t".into(),
-        settings: RequestSettings::default(),
-        options: serde_json::Map::new(),
-        load: crate::experiment::Load::Closed { concurrency: 1 },
-        matrix: vec![],
-        checks: vec![],
-        repetitions: 2,
-        warmup: 0,
-    };
-    let plan = Plan {
-        experiment: "exp".into(),
-        cells: vec![cell],
-        cold_repetitions: 0,
-        slo: None,
-    };
-    let server = ServerStats {
-        completion_tokens: Some(11),
-        ..Default::default()
-    };
-    let ok = Record {
-        cell: "m.p.0000abcd".into(),
-        model: "m".into(),
-        prompt: "p".into(),
-        repetition: 0,
-        warmup: false,
-        cold: false,
-        started_at: "2026-01-01T00:00:00Z".into(),
-        run_offset_ms: 0.0,
-        outcome: Outcome::Ok,
-        http_status: Some(200),
-        retries: 0,
-        timing: Timing {
-            ttft_ms: Some(120.0),
-            e2e_ms: Some(1120.0),
-            chunk_offsets_ms: vec![120.0, 1120.0],
-            ..Default::default()
-        },
-        finish_reason: Some("stop".into()),
-        tokens: TokenCounts::from_server(&server),
-        server,
-        output_chars: 5,
-        reasoning_chars: 0,
-    };
+mod charts;
+mod helpers;
+mod schema;
+mod snapshots;
+
+/// A one-cell model whose cell lacks prompt_tps and most server figures.
+/// Built from JSON, so fields added to the types with serde defaults keep it compiling.
+pub(super) fn fixed_model() -> ReportModel {
+    let plan: Plan = serde_json::from_value(json!({
+        "experiment": "exp",
+        "cells": [{
+            "index": 0, "id": "m.p.0000abcd", "model": "m", "label": "Model <M>",
+            "backend": "default", "prompt": "p", "text": "t", "settings": {},
+            "load": {"mode": "closed", "concurrency": 1}, "repetitions": 2, "warmup": 0,
+        }],
+    }))
+    .expect("plan");
+    let ok: Record = serde_json::from_value(json!({
+        "cell": "m.p.0000abcd", "model": "m", "prompt": "p", "repetition": 0, "warmup": false,
+        "started_at": "2026-01-01T00:00:00Z", "run_offset_ms": 0.0,
+        "outcome": {"status": "ok"}, "http_status": 200,
+        "timing": {"ttft_ms": 120.0, "e2e_ms": 1120.0, "chunk_offsets_ms": [120.0, 1120.0], "events": 2},
+        "finish_reason": "stop", "server": {"completion_tokens": 11},
+        "tokens": {"output": 11, "output_source": "server"},
+        "output_chars": 5, "reasoning_chars": 0,
+    }))
+    .expect("record");
     let mut failed = ok.clone();
     failed.repetition = 1;
-    failed.outcome = Outcome::Error {
-        kind: ErrorKind::Http,
-        message: "HTTP 503: server busy".into(),
-    };
+    failed.outcome = serde_json::from_value(json!({
+        "status": "error", "kind": "http", "message": "HTTP 503: server busy",
+    }))
+    .expect("outcome");
     let summary = aggregate(&plan, &[ok, failed], 0);
-    let manifest = RunManifest {
-        llmbench_version: "0.0.0".into(),
-        run_id: "abc123".into(),
-        experiment: "exp".into(),
-        description: Some("a description".into()),
-        experiment_path: "experiments/exp.toml".into(),
-        experiment_sha256: "00".into(),
-        overrides: vec!["run.repetitions=2".into()],
-        git: None,
-        started_at: "2026-01-01T00:00:00Z".into(),
-        finished_at: Some("2026-01-01T00:01:00Z".into()),
-        status: "complete".into(),
-        environment: Environment::default(),
-        servers: serde_json::json!({}),
-        managed_server: None,
-        loaded_models: Default::default(),
-        monitor: None,
-        tokenizers: serde_json::Value::Null,
-    };
+    let manifest: RunManifest = serde_json::from_value(json!({
+        "llmbench_version": "0.0.0", "run_id": "abc123", "experiment": "exp",
+        "description": "a description", "experiment_path": "experiments/exp.toml",
+        "experiment_sha256": "00", "overrides": ["run.repetitions=2"],
+        "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:01:00Z",
+        "status": "complete",
+        "environment": {"host": "", "os": "", "arch": "", "cores": 0},
+    }))
+    .expect("manifest");
     ReportModel::new(&manifest, summary, "benchmarks/exp/run")
 }
 
@@ -119,6 +87,7 @@ fn html_output_is_escaped_other_output_is_not() {
         origin: "test".into(),
         output: output.into(),
         text: "{{cells.0.label}}".into(),
+        strict: false,
     };
     let model = fixed_model();
     assert_eq!(
@@ -137,6 +106,7 @@ fn helpers_format_missing_values_as_a_dash() {
         origin: "test".into(),
         output: "x.txt".into(),
         text: "{{fmt cells.0.metrics.ttft_ms.mean 3}}|{{fmt cells.0.metrics.prompt_tps.mean}}|{{pct totals.error_rate}}".into(),
+        strict: false,
     };
     assert_eq!(
         render(&template, &fixed_model()).expect("renders"),
@@ -150,6 +120,7 @@ fn a_user_template_replaces_the_builtin_of_the_same_name() {
         origin: "mine".into(),
         output: "report.md".into(),
         text: "mine".into(),
+        strict: true,
     };
     let chosen = select_templates(&[ReportFormat::Markdown, ReportFormat::Json], vec![user]);
     let outputs: Vec<(&str, &str)> = chosen
@@ -168,6 +139,7 @@ fn a_broken_template_names_itself_and_its_line() {
         origin: "my/t.hbs".into(),
         output: "t".into(),
         text: "ok\n{{#each cells}}\nnever closed\n".into(),
+        strict: true,
     };
     let error = render(&broken, &fixed_model()).expect_err("fails");
     assert!(

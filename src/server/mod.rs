@@ -20,7 +20,11 @@ pub enum ServerError {
     #[error("the server exited with {status} before it was healthy; its output is in {log}")]
     Exited { status: String, log: String },
     #[error("{url} did not answer 200 within {timeout:?}; the server's output is in {log}")]
-    NotHealthy { url: String, timeout: Duration, log: String },
+    NotHealthy {
+        url: String,
+        timeout: Duration,
+        log: String,
+    },
     #[error("the server exited during the run ({status}); its output is in {log}")]
     Crashed { status: String, log: String },
 }
@@ -36,11 +40,17 @@ pub struct ManagedServer {
 
 impl ManagedServer {
     /// Starts the server for a backend at `base_url` and waits until healthy.
-    pub async fn start(config: &ServerConfig, base_url: &str, log: &Path) -> Result<ManagedServer, ServerError> {
+    pub async fn start(
+        config: &ServerConfig,
+        base_url: &str,
+        log: &Path,
+    ) -> Result<ManagedServer, ServerError> {
         let command = substitute(&config.command, base_url);
         let log_text = log.display().to_string();
         let output = File::create(log).map_err(|e| spawn_error(&command[0], e))?;
-        let errors = output.try_clone().map_err(|e| spawn_error(&command[0], e))?;
+        let errors = output
+            .try_clone()
+            .map_err(|e| spawn_error(&command[0], e))?;
         let mut process = Command::new(&command[0]);
         process
             .args(&command[1..])
@@ -60,7 +70,12 @@ impl ManagedServer {
         }
         let started = Instant::now();
         let child = process.spawn().map_err(|e| spawn_error(&command[0], e))?;
-        let mut server = ManagedServer { child: Some(child), stop_timeout: config.stop_timeout, log: log_text, ready_after: Duration::ZERO };
+        let mut server = ManagedServer {
+            child: Some(child),
+            stop_timeout: config.stop_timeout,
+            log: log_text,
+            ready_after: Duration::ZERO,
+        };
         let health = format!("{base_url}{}", config.health);
         server.wait_healthy(&health, config.startup_timeout).await?;
         server.ready_after = started.elapsed();
@@ -74,14 +89,20 @@ impl ManagedServer {
     /// An error when the server has exited (it must live for the whole run).
     pub fn check_alive(&mut self) -> Result<(), ServerError> {
         match self.child.as_mut().map(Child::try_wait) {
-            Some(Ok(Some(status))) => Err(ServerError::Crashed { status: status.to_string(), log: self.log.clone() }),
+            Some(Ok(Some(status))) => Err(ServerError::Crashed {
+                status: status.to_string(),
+                log: self.log.clone(),
+            }),
             _ => Ok(()),
         }
     }
 
     async fn wait_healthy(&mut self, url: &str, timeout: Duration) -> Result<(), ServerError> {
         crate::util::ensure_tls_provider();
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| spawn_error("reqwest", e))?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| spawn_error("reqwest", e))?;
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Err(ServerError::Crashed { status, log }) = self.check_alive() {
@@ -94,12 +115,18 @@ impl ManagedServer {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(ServerError::NotHealthy { url: url.to_string(), timeout, log: self.log.clone() })
+        Err(ServerError::NotHealthy {
+            url: url.to_string(),
+            timeout,
+            log: self.log.clone(),
+        })
     }
 
     /// SIGTERM to the process group, SIGKILL after the stop timeout.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let group = child.id() as libc::pid_t;
         // SAFETY: killpg only sends a signal to the group this child leads.
         unsafe { libc::killpg(group, libc::SIGTERM) };
@@ -124,19 +151,39 @@ impl Drop for ManagedServer {
 }
 
 fn spawn_error(program: &str, error: impl std::fmt::Display) -> ServerError {
-    ServerError::Spawn { program: program.to_string(), reason: error.to_string() }
+    ServerError::Spawn {
+        program: program.to_string(),
+        reason: error.to_string(),
+    }
 }
 
 /// Replaces `{url}`, `{host}` and `{port}` in every argument.
 pub fn substitute(command: &[String], base_url: &str) -> Vec<String> {
-    let authority = base_url.split("://").nth(1).unwrap_or(base_url).split('/').next().unwrap_or_default();
+    let authority = base_url
+        .split("://")
+        .nth(1)
+        .unwrap_or(base_url)
+        .split('/')
+        .next()
+        .unwrap_or_default();
     let (host, port) = match authority.rsplit_once(':') {
         Some((host, port)) => (host, port),
-        None => (authority, if base_url.starts_with("https") { "443" } else { "80" }),
+        None => (
+            authority,
+            if base_url.starts_with("https") {
+                "443"
+            } else {
+                "80"
+            },
+        ),
     };
     command
         .iter()
-        .map(|arg| arg.replace("{url}", base_url).replace("{host}", host).replace("{port}", port))
+        .map(|arg| {
+            arg.replace("{url}", base_url)
+                .replace("{host}", host)
+                .replace("{port}", port)
+        })
         .collect()
 }
 

@@ -197,7 +197,8 @@ impl RunDir {
     fn write_lines<T: Serialize>(&self, name: &str, items: &[T]) -> Result<(), StoreError> {
         let mut text = Vec::new();
         for item in items {
-            serde_json::to_writer(&mut text, item).map_err(|e| StoreError::new(&self.file(name), e.into()))?;
+            serde_json::to_writer(&mut text, item)
+                .map_err(|e| StoreError::new(&self.file(name), e.into()))?;
             text.push(b'\n');
         }
         self.write(name, &text)
@@ -223,7 +224,10 @@ impl RunDir {
 /// when the file does not exist.
 fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, StoreError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()),
+        Ok(text) => Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(StoreError::new(path, e)),
     }

@@ -188,3 +188,80 @@ fn a_broken_user_template_is_named_and_the_other_reports_are_written() {
         "{stderr}"
     );
 }
+
+#[test]
+fn compare_flags_a_slower_run_and_a_threshold_exits_6() {
+    let ws = Workspace::new();
+    for (name, ttft) in [("fast", 20), ("slow", 120)] {
+        let config = mock_ollama::MockConfig {
+            ttft: std::time::Duration::from_millis(ttft),
+            ..mock_ollama::MockConfig::default()
+        };
+        let server = mock_ollama::spawn_blocking(config).expect("mock");
+        let file = ws.write(
+            &format!("{name}.toml"),
+            &ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 8"),
+        );
+        assert_eq!(ws.exec(&file, &["--set", "run.warmup=1"]), 0);
+    }
+    let runs = ws.runs();
+    assert_eq!(runs.len(), 2);
+    let (first, second) = (&runs[0], &runs[1]);
+    let output = llmbench()
+        .args([
+            "compare",
+            &first.display().to_string(),
+            &second.display().to_string(),
+            "--fail-on",
+            "ttft.p50 > +50%",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        output.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("slower"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("threshold failed") && stderr.contains("ttft.p50"),
+        "{stderr}"
+    );
+
+    let same = llmbench()
+        .args([
+            "compare",
+            &first.display().to_string(),
+            &first.display().to_string(),
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(same.status.code(), Some(0));
+}
+
+#[test]
+fn an_experiment_threshold_that_fails_exits_6_after_writing_reports() {
+    let config = mock_ollama::MockConfig {
+        ttft: std::time::Duration::from_millis(100),
+        ..mock_ollama::MockConfig::default()
+    };
+    let server = mock_ollama::spawn_blocking(config).expect("mock");
+    let ws = Workspace::new();
+    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2").replace(
+        "[report]",
+        "[thresholds]\n\"ttft.p95\" = \"< 50ms\"\n\n[report]",
+    );
+    let file = ws.write("e.toml", &text);
+    assert_eq!(ws.exec(&file, &[]), 6);
+    assert!(ws.run().join("report.md").is_file());
+    let loose = ws.write(
+        "loose.toml",
+        &text
+            .replace("< 50ms", "< 5s")
+            .replace("name = \"mocked\"", "name = \"loose\""),
+    );
+    assert_eq!(ws.exec(&loose, &[]), 0);
+}

@@ -10,21 +10,37 @@ use std::path::Path;
 static ONE_SERVER_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
 }
 
 fn quickstart() -> String {
     let venv = format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR"));
-    assert!(Path::new(&venv).exists(), "no .venv with xllamacpp: run scripts/setup-llama.sh (scripts/test.sh does)");
+    assert!(
+        Path::new(&venv).exists(),
+        "no .venv with xllamacpp: run scripts/setup-llama.sh (scripts/test.sh does)"
+    );
     format!("{}/experiments/quickstart.toml", env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]
 fn quickstart_runs_against_the_real_llama_cpp_server() {
-    let _turn = ONE_SERVER_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = ONE_SERVER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let ws = Workspace::new();
     let url = format!("http://127.0.0.1:{}", free_port());
-    let code = ws.exec(Path::new(&quickstart()), &["--set", &format!("backend.url={url}"), "--set", "run.repetitions=2"]);
+    let code = ws.exec(
+        Path::new(&quickstart()),
+        &[
+            "--set",
+            &format!("backend.url={url}"),
+            "--set",
+            "run.repetitions=2",
+        ],
+    );
     assert_eq!(code, 0);
 
     let run = ws.run();
@@ -32,28 +48,57 @@ fn quickstart_runs_against_the_real_llama_cpp_server() {
     assert_eq!(records.len(), 6, "2 prompts × (1 warmup + 2 measured)");
     for record in &records {
         assert!(record.outcome.is_ok(), "{:?}", record.outcome);
-        let usage = record.server.completion_tokens.expect("usage.completion_tokens");
-        assert_eq!(record.tokens.output, Some(usage), "output tokens are the server's usage");
+        let usage = record
+            .server
+            .completion_tokens
+            .expect("usage.completion_tokens");
+        assert_eq!(
+            record.tokens.output,
+            Some(usage),
+            "output tokens are the server's usage"
+        );
         assert!(usage > 0 && record.output_chars > 0);
-        assert!(record.server.eval_duration_ns.is_some(), "llama.cpp timings parsed");
+        assert!(
+            record.server.eval_duration_ns.is_some(),
+            "llama.cpp timings parsed"
+        );
         assert!(record.timing.ttft_ms.is_some_and(|t| t > 0.0));
-        assert!(record.timing.chunk_offsets_ms.len() as u64 <= usage, "a chunk carries at least one token");
+        assert!(
+            record.timing.chunk_offsets_ms.len() as u64 <= usage,
+            "a chunk carries at least one token"
+        );
     }
-    let capital = records.iter().find(|r| r.prompt == "capital" && !r.warmup).expect("capital record");
-    assert!(capital.server.prompt_tokens.unwrap_or(0) > 10, "chat template tokens counted by the server");
+    let capital = records
+        .iter()
+        .find(|r| r.prompt == "capital" && !r.warmup)
+        .expect("capital record");
+    assert!(
+        capital.server.prompt_tokens.unwrap_or(0) > 10,
+        "chat template tokens counted by the server"
+    );
 
     let summary = json(&run.join("summary.json"));
     assert_eq!(summary["totals"]["ok"], 4);
     // The long answer ("reverse"): a one-word answer has too few tokens for a speed.
-    let decode = summary["cells"][1]["metrics"]["decode_tps"]["mean"].as_f64().unwrap_or(0.0);
+    let decode = summary["cells"][1]["metrics"]["decode_tps"]["mean"]
+        .as_f64()
+        .unwrap_or(0.0);
     assert!(decode > 1.0, "decode speed measured: {decode}");
     let report = std::fs::read_to_string(run.join("report.md")).expect("report.md");
-    assert!(report.contains("SmolLM2-135M Q4_1 | capital") && report.contains("SmolLM2-135M Q4_1 | reverse"), "{report}");
+    assert!(
+        report.contains("SmolLM2-135M Q4_1 | capital")
+            && report.contains("SmolLM2-135M Q4_1 | reverse"),
+        "{report}"
+    );
 
     let manifest = json(&run.join("manifest.json"));
     assert_eq!(manifest["status"], "complete");
-    assert!(manifest["servers"]["default"]["models"].as_array().is_some_and(|m| !m.is_empty()));
-    let ready = manifest["managed_server"]["ready_after_ms"].as_f64().unwrap_or(0.0);
+    assert!(manifest["servers"]["default"]["models"]
+        .as_array()
+        .is_some_and(|m| !m.is_empty()));
+    let ready = manifest["managed_server"]["ready_after_ms"]
+        .as_f64()
+        .unwrap_or(0.0);
     assert!(ready > 0.0, "time to ready recorded");
     let log = std::fs::read_to_string(run.join("server.log")).expect("server.log");
     assert!(log.contains("ready"), "the server's output is captured");
@@ -64,13 +109,22 @@ fn quickstart_runs_against_the_real_llama_cpp_server() {
 
 #[test]
 fn a_managed_server_that_dies_mid_run_keeps_the_records_and_says_so() {
-    let _turn = ONE_SERVER_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = ONE_SERVER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let ws = Workspace::new();
     let url = format!("http://127.0.0.1:{}", free_port());
     let out = ws.path("runs");
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("llmbench"))
         .args(["exec", &quickstart(), "--out", &out.display().to_string()])
-        .args(["--set", &format!("backend.url={url}"), "--set", "run.repetitions=40", "--set", "defaults.max_tokens=8"])
+        .args([
+            "--set",
+            &format!("backend.url={url}"),
+            "--set",
+            "run.repetitions=40",
+            "--set",
+            "defaults.max_tokens=8",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -80,8 +134,12 @@ fn a_managed_server_that_dies_mid_run_keeps_the_records_and_says_so() {
     let pid = loop {
         assert!(started.elapsed().as_secs() < 120, "no records within 120 s");
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let Some(run) = ws.runs().into_iter().next() else { continue };
-        let recorded = std::fs::read_to_string(run.join("requests.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
+        let Some(run) = ws.runs().into_iter().next() else {
+            continue;
+        };
+        let recorded = std::fs::read_to_string(run.join("requests.jsonl"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
         let pid = std::fs::read_to_string(run.join("manifest.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -94,13 +152,27 @@ fn a_managed_server_that_dies_mid_run_keeps_the_records_and_says_so() {
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let output = child.wait_with_output().expect("llmbench ends");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "some requests succeeded: {stderr}");
-    assert!(stderr.contains("the server exited during the run"), "{stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "some requests succeeded: {stderr}"
+    );
+    assert!(
+        stderr.contains("the server exited during the run"),
+        "{stderr}"
+    );
     let run = ws.run();
     let records = records(&run);
-    assert_eq!(records.len(), 82, "every planned request is recorded, failed ones included");
+    assert_eq!(
+        records.len(),
+        82,
+        "every planned request is recorded, failed ones included"
+    );
     assert!(records.iter().filter(|r| r.outcome.is_ok()).count() >= 3);
-    assert!(records.iter().any(|r| !r.outcome.is_ok()), "requests after the crash failed");
+    assert!(
+        records.iter().any(|r| !r.outcome.is_ok()),
+        "requests after the crash failed"
+    );
     let manifest = json(&run.join("manifest.json"));
     assert!(manifest["managed_server"]["exited_during_run"].is_string());
 }

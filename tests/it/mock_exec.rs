@@ -224,40 +224,70 @@ fn openai_mode_streams_sse_with_usage() {
 
 #[test]
 fn cold_starts_measure_the_load_apart_from_warm_requests() {
-    let server = mock(MockConfig { load_delay: Duration::from_millis(300), ..MockConfig::default() });
+    let server = mock(MockConfig {
+        load_delay: Duration::from_millis(300),
+        ..MockConfig::default()
+    });
     let ws = Workspace::new();
     let run = "repetitions = 2\nwarmup = 1\ncold_start = true\ncold_repetitions = 2";
-    let file = ws.write("e.toml", &ollama_experiment(&server.url(), "qwen3:0.6b", run));
+    let file = ws.write(
+        "e.toml",
+        &ollama_experiment(&server.url(), "qwen3:0.6b", run),
+    );
     assert_eq!(ws.exec(&file, &[]), 0);
     let run = ws.run();
     let records = records(&run);
-    assert_eq!(records.len(), 2 + 2 * 3, "2 cold starts, then 2 cells × (1 warmup + 2 measured)");
+    assert_eq!(
+        records.len(),
+        2 + 2 * 3,
+        "2 cold starts, then 2 cells × (1 warmup + 2 measured)"
+    );
     let (cold, warm): (Vec<_>, Vec<_>) = records.iter().partition(|r| r.cold);
     for record in &cold {
         assert!(record.outcome.is_ok(), "{:?}", record.outcome);
         let load = record.server.load_duration_ns.unwrap_or(0) as f64 / 1e6;
-        assert!((290.0..2000.0).contains(&load), "server load {load} ms around the injected 300 ms");
-        assert!(record.timing.ttft_ms.unwrap_or(0.0) >= 290.0, "client ttft includes the load");
+        assert!(
+            (290.0..2000.0).contains(&load),
+            "server load {load} ms around the injected 300 ms"
+        );
+        assert!(
+            record.timing.ttft_ms.unwrap_or(0.0) >= 290.0,
+            "client ttft includes the load"
+        );
     }
     for record in warm.iter().filter(|r| !r.warmup) {
-        assert!(record.server.load_duration_ns.unwrap_or(0) < 100_000_000, "warm requests load nothing");
+        assert!(
+            record.server.load_duration_ns.unwrap_or(0) < 100_000_000,
+            "warm requests load nothing"
+        );
     }
-    let unloads = server.requests().iter().filter(|r| r["keep_alive"] == 0).count();
+    let unloads = server
+        .requests()
+        .iter()
+        .filter(|r| r["keep_alive"] == 0)
+        .count();
     assert_eq!(unloads, 2, "one unload per cold start");
 
     let summary = json(&run.join("summary.json"));
     let cold = &summary["models"][0]["cold_start"];
     assert_eq!(cold["counts"]["ok"], 2);
     assert!(cold["metrics"]["load_ms"]["mean"].as_f64().unwrap_or(0.0) >= 290.0);
-    assert_eq!(summary["cells"][0]["counts"]["measured"], 2, "cold requests are not warm measurements");
+    assert_eq!(
+        summary["cells"][0]["counts"]["measured"], 2,
+        "cold requests are not warm measurements"
+    );
     let loaded = &summary["loaded_models"]["qwen3:0.6b"];
-    assert!(loaded["size"].as_u64().unwrap_or(0) > 0, "/api/ps recorded: {loaded}");
+    assert!(
+        loaded["size"].as_u64().unwrap_or(0) > 0,
+        "/api/ps recorded: {loaded}"
+    );
 }
 
 #[test]
 fn cold_start_on_an_openai_backend_is_refused_before_running() {
     let ws = Workspace::new();
-    let text = ollama_experiment("http://127.0.0.1:1", "m", "cold_start = true").replace("kind = \"ollama\"", "kind = \"openai\"");
+    let text = ollama_experiment("http://127.0.0.1:1", "m", "cold_start = true")
+        .replace("kind = \"ollama\"", "kind = \"openai\"");
     let file = ws.write("e.toml", &text);
     assert_eq!(ws.exec(&file, &[]), 2);
     assert!(ws.runs().is_empty());

@@ -10,54 +10,98 @@ use mock_ollama::MockConfig;
 fn a_written_tokenizer_counts_whole_responses_and_is_used() {
     let server = mock_ollama::spawn_blocking(MockConfig::default()).expect("mock");
     let ws = Workspace::new();
-    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2")
-        .replace("[[models]]\nname = \"qwen3:0.6b\"", "[[models]]\nname = \"qwen3:0.6b\"\ntokenizer = \"tiktoken:cl100k_base\"");
+    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2").replace(
+        "[[models]]\nname = \"qwen3:0.6b\"",
+        "[[models]]\nname = \"qwen3:0.6b\"\ntokenizer = \"tiktoken:cl100k_base\"",
+    );
     let file = ws.write("e.toml", &text);
     assert_eq!(ws.exec(&file, &[]), 0);
     let run = ws.run();
     let tokens = std::fs::read_to_string(run.join("tokens.jsonl")).expect("tokens.jsonl");
     assert_eq!(tokens.lines().count(), 4, "every successful response");
-    let responses = std::fs::read_to_string(run.join("responses").join(format!("{}.jsonl", records(&run)[0].cell))).expect("responses");
-    let first: serde_json::Value = serde_json::from_str(responses.lines().next().unwrap_or("{}")).expect("json");
+    let responses = std::fs::read_to_string(
+        run.join("responses")
+            .join(format!("{}.jsonl", records(&run)[0].cell)),
+    )
+    .expect("responses");
+    let first: serde_json::Value =
+        serde_json::from_str(responses.lines().next().unwrap_or("{}")).expect("json");
     let content = first["content"].as_str().unwrap_or_default();
-    let expected = tiktoken_rs::cl100k_base_singleton().encode_with_special_tokens(content).len() as u64;
-    let first_count: serde_json::Value = serde_json::from_str(tokens.lines().next().unwrap_or("{}")).expect("json");
-    assert_eq!(first_count["output"].as_u64(), Some(expected), "counted on the whole text");
+    let expected = tiktoken_rs::cl100k_base_singleton()
+        .encode_with_special_tokens(content)
+        .len() as u64;
+    let first_count: serde_json::Value =
+        serde_json::from_str(tokens.lines().next().unwrap_or("{}")).expect("json");
+    assert_eq!(
+        first_count["output"].as_u64(),
+        Some(expected),
+        "counted on the whole text"
+    );
     let summary = json(&run.join("summary.json"));
     let agreement = &summary["models"][0]["tokens"];
-    assert_eq!(agreement["output_source"], "tiktoken:cl100k_base", "{agreement}");
+    assert_eq!(
+        agreement["output_source"], "tiktoken:cl100k_base",
+        "{agreement}"
+    );
     assert!(agreement["compared"].as_u64().unwrap_or(0) >= 4);
-    let tokens_mean = summary["cells"][0]["metrics"]["output_tokens"]["mean"].as_f64().unwrap_or(0.0);
-    assert!((tokens_mean - 16.0).abs() > 0.5, "the local count, not the server's 16, is used: {tokens_mean}");
+    let tokens_mean = summary["cells"][0]["metrics"]["output_tokens"]["mean"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(
+        (tokens_mean - 16.0).abs() > 0.5,
+        "the local count, not the server's 16, is used: {tokens_mean}"
+    );
 }
 
 #[test]
 fn a_bad_tokenizer_spec_stops_the_run_before_anything_is_sent() {
     let server = mock_ollama::spawn_blocking(MockConfig::default()).expect("mock");
     let ws = Workspace::new();
-    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "")
-        .replace("[[models]]\nname = \"qwen3:0.6b\"", "[[models]]\nname = \"qwen3:0.6b\"\ntokenizer = \"gguf:no/such/model.gguf\"");
+    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "").replace(
+        "[[models]]\nname = \"qwen3:0.6b\"",
+        "[[models]]\nname = \"qwen3:0.6b\"\ntokenizer = \"gguf:no/such/model.gguf\"",
+    );
     let file = ws.write("e.toml", &text);
     let output = Command::cargo_bin("llmbench")
         .expect("binary")
-        .args(["exec", &file.display().to_string(), "--out", &ws.path("runs").display().to_string()])
+        .args([
+            "exec",
+            &file.display().to_string(),
+            "--out",
+            &ws.path("runs").display().to_string(),
+        ])
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("model qwen3:0.6b") && stderr.contains("gguf:no/such/model.gguf") && stderr.contains("no such file"), "{stderr}");
+    assert!(
+        stderr.contains("model qwen3:0.6b")
+            && stderr.contains("gguf:no/such/model.gguf")
+            && stderr.contains("no such file"),
+        "{stderr}"
+    );
     assert_eq!(server.generation_count(), 0);
 }
 
 #[test]
 fn an_unknown_spec_in_the_mapping_is_pointed_at() {
     let ws = Workspace::new();
-    let text = ollama_experiment("http://127.0.0.1:1", "m", "").replace("[report]", "[tokenizers]\n\"qwen*\" = \"tiktok:cl100k_base\"\n\n[report]");
+    let text = ollama_experiment("http://127.0.0.1:1", "m", "").replace(
+        "[report]",
+        "[tokenizers]\n\"qwen*\" = \"tiktok:cl100k_base\"\n\n[report]",
+    );
     let file = ws.write("e.toml", &text);
-    let output = Command::cargo_bin("llmbench").expect("binary").args(["validate", &file.display().to_string()]).output().expect("runs");
+    let output = Command::cargo_bin("llmbench")
+        .expect("binary")
+        .args(["validate", &file.display().to_string()])
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("tokenizers.\"qwen*\"") && stderr.contains("did you mean `tiktoken:"), "{stderr}");
+    assert!(
+        stderr.contains("tokenizers.\"qwen*\"") && stderr.contains("did you mean `tiktoken:"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -1,0 +1,315 @@
+//! Thresholds that make a run or a comparison a gate. Two spellings:
+//!
+//! - a failure condition, `llmbench compare --fail-on "ttft.p95 > +10%"`
+//!   ([`parse_threshold`]): the gate fails when it holds; a signed percentage
+//!   is a change from run A to run B, anything else a limit on run B;
+//! - a requirement, `[thresholds] "ttft.p95" = "< 800ms"` in an experiment
+//!   ([`parse_requirement`]): the gate fails when it does not hold.
+//!
+//! Metrics are `<metric>.<statistic>` with short names (`ttft` = `ttft_ms`,
+//! `tpot`, `e2e`, `chunk_gap`, `ttfb`, `load`; `decode_tps`, `prompt_tps`,
+//! … as they are), or `errors.rate`, `errors.count`, `throughput`,
+//! `request_rate`. Limits take units: `ms`/`s` for times, `%` for rates.
+
+use serde::{Deserialize, Serialize};
+
+/// Metric short names and the summary metric they stand for.
+const ALIASES: [(&str, &str); 7] = [
+    ("ttft", "ttft_ms"),
+    ("ttfb", "ttfb_ms"),
+    ("ttft_content", "ttft_content_ms"),
+    ("e2e", "e2e_ms"),
+    ("tpot", "tpot_ms"),
+    ("chunk_gap", "chunk_gap_ms"),
+    ("load", "load_ms"),
+];
+
+/// Summary metrics a threshold can name (with unit suffix).
+const METRICS: [&str; 12] = [
+    "ttfb_ms",
+    "ttft_ms",
+    "ttft_content_ms",
+    "e2e_ms",
+    "tpot_ms",
+    "chunk_gap_ms",
+    "decode_tps",
+    "server_decode_tps",
+    "prompt_tps",
+    "load_ms",
+    "output_tokens",
+    "prompt_tokens",
+];
+
+const STATS: [&str; 10] = [
+    "mean", "p50", "p90", "p95", "p99", "min", "max", "stddev", "cv", "count",
+];
+
+/// What a threshold measures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// A statistic of a summary metric, e.g. `ttft_ms` / `p95`.
+    Stat { metric: String, stat: String },
+    /// Failed / measured requests of a cell, 0..1.
+    ErrorRate,
+    /// Failed requests of a cell.
+    ErrorCount,
+    /// A cell's throughput, tokens/s.
+    Throughput,
+    /// A cell's measured requests per second.
+    RequestRate,
+}
+
+impl Target {
+    fn parse(name: &str) -> Result<Target, String> {
+        match name {
+            "errors.rate" | "error_rate" => return Ok(Target::ErrorRate),
+            "errors.count" | "errors" => return Ok(Target::ErrorCount),
+            "throughput" | "throughput_tps" => return Ok(Target::Throughput),
+            "request_rate" => return Ok(Target::RequestRate),
+            _ => {}
+        }
+        let Some((metric, stat)) = name.rsplit_once('.') else {
+            return Err(format!(
+                "`{name}` needs a statistic, e.g. `{name}.p95` or `{name}.mean` (or use errors.rate, throughput)"
+            ));
+        };
+        let metric = ALIASES
+            .iter()
+            .find(|(short, _)| *short == metric)
+            .map_or(metric, |(_, full)| full);
+        if !METRICS.contains(&metric) {
+            return Err(format!(
+                "`{metric}` is not a metric; use one of ttft, ttfb, tpot, e2e, chunk_gap, load, decode_tps, server_decode_tps, prompt_tps, output_tokens, prompt_tokens, errors.rate, errors.count, throughput, request_rate"
+            ));
+        }
+        if !STATS.contains(&stat) {
+            return Err(format!(
+                "`{stat}` is not a statistic; use one of {}",
+                STATS.join(", ")
+            ));
+        }
+        Ok(Target::Stat {
+            metric: metric.to_string(),
+            stat: stat.to_string(),
+        })
+    }
+
+    /// Times are in ms; rates 0..1; everything else as is.
+    fn kind(&self) -> ValueKind {
+        match self {
+            Target::Stat { metric, stat }
+                if metric.ends_with("_ms") && stat != "cv" && stat != "count" =>
+            {
+                ValueKind::Time
+            }
+            Target::ErrorRate => ValueKind::Rate,
+            _ => ValueKind::Plain,
+        }
+    }
+
+    /// `value` in the target's unit, for messages.
+    pub fn format(&self, value: f64) -> String {
+        match self.kind() {
+            ValueKind::Time => crate::report::format_ms(Some(value)),
+            ValueKind::Rate => format!("{:.2}%", value * 100.0),
+            ValueKind::Plain => format!("{}", (value * 1000.0).round() / 1000.0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ValueKind {
+    Time,
+    Rate,
+    Plain,
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+}
+
+impl Op {
+    pub fn holds(self, value: f64, limit: f64) -> bool {
+        match self {
+            Op::Gt => value > limit,
+            Op::Ge => value >= limit,
+            Op::Lt => value < limit,
+            Op::Le => value <= limit,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+        }
+    }
+}
+
+/// The number a threshold compares with.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Limit {
+    /// In the target's unit (ms for times, 0..1 for rates).
+    Absolute(f64),
+    /// A change from run A to run B, in percent (+10 = 10% higher).
+    Change(f64),
+}
+
+/// Whether a threshold says what fails or what must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// `--fail-on`: the gate fails when the condition holds.
+    FailIf,
+    /// `[thresholds]`: the gate fails when the condition does not hold.
+    Require,
+}
+
+/// A parsed threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    /// As written, e.g. `ttft.p95 > +10%`.
+    pub text: String,
+    /// The metric as written, e.g. `ttft.p95`.
+    pub name: String,
+    pub target: Target,
+    pub op: Op,
+    pub limit: Limit,
+    pub rule: Rule,
+}
+
+impl Threshold {
+    /// Whether `value` (the statistic, or the change in percent for a
+    /// `Change` limit) fails the gate.
+    pub fn fails(&self, value: f64) -> bool {
+        let limit = match self.limit {
+            Limit::Absolute(x) | Limit::Change(x) => x,
+        };
+        let holds = self.op.holds(value, limit);
+        match self.rule {
+            Rule::FailIf => holds,
+            Rule::Require => !holds,
+        }
+    }
+
+    /// The limit as written back: `> +10%`, `< 800 ms`, `< 1.00%`.
+    pub fn limit_text(&self) -> String {
+        let word = if self.rule == Rule::Require {
+            "required"
+        } else {
+            "fails if"
+        };
+        let value = match self.limit {
+            Limit::Change(x) => format!("{x:+}%"),
+            Limit::Absolute(x) => self.target.format(x),
+        };
+        format!("{word} {} {value}", self.op.symbol())
+    }
+}
+
+/// Parses a `--fail-on` expression: `METRIC OP VALUE`, e.g. `ttft.p95 > +10%`,
+/// `decode_tps.mean < -5%`, `errors.rate > 1%`, `e2e.p50 > 2s`.
+pub fn parse_threshold(text: &str) -> Result<Threshold, String> {
+    parse(text, Rule::FailIf).map_err(|e| format!("threshold `{text}`: {e}"))
+}
+
+/// Parses an experiment's `[thresholds]` entry: `"ttft.p95" = "< 800ms"`.
+/// A change (`+10%`) needs two runs and is refused here.
+pub fn parse_requirement(key: &str, value: &str) -> Result<Threshold, String> {
+    let text = format!("{key} {}", value.trim());
+    let threshold = parse(&text, Rule::Require)
+        .map_err(|e| format!("threshold \"{key}\" = \"{value}\": {e}"))?;
+    if matches!(threshold.limit, Limit::Change(_)) {
+        return Err(format!(
+            "threshold \"{key}\" = \"{value}\": a change needs two runs; write an absolute limit (\"< 800ms\") here, or use `llmbench compare --fail-on \"{key} {value}\"`"
+        ));
+    }
+    Ok(threshold)
+}
+
+fn parse(text: &str, rule: Rule) -> Result<Threshold, String> {
+    let at = text
+        .find(['<', '>'])
+        .ok_or("write METRIC OP LIMIT with OP one of < <= > >=, e.g. \"ttft.p95 > +10%\"")?;
+    let name = text[..at].trim();
+    let rest = &text[at..];
+    let (op, value) = match rest.as_bytes() {
+        [b'>', b'=', ..] => (Op::Ge, &rest[2..]),
+        [b'<', b'=', ..] => (Op::Le, &rest[2..]),
+        [b'>', ..] => (Op::Gt, &rest[1..]),
+        _ => (Op::Lt, &rest[1..]),
+    };
+    if name.is_empty() {
+        return Err("no metric before the operator".into());
+    }
+    let target = Target::parse(name)?;
+    let limit = parse_limit(value.trim(), &target)?;
+    if matches!(limit, Limit::Change(_)) && matches!(target, Target::ErrorRate | Target::ErrorCount)
+    {
+        return Err(format!(
+            "{name} takes an absolute limit, e.g. \"{name} > 1%\""
+        ));
+    }
+    Ok(Threshold {
+        text: text.trim().to_string(),
+        name: name.to_string(),
+        target,
+        op,
+        limit,
+        rule,
+    })
+}
+
+fn parse_limit(value: &str, target: &Target) -> Result<Limit, String> {
+    let number = |digits: &str| -> Result<f64, String> {
+        digits
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("`{value}` is not a number with an optional unit (ms, s, %)"))
+    };
+    let signed = value.starts_with(['+', '-']);
+    if let Some(digits) = value.strip_suffix('%') {
+        if signed {
+            return Ok(Limit::Change(number(digits)?));
+        }
+        return match target.kind() {
+            ValueKind::Rate => Ok(Limit::Absolute(number(digits)? / 100.0)),
+            _ => Err(format!(
+                "`{value}`: a percentage is a change only with a sign (`+{digits}%` or `-{digits}%`)"
+            )),
+        };
+    }
+    let kind = target.kind();
+    if let Some(digits) = value.strip_suffix("ms") {
+        return match kind {
+            ValueKind::Time => Ok(Limit::Absolute(number(digits)?)),
+            _ => Err(format!(
+                "`{value}`: ms is a unit of time, and this metric is not a time"
+            )),
+        };
+    }
+    if let Some(digits) = value.strip_suffix('s') {
+        return match kind {
+            ValueKind::Time => Ok(Limit::Absolute(number(digits)? * 1000.0)),
+            _ => Err(format!(
+                "`{value}`: s is a unit of time, and this metric is not a time"
+            )),
+        };
+    }
+    Ok(Limit::Absolute(number(value)?))
+}

@@ -1,0 +1,321 @@
+//! SVG primitives for the chart helpers: escaping, linear scales with "nice"
+//! ticks, units inferred from metric names, a small document builder, axes
+//! and a wrapping legend. Charts are 480 units wide (so text stays legible on a phone) and scale to their
+//! container; colours come from CSS classes (`s0`..`s7`, `axis`, `grid`,
+//! `label`) with presentation attributes as a fallback, so a page can restyle
+//! them for dark mode.
+
+use std::fmt::Write as _;
+
+/// Width of every chart's view box.
+pub const WIDTH: f64 = 480.0;
+/// Left and right edges of the plotting area for charts without a y axis.
+pub const LEFT: f64 = 12.0;
+pub const RIGHT: f64 = WIDTH - 16.0;
+
+/// Series colours (light mode; the page's CSS may override them).
+const PALETTE: [&str; 8] = [
+    "#2563eb", "#d97706", "#059669", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d",
+];
+
+/// Escapes text for SVG/XML content and attributes.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Shortens `text` to at most `max` characters, ending in "…" when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+/// The colour of series `index`.
+pub fn colour(index: usize) -> &'static str {
+    PALETTE[index % PALETTE.len()]
+}
+
+/// What a metric's values measure, from its name's suffix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unit {
+    Ms,
+    PerSecond,
+    Tokens,
+    Percent,
+    Bytes,
+    Watts,
+    Joules,
+    Plain,
+}
+
+impl Unit {
+    pub fn of(name: &str) -> Unit {
+        let last = name.rsplit('.').next().unwrap_or(name);
+        if last.ends_with("_ms") {
+            Unit::Ms
+        } else if last.ends_with("_tps") || last.ends_with("_rate") {
+            Unit::PerSecond
+        } else if last.ends_with("_tokens") {
+            Unit::Tokens
+        } else if last.ends_with("_pct") {
+            Unit::Percent
+        } else if last.ends_with("_bytes") {
+            Unit::Bytes
+        } else if last.ends_with("_w") {
+            Unit::Watts
+        } else if last.ends_with("_j") {
+            Unit::Joules
+        } else {
+            Unit::Plain
+        }
+    }
+
+    /// A value with its unit, for labels.
+    pub fn format(self, value: f64) -> String {
+        match self {
+            Unit::Ms => super::helpers::format_ms(Some(value)),
+            Unit::PerSecond => format!("{}/s", compact(value)),
+            Unit::Tokens => format!("{} tokens", compact(value)),
+            Unit::Percent => format!("{value:.0}%"),
+            Unit::Bytes => super::helpers::format_bytes(Some(value)),
+            Unit::Watts => format!("{} W", compact(value)),
+            Unit::Joules => format!("{} J", compact(value)),
+            Unit::Plain => compact(value),
+        }
+    }
+
+    /// A tick label: short, unit left to the axis title.
+    pub fn tick(self, value: f64) -> String {
+        match self {
+            Unit::Bytes => super::helpers::format_bytes(Some(value)),
+            Unit::Percent => format!("{value:.0}%"),
+            _ => compact(value),
+        }
+    }
+
+    /// The unit as words, for axis titles.
+    pub fn words(self) -> &'static str {
+        match self {
+            Unit::Ms => "ms",
+            Unit::PerSecond => "per second",
+            Unit::Tokens => "tokens",
+            Unit::Percent => "%",
+            Unit::Bytes => "bytes",
+            Unit::Watts => "W",
+            Unit::Joules => "J",
+            Unit::Plain => "",
+        }
+    }
+}
+
+/// A number in few characters: 0.25, 8.5, 812, 1.2k, 35k, 1.2M.
+pub fn compact(value: f64) -> String {
+    let size = value.abs();
+    let text = if size >= 1e6 {
+        format!("{:.1}M", value / 1e6)
+    } else if size >= 1e4 {
+        format!("{:.0}k", value / 1e3)
+    } else if size >= 1e3 {
+        format!("{:.1}k", value / 1e3)
+    } else if size >= 100.0 || value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else if size >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    };
+    text.replace(".0k", "k").replace(".0M", "M")
+}
+
+/// Evenly spaced round ticks (steps of 1, 2 or 5 × 10^k) covering `lo..=hi`.
+pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 1.0, lo + 1.0)
+    };
+    let rough = (hi - lo) / target.max(1) as f64;
+    let magnitude = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= rough)
+        .unwrap_or(10.0 * magnitude);
+    let first = (lo / step).floor() as i64;
+    let last = (hi / step).ceil() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
+}
+
+/// A linear map from data values to pixels.
+#[derive(Debug, Clone, Copy)]
+pub struct Scale {
+    pub lo: f64,
+    pub hi: f64,
+    pub from: f64,
+    pub to: f64,
+}
+
+impl Scale {
+    /// A scale over `ticks` (their first and last value).
+    pub fn over(ticks: &[f64], from: f64, to: f64) -> Scale {
+        let lo = ticks.first().copied().unwrap_or(0.0);
+        let hi = ticks.last().copied().unwrap_or(1.0);
+        Scale { lo, hi, from, to }
+    }
+
+    pub fn at(&self, value: f64) -> f64 {
+        if self.hi <= self.lo {
+            return (self.from + self.to) / 2.0;
+        }
+        self.from + (value - self.lo) / (self.hi - self.lo) * (self.to - self.from)
+    }
+}
+
+/// Ticks for values spanning `lo..=hi`, starting at 0 when the values are
+/// positive and not far from it (so bar lengths compare honestly).
+pub fn axis_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let start = if lo >= 0.0 && lo < hi * 0.6 { 0.0 } else { lo };
+    nice_ticks(start, hi, 5)
+}
+
+/// An SVG document under construction.
+pub struct Svg {
+    kind: &'static str,
+    title: String,
+    body: String,
+}
+
+impl Svg {
+    /// A chart of `kind` (a CSS class: `chart-box`, `chart-bars`, …) titled `title`.
+    pub fn new(kind: &'static str, title: &str) -> Svg {
+        let mut svg = Svg {
+            kind,
+            title: title.to_string(),
+            body: String::new(),
+        };
+        svg.text(LEFT, 18.0, "title", "start", title);
+        svg
+    }
+
+    pub fn push(&mut self, element: &str) {
+        self.body.push_str(element);
+        self.body.push('\n');
+    }
+
+    pub fn text(&mut self, x: f64, y: f64, class: &str, anchor: &str, content: &str) {
+        let element = format!(
+            r#"<text x="{x:.1}" y="{y:.1}" class="{class}" text-anchor="{anchor}" fill="currentColor">{}</text>"#,
+            esc(content)
+        );
+        self.push(&element);
+    }
+
+    pub fn line(&mut self, (x1, y1): (f64, f64), (x2, y2): (f64, f64), class: &str) {
+        let element = format!(
+            r##"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" class="{class}" stroke="#888"/>"##
+        );
+        self.push(&element);
+    }
+
+    /// A filled rectangle of series `series`.
+    pub fn rect(&mut self, (x, y): (f64, f64), (w, h): (f64, f64), series: usize, class: &str) {
+        let element = format!(
+            r#"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}" class="{class} s{}" fill="{}"/>"#,
+            w.max(0.5),
+            series % PALETTE.len(),
+            colour(series)
+        );
+        self.push(&element);
+    }
+
+    /// A line through `points` in the colour of `series`.
+    pub fn polyline(&mut self, points: &[(f64, f64)], series: usize, class: &str) {
+        let mut path = String::new();
+        for (x, y) in points {
+            let _ = write!(path, "{x:.1},{y:.1} ");
+        }
+        let element = format!(
+            r#"<polyline points="{}" class="{class} s{}" fill="none" stroke="{}"/>"#,
+            path.trim_end(),
+            series % PALETTE.len(),
+            colour(series)
+        );
+        self.push(&element);
+    }
+
+    /// A dot of series `series`, with a tooltip.
+    pub fn dot(&mut self, (x, y): (f64, f64), r: f64, series: usize, tip: &str) {
+        let element = format!(
+            r#"<circle cx="{x:.1}" cy="{y:.1}" r="{r:.1}" class="dot s{}" fill="{}"><title>{}</title></circle>"#,
+            series % PALETTE.len(),
+            colour(series),
+            esc(tip)
+        );
+        self.push(&element);
+    }
+
+    /// A horizontal axis at `y` with vertical grid lines up to `top`.
+    pub fn x_axis(&mut self, scale: &Scale, ticks: &[f64], (top, y): (f64, f64), unit: Unit) {
+        for &tick in ticks {
+            let x = scale.at(tick);
+            self.line((x, top), (x, y), "grid");
+            self.text(x, y + 14.0, "tick", "middle", &unit.tick(tick));
+        }
+        self.line((scale.from, y), (scale.to, y), "axis");
+    }
+
+    /// A vertical axis at `x` with horizontal grid lines across to `right`.
+    pub fn y_axis(&mut self, scale: &Scale, ticks: &[f64], (x, right): (f64, f64), unit: Unit) {
+        for &tick in ticks {
+            let y = scale.at(tick);
+            self.line((x, y), (right, y), "grid");
+            self.text(x - 4.0, y + 4.0, "tick", "end", &unit.tick(tick));
+        }
+        self.line((x, scale.from), (x, scale.to), "axis");
+    }
+
+    /// Swatches and labels in rows from `y`; returns the y below them.
+    pub fn legend(&mut self, labels: &[String], y: f64) -> f64 {
+        let per_row = 2;
+        let width = (RIGHT - LEFT) / per_row as f64;
+        for (i, label) in labels.iter().enumerate() {
+            let x = LEFT + (i % per_row) as f64 * width;
+            let row_y = y + (i / per_row) as f64 * 18.0;
+            self.rect((x, row_y - 9.0), (10.0, 10.0), i, "swatch");
+            self.text(x + 14.0, row_y, "legend", "start", &clip(label, 28));
+        }
+        y + labels.len().div_ceil(per_row) as f64 * 18.0
+    }
+
+    /// The finished `<svg>` element, `height` units tall.
+    pub fn finish(self, height: f64) -> String {
+        format!(
+            "<svg class=\"chart {}\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height:.0}\" role=\"img\" aria-label=\"{}\" font-size=\"14\">\n<title>{}</title>\n{}</svg>",
+            self.kind,
+            esc(&self.title),
+            esc(&self.title),
+            self.body
+        )
+    }
+}
+
+/// What a chart prints when none of its items has data.
+pub fn empty(kind: &str, what: &str) -> String {
+    format!(
+        "<p class=\"chart-empty {kind}\">No data for {}.</p>",
+        esc(what)
+    )
+}
