@@ -18,6 +18,7 @@ fn cell(index: usize, model: &str, prompt: &str) -> Cell {
         load: crate::experiment::Load::Closed { concurrency: 1 },
         matrix: vec![],
         checks: vec![],
+        duration_s: None,
         repetitions: 3,
         warmup: 1,
     }

@@ -131,21 +131,22 @@ struct Run<'a> {
 impl Run<'_> {
     /// Runs `jobs` of one cell: warmups one at a time, measured requests
     /// under the cell's load (closed-loop workers or an open-loop schedule).
-    async fn batch(
-        &mut self,
-        target: &Target,
-        cell: &Cell,
-        jobs: Vec<Job>,
-    ) -> Result<(), StoreError> {
-        if jobs.is_empty() || *self.cancel.borrow() {
+    async fn batch(&mut self, target: &Target, cell: &Cell, jobs: Jobs) -> Result<(), StoreError> {
+        if jobs.count == 0 || *self.cancel.borrow() {
             return Ok(());
         }
-        let warmup = jobs.iter().all(|j| j.warmup);
+        let warmup = jobs.first.warmup;
+        // A cell with a duration runs its measured requests until then.
+        let deadline = cell
+            .duration_s
+            .filter(|_| !warmup)
+            .map(|s| Instant::now() + Duration::from_secs_f64(s));
         let batch = Arc::new(Batch {
             context: self.context.clone(),
             target: target.clone(),
             cell: Arc::new(cell.clone()),
-            jobs: Arc::new(jobs),
+            jobs,
+            deadline,
         });
         let receiver = match cell.load {
             _ if warmup => closed_loop(batch, 1, &self.cancel),
@@ -156,7 +157,11 @@ impl Run<'_> {
                 seed,
                 max_in_flight,
             } => {
-                let schedule = open_loop::schedule(batch.jobs.len(), rate, arrivals, seed);
+                let arrivals_due = match cell.duration_s {
+                    Some(seconds) => (rate * seconds).ceil() as usize,
+                    None => batch.jobs.count,
+                };
+                let schedule = open_loop::schedule(arrivals_due, rate, arrivals, seed);
                 open_loop::dispatch(batch, schedule, max_in_flight, &self.cancel)
             }
         };
@@ -281,21 +286,39 @@ fn unload_failure(cell: &Cell, job: Job, message: String) -> (Record, Response) 
     (record, Response::default())
 }
 
-fn jobs_for(cell: &Cell, warmup: bool) -> Vec<Job> {
-    let count = if warmup {
-        cell.warmup
-    } else {
-        cell.repetitions
-    };
-    (0..count)
-        .map(|repetition| Job {
-            cell: cell.index,
+/// A cell's warmup or measured requests: repetitions 0..count of one kind.
+/// With `[run] duration` the measured count is open-ended and the deadline
+/// ends the batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Jobs {
+    pub(crate) first: Job,
+    pub(crate) count: usize,
+}
+
+impl Jobs {
+    pub(crate) fn get(&self, index: usize) -> Option<Job> {
+        let repetition = u32::try_from(index).ok().filter(|_| index < self.count)?;
+        Some(Job {
             repetition,
-            warmup,
-            cold: false,
-            scheduled: None,
+            ..self.first
         })
-        .collect()
+    }
+}
+
+fn jobs_for(cell: &Cell, warmup: bool) -> Jobs {
+    let count = match (warmup, cell.duration_s) {
+        (true, _) => cell.warmup as usize,
+        (false, Some(_)) => u32::MAX as usize,
+        (false, None) => cell.repetitions as usize,
+    };
+    let first = Job {
+        cell: cell.index,
+        repetition: 0,
+        warmup,
+        cold: false,
+        scheduled: None,
+    };
+    Jobs { first, count }
 }
 
 /// The requests of one cell of one kind (warmup or measured).
@@ -303,7 +326,9 @@ pub(crate) struct Batch {
     pub(crate) context: Arc<RequestContext>,
     pub(crate) target: Target,
     pub(crate) cell: Arc<Cell>,
-    pub(crate) jobs: Arc<Vec<Job>>,
+    pub(crate) jobs: Jobs,
+    /// Closed loop with a duration: no request starts after this.
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// Closed loop: `concurrency` workers pull jobs in order; each request that
@@ -313,7 +338,7 @@ fn closed_loop(
     concurrency: u32,
     cancel: &watch::Receiver<bool>,
 ) -> mpsc::UnboundedReceiver<(Record, Response)> {
-    let workers = (concurrency.max(1) as usize).min(batch.jobs.len());
+    let workers = (concurrency.max(1) as usize).min(batch.jobs.count);
     let next = Arc::new(AtomicUsize::new(0));
     let (sender, receiver) = mpsc::unbounded_channel::<(Record, Response)>();
     for _ in 0..workers {
@@ -322,10 +347,11 @@ fn closed_loop(
         tokio::spawn(async move {
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&job) = batch.jobs.get(index) else {
+                let Some(job) = batch.jobs.get(index) else {
                     break;
                 };
-                if *cancel.borrow() {
+                let past_deadline = batch.deadline.is_some_and(|d| Instant::now() >= d);
+                if *cancel.borrow() || past_deadline {
                     break;
                 }
                 let target = &batch.target;

@@ -62,7 +62,8 @@ pub fn dispatch(
         let in_flight = Arc::new(AtomicU32::new(0));
         // A short lead so the first arrival is not already late.
         let start = Instant::now() + Duration::from_millis(5);
-        for (&job, offset) in batch.jobs.iter().zip(schedule) {
+        let jobs = (0..schedule.len()).filter_map(|i| batch.jobs.get(i));
+        for (job, offset) in jobs.zip(schedule) {
             let due = start + offset;
             tokio::time::sleep_until(due.into()).await;
             if *cancel.borrow() {

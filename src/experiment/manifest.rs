@@ -143,6 +143,7 @@ pub struct RawRun {
     pub arrivals: Option<Arrivals>,
     pub arrival_seed: Option<u64>,
     pub max_in_flight: Option<u32>,
+    pub duration: Option<String>,
     pub ollama_api: Option<OllamaApi>,
     pub cold_start: Option<bool>,
     pub cold_repetitions: Option<u32>,

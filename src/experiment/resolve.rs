@@ -117,6 +117,14 @@ fn run(doc: &Document<'_>, raw: RawRun) -> Result<RunConfig, ExperimentError> {
         )?,
         warmup: raw.warmup.unwrap_or(0),
         load: load::levels(doc, &raw)?,
+        duration: raw
+            .duration
+            .as_deref()
+            .map(|text| {
+                crate::util::parse_duration(text)
+                    .map_err(|message| doc.error(&KeyPath::top("run").key("duration"), message))
+            })
+            .transpose()?,
         ollama_api: raw.ollama_api.unwrap_or(OllamaApi::Chat),
         cold_repetitions: cold_repetitions(doc, raw.cold_start, raw.cold_repetitions)?,
     })

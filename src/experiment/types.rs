@@ -264,6 +264,13 @@ pub struct RunConfig {
     pub load: Vec<Load>,
     /// Ollama endpoint (default chat).
     pub ollama_api: OllamaApi,
+    /// Measured requests of each cell run for this long instead of
+    /// `repetitions` times (closed loop: until then; open loop: rate × duration arrivals).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "crate::util::duration_serde::option"
+    )]
+    pub duration: Option<Duration>,
     /// Cold starts measured per model before its first cell (0 = off): each
     /// unloads the model, then times a request that has to load it.
     pub cold_repetitions: u32,

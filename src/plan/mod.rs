@@ -44,6 +44,10 @@ pub struct Cell {
     /// The `[matrix]` axis values of this cell (empty without a matrix).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matrix: Vec<(String, serde_json::Value)>,
+    /// `[run] duration`: measured requests run for this long (seconds)
+    /// instead of `repetitions` times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
     /// Quality checks for every response (they do not change what is sent,
     /// so they are not part of the id).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -135,6 +139,7 @@ fn make_cell(
         load: axes.load,
         matrix: axes.point.values.clone(),
         checks: prompt.checks.clone(),
+        duration_s: experiment.run.duration.map(|d| d.as_secs_f64()),
         repetitions: experiment.run.repetitions,
         warmup: experiment.run.warmup,
     };

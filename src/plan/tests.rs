@@ -66,6 +66,7 @@ fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
             load: vec![Load::Closed { concurrency: 1 }],
             ollama_api: OllamaApi::Chat,
             cold_repetitions: 0,
+            duration: None,
         },
         report: ReportConfig {
             formats: vec![ReportFormat::Markdown],

@@ -194,3 +194,47 @@ fn goodput_counts_requests_meeting_the_slo() {
         assert!(load["goodput_rps"].is_number());
     }
 }
+
+#[test]
+fn a_duration_runs_each_cell_for_that_long_instead_of_a_count() {
+    let server = mock_ollama::spawn_blocking(MockConfig {
+        inter_token: Duration::from_millis(10),
+        ..MockConfig::default()
+    })
+    .expect("mock");
+    let ws = Workspace::new();
+    let run = "duration = \"1s\"\nconcurrency = 2";
+    let file = ws.write(
+        "closed.toml",
+        &one_prompt(&ollama_experiment(&server.url(), "qwen3:0.6b", run)),
+    );
+    assert_eq!(ws.exec(&file, &[]), 0);
+    let closed = records(&ws.run());
+    assert!(
+        (4..40).contains(&closed.len()),
+        "{} requests in 1 s at concurrency 2 of ~170 ms requests",
+        closed.len()
+    );
+    assert!(closed.iter().all(|r| r.outcome.is_ok()));
+    let last_start = closed.iter().map(|r| r.run_offset_ms).fold(0.0, f64::max);
+    let first_start = closed
+        .iter()
+        .map(|r| r.run_offset_ms)
+        .fold(f64::MAX, f64::min);
+    assert!(
+        last_start - first_start < 1100.0,
+        "no request starts after the duration"
+    );
+
+    let open = "duration = \"500ms\"\nrate = 20.0\narrivals = \"constant\"";
+    let text = one_prompt(&ollama_experiment(&server.url(), "qwen3:0.6b", open))
+        .replace("name = \"mocked\"", "name = \"open\"");
+    let file = ws.write("open.toml", &text);
+    assert_eq!(ws.exec(&file, &[]), 0);
+    let open_run = ws
+        .runs()
+        .into_iter()
+        .find(|r| r.to_string_lossy().contains("/open/"))
+        .expect("open run");
+    assert_eq!(records(&open_run).len(), 10, "rate × duration arrivals");
+}

@@ -81,6 +81,7 @@ fn cell() -> Cell {
         load: llmbench::experiment::Load::Closed { concurrency: 1 },
         matrix: vec![],
         checks: vec![],
+        duration_s: None,
         repetitions: 2,
         warmup: 0,
     }
