@@ -16,6 +16,7 @@
 #![allow(clippy::result_large_err)]
 
 mod backends;
+mod dataset;
 mod document;
 mod error;
 mod load;

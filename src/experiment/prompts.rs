@@ -105,6 +105,9 @@ fn expand(
 
 impl Gathered {
     fn add_file(&mut self, path: &Path) -> Result<(), ExperimentError> {
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            return self.add_dataset(path);
+        }
         let text = std::fs::read_to_string(path).map_err(|e| {
             ExperimentError::file(path, format!("cannot read the prompt file: {e}"))
         })?;
@@ -117,6 +120,24 @@ impl Gathered {
         }
         for (i, raw) in file.prompts.into_iter().enumerate() {
             self.add(&doc, &KeyPath::top("prompts").index(i), raw)?;
+        }
+        Ok(())
+    }
+
+    /// A JSONL dataset's prompts; ids must still be unique.
+    fn add_dataset(&mut self, path: &Path) -> Result<(), ExperimentError> {
+        for prompt in super::dataset::read(path)? {
+            let place = format!("{} ({})", path.display(), prompt.id);
+            if let Some(first) = self.first_defined.insert(prompt.id.clone(), place) {
+                return Err(ExperimentError::file(
+                    path,
+                    format!("duplicate prompt id {:?}", prompt.id),
+                )
+                .with_help(format!(
+                    "it is first defined at {first}; give the line an \"id\""
+                )));
+            }
+            self.prompts.push(prompt);
         }
         Ok(())
     }

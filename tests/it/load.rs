@@ -238,3 +238,41 @@ fn a_duration_runs_each_cell_for_that_long_instead_of_a_count() {
         .expect("open run");
     assert_eq!(records(&open_run).len(), 10, "rate × duration arrivals");
 }
+
+#[test]
+fn a_jsonl_dataset_supplies_prompts() {
+    let server = mock_ollama::spawn_blocking(MockConfig::default()).expect("mock");
+    let ws = Workspace::new();
+    ws.write(
+        "chat.jsonl",
+        "{\"text\": \"First question\"}\n{\"conversations\": [{\"from\": \"human\", \"value\": \"Second question\"}, {\"from\": \"gpt\", \"value\": \"An answer\"}]}\n",
+    );
+    let text = one_prompt(&ollama_experiment(&server.url(), "qwen3:0.6b", "")).replace(
+        "[[models]]",
+        "prompt_files = [\"chat.jsonl\"]\n\n[[models]]",
+    );
+    // prompt_files is a top-level key: it must come before the first table.
+    let text = text
+        .replacen("prompt_files = [\"chat.jsonl\"]\n\n", "", 1)
+        .replacen(
+            "[backend]",
+            "prompt_files = [\"chat.jsonl\"]\n\n[backend]",
+            1,
+        );
+    let file = ws.write("e.toml", &text);
+    assert_eq!(ws.exec(&file, &[]), 0);
+    let summary = json(&ws.run().join("summary.json"));
+    let prompts: Vec<&str> = summary["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .filter_map(|c| c["prompt"].as_str())
+        .collect();
+    assert_eq!(prompts, ["hello", "chat-1", "chat-2"]);
+    let sent: Vec<String> = server
+        .requests()
+        .iter()
+        .filter_map(|r| r["messages"][0]["content"].as_str().map(String::from))
+        .collect();
+    assert!(sent.contains(&"Second question".to_string()), "{sent:?}");
+}
