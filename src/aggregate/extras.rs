@@ -96,7 +96,10 @@ pub fn attach_token_agreement(summary: &mut RunSummary, records: &[Record]) {
         sources.dedup();
         let pairs: Vec<(u64, u64)> = mine
             .iter()
-            .filter_map(|r| r.server.completion_tokens.zip(r.tokens.local))
+            .filter_map(|r| {
+                let text_and_end = r.tokens.local.map(|n| n + end_token(r));
+                r.server.completion_tokens.zip(text_and_end)
+            })
             .collect();
         let mismatches = pairs
             .iter()
@@ -120,6 +123,16 @@ pub fn attach_token_agreement(summary: &mut RunSummary, records: &[Record]) {
     }
 }
 
+/// A response that ended on the model's end-of-generation token: servers
+/// count that token (llama.cpp's usage and Ollama's eval_count do) but it adds
+/// no text, so a count of the text is one short of the server's.
+fn end_token(record: &Record) -> u64 {
+    u64::from(matches!(
+        record.finish_reason.as_deref(),
+        Some("stop" | "eos")
+    ))
+}
+
 /// Where a model's token counts came from, and how well two sources agree.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TokenAgreement {
@@ -129,7 +142,8 @@ pub struct TokenAgreement {
     pub local_source: Option<String>,
     /// Responses with both a server count and a local count.
     pub compared: usize,
-    /// Of those, how many differ.
+    /// Of those, how many differ (beyond the end-of-generation token, which
+    /// the server counts and the text does not show).
     pub mismatches: usize,
     pub mismatch_rate: Option<f64>,
     /// Mean |server − local| in tokens.

@@ -122,13 +122,14 @@ async fn run_experiment(
     progress.finish();
     manifest.monitor = monitor.map(|m| monitor_facts(m.stop()));
     let mut outcome = outcome?;
-    stop_server(managed.as_mut(), &mut manifest);
-    score_responses(&run, std::mem::take(&mut outcome.pending_checks)).await?;
+    // Counting may ask the server (llama.cpp /tokenize): before it stops.
     let pending = std::mem::take(&mut outcome.pending_counts);
     if !pending.is_empty() {
         eprintln!("counting the tokens of {} responses ...", pending.len());
         run.write_tokens(&tokens::count(&counters, pending, &client).await)?;
     }
+    stop_server(managed.as_mut(), &mut manifest);
+    score_responses(&run, std::mem::take(&mut outcome.pending_checks)).await?;
     manifest.tokenizers = tokens::describe(&counters);
     manifest.loaded_models = outcome.loaded.clone();
     manifest.finished_at = Some(jiff::Timestamp::now().to_string());

@@ -84,6 +84,18 @@ fn quickstart_runs_against_the_real_llama_cpp_server() {
         .as_f64()
         .unwrap_or(0.0);
     assert!(decode > 1.0, "decode speed measured: {decode}");
+    let tokens = &summary["models"][0]["tokens"];
+    assert_eq!(
+        tokens["local_source"], "llamacpp",
+        "auto picks the server's /tokenize: {tokens}"
+    );
+    assert_eq!(
+        tokens["compared"], 6,
+        "every response counted on its whole text: {tokens}"
+    );
+    // The server counts the end-of-generation token, which the text does not
+    // show; past that, its count and /tokenize's count of the text agree.
+    assert_eq!(tokens["mismatches"], 0, "server vs /tokenize: {tokens}");
     let report = std::fs::read_to_string(run.join("report.md")).expect("report.md");
     assert!(
         report.contains("SmolLM2-135M Q4_1 | capital")
