@@ -96,7 +96,22 @@ fn quickstart_runs_against_the_real_llama_cpp_server() {
     // The server counts the end-of-generation token, which the text does not
     // show; past that, its count and /tokenize's count of the text agree.
     assert_eq!(tokens["mismatches"], 0, "server vs /tokenize: {tokens}");
+    // Quality: the quickstart's checks scored every measured response.
+    for cell in summary["cells"].as_array().expect("cells") {
+        assert_eq!(cell["quality"]["n"], 2, "{}", cell["quality"]);
+    }
+    assert_eq!(
+        std::fs::read_to_string(run.join("checks.jsonl"))
+            .expect("checks.jsonl")
+            .lines()
+            .count(),
+        4
+    );
     let report = std::fs::read_to_string(run.join("report.md")).expect("report.md");
+    assert!(
+        report.contains("## Quality"),
+        "the report shows quality beside speed"
+    );
     assert!(
         report.contains("SmolLM2-135M Q4_1 | capital")
             && report.contains("SmolLM2-135M Q4_1 | reverse"),
