@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 /// Bootstrap resamples; fixed seed so a report re-renders identically.
 const RESAMPLES: usize = 1000;
 const SEED: u64 = 0x11_6d_be_9c;
-/// Above this many values the t interval of the mean says enough and the
-/// bootstrap would cost seconds per metric: skip it.
-const MAX_BOOTSTRAP: usize = 20_000;
+/// Above this many values the t interval of the mean says enough, and the
+/// bootstrap's sorted resamples would cost seconds per metric (measured by
+/// benches/overhead.rs on 1M-record runs): skip it.
+const MAX_BOOTSTRAP: usize = 2_000;
 /// Fewer values than this give no useful percentile interval.
 const MIN_BOOTSTRAP: usize = 10;
 
