@@ -1,7 +1,7 @@
 //! The binary's commands and exit codes: plan, validate, report, and the
 //! shipped experiments.
 
-use crate::support::{ollama_experiment, Workspace};
+use crate::support::{free_port, ollama_experiment, Workspace};
 use assert_cmd::Command;
 
 fn llmbench() -> Command {
@@ -71,10 +71,7 @@ fn plan_of_the_coding_experiment_counts_cells_and_requests() {
 
 #[test]
 fn coding_without_ollama_says_which_url_and_what_to_do() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let port = free_port();
     let ws = Workspace::new();
     let output = llmbench()
         .args([

@@ -2,19 +2,12 @@
 //! started by llmbench itself from experiments/quickstart.toml's `[server]`
 //! (scripts/test.sh installs the wheels into .venv first).
 
-use crate::support::{json, records, Workspace};
+use crate::support::{free_port, json, records, Workspace};
 use std::path::Path;
 
 /// The tests each start a llama.cpp server; two at once on two cores would
 /// measure each other, so they take turns.
 static ONE_SERVER_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
 
 fn quickstart() -> String {
     let venv = format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR"));

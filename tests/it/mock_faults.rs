@@ -1,7 +1,7 @@
 //! Failures are data: errors before and during the stream, truncated streams,
 //! timeouts, missing models, an unreachable server and Ctrl-C.
 
-use crate::support::{json, ollama_experiment, records, Workspace};
+use crate::support::{free_port, json, ollama_experiment, records, Workspace};
 use llmbench::record::{ErrorKind, Outcome};
 use mock_ollama::{Fault, MockConfig};
 use std::time::Duration;
@@ -137,16 +137,7 @@ fn a_missing_model_stops_the_run_before_anything_is_sent() {
     let server = mock_ollama::spawn_blocking(MockConfig::default()).expect("mock");
     let ws = Workspace::new();
     let file = ws.write("e.toml", &ollama_experiment(&server.url(), "nope:1b", ""));
-    let output = assert_cmd::Command::cargo_bin("llmbench")
-        .expect("binary")
-        .args([
-            "exec",
-            &file.display().to_string(),
-            "--out",
-            &ws.path("runs").display().to_string(),
-        ])
-        .output()
-        .expect("runs");
+    let output = ws.exec_binary(&file);
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -159,23 +150,11 @@ fn a_missing_model_stops_the_run_before_anything_is_sent() {
 
 #[test]
 fn an_unreachable_server_is_named_with_what_to_do() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let port = free_port();
     let ws = Workspace::new();
     let url = format!("http://127.0.0.1:{port}");
     let file = ws.write("e.toml", &ollama_experiment(&url, "qwen3:0.6b", ""));
-    let output = assert_cmd::Command::cargo_bin("llmbench")
-        .expect("binary")
-        .args([
-            "exec",
-            &file.display().to_string(),
-            "--out",
-            &ws.path("runs").display().to_string(),
-        ])
-        .output()
-        .expect("runs");
+    let output = ws.exec_binary(&file);
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

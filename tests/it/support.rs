@@ -50,6 +50,21 @@ impl Workspace {
         }
     }
 
+    /// `llmbench exec FILE --out <dir>/runs` as the real binary, for its
+    /// exit code and what it prints.
+    pub fn exec_binary(&self, file: &Path) -> std::process::Output {
+        assert_cmd::Command::cargo_bin("llmbench")
+            .expect("binary")
+            .args([
+                "exec",
+                &file.display().to_string(),
+                "--out",
+                &self.path("runs").display().to_string(),
+            ])
+            .output()
+            .expect("llmbench runs")
+    }
+
     /// Every run directory made so far.
     pub fn runs(&self) -> Vec<PathBuf> {
         let mut runs = Vec::new();
@@ -121,4 +136,12 @@ text = "Count to five."
 save_responses = true
 "#
     )
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }

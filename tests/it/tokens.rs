@@ -62,16 +62,7 @@ fn a_bad_tokenizer_spec_stops_the_run_before_anything_is_sent() {
         "[[models]]\nname = \"qwen3:0.6b\"\ntokenizer = \"gguf:no/such/model.gguf\"",
     );
     let file = ws.write("e.toml", &text);
-    let output = Command::cargo_bin("llmbench")
-        .expect("binary")
-        .args([
-            "exec",
-            &file.display().to_string(),
-            "--out",
-            &ws.path("runs").display().to_string(),
-        ])
-        .output()
-        .expect("runs");
+    let output = ws.exec_binary(&file);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
