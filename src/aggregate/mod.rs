@@ -300,6 +300,24 @@ fn send_to_completion_seconds(records: &[&Record]) -> Option<f64> {
 
 /// The metric names used in summaries, with how to pull each from a request.
 type Getter = fn(&RequestMetrics) -> Option<f64>;
+/// Every metric name a cell's `metrics` may hold, in report order (the
+/// scalar ones below plus `chunk_gap_ms`). Thresholds and templates check
+/// names against this list.
+pub const METRIC_NAMES: [&str; 12] = [
+    "ttfb_ms",
+    "ttft_ms",
+    "ttft_content_ms",
+    "e2e_ms",
+    "tpot_ms",
+    "chunk_gap_ms",
+    "decode_tps",
+    "server_decode_tps",
+    "prompt_tps",
+    "load_ms",
+    "output_tokens",
+    "prompt_tokens",
+];
+
 const SCALAR_METRICS: [(&str, Getter); 11] = [
     ("ttfb_ms", |m| m.ttfb_ms),
     ("ttft_ms", |m| m.ttft_ms),

@@ -167,3 +167,13 @@ fn cold_starts_are_summarised_per_model_apart_from_warm_requests() {
     assert_eq!(cold.metrics["ttft_ms"].mean, 2500.0);
     assert!(summary.models[1].cold_start.is_none());
 }
+
+#[test]
+fn metric_names_list_every_summarised_metric() {
+    let mut summarised: Vec<&str> = SCALAR_METRICS.iter().map(|(name, _)| *name).collect();
+    summarised.push("chunk_gap_ms");
+    summarised.sort_unstable();
+    let mut named = METRIC_NAMES.to_vec();
+    named.sort_unstable();
+    assert_eq!(summarised, named);
+}

@@ -25,20 +25,7 @@ const ALIASES: [(&str, &str); 7] = [
 ];
 
 /// Summary metrics a threshold can name (with unit suffix).
-const METRICS: [&str; 12] = [
-    "ttfb_ms",
-    "ttft_ms",
-    "ttft_content_ms",
-    "e2e_ms",
-    "tpot_ms",
-    "chunk_gap_ms",
-    "decode_tps",
-    "server_decode_tps",
-    "prompt_tps",
-    "load_ms",
-    "output_tokens",
-    "prompt_tokens",
-];
+use crate::aggregate::METRIC_NAMES as METRICS;
 
 const STATS: [&str; 10] = [
     "mean", "p50", "p90", "p95", "p99", "min", "max", "stddev", "cv", "count",

@@ -331,6 +331,25 @@ pub(crate) struct Batch {
     pub(crate) deadline: Option<Instant>,
 }
 
+impl Batch {
+    /// Sends and measures one of this batch's requests.
+    pub(crate) async fn measure(
+        &self,
+        job: Job,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> (Record, Response) {
+        measure(
+            &self.context,
+            &self.target.backend,
+            self.target.timeout,
+            &self.cell,
+            job,
+            cancel,
+        )
+        .await
+    }
+}
+
 /// Closed loop: `concurrency` workers pull jobs in order; each request that
 /// ends starts the next. Records go to the returned channel as requests end.
 fn closed_loop(
@@ -354,16 +373,7 @@ fn closed_loop(
                 if *cancel.borrow() || past_deadline {
                     break;
                 }
-                let target = &batch.target;
-                let result = measure(
-                    &batch.context,
-                    &target.backend,
-                    target.timeout,
-                    &batch.cell,
-                    job,
-                    &mut cancel,
-                )
-                .await;
+                let result = batch.measure(job, &mut cancel).await;
                 if sender.send(result).is_err() {
                     break;
                 }

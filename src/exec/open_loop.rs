@@ -4,7 +4,7 @@
 //! read from the schedule (no coordinated omission). When `max_in_flight`
 //! requests are already out, an arrival is dropped and recorded as such.
 
-use super::{measure, Batch, Job};
+use super::{Batch, Job};
 use crate::experiment::Arrivals;
 use crate::record::{ErrorKind, Outcome, Record, Response};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -85,16 +85,7 @@ pub fn dispatch(
                 cancel.clone(),
             );
             tokio::spawn(async move {
-                let target = &batch.target;
-                let result = measure(
-                    &batch.context,
-                    &target.backend,
-                    target.timeout,
-                    &batch.cell,
-                    job,
-                    &mut cancel,
-                )
-                .await;
+                let result = batch.measure(job, &mut cancel).await;
                 in_flight.fetch_sub(1, Ordering::AcqRel);
                 let _ = sender.send(result);
             });

@@ -22,21 +22,8 @@ use serde_json::Value;
 /// The text shown where a figure is missing.
 pub const MISSING: &str = "–";
 
-/// Metric names a cell may lack (kept in step with `aggregate`'s list).
-pub(super) const METRICS: [&str; 12] = [
-    "ttfb_ms",
-    "ttft_ms",
-    "ttft_content_ms",
-    "e2e_ms",
-    "tpot_ms",
-    "chunk_gap_ms",
-    "decode_tps",
-    "server_decode_tps",
-    "prompt_tps",
-    "load_ms",
-    "output_tokens",
-    "prompt_tokens",
-];
+/// Metric names a cell may lack.
+pub(super) use crate::aggregate::METRIC_NAMES as METRICS;
 
 /// Fields of a metric's statistics (`stats::Summary`).
 const STATS: [&str; 15] = [
