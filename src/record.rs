@@ -146,6 +146,18 @@ pub struct TokenCounts {
     pub local: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_source: Option<String>,
+    /// Of the locally counted output tokens, how many each text-bearing
+    /// chunk completed (aligned with `timing.chunk_offsets_ms`): the basis of
+    /// per-token gaps when chunks carry several tokens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_chunk: Vec<u32>,
+    /// Prompt tokens counted by llmbench (the chat template as the server
+    /// renders it where it can, else the prompt text as sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_local: Option<u64>,
+    /// What `prompt_local` counted, e.g. "llamacpp: chat template (/apply-template)".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_local_source: Option<String>,
 }
 
 /// One response counted after the run, as stored in tokens.jsonl.
@@ -167,6 +179,14 @@ pub struct TokenRecord {
     pub output: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Output tokens completed by each chunk (see `TokenCounts::per_chunk`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_chunk: Vec<u32>,
+    /// The cell's prompt counted locally, and what was counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_counted: Option<String>,
 }
 
 impl TokenRecord {
@@ -174,6 +194,12 @@ impl TokenRecord {
     pub fn apply(&self, record: &mut Record) {
         record.tokens.local = self.output;
         record.tokens.local_source = Some(self.source.clone());
+        record.tokens.per_chunk.clone_from(&self.per_chunk);
+        record.tokens.prompt_local = self.prompt;
+        record
+            .tokens
+            .prompt_local_source
+            .clone_from(&self.prompt_counted);
         if self.used && self.output.is_some() {
             record.tokens.output = self.output;
             record.tokens.output_source = Some(self.source.clone());
@@ -200,6 +226,9 @@ impl TokenCounts {
             prompt_source: source(stats.prompt_tokens),
             local: None,
             local_source: None,
+            per_chunk: Vec::new(),
+            prompt_local: None,
+            prompt_local_source: None,
         }
     }
 }

@@ -263,6 +263,7 @@ fn gguf_hf_and_ollama_tokenizers_match_the_llama_cpp_server() {
     let bad = mismatches(counter.as_ref(), &texts, &expected);
     report("gguf", &texts, &bad);
     assert!(bad.is_empty(), "gguf mismatches at {bad:?}");
+    check_token_ends(&rt, &server.url, counter.as_ref(), &texts);
 
     // hf:PATH — the same tokenizer written as tokenizer.json, loaded by file and by directory.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -294,6 +295,57 @@ fn gguf_hf_and_ollama_tokenizers_match_the_llama_cpp_server() {
     assert!(cached.is_file(), "{}", cached.display());
 
     check_chat_template(&rt, &server.url, counter.as_ref());
+}
+
+/// Where each token ends (for attributing tokens to streamed chunks): the
+/// local tokenizer's offsets agree with the server's pieces. Chunks arrive
+/// whole characters at a time, so ends are compared at character
+/// granularity: a byte-level token inside a multi-byte character ends, for
+/// both, where that character ends.
+fn check_token_ends(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    local: &dyn TokenCounter,
+    texts: &[String],
+) {
+    let llama = LlamaCppTokenizer::new(url);
+    let http = client();
+    let mut differ = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let server = rt.block_on(llama.token_ends(&http, text)).expect("pieces");
+        let server = to_char_ends(text, &server);
+        let ours = to_char_ends(text, &local.token_ends(text).expect("ends").expect("some"));
+        assert_eq!(ours.len(), server.len(), "token count differs for {text:?}");
+        assert_eq!(server.last().copied().unwrap_or(0), text.len(), "{text:?}");
+        if ours != server {
+            differ.push(i);
+        }
+    }
+    eprintln!(
+        "token ends: {} of {} strings differ",
+        differ.len(),
+        texts.len()
+    );
+    for &i in differ.iter().take(5) {
+        eprintln!("  {:?}", texts[i]);
+    }
+    assert!(
+        differ.is_empty(),
+        "token ends differ from the server's pieces at {differ:?}"
+    );
+}
+
+/// Each end moved to the end of the character holding the token's last byte.
+fn to_char_ends(text: &str, ends: &[usize]) -> Vec<usize> {
+    ends.iter()
+        .map(|&end| {
+            let mut at = end.max(1).min(text.len());
+            while !text.is_char_boundary(at) {
+                at += 1;
+            }
+            at
+        })
+        .collect()
 }
 
 /// `/apply-template` renders the chat prompt; the local tokenizer counts it like the

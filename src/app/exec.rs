@@ -126,7 +126,7 @@ async fn run_experiment(
     let pending = std::mem::take(&mut outcome.pending_counts);
     if !pending.is_empty() {
         eprintln!("counting the tokens of {} responses ...", pending.len());
-        run.write_tokens(&tokens::count(&counters, pending, &client).await)?;
+        run.write_tokens(&tokens::count(&counters, pending, &client, &plan).await)?;
     }
     stop_server(managed.as_mut(), &mut manifest);
     score_responses(&run, std::mem::take(&mut outcome.pending_checks)).await?;

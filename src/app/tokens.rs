@@ -9,9 +9,10 @@ use super::AppError;
 use crate::cli::exit;
 use crate::exec::PendingCount;
 use crate::experiment::{BackendKind, Experiment};
+use crate::plan::Plan;
 use crate::record::TokenRecord;
 use crate::tokenize::{
-    load_local, load_ollama_gguf, LlamaCppTokenizer, TokenCounter, TokenizerSpec,
+    attribute, load_local, load_ollama_gguf, LlamaCppTokenizer, TokenCounter, TokenizerSpec,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,9 @@ pub struct Counters {
     pub by_model: BTreeMap<String, Counter>,
     /// Models whose spec was written (their local counts are the ones used).
     pub explicit: Vec<String>,
+    /// Models on OpenAI-compatible servers: their prompts are rendered with
+    /// the server's chat template (llama.cpp `/apply-template`) for counting.
+    pub templates: BTreeMap<String, LlamaCppTokenizer>,
 }
 
 impl Counters {
@@ -91,6 +95,7 @@ pub async fn load_counters(
 ) -> Result<Counters, AppError> {
     let mut by_model = BTreeMap::new();
     let mut explicit = Vec::new();
+    let mut templates = BTreeMap::new();
     for model in &experiment.models {
         let Some(backend) = experiment.backends.get(&model.backend) else {
             continue;
@@ -118,9 +123,16 @@ pub async fn load_counters(
             ),
             (None, _) => auto(client, backend.kind, &backend.url, &model.name).await,
         };
+        if backend.kind == BackendKind::Openai {
+            templates.insert(model.name.clone(), LlamaCppTokenizer::new(&backend.url));
+        }
         by_model.insert(model.name.clone(), counter);
     }
-    Ok(Counters { by_model, explicit })
+    Ok(Counters {
+        by_model,
+        explicit,
+        templates,
+    })
 }
 
 fn cache_dir() -> PathBuf {
@@ -148,29 +160,35 @@ async fn auto(client: &reqwest::Client, kind: BackendKind, url: &str, model: &st
     }
 }
 
-/// Counts every kept response with its model's counter.
+/// Counts every kept response with its model's counter: the whole text,
+/// then how many of those tokens each chunk completed; and each prompt once,
+/// rendered through the server's chat template where it can do that.
 pub async fn count(
     counters: &Counters,
     pending: Vec<PendingCount>,
     client: &reqwest::Client,
+    plan: &Plan,
 ) -> Vec<TokenRecord> {
+    let mut prompts: BTreeMap<(String, String), Result<(u64, String), String>> = BTreeMap::new();
     let mut out = Vec::with_capacity(pending.len());
     for item in pending {
         let Some(counter) = counters.by_model.get(&item.model) else {
             continue;
         };
-        let counted = match counter {
-            Counter::Server { .. } => continue,
-            Counter::Local(local) => local
-                .count(&item.text)
-                .map(|n| n as u64)
-                .map_err(|e| e.to_string()),
-            Counter::LlamaCpp(remote) => remote
-                .count(client, &item.text)
-                .await
-                .map(|n| n as u64)
-                .map_err(|e| e.to_string()),
-        };
+        if matches!(counter, Counter::Server { .. }) {
+            continue;
+        }
+        let (counted, per_chunk) = count_output(counter, client, &item).await;
+        let key = (item.cell.clone(), item.prompt.clone());
+        if !prompts.contains_key(&key) {
+            let template = counters.templates.get(&item.model);
+            let counted = match messages_of(plan, &item.cell, &item.prompt) {
+                Some(messages) => count_prompt(counter, template, client, &messages).await,
+                None => Err("the prompt is not in the plan".into()),
+            };
+            prompts.insert(key.clone(), counted);
+        }
+        let prompt = prompts.get(&key).and_then(|p| p.as_ref().ok()).cloned();
         out.push(TokenRecord {
             cell: item.cell,
             repetition: item.repetition,
@@ -181,9 +199,94 @@ pub async fn count(
             used: counters.explicit.contains(&item.model),
             output: counted.as_ref().ok().copied(),
             error: counted.err(),
+            per_chunk,
+            prompt: prompt.as_ref().map(|(n, _)| *n),
+            prompt_counted: prompt.map(|(_, what)| what),
         });
     }
     out
+}
+
+/// The output tokens of one response, and how many each chunk completed
+/// (empty when the counter cannot place its tokens).
+async fn count_output(
+    counter: &Counter,
+    client: &reqwest::Client,
+    item: &PendingCount,
+) -> (Result<u64, String>, Vec<u32>) {
+    let ends = match counter {
+        Counter::Server { .. } => return (Err("counted by the server".into()), Vec::new()),
+        Counter::Local(local) => match local.token_ends(&item.text) {
+            Ok(Some(ends)) => Ok(ends),
+            Ok(None) => {
+                let counted = local.count(&item.text).map(|n| n as u64);
+                return (counted.map_err(|e| e.to_string()), Vec::new());
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        Counter::LlamaCpp(remote) => remote
+            .token_ends(client, &item.text)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    match ends {
+        Ok(ends) => {
+            let per_chunk = attribute::tokens_per_chunk(&item.text, &item.chunk_chars, &ends);
+            (Ok(ends.len() as u64), per_chunk)
+        }
+        Err(e) => (Err(e), Vec::new()),
+    }
+}
+
+/// The (role, content) messages a cell sent for `prompt`.
+fn messages_of(plan: &Plan, cell: &str, prompt: &str) -> Option<Vec<(String, String)>> {
+    let cell = plan.cells.iter().find(|c| c.id == cell)?;
+    let (system, text) = cell.prompt_text(prompt)?;
+    let mut messages = Vec::with_capacity(2);
+    if let Some(system) = system {
+        messages.push(("system".to_string(), system.to_string()));
+    }
+    messages.push(("user".to_string(), text.to_string()));
+    Some(messages)
+}
+
+/// A prompt's tokens: the chat template rendered by the server
+/// (`/apply-template`) when it can, else the message texts as sent.
+async fn count_prompt(
+    counter: &Counter,
+    template: Option<&LlamaCppTokenizer>,
+    client: &reqwest::Client,
+    messages: &[(String, String)],
+) -> Result<(u64, String), String> {
+    if let Some(template) = template {
+        if let Ok(rendered) = template.apply_template(client, messages).await {
+            let n = count_text(counter, client, &rendered).await?;
+            let what = format!("{}: chat template (/apply-template)", counter.source());
+            return Ok((n, what));
+        }
+    }
+    let mut n = 0;
+    for (_, content) in messages {
+        n += count_text(counter, client, content).await?;
+    }
+    let what = format!(
+        "{}: prompt text as sent (no chat template)",
+        counter.source()
+    );
+    Ok((n, what))
+}
+
+async fn count_text(
+    counter: &Counter,
+    client: &reqwest::Client,
+    text: &str,
+) -> Result<u64, String> {
+    let counted = match counter {
+        Counter::Server { .. } => return Err("counted by the server".into()),
+        Counter::Local(local) => local.count(text),
+        Counter::LlamaCpp(remote) => remote.count(client, text).await,
+    };
+    counted.map(|n| n as u64).map_err(|e| e.to_string())
 }
 
 /// What the manifest says about each model's token source.

@@ -48,12 +48,16 @@ pub struct ExecOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingCount {
     pub cell: String,
+    /// The prompt id sent (a mixed cell sends several).
+    pub prompt: String,
     pub model: String,
     pub repetition: u32,
     pub warmup: bool,
     pub cold: bool,
     /// Content and reasoning: servers count both as generated tokens.
     pub text: String,
+    /// Characters per text-bearing chunk, to attribute tokens to chunks.
+    pub chunk_chars: Vec<u32>,
 }
 
 /// A measured response whose prompt has checks.
@@ -192,11 +196,13 @@ impl Run<'_> {
         if self.keep_texts {
             self.outcome.pending_counts.push(PendingCount {
                 cell: record.cell.clone(),
+                prompt: record.prompt.clone(),
                 model: record.model.clone(),
                 repetition: record.repetition,
                 warmup: record.warmup,
                 cold: record.cold,
                 text: format!("{}{}", response.reasoning, response.content),
+                chunk_chars: record.timing.chunk_chars.clone(),
             });
         }
         if !cell.checks.is_empty() && !record.warmup && !record.cold {

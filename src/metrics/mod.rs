@@ -21,6 +21,9 @@ pub struct RequestMetrics {
     pub output_tokens: Option<f64>,
     pub prompt_tokens: Option<f64>,
     pub chunk_gaps_ms: Vec<f64>,
+    /// Per-token gaps: each chunk's gap spread over the tokens it completed
+    /// (empty unless tokens were attributed to chunks).
+    pub token_gaps_ms: Vec<f64>,
 }
 
 /// Computes the metrics of one record.
@@ -48,6 +51,7 @@ pub fn request_metrics(record: &Record) -> RequestMetrics {
         output_tokens: output.map(|n| n as f64),
         prompt_tokens: record.tokens.prompt.map(|n| n as f64),
         chunk_gaps_ms: chunk_gaps(&t.chunk_offsets_ms),
+        token_gaps_ms: token_gaps(&t.chunk_offsets_ms, &record.tokens.per_chunk),
     }
 }
 
@@ -76,6 +80,31 @@ pub fn chunk_gaps(offsets: &[f64]) -> Vec<f64> {
     offsets.windows(2).map(|w| w[1] - w[0]).collect()
 }
 
+/// Gaps between successive tokens when chunk j completed `per_chunk[j]`
+/// tokens: a chunk that completes k tokens a time Δ after the previous
+/// token-completing chunk gives k gaps of Δ/k. The first chunk's extra tokens
+/// have no earlier chunk to measure from and give no gaps; chunks that
+/// complete no token (half a character's bytes, a split word) pass their
+/// time on to the next one. Empty when the two lists do not line up.
+pub fn token_gaps(offsets: &[f64], per_chunk: &[u32]) -> Vec<f64> {
+    if per_chunk.len() != offsets.len() {
+        return Vec::new();
+    }
+    let mut gaps = Vec::with_capacity(per_chunk.iter().map(|&k| k as usize).sum());
+    let mut previous: Option<f64> = None;
+    for (&at, &tokens) in offsets.iter().zip(per_chunk) {
+        if tokens == 0 {
+            continue;
+        }
+        if let Some(before) = previous {
+            let each = (at - before) / f64::from(tokens);
+            gaps.extend(std::iter::repeat_n(each, tokens as usize));
+        }
+        previous = Some(at);
+    }
+    gaps
+}
+
 /// One glossary entry.
 #[derive(Debug, Clone, Serialize)]
 pub struct Definition {
@@ -100,6 +129,7 @@ pub fn glossary() -> Vec<Definition> {
         d("output_tokens", "tokens", "Generated tokens as the server reports them (Ollama eval_count, OpenAI usage.completion_tokens); reasoning tokens included."),
         d("tpot", "ms", "(e2e − ttft) / (output_tokens − 1), per request. vLLM calls this TPOT; AIPerf calls it inter-token latency (ITL)."),
         d("chunk_gap", "ms", "Time between successive text-bearing chunks, pooled over requests. vLLM calls this ITL; AIPerf inter-chunk latency (ICL). A chunk may carry several tokens."),
+        d("token_gap", "ms", "Time between successive output tokens, pooled over requests: tokens are counted on the whole response with the model's tokenizer and attributed to the chunk that delivered their last byte; a chunk completing k tokens Δ after the previous one gives k gaps of Δ/k. Needs a local or llama.cpp tokenizer; with one token per chunk it equals chunk_gap. AIPerf's and vLLM's per-token ITL."),
         d("decode_tps", "tokens/s", "(output_tokens − 1) / (e2e − ttft), client side."),
         d("server_decode_tps", "tokens/s", "Server-measured decode speed: Ollama eval_count / eval_duration; llama.cpp completion tokens / predicted_ms."),
         d("prompt_tps", "tokens/s", "Prefill speed: Ollama prompt_eval_count / prompt_eval_duration (skipped when tokens were cached); llama.cpp prompt_n / prompt_ms."),

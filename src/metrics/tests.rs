@@ -118,3 +118,38 @@ fn glossary_names_every_reported_metric() {
         );
     }
 }
+
+#[test]
+fn token_gaps_spread_a_chunk_over_the_tokens_it_completed() {
+    // Chunks at 100, 300, 600, 1100 ms completing 1, 2, 0 and 3 tokens.
+    let gaps = token_gaps(&[100.0, 300.0, 600.0, 1100.0], &[1, 2, 0, 3]);
+    // 200 ms over 2 tokens; the empty chunk passes its time on: 800 ms over 3.
+    let expected = [100.0, 100.0, 800.0 / 3.0, 800.0 / 3.0, 800.0 / 3.0];
+    assert_eq!(gaps.len(), expected.len());
+    for (got, want) in gaps.iter().zip(expected) {
+        assert!((got - want).abs() < 1e-9, "{gaps:?}");
+    }
+    // One token per chunk: the same as the chunk gaps.
+    assert_eq!(
+        token_gaps(&[1.0, 3.0, 6.0], &[1, 1, 1]),
+        chunk_gaps(&[1.0, 3.0, 6.0])
+    );
+    // A first chunk of two tokens gives no gap for its second token.
+    assert_eq!(token_gaps(&[10.0, 20.0], &[2, 1]), vec![10.0]);
+    // Lists that do not line up (no attribution) give nothing.
+    assert!(token_gaps(&[1.0, 2.0], &[]).is_empty());
+}
+
+#[test]
+fn attributed_records_carry_token_gaps() {
+    let timing = Timing {
+        ttft_ms: Some(10.0),
+        e2e_ms: Some(30.0),
+        chunk_offsets_ms: vec![10.0, 30.0],
+        chunk_chars: vec![3, 6],
+        ..Default::default()
+    };
+    let mut r = record(timing, ServerStats::default());
+    r.tokens.per_chunk = vec![1, 4];
+    assert_eq!(request_metrics(&r).token_gaps_ms, vec![5.0; 4]);
+}

@@ -147,6 +147,13 @@ fn make_cell(
     cell
 }
 
+impl Cell {
+    /// The system prompt and text this cell sends for prompt id `prompt`.
+    pub fn prompt_text(&self, prompt: &str) -> Option<(Option<&str>, &str)> {
+        (self.prompt == prompt).then_some((self.system.as_deref(), self.text.as_str()))
+    }
+}
+
 impl Plan {
     /// The most requests in flight at once in any cell (sizes the connection pool).
     pub fn max_in_flight(&self) -> u32 {

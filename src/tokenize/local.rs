@@ -95,6 +95,21 @@ impl TokenCounter for HfCounter {
                 reason: e.to_string(),
             })
     }
+
+    fn token_ends(&self, text: &str) -> Result<Option<Vec<usize>>, TokenizeError> {
+        // `encode` (unlike `encode_fast`) tracks byte offsets into `text`; a
+        // byte-level token inside a multi-byte character spans the character.
+        let encoding = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| TokenizeError::Encode {
+                spec: self.name.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(Some(
+            encoding.get_offsets().iter().map(|&(_, end)| end).collect(),
+        ))
+    }
 }
 
 fn read_vocab(path: &Path, spec: &str) -> Result<GgufVocab, TokenizeError> {

@@ -10,6 +10,7 @@
 //! never stalls requests still in flight. See docs/tokenizers.md for the
 //! sources, the `auto` order and the proof against llama.cpp.
 
+pub mod attribute;
 mod command;
 pub mod corpus;
 mod error;
@@ -45,6 +46,13 @@ pub trait TokenCounter: Send + Sync {
     /// The number of tokens in `text`.
     fn count(&self, text: &str) -> Result<usize, TokenizeError> {
         Ok(self.encode(text)?.len())
+    }
+    /// The byte offset in `text` at which each token of `encode(text)` ends,
+    /// for attributing tokens to streamed chunks ([`attribute`]); `None`
+    /// when this source cannot place its tokens (the heuristic).
+    fn token_ends(&self, text: &str) -> Result<Option<Vec<usize>>, TokenizeError> {
+        let _ = text;
+        Ok(None)
     }
 }
 

@@ -85,6 +85,29 @@ impl LlamaCppTokenizer {
             })
     }
 
+    /// Where each token of `text` ends (byte offsets), from the pieces the
+    /// server returns with `with_pieces: true` (a piece is a string, or a
+    /// byte array when it is not valid UTF-8 on its own).
+    pub async fn token_ends(
+        &self,
+        client: &reqwest::Client,
+        text: &str,
+    ) -> Result<Vec<usize>, TokenizeError> {
+        let url = format!("{}/tokenize", self.base_url);
+        let body = json!({"content": text, "add_special": false, "parse_special": true, "with_pieces": true});
+        let reply = post_json(client, &url, &body, "llamacpp").await?;
+        let lengths = reply
+            .get("tokens")
+            .and_then(Value::as_array)
+            .and_then(|tokens| tokens.iter().map(piece_length).collect::<Option<Vec<_>>>())
+            .ok_or_else(|| TokenizeError::Http {
+                spec: "llamacpp".into(),
+                url,
+                reason: "reply has no `tokens` array of {id, piece}".into(),
+            })?;
+        Ok(super::attribute::ends_from_lengths(&lengths, text.len()))
+    }
+
     /// The number of tokens in `text` (see [`Self::encode`]).
     pub async fn count(
         &self,
@@ -114,6 +137,15 @@ impl LlamaCppTokenizer {
                 reason: "reply has no `prompt` string".into(),
             }),
         }
+    }
+}
+
+/// The byte length of one `{id, piece}` entry.
+fn piece_length(token: &Value) -> Option<usize> {
+    match token.get("piece")? {
+        Value::String(text) => Some(text.len()),
+        Value::Array(bytes) => Some(bytes.len()),
+        _ => None,
     }
 }
 

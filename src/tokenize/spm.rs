@@ -32,6 +32,8 @@ pub struct SpmCounter {
     /// Special tokens, longest text first.
     specials: Vec<(String, u32)>,
     add_space_prefix: bool,
+    /// Each token's length in bytes of text (`▁` is one space, `<0xXX>` one byte).
+    text_lengths: Vec<usize>,
 }
 
 /// A candidate merge: higher score first, then the leftmost.
@@ -94,6 +96,7 @@ impl SpmCounter {
             bytes,
             specials,
             add_space_prefix: vocab.add_space_prefix.unwrap_or(true),
+            text_lengths: vocab.tokens.iter().map(|t| text_length(t)).collect(),
         })
     }
 
@@ -188,6 +191,16 @@ impl SpmCounter {
     }
 }
 
+/// The bytes of text a vocabulary entry stands for.
+fn text_length(token: &str) -> usize {
+    let is_byte = token.len() == 6 && token.starts_with("<0x") && token.ends_with('>');
+    if is_byte {
+        1
+    } else {
+        token.replace('\u{2581}', " ").len()
+    }
+}
+
 impl TokenCounter for SpmCounter {
     fn name(&self) -> String {
         self.name.clone()
@@ -219,6 +232,18 @@ impl TokenCounter for SpmCounter {
             }
         }
         Ok(out)
+    }
+
+    fn token_ends(&self, text: &str) -> Result<Option<Vec<usize>>, TokenizeError> {
+        let lengths: Vec<usize> = self
+            .encode(text)?
+            .iter()
+            .map(|&id| self.text_lengths.get(id as usize).copied().unwrap_or(0))
+            .collect();
+        Ok(Some(super::attribute::ends_from_lengths(
+            &lengths,
+            text.len(),
+        )))
     }
 }
 
@@ -295,5 +320,21 @@ mod tests {
         v.scores.push(0.0);
         assert_eq!(ids(&v, "<s><s><s>a"), [12, 1, 6]);
         assert_eq!(ids(&v, "<unk>"), [0]);
+    }
+
+    #[test]
+    fn token_ends_account_for_the_space_prefix_and_byte_tokens() {
+        let ends = |v: &GgufVocab, text: &str| {
+            SpmCounter::new("gguf:t", v)
+                .expect("build")
+                .token_ends(text)
+                .expect("ends")
+                .expect("some")
+        };
+        // "aba" → "▁a" "ba": the added space is not in the text.
+        assert_eq!(ends(&vocab(None), "aba"), vec![1, 3]);
+        // "xé" → <0x78> <0xC3> <0xA9>: one byte each.
+        assert_eq!(ends(&vocab(Some(false)), "xé"), vec![1, 2, 3]);
+        assert_eq!(ends(&vocab(Some(false)), " ab"), vec![3]);
     }
 }

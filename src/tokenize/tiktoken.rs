@@ -91,6 +91,23 @@ impl TokenCounter for TiktokenCounter {
             reason,
         })
     }
+
+    fn token_ends(&self, text: &str) -> Result<Option<Vec<usize>>, TokenizeError> {
+        // tiktoken is byte-level and lossless: each token's bytes, in order, are the text.
+        let lengths = self
+            .encode(text)?
+            .iter()
+            .map(|&id| self.bpe.decode_bytes(&[id]).map(|bytes| bytes.len()))
+            .collect::<Result<Vec<usize>, _>>()
+            .map_err(|e| TokenizeError::Encode {
+                spec: self.name(),
+                reason: e.to_string(),
+            })?;
+        Ok(Some(super::attribute::ends_from_lengths(
+            &lengths,
+            text.len(),
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +125,19 @@ mod tests {
         assert_eq!(gpt2.encode("hello world").expect("encode"), [31373, 995]);
         assert_eq!(gpt2.name(), "tiktoken:gpt2");
         assert!(!gpt2.is_estimate());
+    }
+
+    #[test]
+    fn token_ends_place_every_token_in_the_text() {
+        let cl = TiktokenCounter::new("cl100k_base").expect("cl100k");
+        let ends = cl.token_ends("hello world").expect("ends").expect("some");
+        assert_eq!(ends, vec![5, 11]);
+        // Multi-byte text: the last token ends at the end of the text.
+        let text = "naïve 日本語 🙂";
+        let ends = cl.token_ends(text).expect("ends").expect("some");
+        assert_eq!(ends.len(), cl.count(text).expect("count"));
+        assert_eq!(ends.last().copied(), Some(text.len()));
+        assert!(ends.windows(2).all(|w| w[0] <= w[1]), "{ends:?}");
     }
 
     #[test]

@@ -69,6 +69,19 @@ fn quickstart_runs_against_the_real_llama_cpp_server() {
         capital.server.prompt_tokens.unwrap_or(0) > 10,
         "chat template tokens counted by the server"
     );
+    // llmbench counts the prompt as the server renders it (/apply-template)
+    // and agrees with the server's count.
+    let counts = llmbench::store::RunDir::open(&run)
+        .and_then(|dir| dir.read_tokens())
+        .expect("tokens.jsonl");
+    let count = counts.iter().find(|c| c.matches(capital)).expect("counted");
+    assert_eq!(count.prompt, capital.server.prompt_tokens, "{count:?}");
+    assert_eq!(
+        count.prompt_counted.as_deref(),
+        Some("llamacpp: chat template (/apply-template)")
+    );
+    let attributed: u32 = count.per_chunk.iter().sum();
+    assert_eq!(Some(u64::from(attributed)), count.output, "{count:?}");
 
     let summary = json(&run.join("summary.json"));
     assert_eq!(summary["totals"]["ok"], 4);

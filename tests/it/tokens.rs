@@ -106,3 +106,49 @@ fn tokenize_prints_the_count_and_ids() {
     assert!(output.status.success());
     assert_eq!(String::from_utf8_lossy(&output.stdout), "2\n[15339,1917]\n");
 }
+
+/// Multi-token chunks: the tokens counted on the whole response are
+/// attributed to the chunks that completed them, and the per-token gaps are
+/// the chunk gaps spread over those tokens.
+#[test]
+fn tokens_are_attributed_to_multi_token_chunks() {
+    let config = MockConfig {
+        tokens_per_chunk: 3,
+        response_tokens: 24,
+        inter_token: std::time::Duration::from_millis(30),
+        ..MockConfig::default()
+    };
+    let server = mock_ollama::spawn_blocking(config).expect("mock");
+    let ws = Workspace::new();
+    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2").replace(
+        "[[models]]\nname = \"qwen3:0.6b\"",
+        "[[models]]\nname = \"qwen3:0.6b\"\ntokenizer = \"tiktoken:cl100k_base\"",
+    );
+    let file = ws.write("e.toml", &text);
+    assert_eq!(ws.exec(&file, &[]), 0);
+    let run = ws.run();
+    let counts = llmbench::store::RunDir::open(&run)
+        .and_then(|dir| dir.read_tokens())
+        .expect("tokens.jsonl");
+    for mut record in records(&run) {
+        let count = counts.iter().find(|c| c.matches(&record)).expect("counted");
+        count.apply(&mut record);
+        let per_chunk = &record.tokens.per_chunk;
+        assert_eq!(per_chunk.len(), record.timing.chunk_offsets_ms.len());
+        let sum: u64 = per_chunk.iter().map(|&k| u64::from(k)).sum();
+        assert_eq!(
+            Some(sum),
+            record.tokens.local,
+            "every counted token has a chunk"
+        );
+        assert!(per_chunk.iter().any(|&k| k >= 2), "{per_chunk:?}");
+        let gaps = llmbench::metrics::request_metrics(&record).token_gaps_ms;
+        let chunk_gaps = llmbench::metrics::request_metrics(&record).chunk_gaps_ms;
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        assert!(!gaps.is_empty());
+        assert!(
+            mean(&gaps) < mean(&chunk_gaps) * 0.75,
+            "token gaps {gaps:?} vs chunk gaps {chunk_gaps:?}"
+        );
+    }
+}
