@@ -707,3 +707,73 @@ text = "t"
 [run]
 REPLACE
 "#;
+
+const SERVER_SWEEP: &str = r#"name = "sweep"
+[backend]
+kind = "openai"
+url = "http://127.0.0.1:8080"
+[[models]]
+name = "m"
+[[prompts]]
+id = "p"
+text = "hi"
+[server]
+command = ["llama-server", "--port", "{port}", "--parallel", "{parallel}", "-t", "{threads}"]
+env = { LLAMA_ARG_BATCH = "{batch}" }
+[server.matrix]
+parallel = [1, 4]
+threads = [2]
+batch = ["256", "512"]
+"#;
+
+#[test]
+fn server_matrix_points_are_the_product_and_fill_the_command() {
+    let e = experiment(SERVER_SWEEP, &[]);
+    let server = e.server.expect("server");
+    assert_eq!(server.points.len(), 4);
+    // Axes in key order: batch, parallel, threads; the first varies slowest.
+    let first = server.at_point(&server.points[0]);
+    assert_eq!(
+        first.command,
+        [
+            "llama-server",
+            "--port",
+            "{port}",
+            "--parallel",
+            "1",
+            "-t",
+            "2"
+        ]
+    );
+    assert_eq!(first.env["LLAMA_ARG_BATCH"], "256");
+    assert_eq!(server.points[3].label(), "batch=512 parallel=4 threads=2");
+    let plan = llmbench::plan::plan(&experiment(SERVER_SWEEP, &[]));
+    assert_eq!(plan.cells.len(), 4);
+    assert_eq!(plan.server_groups().len(), 4, "one server per point");
+    let ids: std::collections::BTreeSet<_> = plan.cells.iter().map(|c| &c.id).collect();
+    assert_eq!(ids.len(), 4, "server values are part of the cell id");
+    assert_eq!(
+        plan.cells[1].matrix[1],
+        ("server.parallel".to_string(), serde_json::json!("4"))
+    );
+}
+
+#[test]
+fn a_server_axis_the_command_does_not_use_is_an_error() {
+    let text = SERVER_SWEEP.replace("\"-t\", \"{threads}\"", "\"-t\", \"2\"");
+    assert_eq!(
+        error(&text),
+        "experiments/x.toml:15:1: server.matrix.threads: the axis is not used: no {threads} in the command or env\n  \
+         help: add {threads} where the value goes, e.g. \"--threads\", \"{threads}\""
+    );
+}
+
+#[test]
+fn an_unknown_server_placeholder_is_an_error() {
+    let text = SERVER_SWEEP.replace("\"{threads}\"]", "\"{thread}\"]");
+    assert_eq!(
+        error(&text),
+        "experiments/x.toml:11:1: server.command: unknown placeholder {thread}\n  \
+         help: did you mean {threads}? placeholders: {url}, {host}, {port} and the [server.matrix] axes"
+    );
+}

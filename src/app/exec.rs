@@ -67,10 +67,11 @@ async fn run_experiment(
         || RunDir::create(&args.out, &experiment.name, &stamp, &run_id, save_responses);
     // A managed server logs into the run directory, so it exists first; a
     // plain run creates it only once the servers have answered.
+    let groups = plan.server_groups();
     let (early_run, mut managed) = match &experiment.server {
         Some(config) => {
             let run = create_run()?;
-            let server = start_server(experiment, config, &run).await?;
+            let server = start_server(experiment, config, 0, &run).await?;
             (Some(run), Some(server))
         }
         None => (None, None),
@@ -84,7 +85,7 @@ async fn run_experiment(
     let mut manifest = manifest(experiment, run_id.clone(), started_at, servers);
     manifest.managed_server = managed
         .as_ref()
-        .map(|server| managed_facts(experiment, server));
+        .map(|server| managed_facts(experiment, 0, server));
     run.write(
         crate::store::EXPERIMENT_FILE,
         experiment_copy(experiment).as_bytes(),
@@ -109,24 +110,24 @@ async fn run_experiment(
         run_start,
         keep_texts: counters.counts_anything(),
     };
-    let outcome = execute(
-        &plan,
-        &targets,
-        client.clone(),
-        &mut writer,
-        &progress,
-        cancel,
+    let mut stage = Stage {
+        experiment,
+        targets: &targets,
+        client: &client,
+        counters: &counters,
+        run: &run,
+        monitor: monitor.as_ref(),
+        progress: &progress,
         options,
-    )
-    .await;
+    };
+    let outcome = stage
+        .run_groups(&groups, &mut managed, &mut manifest, &mut writer, cancel)
+        .await;
     progress.finish();
     manifest.monitor = monitor.map(|m| monitor_facts(m.stop()));
-    let mut outcome = outcome?;
-    // Counting may ask the server (llama.cpp /tokenize): before it stops.
-    let pending = std::mem::take(&mut outcome.pending_counts);
-    if !pending.is_empty() {
-        eprintln!("counting the tokens of {} responses ...", pending.len());
-        run.write_tokens(&tokens::count(&counters, pending, &client, &plan).await)?;
+    let (mut outcome, counted) = outcome?;
+    if !counted.is_empty() {
+        run.write_tokens(&counted)?;
     }
     stop_server(managed.as_mut(), &mut manifest);
     score_responses(&run, std::mem::take(&mut outcome.pending_checks)).await?;
@@ -150,6 +151,107 @@ async fn run_experiment(
     };
     let finished = finish_run(&run, &manifest, &options)?;
     Ok(exit_code(&outcome, finished.code))
+}
+
+/// What running the plan's server groups needs.
+struct Stage<'a> {
+    experiment: &'a Experiment,
+    targets: &'a BTreeMap<String, Target>,
+    client: &'a reqwest::Client,
+    counters: &'a tokens::Counters,
+    run: &'a RunDir,
+    monitor: Option<&'a MonitorHandle>,
+    progress: &'a Progress,
+    options: ExecOptions,
+}
+
+impl Stage<'_> {
+    /// Runs each `[server.matrix]` point's cells on its own server: the
+    /// first server is already up; each later point stops the previous one
+    /// and starts its own. Tokens are counted before a server stops (llama.cpp
+    /// `/tokenize` needs it). A point whose server does not start is noted in
+    /// the manifest and skipped; the others still run.
+    async fn run_groups(
+        &mut self,
+        groups: &[Plan],
+        managed: &mut Option<ManagedServer>,
+        manifest: &mut RunManifest,
+        writer: &mut RecordWriter,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<(ExecOutcome, Vec<crate::record::TokenRecord>), AppError> {
+        let mut total = ExecOutcome::default();
+        let mut counted = Vec::new();
+        let mut points = Vec::new();
+        for (index, group) in groups.iter().enumerate() {
+            if *cancel.borrow() {
+                break;
+            }
+            if index > 0 {
+                stop_server(managed.as_mut(), manifest);
+                *managed = None;
+                match self.restart(index).await {
+                    Ok(server) => {
+                        points.push(managed_facts(self.experiment, index, &server));
+                        *managed = Some(server);
+                    }
+                    Err(error) => {
+                        eprintln!("warning: {}; skipping its cells", error.message);
+                        points.push(serde_json::json!({ "point": index, "error": error.message }));
+                        continue;
+                    }
+                }
+            } else if let Some(server) = managed.as_ref() {
+                points.push(managed_facts(self.experiment, 0, server));
+            }
+            let mut outcome = execute(
+                group,
+                self.targets,
+                self.client.clone(),
+                writer,
+                self.progress,
+                cancel.clone(),
+                self.options,
+            )
+            .await?;
+            // Counting may ask the server (llama.cpp /tokenize): before it stops.
+            let pending = std::mem::take(&mut outcome.pending_counts);
+            if !pending.is_empty() {
+                eprintln!("counting the tokens of {} responses ...", pending.len());
+                counted.extend(tokens::count(self.counters, pending, self.client, group).await);
+            }
+            merge(&mut total, outcome);
+        }
+        if groups.len() > 1 {
+            if let Some(facts) = manifest.managed_server.as_mut() {
+                facts["points"] = serde_json::Value::Array(points);
+            }
+        }
+        Ok((total, counted))
+    }
+
+    /// Starts the server for point `index` and has the monitor follow it.
+    async fn restart(&mut self, index: usize) -> Result<ManagedServer, AppError> {
+        let Some(config) = self.experiment.server.as_ref() else {
+            return Err(AppError::new(exit::ERROR, "no [server] to restart"));
+        };
+        let server = start_server(self.experiment, config, index, self.run).await?;
+        if let Some(monitor) = self.monitor {
+            monitor.follow(server.pid());
+        }
+        Ok(server)
+    }
+}
+
+/// Adds one server group's outcome to the run's.
+fn merge(total: &mut ExecOutcome, outcome: ExecOutcome) {
+    total.measured_ok += outcome.measured_ok;
+    total.measured_failed += outcome.measured_failed;
+    total.warmup += outcome.warmup;
+    total.cold += outcome.cold;
+    total.interrupted |= outcome.interrupted;
+    total.loaded.extend(outcome.loaded);
+    total.pending_checks.extend(outcome.pending_checks);
+    total.pending_counts.extend(outcome.pending_counts);
 }
 
 /// Starts the resource monitor (unless `[monitor] enabled = false`),
@@ -213,10 +315,12 @@ async fn score_responses(run: &RunDir, pending: Vec<PendingCheck>) -> Result<(),
     Ok(())
 }
 
-/// Starts the `[server]` for its backend and waits until it is healthy.
+/// Starts the `[server]` for its backend, at `[server.matrix]` point
+/// `index`, and waits until it is healthy.
 async fn start_server(
     experiment: &Experiment,
     config: &crate::experiment::ServerConfig,
+    index: usize,
     run: &RunDir,
 ) -> Result<ManagedServer, AppError> {
     let url = experiment
@@ -224,14 +328,22 @@ async fn start_server(
         .get(&config.backend)
         .map(|b| b.url.clone())
         .unwrap_or_default();
+    let point = config.points.get(index).cloned().unwrap_or_default();
+    let config = config.at_point(&point);
+    let at = if point.values.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", point.label())
+    };
     eprintln!(
-        "starting the server for backend `{}`: {}",
+        "starting the server for backend `{}`{at}: {}",
         config.backend,
         config.command.join(" ")
     );
-    let server = ManagedServer::start(config, &url, &run.file(SERVER_LOG))
+    let log = run.file(&server_log(experiment, index));
+    let server = ManagedServer::start(&config, &url, &log)
         .await
-        .map_err(|e| AppError::new(exit::SERVER, format!("[server]: {e}")))?;
+        .map_err(|e| AppError::new(exit::SERVER, format!("[server]{at}: {e}")))?;
     eprintln!(
         "server ready at {url} after {:.1} s",
         server.ready_after.as_secs_f64()
@@ -239,14 +351,35 @@ async fn start_server(
     Ok(server)
 }
 
-fn managed_facts(experiment: &Experiment, server: &ManagedServer) -> serde_json::Value {
+/// server.log; with a `[server.matrix]`, server-1.log, server-2.log, … per point.
+fn server_log(experiment: &Experiment, index: usize) -> String {
+    let points = experiment.server.as_ref().map_or(1, |s| s.points.len());
+    if points > 1 {
+        format!("server-{}.log", index + 1)
+    } else {
+        SERVER_LOG.to_string()
+    }
+}
+
+fn managed_facts(
+    experiment: &Experiment,
+    index: usize,
+    server: &ManagedServer,
+) -> serde_json::Value {
     let config = experiment.server.as_ref();
+    let point = config
+        .and_then(|c| c.points.get(index))
+        .cloned()
+        .unwrap_or_default();
+    let filled = config.map(|c| c.at_point(&point));
     serde_json::json!({
-        "command": config.map(|c| c.command.clone()),
-        "env": config.map(|c| c.env.clone()),
+        "point": index,
+        "values": point.values.iter().cloned().collect::<BTreeMap<_, _>>(),
+        "command": filled.as_ref().map(|c| c.command.clone()),
+        "env": filled.as_ref().map(|c| c.env.clone()),
         "pid": server.pid(),
         "ready_after_ms": server.ready_after.as_secs_f64() * 1e3,
-        "log": SERVER_LOG,
+        "log": server_log(experiment, index),
     })
 }
 

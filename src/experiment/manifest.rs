@@ -95,6 +95,8 @@ pub struct RawServer {
     pub health: Option<String>,
     pub startup_timeout: Option<String>,
     pub stop_timeout: Option<String>,
+    /// `[server.matrix]`: server settings as sweep axes (each point restarts the server).
+    pub matrix: Option<toml::Table>,
 }
 
 /// `[backend]` or `[backends.NAME]`.

@@ -9,7 +9,7 @@ use super::error::ExperimentError;
 use super::locate::KeyPath;
 use super::manifest::RawServer;
 use super::suggest::did_you_mean;
-use super::types::{BackendConfig, ServerConfig};
+use super::types::{BackendConfig, ServerConfig, ServerPoint};
 use crate::util::parse_duration;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -56,15 +56,151 @@ pub fn server(
             )
             .with_help("cwd is relative to the experiment file's directory"));
     }
+    let points = points(doc, &at.key("matrix"), raw.matrix)?;
+    let env = raw.env.unwrap_or_default();
+    check_placeholders(doc, &at, &raw.command, &env, &points)?;
     Ok(ServerConfig {
         command: raw.command,
         backend,
-        env: raw.env.unwrap_or_default(),
+        env,
         cwd,
         health,
         startup_timeout: duration("startup_timeout", raw.startup_timeout, DEFAULT_STARTUP)?,
         stop_timeout: duration("stop_timeout", raw.stop_timeout, DEFAULT_STOP)?,
+        points,
     })
+}
+
+/// Placeholders the backend URL fills; every other `{name}` is a matrix axis.
+const URL_PLACEHOLDERS: [&str; 3] = ["url", "host", "port"];
+
+/// `[server.matrix]`: the cartesian product of its axes (key order, the
+/// first varying slowest). Values are strings, numbers or booleans.
+fn points(
+    doc: &Document<'_>,
+    at: &KeyPath,
+    raw: Option<toml::Table>,
+) -> Result<Vec<ServerPoint>, ExperimentError> {
+    let mut points = vec![ServerPoint::default()];
+    let Some(table) = raw else { return Ok(points) };
+    for (name, values) in table {
+        let axis = at.key(&name);
+        if URL_PLACEHOLDERS.contains(&name.as_str()) {
+            return Err(doc
+                .error(&axis, format!("{{{name}}} comes from the backend URL"))
+                .with_help(
+                    "choose another axis name; to try several ports, use several experiment files",
+                ));
+        }
+        let toml::Value::Array(values) = values else {
+            return Err(doc
+                .error(&axis, "a server axis is a list of values")
+                .with_help(format!("e.g. {name} = [1, 4]")));
+        };
+        if values.is_empty() {
+            return Err(doc
+                .error(&axis, "the list is empty")
+                .with_help("give at least one value, or remove the axis"));
+        }
+        let mut texts = Vec::with_capacity(values.len());
+        for (i, value) in values.iter().enumerate() {
+            texts.push(axis_text(value).ok_or_else(|| {
+                doc.error(&axis.index(i), format!("{} is not a plain value", value.type_str()))
+                    .with_help("server axis values are strings, numbers or booleans; they replace {name} in the command and env")
+            })?);
+        }
+        points = points
+            .iter()
+            .flat_map(|point| {
+                texts.iter().map(|text| {
+                    let mut values = point.values.clone();
+                    values.push((name.clone(), text.clone()));
+                    ServerPoint { values }
+                })
+            })
+            .collect();
+    }
+    Ok(points)
+}
+
+fn axis_text(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Every axis is used by the command or env, and every `{name}` there is an
+/// axis or a URL part: a typo would otherwise start the same server each time,
+/// or pass `{threads}` to it literally.
+fn check_placeholders(
+    doc: &Document<'_>,
+    at: &KeyPath,
+    command: &[String],
+    env: &BTreeMap<String, String>,
+    points: &[ServerPoint],
+) -> Result<(), ExperimentError> {
+    let axes: Vec<&str> = points[0].values.iter().map(|(k, _)| k.as_str()).collect();
+    let texts: Vec<&str> = command
+        .iter()
+        .chain(env.values())
+        .map(String::as_str)
+        .collect();
+    // A typo in a placeholder explains an unused axis, so it is reported first.
+    for (key, text) in command
+        .iter()
+        .map(|t| ("command", t))
+        .chain(env.values().map(|t| ("env", t)))
+    {
+        for name in placeholders(text) {
+            if !URL_PLACEHOLDERS.contains(&name) && !axes.contains(&name) {
+                let help = match did_you_mean(name, &axes) {
+                    Some(close) => format!("did you mean {{{close}}}? placeholders: {{url}}, {{host}}, {{port}} and the [server.matrix] axes"),
+                    None => "placeholders are {url}, {host}, {port} and the axes of [server.matrix]".to_string(),
+                };
+                return Err(doc
+                    .error(&at.key(key), format!("unknown placeholder {{{name}}}"))
+                    .with_help(help));
+            }
+        }
+    }
+    for axis in &axes {
+        let placeholder = format!("{{{axis}}}");
+        if !texts.iter().any(|t| t.contains(&placeholder)) {
+            return Err(doc
+                .error(
+                    &at.key("matrix").key(axis),
+                    format!("the axis is not used: no {placeholder} in the command or env"),
+                )
+                .with_help(format!(
+                    "add {placeholder} where the value goes, e.g. \"--{axis}\", \"{placeholder}\""
+                )));
+        }
+    }
+    Ok(())
+}
+
+/// The names inside `{…}` in `text` (simple identifiers only).
+fn placeholders(text: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                let name = &after[..close];
+                if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    found.push(name);
+                }
+                rest = &after[close + 1..];
+            }
+            None => break,
+        }
+    }
+    found
 }
 
 fn served_backend(

@@ -138,6 +138,53 @@ pub struct ServerConfig {
     /// How long to wait after SIGTERM before SIGKILL.
     #[serde(with = "crate::util::duration_serde")]
     pub stop_timeout: Duration,
+    /// `[server.matrix]` points, each a set of `{name}` values for the command
+    /// and environment; the server is restarted for each. One empty point
+    /// when there is no server matrix.
+    pub points: Vec<ServerPoint>,
+}
+
+/// One point of `[server.matrix]`: axis name → value (as text), axes in key order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServerPoint {
+    pub values: Vec<(String, String)>,
+}
+
+impl ServerConfig {
+    /// This server's command and environment with `point`'s values filled in.
+    pub fn at_point(&self, point: &ServerPoint) -> ServerConfig {
+        ServerConfig {
+            command: self.command.iter().map(|arg| point.fill(arg)).collect(),
+            env: self
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), point.fill(v)))
+                .collect(),
+            points: vec![point.clone()],
+            ..self.clone()
+        }
+    }
+}
+
+impl ServerPoint {
+    /// `{name}` replaced by this point's value in `text`.
+    pub fn fill(&self, text: &str) -> String {
+        self.values
+            .iter()
+            .fold(text.to_string(), |text, (name, value)| {
+                text.replace(&format!("{{{name}}}"), value)
+            })
+    }
+
+    /// "parallel=4 threads=2": for logs and labels.
+    pub fn label(&self) -> String {
+        let parts: Vec<String> = self
+            .values
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        parts.join(" ")
+    }
 }
 
 /// The experiment file as read.

@@ -87,13 +87,21 @@ impl Plan {
 /// Expands an experiment into its plan.
 pub fn plan(experiment: &Experiment) -> Plan {
     let per_model = experiment.matrix.len() * experiment.run.load.len() * experiment.prompts.len();
-    let mut cells = Vec::with_capacity(experiment.models.len() * per_model);
-    for model in &experiment.models {
-        for point in &experiment.matrix {
-            for load in &experiment.run.load {
-                for prompt in &experiment.prompts {
-                    let axes = Axes { point, load: *load };
-                    cells.push(make_cell(experiment, model, prompt, axes, cells.len()));
+    let servers = server_points(experiment);
+    let mut cells = Vec::with_capacity(servers.len() * experiment.models.len() * per_model);
+    // Server settings vary slowest: each point restarts the server.
+    for server in &servers {
+        for model in &experiment.models {
+            for point in &experiment.matrix {
+                for load in &experiment.run.load {
+                    for prompt in &experiment.prompts {
+                        let axes = Axes {
+                            server,
+                            point,
+                            load: *load,
+                        };
+                        cells.push(make_cell(experiment, model, prompt, axes, cells.len()));
+                    }
                 }
             }
         }
@@ -106,8 +114,36 @@ pub fn plan(experiment: &Experiment) -> Plan {
     }
 }
 
+/// The `[server.matrix]` points, as cell matrix entries named `server.<axis>`
+/// (one empty point without a server matrix).
+fn server_points(experiment: &Experiment) -> Vec<Vec<(String, serde_json::Value)>> {
+    match &experiment.server {
+        Some(server) => server
+            .points
+            .iter()
+            .map(|point| {
+                point
+                    .values
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            format!("{SERVER_AXIS_PREFIX}{k}"),
+                            serde_json::Value::String(v.clone()),
+                        )
+                    })
+                    .collect()
+            })
+            .collect(),
+        None => vec![Vec::new()],
+    }
+}
+
+/// Cell matrix entries from `[server.matrix]` start with this.
+pub const SERVER_AXIS_PREFIX: &str = "server.";
+
 /// The sweep coordinates of one cell.
 struct Axes<'a> {
+    server: &'a [(String, serde_json::Value)],
     point: &'a MatrixPoint,
     load: Load,
 }
@@ -137,7 +173,7 @@ fn make_cell(
         settings,
         options: model.options.clone(),
         load: axes.load,
-        matrix: axes.point.values.clone(),
+        matrix: [axes.server, &axes.point.values].concat(),
         checks: prompt.checks.clone(),
         duration_s: experiment.run.duration.map(|d| d.as_secs_f64()),
         repetitions: experiment.run.repetitions,
@@ -148,6 +184,14 @@ fn make_cell(
 }
 
 impl Cell {
+    /// This cell's `[server.matrix]` values (empty without a server matrix).
+    pub fn server_values(&self) -> Vec<(&str, &str)> {
+        self.matrix
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(SERVER_AXIS_PREFIX)?, v.as_str()?)))
+            .collect()
+    }
+
     /// The system prompt and text this cell sends for prompt id `prompt`.
     pub fn prompt_text(&self, prompt: &str) -> Option<(Option<&str>, &str)> {
         (self.prompt == prompt).then_some((self.system.as_deref(), self.text.as_str()))
@@ -155,6 +199,34 @@ impl Cell {
 }
 
 impl Plan {
+    /// Cells grouped by `[server.matrix]` point, in plan order (one group
+    /// without a server matrix): each group runs on a freshly started server.
+    pub fn server_groups(&self) -> Vec<Plan> {
+        let mut groups: Vec<Plan> = Vec::new();
+        for cell in &self.cells {
+            let same = groups
+                .last()
+                .and_then(|g| g.cells.first())
+                .is_some_and(|first| first.server_values() == cell.server_values());
+            if !same {
+                groups.push(self.clone_empty());
+            }
+            if let Some(group) = groups.last_mut() {
+                group.cells.push(cell.clone());
+            }
+        }
+        groups
+    }
+
+    fn clone_empty(&self) -> Plan {
+        Plan {
+            experiment: self.experiment.clone(),
+            cells: Vec::new(),
+            cold_repetitions: self.cold_repetitions,
+            slo: self.slo.clone(),
+        }
+    }
+
     /// The most requests in flight at once in any cell (sizes the connection pool).
     pub fn max_in_flight(&self) -> u32 {
         self.cells
@@ -168,7 +240,7 @@ impl Plan {
 /// `<model-slug>.<prompt>.<8 hex>`: readable, and the hash covers everything
 /// that changes what is sent, so equal ids mean comparable cells across runs.
 pub fn cell_id(cell: &Cell) -> String {
-    let identity = serde_json::json!({
+    let mut identity = serde_json::json!({
         "model": cell.model,
         "backend": cell.backend,
         "prompt": cell.prompt,
@@ -178,6 +250,11 @@ pub fn cell_id(cell: &Cell) -> String {
         "options": cell.options,
         "load": cell.load,
     });
+    // Server settings change what answers; without them ids stay as before.
+    let server = cell.server_values();
+    if !server.is_empty() {
+        identity["server"] = serde_json::json!(server);
+    }
     let digest = Sha256::digest(identity.to_string().as_bytes());
     let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     format!("{}.{}.{}", slug(&cell.model), slug(&cell.prompt), hex)

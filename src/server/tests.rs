@@ -10,6 +10,7 @@ fn config(command: &[&str], health: &str, startup: Duration) -> ServerConfig {
         health: health.into(),
         startup_timeout: startup,
         stop_timeout: Duration::from_secs(2),
+        points: vec![crate::experiment::ServerPoint::default()],
     }
 }
 

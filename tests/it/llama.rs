@@ -209,3 +209,79 @@ fn a_managed_server_that_dies_mid_run_keeps_the_records_and_says_so() {
     let manifest = json(&run.join("manifest.json"));
     assert!(manifest["managed_server"]["exited_during_run"].is_string());
 }
+
+/// `[server.matrix]`: each point restarts the real llama.cpp server with its
+/// flags, logs it apart, and its cells carry the values.
+#[test]
+fn a_server_matrix_restarts_the_server_for_each_point() {
+    let _turn = ONE_SERVER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let ws = Workspace::new();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let python = std::env::var("LLMBENCH_PYTHON")
+        .unwrap_or_else(|_| format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR")));
+    let text = format!(
+        r#"name = "parallel-sweep"
+[backend]
+kind = "openai"
+url = "{url}"
+[[models]]
+name = "smollm2"
+[defaults]
+max_tokens = 8
+temperature = 0.0
+[run]
+repetitions = 2
+concurrency = 2
+[[prompts]]
+id = "capital"
+text = "What is the capital of France?"
+[server]
+command = ["{python}", "scripts/llama_server.py", "--port", "{{port}}", "--parallel", "{{parallel}}"]
+cwd = "{repo}"
+[server.matrix]
+parallel = [1, 2]
+"#,
+        repo = env!("CARGO_MANIFEST_DIR"),
+    );
+    let file = ws.write("sweep.toml", &text);
+    assert_eq!(ws.exec(&file, &[]), 0);
+    let run = ws.run();
+    let records = records(&run);
+    assert_eq!(records.len(), 4, "2 points × 2 requests");
+    assert!(records.iter().all(|r| r.outcome.is_ok()));
+    let plan = json(&run.join("plan.json"));
+    let values: Vec<_> = plan["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .map(|c| c["matrix"][0].clone())
+        .collect();
+    assert_eq!(
+        values,
+        [
+            serde_json::json!(["server.parallel", "1"]),
+            serde_json::json!(["server.parallel", "2"])
+        ]
+    );
+    let manifest = json(&run.join("manifest.json"));
+    let points = manifest["managed_server"]["points"]
+        .as_array()
+        .expect("points");
+    assert_eq!(points.len(), 2);
+    let mut pids = Vec::new();
+    for (i, point) in points.iter().enumerate() {
+        assert_eq!(point["values"]["parallel"], (i + 1).to_string());
+        let log = std::fs::read_to_string(run.join(format!("server-{}.log", i + 1)))
+            .expect("a log per point");
+        assert!(log.contains("ready"), "{log}");
+        assert!(point["ready_after_ms"].as_f64().unwrap_or(0.0) > 0.0);
+        pids.push(point["pid"].as_i64().expect("pid") as i32);
+    }
+    assert_ne!(pids[0], pids[1], "a fresh server per point");
+    for pid in pids {
+        // SAFETY: signal 0 only checks whether the process exists.
+        assert_ne!(unsafe { libc::kill(pid, 0) }, 0, "every server was stopped");
+    }
+}
