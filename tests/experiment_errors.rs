@@ -118,7 +118,7 @@ repetitons = 3
     assert_eq!(
         error(text),
         "experiments/x.toml:12:1: run.repetitons: unknown key\n  help: did you mean `repetitions`? \
-         (valid keys: repetitions, warmup, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions)"
+         (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions)"
     );
 }
 
@@ -395,7 +395,7 @@ fn bad_set_overrides() {
     );
     assert_eq!(
         error_with(QUICKSTART, &["run.repetitons=5"]),
-        "--set run.repetitons=5: run.repetitons: unknown key\n  help: did you mean `repetitions`? (valid keys: repetitions, warmup, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions)"
+        "--set run.repetitons=5: run.repetitons: unknown key\n  help: did you mean `repetitions`? (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions)"
     );
     assert_eq!(
         error_with(QUICKSTART, &["models.3.name=x"]),
@@ -775,5 +775,58 @@ fn an_unknown_server_placeholder_is_an_error() {
         error(&text),
         "experiments/x.toml:11:1: server.command: unknown placeholder {thread}\n  \
          help: did you mean {threads}? placeholders: {url}, {host}, {port} and the [server.matrix] axes"
+    );
+}
+
+#[test]
+fn warmup_is_a_count_or_a_duration() {
+    let e = experiment(&QUICKSTART.replace("warmup = 1", "warmup = \"10s\""), &[]);
+    assert_eq!(e.run.warmup, 0);
+    assert_eq!(e.run.warmup_duration, Some(Duration::from_secs(10)));
+    let e = experiment(QUICKSTART, &["run.warmup=3"]);
+    assert_eq!((e.run.warmup, e.run.warmup_duration), (3, None));
+    let message = error(&QUICKSTART.replace("warmup = 1", "warmup = 1.5"));
+    assert!(
+        message.ends_with(
+            "run.warmup: expected a request count or a duration, found a float\n  \
+             help: warmup = 3 sends three requests first; warmup = \"10s\" runs the cell's load for ten seconds first"
+        ),
+        "{message}"
+    );
+    let message = error(&QUICKSTART.replace("warmup = 1", "warmup = \"0s\""));
+    assert!(
+        message.contains("run.warmup: a warmup duration must be longer than zero"),
+        "{message}"
+    );
+}
+
+#[test]
+fn mix_prompts_takes_a_seed_and_the_seed_needs_it() {
+    let e = experiment(QUICKSTART, &["run.mix_prompts=true"]);
+    assert_eq!(e.run.mix_prompts, Some(1));
+    let plan = llmbench::plan::plan(&e);
+    assert_eq!(plan.cells.len(), 1, "one mixed cell");
+    assert_eq!(plan.cells[0].prompt, "mixed");
+    assert_eq!(plan.cells[0].variants.len(), 2);
+    assert_eq!(
+        plan.cells[0].variants[1].settings.max_tokens,
+        Some(128),
+        "the prompt's own"
+    );
+    let other = llmbench::plan::plan(&experiment(
+        QUICKSTART,
+        &["run.mix_prompts=true", "run.mix_seed=2"],
+    ));
+    assert_ne!(
+        plan.cells[0].id, other.cells[0].id,
+        "the seed is part of the id"
+    );
+    let message = error_with(QUICKSTART, &["run.mix_seed=2"]);
+    assert!(
+        message.ends_with(
+            "run.mix_seed: mix_seed applies only with mix_prompts = true\n  \
+             help: add mix_prompts = true to [run], or remove mix_seed"
+        ),
+        "{message}"
     );
 }

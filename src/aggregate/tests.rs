@@ -21,6 +21,9 @@ fn cell(index: usize, model: &str, prompt: &str) -> Cell {
         duration_s: None,
         repetitions: 3,
         warmup: 1,
+        warmup_s: None,
+        variants: vec![],
+        mix_seed: None,
     }
 }
 

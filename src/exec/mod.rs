@@ -4,6 +4,7 @@
 //! (Ctrl-C stops dispatching; requests in flight are recorded as cancelled).
 
 mod open_loop;
+mod order;
 mod progress;
 mod request;
 
@@ -107,7 +108,7 @@ pub async fn execute(
             continue;
         };
         if plan.cold_repetitions > 0 {
-            run.cold_starts(target, cells[0], plan.cold_repetitions)
+            run.cold_starts(target, &cells[0].sendable(0), plan.cold_repetitions)
                 .await?;
         }
         for cell in &cells {
@@ -140,20 +141,24 @@ impl Run<'_> {
             return Ok(());
         }
         let warmup = jobs.first.warmup;
-        // A cell with a duration runs its measured requests until then.
-        let deadline = cell
-            .duration_s
-            .filter(|_| !warmup)
-            .map(|s| Instant::now() + Duration::from_secs_f64(s));
-        let batch = Arc::new(Batch {
-            context: self.context.clone(),
-            target: target.clone(),
-            cell: Arc::new(cell.clone()),
+        // A cell with a duration runs its measured requests (or its warmup)
+        // until then.
+        let window = if warmup {
+            cell.warmup_s
+        } else {
+            cell.duration_s
+        };
+        let deadline = window.map(|s| Instant::now() + Duration::from_secs_f64(s));
+        let batch = Arc::new(Batch::new(
+            self.context.clone(),
+            target,
+            cell,
             jobs,
             deadline,
-        });
+        ));
         let receiver = match cell.load {
-            _ if warmup => closed_loop(batch, 1, &self.cancel),
+            // Counted warmups go one at a time; a warmup duration runs the cell's own load.
+            _ if warmup && cell.warmup_s.is_none() => closed_loop(batch, 1, &self.cancel),
             Load::Closed { concurrency } => closed_loop(batch, concurrency, &self.cancel),
             Load::Open {
                 rate,
@@ -161,7 +166,7 @@ impl Run<'_> {
                 seed,
                 max_in_flight,
             } => {
-                let arrivals_due = match cell.duration_s {
+                let arrivals_due = match window {
                     Some(seconds) => (rate * seconds).ceil() as usize,
                     None => batch.jobs.count,
                 };
@@ -205,11 +210,12 @@ impl Run<'_> {
                 chunk_chars: record.timing.chunk_chars.clone(),
             });
         }
-        if !cell.checks.is_empty() && !record.warmup && !record.cold {
+        let checks = cell.checks_for(&record.prompt);
+        if !checks.is_empty() && !record.warmup && !record.cold {
             self.outcome.pending_checks.push(PendingCheck {
                 cell: record.cell.clone(),
                 repetition: record.repetition,
-                checks: cell.checks.clone(),
+                checks: checks.to_vec(),
                 response: response.content,
             });
         }
@@ -312,9 +318,14 @@ impl Jobs {
 }
 
 fn jobs_for(cell: &Cell, warmup: bool) -> Jobs {
-    let count = match (warmup, cell.duration_s) {
-        (true, _) => cell.warmup as usize,
-        (false, Some(_)) => u32::MAX as usize,
+    let window = if warmup {
+        cell.warmup_s
+    } else {
+        cell.duration_s
+    };
+    let count = match (warmup, window) {
+        (_, Some(_)) => u32::MAX as usize,
+        (true, None) => cell.warmup as usize,
         (false, None) => cell.repetitions as usize,
     };
     let first = Job {
@@ -331,13 +342,52 @@ fn jobs_for(cell: &Cell, warmup: bool) -> Jobs {
 pub(crate) struct Batch {
     pub(crate) context: Arc<RequestContext>,
     pub(crate) target: Target,
-    pub(crate) cell: Arc<Cell>,
+    /// What each prompt of the cell sends (one entry for a one-prompt cell).
+    pub(crate) sendables: Vec<Cell>,
+    /// A mixed cell's prompt order.
+    order: Option<order::PromptOrder>,
     pub(crate) jobs: Jobs,
     /// Closed loop with a duration: no request starts after this.
     pub(crate) deadline: Option<Instant>,
 }
 
 impl Batch {
+    fn new(
+        context: Arc<RequestContext>,
+        target: &Target,
+        cell: &Cell,
+        jobs: Jobs,
+        deadline: Option<Instant>,
+    ) -> Batch {
+        let sendables: Vec<Cell> = (0..cell.variants.len().max(1))
+            .map(|i| cell.sendable(i))
+            .collect();
+        let order = cell
+            .mix_seed
+            .filter(|_| !cell.variants.is_empty())
+            .map(|seed| {
+                let stream = u64::from(jobs.first.warmup);
+                order::PromptOrder::new(seed, stream, sendables.len())
+            });
+        Batch {
+            context,
+            target: target.clone(),
+            sendables,
+            order,
+            jobs,
+            deadline,
+        }
+    }
+
+    /// What request `job` sends: a mixed cell's prompt comes from its order.
+    pub(crate) fn cell_for(&self, job: &Job) -> &Cell {
+        let index = match &self.order {
+            Some(order) => order.pick(job.repetition as usize),
+            None => 0,
+        };
+        &self.sendables[index.min(self.sendables.len() - 1)]
+    }
+
     /// Sends and measures one of this batch's requests.
     pub(crate) async fn measure(
         &self,
@@ -348,7 +398,7 @@ impl Batch {
             &self.context,
             &self.target.backend,
             self.target.timeout,
-            &self.cell,
+            self.cell_for(&job),
             job,
             cancel,
         )

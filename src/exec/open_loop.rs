@@ -31,10 +31,10 @@ pub fn schedule(count: usize, rate: f64, arrivals: Arrivals, seed: u64) -> Vec<D
 }
 
 /// A small seeded generator, so a schedule reproduces across versions.
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -98,13 +98,15 @@ pub fn dispatch(
 fn dropped(batch: &Batch, job: Job, max_in_flight: u32) -> (Record, Response) {
     let message = format!("not sent: {max_in_flight} requests were already in flight at its scheduled time (raise max_in_flight or lower the rate)");
     let mut record = Record::unsent(
-        &batch.cell,
+        batch.cell_for(&job),
         job.repetition,
         Outcome::Error {
             kind: ErrorKind::Dropped,
             message,
         },
     );
+    // A warmup arrival (warmup = "10s" in open loop) stays a warmup.
+    record.warmup = job.warmup;
     record.run_offset_ms = job.scheduled.map_or(0.0, |due| {
         due.saturating_duration_since(batch.context.run_start)
             .as_secs_f64()

@@ -139,7 +139,10 @@ with_request_settings! {
 #[serde(deny_unknown_fields)]
 pub struct RawRun {
     pub repetitions: Option<u32>,
-    pub warmup: Option<u32>,
+    /// A request count or a duration ("10s").
+    pub warmup: Option<toml::Value>,
+    pub mix_prompts: Option<bool>,
+    pub mix_seed: Option<u64>,
     pub concurrency: Option<OneOrMany<u32>>,
     pub rate: Option<OneOrMany<f64>>,
     pub arrivals: Option<Arrivals>,

@@ -15,6 +15,7 @@ use super::types::{
 use super::{backends, load, models, prompts, server, settings};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 /// Checks `manifest` (deserialised from `doc`) and resolves it.
 pub fn resolve(
@@ -115,7 +116,9 @@ fn run(doc: &Document<'_>, raw: RawRun) -> Result<RunConfig, ExperimentError> {
             raw.repetitions,
             "repetitions is the number of measured requests per model and prompt; use warmup for unmeasured ones",
         )?,
-        warmup: raw.warmup.unwrap_or(0),
+        warmup: warmup_count(doc, raw.warmup.as_ref())?,
+        warmup_duration: warmup_duration(doc, raw.warmup.as_ref())?,
+        mix_prompts: mix_prompts(doc, raw.mix_prompts, raw.mix_seed)?,
         load: load::levels(doc, &raw)?,
         duration: raw
             .duration
@@ -128,6 +131,59 @@ fn run(doc: &Document<'_>, raw: RawRun) -> Result<RunConfig, ExperimentError> {
         ollama_api: raw.ollama_api.unwrap_or(OllamaApi::Chat),
         cold_repetitions: cold_repetitions(doc, raw.cold_start, raw.cold_repetitions)?,
     })
+}
+
+/// `[run] warmup` as a count (an integer ≥ 0); 0 when it is a duration.
+fn warmup_count(doc: &Document<'_>, raw: Option<&toml::Value>) -> Result<u32, ExperimentError> {
+    match raw {
+        None | Some(toml::Value::String(_)) => Ok(0),
+        Some(toml::Value::Integer(n)) => u32::try_from(*n).map_err(|_| {
+            doc.error(&KeyPath::top("run").key("warmup"), format!("{n} is not a request count"))
+                .with_help("warmup is a number of requests (e.g. 3) or a duration (e.g. \"10s\")")
+        }),
+        Some(other) => Err(doc
+            .error(&KeyPath::top("run").key("warmup"), format!("expected a request count or a duration, found a {}", other.type_str()))
+            .with_help("warmup = 3 sends three requests first; warmup = \"10s\" runs the cell's load for ten seconds first")),
+    }
+}
+
+/// `[run] warmup` as a duration, when it is a string.
+fn warmup_duration(
+    doc: &Document<'_>,
+    raw: Option<&toml::Value>,
+) -> Result<Option<Duration>, ExperimentError> {
+    let Some(toml::Value::String(text)) = raw else {
+        return Ok(None);
+    };
+    let at = KeyPath::top("run").key("warmup");
+    let duration = crate::util::parse_duration(text).map_err(|message| {
+        doc.error(&at, message)
+            .with_help("warmup is a number of requests (e.g. 3) or a duration (e.g. \"10s\")")
+    })?;
+    if duration.is_zero() {
+        return Err(doc
+            .error(&at, "a warmup duration must be longer than zero")
+            .with_help("remove warmup to send no warmup requests"));
+    }
+    Ok(Some(duration))
+}
+
+/// `mix_prompts = true` with its seed (default 1); `mix_seed` alone is a mistake.
+fn mix_prompts(
+    doc: &Document<'_>,
+    mix: Option<bool>,
+    seed: Option<u64>,
+) -> Result<Option<u64>, ExperimentError> {
+    match (mix, seed) {
+        (Some(true), seed) => Ok(Some(seed.unwrap_or(1))),
+        (_, Some(_)) => Err(doc
+            .error(
+                &KeyPath::top("run").key("mix_seed"),
+                "mix_seed applies only with mix_prompts = true",
+            )
+            .with_help("add mix_prompts = true to [run], or remove mix_seed")),
+        _ => Ok(None),
+    }
 }
 
 /// `cold_start = true` measures 3 cold starts per model unless

@@ -250,6 +250,20 @@ pub struct Prompt {
     pub defined_in: PathBuf,
 }
 
+impl Prompt {
+    /// A prompt with only an id (no text, settings or checks).
+    pub fn named(id: &str) -> Prompt {
+        Prompt {
+            id: id.to_string(),
+            system: None,
+            text: String::new(),
+            settings: RequestSettings::default(),
+            checks: Vec::new(),
+            defined_in: PathBuf::new(),
+        }
+    }
+}
+
 /// Request settings; every field optional so layers can be merged:
 /// `[defaults]` < model < prompt.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
@@ -304,8 +318,19 @@ pub enum OllamaApi {
 pub struct RunConfig {
     /// Measured requests per cell (≥ 1).
     pub repetitions: u32,
-    /// Requests per cell run first and excluded from statistics.
+    /// Requests per cell run first, one at a time, and excluded from statistics.
     pub warmup: u32,
+    /// `warmup = "10s"`: each cell first runs under its own load for this
+    /// long, unmeasured (instead of `warmup` requests).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "crate::util::duration_serde::option"
+    )]
+    pub warmup_duration: Option<Duration>,
+    /// `mix_prompts = true`: one cell per model × matrix point × load level
+    /// whose requests cycle through every prompt in a seeded shuffled order
+    /// (the seed), instead of one cell per prompt.
+    pub mix_prompts: Option<u64>,
     /// Load levels: closed-loop concurrency levels and open-loop rates (a
     /// sweep axis when there are several). Default: concurrency 1.
     pub load: Vec<Load>,

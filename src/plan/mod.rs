@@ -54,7 +54,34 @@ pub struct Cell {
     pub checks: Vec<crate::quality::CheckSpec>,
     pub repetitions: u32,
     pub warmup: u32,
+    /// `warmup = "10s"`: the cell first runs unmeasured under its own load
+    /// for this long (seconds), instead of `warmup` single requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_s: Option<f64>,
+    /// A mixed cell (`[run] mix_prompts`): its requests cycle through these
+    /// prompts in a seeded shuffled order; empty for a one-prompt cell.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
+    /// The seed of a mixed cell's prompt order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mix_seed: Option<u64>,
 }
+
+/// One prompt of a mixed cell, with everything that differs per prompt.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Variant {
+    pub prompt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub text: String,
+    /// `[defaults]` < model < prompt < matrix, merged.
+    pub settings: RequestSettings,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::quality::CheckSpec>,
+}
+
+/// The prompt id of mixed cells.
+pub const MIXED_PROMPT: &str = "mixed";
 
 impl Plan {
     /// Measured requests (excluding warmups).
@@ -94,13 +121,17 @@ pub fn plan(experiment: &Experiment) -> Plan {
         for model in &experiment.models {
             for point in &experiment.matrix {
                 for load in &experiment.run.load {
+                    let axes = Axes {
+                        server,
+                        point,
+                        load: *load,
+                    };
+                    if let Some(seed) = experiment.run.mix_prompts {
+                        cells.push(mixed_cell(experiment, model, &axes, seed, cells.len()));
+                        continue;
+                    }
                     for prompt in &experiment.prompts {
-                        let axes = Axes {
-                            server,
-                            point,
-                            load: *load,
-                        };
-                        cells.push(make_cell(experiment, model, prompt, axes, cells.len()));
+                        cells.push(make_cell(experiment, model, prompt, &axes, cells.len()));
                     }
                 }
             }
@@ -152,7 +183,7 @@ fn make_cell(
     experiment: &Experiment,
     model: &ModelConfig,
     prompt: &Prompt,
-    axes: Axes,
+    axes: &Axes,
     index: usize,
 ) -> Cell {
     // The matrix is the experiment's question, so its values win over every layer.
@@ -178,7 +209,44 @@ fn make_cell(
         duration_s: experiment.run.duration.map(|d| d.as_secs_f64()),
         repetitions: experiment.run.repetitions,
         warmup: experiment.run.warmup,
+        warmup_s: experiment.run.warmup_duration.map(|d| d.as_secs_f64()),
+        variants: Vec::new(),
+        mix_seed: None,
     };
+    cell.id = cell_id(&cell);
+    cell
+}
+
+/// One cell for all prompts: each prompt becomes a variant with its own
+/// merged settings and checks; the cell's own prompt fields are neutral.
+fn mixed_cell(
+    experiment: &Experiment,
+    model: &ModelConfig,
+    axes: &Axes,
+    seed: u64,
+    index: usize,
+) -> Cell {
+    let variants: Vec<Variant> = experiment
+        .prompts
+        .iter()
+        .map(|prompt| {
+            let cell = make_cell(experiment, model, prompt, axes, index);
+            Variant {
+                prompt: cell.prompt,
+                system: cell.system,
+                text: cell.text,
+                settings: cell.settings,
+                checks: cell.checks,
+            }
+        })
+        .collect();
+    let mut cell = make_cell(experiment, model, &Prompt::named(MIXED_PROMPT), axes, index);
+    cell.settings = experiment
+        .defaults
+        .merged_with(&model.settings)
+        .merged_with(&axes.point.settings);
+    cell.variants = variants;
+    cell.mix_seed = Some(seed);
     cell.id = cell_id(&cell);
     cell
 }
@@ -194,7 +262,37 @@ impl Cell {
 
     /// The system prompt and text this cell sends for prompt id `prompt`.
     pub fn prompt_text(&self, prompt: &str) -> Option<(Option<&str>, &str)> {
-        (self.prompt == prompt).then_some((self.system.as_deref(), self.text.as_str()))
+        if self.prompt == prompt && self.variants.is_empty() {
+            return Some((self.system.as_deref(), self.text.as_str()));
+        }
+        let variant = self.variants.iter().find(|v| v.prompt == prompt)?;
+        Some((variant.system.as_deref(), variant.text.as_str()))
+    }
+
+    /// The checks of the responses to prompt id `prompt`.
+    pub fn checks_for(&self, prompt: &str) -> &[crate::quality::CheckSpec] {
+        match self.variants.iter().find(|v| v.prompt == prompt) {
+            Some(variant) => &variant.checks,
+            None => &self.checks,
+        }
+    }
+
+    /// What is sent when this cell sends prompt number `i`: the cell itself
+    /// for a one-prompt cell, else the cell with variant `i`'s prompt,
+    /// settings and checks (same id, so records stay in this cell).
+    pub fn sendable(&self, i: usize) -> Cell {
+        let Some(variant) = self.variants.get(i) else {
+            return self.clone();
+        };
+        Cell {
+            prompt: variant.prompt.clone(),
+            system: variant.system.clone(),
+            text: variant.text.clone(),
+            settings: variant.settings.clone(),
+            checks: variant.checks.clone(),
+            variants: Vec::new(),
+            ..self.clone()
+        }
     }
 }
 
@@ -250,6 +348,10 @@ pub fn cell_id(cell: &Cell) -> String {
         "options": cell.options,
         "load": cell.load,
     });
+    if !cell.variants.is_empty() {
+        identity["variants"] = serde_json::json!(cell.variants);
+        identity["mix_seed"] = serde_json::json!(cell.mix_seed);
+    }
     // Server settings change what answers; without them ids stay as before.
     let server = cell.server_values();
     if !server.is_empty() {

@@ -63,6 +63,8 @@ fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
         run: RunConfig {
             repetitions: 3,
             warmup: 1,
+            warmup_duration: None,
+            mix_prompts: None,
             load: vec![Load::Closed { concurrency: 1 }],
             ollama_api: OllamaApi::Chat,
             cold_repetitions: 0,

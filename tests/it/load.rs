@@ -276,3 +276,100 @@ fn a_jsonl_dataset_supplies_prompts() {
         .collect();
     assert!(sent.contains(&"Second question".to_string()), "{sent:?}");
 }
+
+/// `mix_prompts`: one cell per load level whose requests cycle through every
+/// prompt in a seeded order; the same seed gives the same order.
+#[test]
+fn mixed_prompts_cycle_in_a_seeded_order_within_one_cell() {
+    let server = mock_ollama::spawn_blocking(MockConfig::default()).expect("mock");
+    let text = ollama_experiment(
+        &server.url(),
+        "qwen3:0.6b",
+        "repetitions = 8\nconcurrency = 2\nmix_prompts = true\nmix_seed = 11",
+    )
+    .replace(
+        "[report]",
+        "[[prompts]]\nid = \"third\"\ntext = \"Name a colour.\"\nmax_tokens = 4\n\n[report]",
+    );
+    let run_with = |set: &[&str]| {
+        let ws = Workspace::new();
+        let file = ws.write("e.toml", &text);
+        assert_eq!(ws.exec(&file, set), 0);
+        let mut records = records(&ws.run());
+        records.retain(|r| !r.warmup);
+        records.sort_by_key(|r| r.repetition);
+        let summary = json(&ws.run().join("summary.json"));
+        (records, summary)
+    };
+    let (records, summary) = run_with(&[]);
+    let first: Vec<String> = records.iter().map(|r| r.prompt.clone()).collect();
+    assert_eq!(first.len(), 8);
+    // Two full passes of three prompts, then two of the third pass.
+    for pass in first[..6].chunks(3) {
+        let mut pass = pass.to_vec();
+        pass.sort();
+        assert_eq!(pass, ["count", "hello", "third"], "{first:?}");
+    }
+    assert_eq!(
+        summary["cells"].as_array().map(Vec::len),
+        Some(1),
+        "one mixed cell"
+    );
+    assert_eq!(summary["cells"][0]["counts"]["ok"], 8);
+    // The third prompt's own max_tokens was sent with it.
+    let third = records
+        .iter()
+        .find(|r| r.prompt == "third")
+        .expect("third sent");
+    assert!(third.tokens.output.unwrap_or(99) <= 4, "{:?}", third.tokens);
+
+    let prompts = |records: Vec<llmbench::record::Record>| {
+        records.into_iter().map(|r| r.prompt).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        prompts(run_with(&[]).0),
+        first,
+        "the same seed gives the same order"
+    );
+    assert_ne!(
+        prompts(run_with(&["--set", "run.mix_seed=12"]).0),
+        first,
+        "another seed, another order"
+    );
+}
+
+/// `warmup = "300ms"`: the cell runs unmeasured under its own load for that
+/// long first; warmups are stored, never in the statistics.
+#[test]
+fn a_warmup_duration_runs_the_cells_load_before_measuring() {
+    let server = mock_ollama::spawn_blocking(MockConfig {
+        inter_token: Duration::from_millis(5),
+        ..MockConfig::default()
+    })
+    .expect("mock");
+    let ws = Workspace::new();
+    let text = one_prompt(&ollama_experiment(
+        &server.url(),
+        "qwen3:0.6b",
+        "repetitions = 4\nconcurrency = 3\nwarmup = \"300ms\"",
+    ));
+    let file = ws.write("e.toml", &text);
+    assert_eq!(ws.exec(&file, &[]), 0);
+    let records = records(&ws.run());
+    let warmups: Vec<_> = records.iter().filter(|r| r.warmup).collect();
+    // Each request takes ~16 × 5 ms = 80 ms; three in flight for 300 ms.
+    assert!(warmups.len() >= 6, "{} warmups", warmups.len());
+    let last_warmup_start = warmups.iter().map(|r| r.run_offset_ms).fold(0.0, f64::max);
+    assert!(
+        last_warmup_start < 400.0,
+        "no warmup starts after the window"
+    );
+    let measured: Vec<_> = records.iter().filter(|r| !r.warmup).collect();
+    assert_eq!(measured.len(), 4);
+    assert!(measured.iter().all(|r| r.run_offset_ms >= 290.0));
+    let summary = json(&ws.run().join("summary.json"));
+    assert_eq!(
+        summary["cells"][0]["counts"]["ok"], 4,
+        "warmups are left out"
+    );
+}

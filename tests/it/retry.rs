@@ -84,6 +84,9 @@ fn cell() -> Cell {
         duration_s: None,
         repetitions: 2,
         warmup: 0,
+        warmup_s: None,
+        variants: vec![],
+        mix_seed: None,
     }
 }
 
