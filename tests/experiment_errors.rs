@@ -830,3 +830,41 @@ fn mix_prompts_takes_a_seed_and_the_seed_needs_it() {
         "{message}"
     );
 }
+
+#[test]
+fn a_prompt_has_text_or_input_tokens() {
+    let synthetic = QUICKSTART.replace(
+        "text = \"What is the capital of France? Answer in one word.\"",
+        "input_tokens = 64",
+    );
+    let e = experiment(&synthetic, &[]);
+    assert_eq!(e.prompts[0].input_tokens, Some(64));
+    assert!(
+        !e.prompts[0].text.is_empty(),
+        "a heuristic text until the run refits it"
+    );
+    let both = QUICKSTART.replace(
+        "text = \"What is the capital of France? Answer in one word.\"",
+        "text = \"x\"\ninput_tokens = 64",
+    );
+    let message = error(&both);
+    assert!(
+        message.contains(
+            "prompts[0].input_tokens: a prompt has either text or input_tokens, not both"
+        ),
+        "{message}"
+    );
+    let neither = QUICKSTART.replace(
+        "text = \"What is the capital of France? Answer in one word.\"\n",
+        "",
+    );
+    let message = error(&neither);
+    assert!(
+        message.contains(
+            "prompts[0]: the prompt has no text\n  help: write text = \"…\", or input_tokens = 512"
+        ),
+        "{message}"
+    );
+    let zero = synthetic.replace("input_tokens = 64", "input_tokens = 0");
+    assert!(error(&zero).contains("must be between 1 and 1000000, found 0"));
+}

@@ -55,7 +55,7 @@ async fn run_experiment(
     args: &ExecArgs,
     cancel: watch::Receiver<bool>,
 ) -> Result<u8, AppError> {
-    let plan = plan(experiment);
+    let mut plan = plan(experiment);
     let client = http_client(plan.max_in_flight())?;
     let targets = targets(experiment, &plan)?;
     let local_counters = tokens::load_local_counters(experiment)?;
@@ -67,7 +67,6 @@ async fn run_experiment(
         || RunDir::create(&args.out, &experiment.name, &stamp, &run_id, save_responses);
     // A managed server logs into the run directory, so it exists first; a
     // plain run creates it only once the servers have answered.
-    let groups = plan.server_groups();
     let (early_run, mut managed) = match &experiment.server {
         Some(config) => {
             let run = create_run()?;
@@ -78,6 +77,8 @@ async fn run_experiment(
     };
     let servers = preflight(&targets, &plan, &client).await?;
     let counters = tokens::load_counters(experiment, &client, local_counters).await?;
+    tokens::fit_synthetic(&mut plan, experiment, &counters, &client)?;
+    let groups = plan.server_groups();
     let run = match early_run {
         Some(run) => run,
         None => create_run()?,

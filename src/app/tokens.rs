@@ -322,3 +322,99 @@ pub async fn tokenize(args: crate::cli::TokenizeArgs) -> Result<u8, AppError> {
     println!("{output}");
     Ok(exit::OK)
 }
+
+/// Refits every synthetic prompt (`input_tokens`) of the plan with its
+/// model's own counter (the heuristic's text stays where the model has
+/// none), before anything is sent. Cell ids are recomputed, since the text
+/// sent changed. Says on standard error what each prompt came to.
+pub fn fit_synthetic(
+    plan: &mut Plan,
+    experiment: &Experiment,
+    counters: &Counters,
+    client: &reqwest::Client,
+) -> Result<(), AppError> {
+    let targets: BTreeMap<&str, u32> = experiment
+        .prompts
+        .iter()
+        .filter_map(|p| Some((p.id.as_str(), p.input_tokens?)))
+        .collect();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let mut fitted: BTreeMap<(String, String), String> = BTreeMap::new();
+    for cell in &mut plan.cells {
+        let Some(counter) = counters.by_model.get(&cell.model) else {
+            continue;
+        };
+        if let Some(&tokens) = targets.get(cell.prompt.as_str()) {
+            cell.text = fit_one(
+                &mut fitted,
+                counter,
+                client,
+                &cell.model,
+                &cell.prompt,
+                tokens,
+            )?;
+        }
+        for variant in &mut cell.variants {
+            if let Some(&tokens) = targets.get(variant.prompt.as_str()) {
+                variant.text = fit_one(
+                    &mut fitted,
+                    counter,
+                    client,
+                    &cell.model,
+                    &variant.prompt,
+                    tokens,
+                )?;
+            }
+        }
+        cell.id = crate::plan::cell_id(cell);
+    }
+    Ok(())
+}
+
+/// One model's text for one synthetic prompt (fitted once, then reused).
+fn fit_one(
+    fitted: &mut BTreeMap<(String, String), String>,
+    counter: &Counter,
+    client: &reqwest::Client,
+    model: &str,
+    prompt: &str,
+    tokens: u32,
+) -> Result<String, AppError> {
+    let key = (model.to_string(), prompt.to_string());
+    if let Some(text) = fitted.get(&key) {
+        return Ok(text.clone());
+    }
+    let synthetic = crate::plan::synthetic::SyntheticText::new(prompt, tokens);
+    let (text, counted) = synthetic
+        .fit(tokens as usize, |text| count_now(counter, client, text))
+        .map_err(|e| {
+            AppError::new(
+                exit::BAD_INPUT,
+                format!(
+                    "model {model}: cannot fit synthetic prompt {prompt} to {tokens} tokens: {e}"
+                ),
+            )
+        })?;
+    let by = match counter {
+        Counter::Server { .. } => "the heuristic (no tokenizer for this model)".to_string(),
+        _ => counter.source(),
+    };
+    eprintln!("synthetic prompt {prompt} for {model}: {counted} tokens by {by}");
+    fitted.insert(key, text.clone());
+    Ok(text)
+}
+
+/// A count now, from a synchronous caller: llama.cpp's `/tokenize` is awaited
+/// on this runtime (the fitting happens before the run, so nothing is timed).
+fn count_now(counter: &Counter, client: &reqwest::Client, text: &str) -> Result<usize, String> {
+    match counter {
+        Counter::Server { .. } => Ok(crate::tokenize::heuristic_count(text)),
+        Counter::Local(local) => local.count(text).map_err(|e| e.to_string()),
+        Counter::LlamaCpp(remote) => tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(remote.count(client, text))
+        })
+        .map_err(|e| e.to_string()),
+    }
+}

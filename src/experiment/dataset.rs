@@ -68,6 +68,7 @@ pub fn read(path: &Path) -> Result<Vec<Prompt>, ExperimentError> {
             id: parsed.id.unwrap_or_else(|| format!("{stem}-{number}")),
             system,
             text,
+            input_tokens: None,
             settings: RequestSettings::default(),
             checks: Vec::new(),
             defined_in: path.to_path_buf(),

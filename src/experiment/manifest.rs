@@ -128,7 +128,9 @@ with_request_settings! {
     #[serde(deny_unknown_fields)]
     pub struct RawPrompt {
         pub id: String,
-        pub text: String,
+        pub text: Option<String>,
+        /// A synthetic prompt of this many tokens instead of `text`.
+        pub input_tokens: Option<u32>,
         pub system: Option<String>,
         pub checks: Option<Vec<crate::quality::CheckSpec>>,
     }

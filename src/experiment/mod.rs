@@ -29,6 +29,7 @@ mod resolve;
 mod server;
 mod settings;
 mod suggest;
+mod synthetic;
 mod types;
 
 pub use error::ExperimentError;

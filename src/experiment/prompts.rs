@@ -157,11 +157,7 @@ impl Gathered {
                     "it is first defined at {first}; ids must be unique across the experiment and its prompt files"
                 )));
         }
-        if raw.text.trim().is_empty() {
-            return Err(doc
-                .error(&at.key("text"), "the prompt text is empty")
-                .with_help("write the prompt, e.g. text = \"What is the capital of France?\""));
-        }
+        let (text, input_tokens) = super::synthetic::prompt_text(doc, at, &raw)?;
         if raw.system.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(doc
                 .error(&at.key("system"), "the system prompt is empty")
@@ -180,7 +176,8 @@ impl Gathered {
         self.prompts.push(Prompt {
             id: raw.id,
             system: raw.system,
-            text: raw.text,
+            text,
+            input_tokens,
             settings,
             checks,
             defined_in: doc.path.clone(),

@@ -242,6 +242,9 @@ pub struct Prompt {
     pub id: String,
     pub system: Option<String>,
     pub text: String,
+    /// A synthetic prompt: `text` is generated to this many tokens (refitted
+    /// with each model's tokenizer at run time).
+    pub input_tokens: Option<u32>,
     /// Per-prompt request settings (override model and `[defaults]`).
     pub settings: RequestSettings,
     /// Quality checks every response to this prompt gets.
@@ -257,6 +260,7 @@ impl Prompt {
             id: id.to_string(),
             system: None,
             text: String::new(),
+            input_tokens: None,
             settings: RequestSettings::default(),
             checks: Vec::new(),
             defined_in: PathBuf::new(),

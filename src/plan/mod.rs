@@ -375,5 +375,6 @@ pub fn slug(text: &str) -> String {
         .collect()
 }
 
+pub mod synthetic;
 #[cfg(test)]
 mod tests;

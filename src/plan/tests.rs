@@ -26,6 +26,7 @@ fn prompt(id: &str, temperature: Option<f64>) -> Prompt {
         id: id.into(),
         system: None,
         text: format!("text of {id}"),
+        input_tokens: None,
         settings: RequestSettings {
             temperature,
             ..Default::default()

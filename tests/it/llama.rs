@@ -237,6 +237,9 @@ concurrency = 2
 [[prompts]]
 id = "capital"
 text = "What is the capital of France?"
+[[prompts]]
+id = "synthetic"
+input_tokens = 40
 [server]
 command = ["{python}", "scripts/llama_server.py", "--port", "{{port}}", "--parallel", "{{parallel}}"]
 cwd = "{repo}"
@@ -249,8 +252,14 @@ parallel = [1, 2]
     assert_eq!(ws.exec(&file, &[]), 0);
     let run = ws.run();
     let records = records(&run);
-    assert_eq!(records.len(), 4, "2 points × 2 requests");
+    assert_eq!(records.len(), 8, "2 points × 2 prompts × 2 requests");
     assert!(records.iter().all(|r| r.outcome.is_ok()));
+    // The synthetic prompt was fitted to 40 tokens with the server's
+    // /tokenize; the server counts those plus its chat template.
+    for record in records.iter().filter(|r| r.prompt == "synthetic") {
+        let prompt = record.server.prompt_tokens.unwrap_or(0);
+        assert!((41..=70).contains(&prompt), "{prompt}");
+    }
     let plan = json(&run.join("plan.json"));
     let values: Vec<_> = plan["cells"]
         .as_array()
@@ -258,13 +267,9 @@ parallel = [1, 2]
         .iter()
         .map(|c| c["matrix"][0].clone())
         .collect();
-    assert_eq!(
-        values,
-        [
-            serde_json::json!(["server.parallel", "1"]),
-            serde_json::json!(["server.parallel", "2"])
-        ]
-    );
+    let one = serde_json::json!(["server.parallel", "1"]);
+    let two = serde_json::json!(["server.parallel", "2"]);
+    assert_eq!(values, [one.clone(), one, two.clone(), two]);
     let manifest = json(&run.join("manifest.json"));
     let points = manifest["managed_server"]["points"]
         .as_array()

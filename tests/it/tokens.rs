@@ -152,3 +152,36 @@ fn tokens_are_attributed_to_multi_token_chunks() {
         );
     }
 }
+
+/// `input_tokens`: a synthetic prompt fitted with the model's own tokenizer
+/// to exactly that many tokens, the same text for the same prompt id.
+#[test]
+fn synthetic_prompts_have_the_asked_length_in_the_models_tokens() {
+    let server = mock_ollama::spawn_blocking(MockConfig::default()).expect("mock");
+    let ws = Workspace::new();
+    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 1")
+        .replace(
+            "[[models]]\nname = \"qwen3:0.6b\"",
+            "[[models]]\nname = \"qwen3:0.6b\"\ntokenizer = \"tiktoken:cl100k_base\"",
+        )
+        .replace(
+            "[report]",
+            "[[prompts]]\nid = \"long-input\"\ninput_tokens = 300\n\n[report]",
+        );
+    let file = ws.write("e.toml", &text);
+    assert_eq!(ws.exec(&file, &[]), 0);
+    let plan = json(&ws.run().join("plan.json"));
+    let cell = plan["cells"]
+        .as_array()
+        .and_then(|cells| cells.iter().find(|c| c["prompt"] == "long-input"))
+        .expect("synthetic cell");
+    let sent = cell["text"].as_str().unwrap_or_default();
+    let counted = tiktoken_rs::cl100k_base_singleton()
+        .encode_with_special_tokens(sent)
+        .len();
+    assert_eq!(counted, 300, "{sent}");
+    let records = records(&ws.run());
+    assert!(records
+        .iter()
+        .any(|r| r.prompt == "long-input" && r.outcome.is_ok()));
+}
