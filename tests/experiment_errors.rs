@@ -419,7 +419,7 @@ fn unknown_key_in_a_prompt_file_names_the_prompt_file() {
     assert_eq!(
         error.to_string(),
         format!(
-            "{}:7:1: prompts[1].sytem: unknown key\n  help: did you mean `system`? (valid keys: id, text, system, checks, max_tokens, \
+            "{}:7:1: prompts[1].sytem: unknown key\n  help: did you mean `system`? (valid keys: id, text, input_tokens, system, checks, max_tokens, \
              temperature, top_p, top_k, seed, stop, think, keep_alive)",
             dir.path().join("prompts/b.toml").display()
         )
@@ -867,4 +867,41 @@ fn a_prompt_has_text_or_input_tokens() {
     );
     let zero = synthetic.replace("input_tokens = 64", "input_tokens = 0");
     assert!(error(&zero).contains("must be between 1 and 1000000, found 0"));
+}
+
+#[test]
+fn a_sweep_value_of_the_wrong_type_says_what_was_expected() {
+    let message = error(&QUICKSTART.replace("warmup = 1", "warmup = 1\nconcurrency = \"4\""));
+    assert!(
+        message.contains(
+            "run.concurrency: expected a whole number or a list of them, found the string \"4\""
+        ),
+        "{message}"
+    );
+    let message = error(&QUICKSTART.replace("warmup = 1", "warmup = 1\nrate = [2, \"x\"]"));
+    assert!(
+        message.contains("run.rate: item 2 of the list: expected a number, found the string \"x\""),
+        "{message}"
+    );
+    let message = error(&QUICKSTART.replace("warmup = 1", "warmup = 1\nconcurrency = -1"));
+    assert!(message.contains("found -1"), "{message}");
+}
+
+#[test]
+fn monitor_and_server_problems_are_placed_at_their_own_key() {
+    let with = |extra: &str| error(&format!("{QUICKSTART}\n[monitor]\n{extra}\n"));
+    let message = with("process = \"\"");
+    assert!(
+        message.contains("monitor.process: the process name is empty\n  help: process is the server's process name"),
+        "{message}"
+    );
+    let message = with("interval = \"abc\"");
+    assert!(
+        message.contains("monitor.interval: `abc` is not a duration"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("monitor.interval: monitor.interval"),
+        "{message}"
+    );
 }

@@ -68,11 +68,53 @@ pub struct Manifest {
 }
 
 /// One value, or a list of them (a sweep axis).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum OneOrMany<T> {
     One(T),
     Many(Vec<T>),
+}
+
+/// By hand rather than `untagged`, whose error ("data did not match any
+/// variant") says nothing about what was expected.
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let expected = match std::any::type_name::<T>() {
+            "u32" | "u64" => "a whole number",
+            "f64" | "f32" => "a number",
+            _ => "a value",
+        };
+        let found = |value: &toml::Value| match value {
+            toml::Value::String(s) => format!("the string {s:?}"),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            other => format!("a {}", other.type_str()),
+        };
+        match toml::Value::deserialize(deserializer)? {
+            toml::Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let shown = found(&item);
+                    item.try_into().map_err(|_| {
+                        D::Error::custom(format!(
+                            "item {} of the list: expected {expected}, found {shown}",
+                            i + 1
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<T>, D::Error>>()
+                .map(OneOrMany::Many),
+            value => {
+                let shown = found(&value);
+                value.try_into().map(OneOrMany::One).map_err(|_| {
+                    D::Error::custom(format!(
+                        "expected {expected} or a list of them, found {shown}"
+                    ))
+                })
+            }
+        }
+    }
 }
 
 impl<T> OneOrMany<T> {

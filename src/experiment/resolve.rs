@@ -43,10 +43,9 @@ pub fn resolve(
     let slo = load::slo(doc, manifest.slo)?;
     let thresholds = thresholds(doc, manifest.thresholds)?;
     let monitor = manifest.monitor.unwrap_or_default();
-    monitor.validate().map_err(|message| {
-        doc.error(&KeyPath::top("monitor").key("interval"), message)
-            .with_help("e.g. interval = \"250ms\" (between 10ms and 1h)")
-    })?;
+    monitor
+        .validate()
+        .map_err(|message| monitor_error(doc, &message))?;
     check_cold_start(doc, &run, &models, &backends)?;
     let prompts = prompts::prompts(doc, manifest.prompts, manifest.prompt_files, &base_dir)?;
     let report = report(doc, manifest.report.unwrap_or_default(), &base_dir)?;
@@ -131,6 +130,25 @@ fn run(doc: &Document<'_>, raw: RawRun) -> Result<RunConfig, ExperimentError> {
         ollama_api: raw.ollama_api.unwrap_or(OllamaApi::Chat),
         cold_repetitions: cold_repetitions(doc, raw.cold_start, raw.cold_repetitions)?,
     })
+}
+
+/// A `[monitor]` problem (`monitor.KEY: message`) placed at its key.
+fn monitor_error(doc: &Document<'_>, message: &str) -> ExperimentError {
+    let (key, text) = message
+        .split_once(": ")
+        .and_then(|(key, text)| Some((key.strip_prefix("monitor.")?, text)))
+        .unwrap_or(("interval", message));
+    let help = match key {
+        "process" => "process is the server's process name (e.g. \"ollama\") or its pid; leave it out to follow a managed [server]",
+        _ => "e.g. interval = \"250ms\" (between 10ms and 1h)",
+    };
+    let key = if key == "process" {
+        "process"
+    } else {
+        "interval"
+    };
+    doc.error(&KeyPath::top("monitor").key(key), text)
+        .with_help(help)
 }
 
 /// `[run] warmup` as a count (an integer ≥ 0); 0 when it is a duration.

@@ -45,7 +45,13 @@ pub fn server(
     }
     let duration = |key: &str, value: Option<String>, default: &str| {
         let text = value.unwrap_or_else(|| default.to_owned());
-        parse_duration(&text).map_err(|message| doc.error(&at.key(key), message))
+        match parse_duration(&text) {
+            Ok(duration) if duration.is_zero() => Err(doc
+                .error(&at.key(key), "must be longer than zero")
+                .with_help(format!("e.g. {key} = \"{default}\""))),
+            Ok(duration) => Ok(duration),
+            Err(message) => Err(doc.error(&at.key(key), message)),
+        }
     };
     let cwd = base_dir.join(raw.cwd.as_deref().unwrap_or("."));
     if !cwd.is_dir() {
