@@ -905,3 +905,13 @@ fn monitor_and_server_problems_are_placed_at_their_own_key() {
         "{message}"
     );
 }
+
+#[test]
+fn a_check_without_kind_lists_the_check_kinds() {
+    let text = format!("{QUICKSTART}\n[[prompts]]\nid = \"checked\"\ntext = \"Hi\"\n[[prompts.checks]]\nvalue = \"Hello\"\n");
+    let message = error(&text);
+    assert!(
+        message.contains("prompts[2].checks[0].kind: missing required key\n  help: add it, e.g. kind = \"contains\" (kinds: contains,"),
+        "{message}"
+    );
+}

@@ -148,7 +148,7 @@ impl<'i> Document<'i> {
             }
             Problem::MissingField(name) => self
                 .error_at(&span, Some(&path.key(&name)), "missing required key")
-                .with_optional_help(suggest::missing_help(&name)),
+                .with_optional_help(suggest::missing_help(&name, &path.to_string())),
             Problem::Mismatch { found, expected } => {
                 let message = format!(
                     "expected {}, found {}",

@@ -143,10 +143,14 @@ pub fn type_fix(expected: &str, raw: &str) -> Option<(&'static str, String)> {
     None
 }
 
-/// Help for a required key that is missing: an example line.
-pub fn missing_help(key: &str) -> Option<String> {
+/// Help for a required key that is missing from the table at `table`: an
+/// example line.
+pub fn missing_help(key: &str, table: &str) -> Option<String> {
     let example = match key {
         "name" => "name = \"my-experiment\"",
+        "kind" if table.contains("checks") => {
+            "kind = \"contains\" (kinds: contains, not_contains, regex, equals, json, max_words, python, shell; see docs/quality.md)"
+        }
         "kind" => "kind = \"ollama\" (or \"openai\")",
         "url" => "url = \"http://127.0.0.1:11434\"",
         "models" => "[[models]] with name = \"llama3.2:1b\"",
