@@ -339,7 +339,7 @@ async fn start_server(
     eprintln!(
         "starting the server for backend `{}`{at}: {}",
         config.backend,
-        config.command.join(" ")
+        crate::server::substitute(&config.command, &url).join(" ")
     );
     let log = run.file(&server_log(experiment, index));
     let server = ManagedServer::start(&config, &url, &log)

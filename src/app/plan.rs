@@ -60,7 +60,12 @@ fn plan_table(plan: &Plan) -> String {
                 .collect::<Vec<_>>()
                 .join(" "),
             max_tokens,
-            cell.warmup.to_string(),
+            match cell.warmup_s {
+                Some(seconds) => {
+                    crate::util::format_duration(std::time::Duration::from_secs_f64(seconds))
+                }
+                None => cell.warmup.to_string(),
+            },
             cell.repetitions.to_string(),
         ]);
     }
@@ -68,8 +73,17 @@ fn plan_table(plan: &Plan) -> String {
 }
 
 fn plan_totals(plan: &Plan) -> String {
+    let timed_warmup: f64 = plan.cells.iter().filter_map(|c| c.warmup_s).sum();
+    let timed = if timed_warmup > 0.0 {
+        format!(
+            " (and {} of timed warmups)",
+            crate::util::format_duration(std::time::Duration::from_secs_f64(timed_warmup))
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{}: {} cells, {} measured requests + {} warmup and cold = {} requests, at most {} in flight",
+        "{}: {} cells, {} measured requests + {} warmup and cold = {} requests{timed}, at most {} in flight",
         plan.experiment,
         plan.cells.len(),
         plan.measured_requests(),

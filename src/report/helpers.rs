@@ -3,7 +3,8 @@
 //! formatting — `fmt` (number, 1 or N decimals), `pct` (a 0..1 rate),
 //! `ms` (a duration in ms: "812 ms", "1.23 s"), `bytes` ("1.5 GiB"),
 //! `change` (a signed percentage), `pvalue`, `with_unit` (a value in the unit
-//! its metric name implies), `csv` (one CSV field), `json`; collections — `sort_by`, `group_by`,
+//! its metric name implies), `csv` (one CSV field), `json`, `setting` (a
+//! cell's load level and matrix values); collections — `sort_by`, `group_by`,
 //! `distinct`, `table` (see `collections`); charts — `svg_box_plot`,
 //! `svg_bars`, `svg_cdf`, `svg_xy`, `svg_timeline`, `svg_scatter` (inline
 //! SVG, see `charts` and `charts_xy`).
@@ -200,6 +201,20 @@ pub fn format_p(value: Option<f64>) -> String {
     }
 }
 
+/// `{{setting this}}` on a cell: its load level and matrix values, e.g.
+/// "c4 server.parallel=2 max_tokens=128".
+fn cell_setting(cell: Option<&Value>) -> String {
+    let Some(cell) = cell else {
+        return MISSING.to_string();
+    };
+    let empty = serde_json::Map::new();
+    super::table::setting_text(
+        cell["load"]["concurrency"].as_u64(),
+        cell["load"]["rate"].as_f64(),
+        cell["matrix"].as_object().unwrap_or(&empty).iter(),
+    )
+}
+
 /// A value in the unit its metric name implies (`_ms`, `_tps`, `_bytes`, …).
 fn with_unit(value: Option<&Value>, h: &Helper<'_>) -> String {
     let metric = h
@@ -211,7 +226,7 @@ fn with_unit(value: Option<&Value>, h: &Helper<'_>) -> String {
     })
 }
 
-const FORMATS: [Format; 9] = [
+const FORMATS: [Format; 10] = [
     Format {
         name: "fmt",
         run: |v, h| format_number(finite(v), decimals(h, 1, 1)),
@@ -243,6 +258,10 @@ const FORMATS: [Format; 9] = [
     Format {
         name: "csv",
         run: |v, _| csv_field(v),
+    },
+    Format {
+        name: "setting",
+        run: |v, _| cell_setting(v),
     },
     Format {
         name: "json",

@@ -5,11 +5,15 @@ use crate::aggregate::CellSummary;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
 /// One row per cell: requests, ttft p50, tpot p50, decode tokens/s, e2e p50,
-/// output tokens, quality (when the prompt has checks) and errors.
+/// output tokens, quality (when the prompt has checks) and errors. When the
+/// cells differ in load level or matrix values, a "setting" column says
+/// which is which.
 pub fn summary_table(cells: &[CellSummary]) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
-    table.set_header([
+    let settings: Vec<String> = cells.iter().map(setting).collect();
+    let varied = settings.iter().any(|s| Some(s) != settings.first());
+    let mut header = vec![
         "model",
         "prompt",
         "ok/n",
@@ -20,8 +24,12 @@ pub fn summary_table(cells: &[CellSummary]) -> String {
         "out tokens",
         "quality",
         "errors",
-    ]);
-    for cell in cells {
+    ];
+    if varied {
+        header.insert(2, "setting");
+    }
+    table.set_header(header);
+    for (cell, setting) in cells.iter().zip(settings) {
         let metric = |name: &str, pick: fn(&crate::stats::Summary) -> f64| {
             cell.metrics
                 .get(name)
@@ -32,7 +40,7 @@ pub fn summary_table(cells: &[CellSummary]) -> String {
             .iter()
             .map(|e| format!("{} {}", e.count, e.kind))
             .collect();
-        let row = vec![
+        let mut row = vec![
             Cell::new(&cell.label),
             Cell::new(&cell.prompt),
             Cell::new(format!("{}/{}", cell.counts.ok, cell.counts.measured)),
@@ -50,12 +58,47 @@ pub fn summary_table(cells: &[CellSummary]) -> String {
                 errors.join(", ")
             }),
         ];
+        if varied {
+            row.insert(2, Cell::new(setting));
+        }
         table.add_row(row);
     }
-    for column in 2..9 {
+    let first_number = if varied { 3 } else { 2 };
+    for column in first_number..first_number + 7 {
         if let Some(c) = table.column_mut(column) {
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
     table.to_string()
+}
+
+fn setting(cell: &CellSummary) -> String {
+    setting_text(
+        cell.load.concurrency.map(u64::from),
+        cell.load.rate,
+        cell.matrix.iter(),
+    )
+}
+
+/// "c4 server.parallel=2 max_tokens=128": a cell's load level and matrix
+/// values (also the `setting` template helper).
+pub(super) fn setting_text<'a>(
+    concurrency: Option<u64>,
+    rate: Option<f64>,
+    matrix: impl Iterator<Item = (&'a String, &'a serde_json::Value)>,
+) -> String {
+    let load = match (concurrency, rate) {
+        (Some(c), _) => format!("c{c}"),
+        (None, Some(rate)) => format!("r{rate}"),
+        (None, None) => String::new(),
+    };
+    let values = matrix.map(|(k, v)| match v {
+        serde_json::Value::String(text) => format!("{k}={text}"),
+        other => format!("{k}={other}"),
+    });
+    std::iter::once(load)
+        .chain(values)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
