@@ -60,7 +60,7 @@ fn markdown_report_shows_cells_statistics_errors_and_glossary() {
     let text = render(&builtin(ReportFormat::Markdown), &fixed_model()).expect("renders");
     assert!(text.starts_with("# exp\n"), "{text}");
     assert!(
-        text.contains("| Model <M> | p | 1/2 | 120.0 |"),
+        text.contains("| Model <M> | p | c1 | 1/2 | 120.0 |"),
         "no HTML escaping in Markdown: {text}"
     );
     assert!(text.contains("| ttft_ms | 1 | 120.00 |"), "{text}");
