@@ -24,12 +24,19 @@ async fn post_json(
         url: url.to_owned(),
         reason,
     };
-    let reply = client
-        .post(url)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| http(e.to_string()))?;
+    // llama.cpp's server closes kept-alive connections after some requests;
+    // a request that met such a connection never reached it, and these
+    // endpoints change nothing, so it is sent once more on a fresh one.
+    let reply = match client.post(url).json(body).send().await {
+        Ok(reply) => reply,
+        Err(first) if first.is_request() || first.is_connect() => client
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| http(format!("{e} (after a retry; first: {first})")))?,
+        Err(error) => return Err(http(error.to_string())),
+    };
     let status = reply.status();
     let text = reply.text().await.map_err(|e| http(e.to_string()))?;
     if !status.is_success() {

@@ -95,9 +95,10 @@ fn quickstart_runs_against_the_real_llama_cpp_server() {
         tokens["local_source"], "llamacpp",
         "auto picks the server's /tokenize: {tokens}"
     );
+    let counted = std::fs::read_to_string(run.join("tokens.jsonl")).unwrap_or_default();
     assert_eq!(
         tokens["compared"], 6,
-        "every response counted on its whole text: {tokens}"
+        "every response counted on its whole text: {tokens}\n{counted}"
     );
     // The server counts the end-of-generation token, which the text does not
     // show; past that, its count and /tokenize's count of the text agree.
