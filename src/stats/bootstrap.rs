@@ -4,8 +4,12 @@
 //! bit for bit across runs, platforms and `rand` releases.
 
 use super::interval::Interval;
-use super::percentile::percentile;
+use super::order::{select_ranks, Ordered};
+use super::percentile::{interpolate, percentile, rank};
 use super::sample::Sample;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// SplitMix64 (Steele, Lea & Flood 2014; Vigna's reference constants): tiny,
 /// fast, passes BigCrush, and every seed (0 included) is fine.
@@ -67,14 +71,14 @@ where
         for slot in &mut resample {
             *slot = source[rng.below(n)];
         }
-        resample.sort_by(f64::total_cmp);
+        resample.sort_unstable_by(f64::total_cmp);
         let value = statistic(&resample);
         if !value.is_finite() {
             return None;
         }
         stats.push(value);
     }
-    stats.sort_by(f64::total_cmp);
+    stats.sort_unstable_by(f64::total_cmp);
     let tail = (1.0 - level) / 2.0 * 100.0;
     Some(Interval {
         low: percentile(&stats, tail),
@@ -84,6 +88,7 @@ where
 }
 
 /// [`bootstrap_ci`] for the `p`-th percentile (50 for the median, 95 for p95).
+/// Computed by [`percentile_cis`]: the same interval, without sorting resamples.
 pub fn bootstrap_percentile_ci(
     sample: &Sample,
     p: f64,
@@ -91,7 +96,158 @@ pub fn bootstrap_percentile_ci(
     seed: u64,
     level: f64,
 ) -> Option<Interval> {
-    bootstrap_ci(sample, |v| percentile(v, p), resamples, seed, level)
+    percentile_cis(sample.sorted(), &[p], resamples, seed, level)[0]
+}
+
+/// [`bootstrap_percentile_ci`] for each of `ps`, from the same resamples;
+/// `None` for each when `ordered` was not sorted (too many values for the
+/// bootstrap its owner chose to run).
+pub fn bootstrap_percentile_cis(
+    ordered: &Ordered,
+    ps: &[f64],
+    resamples: usize,
+    seed: u64,
+    level: f64,
+) -> Vec<Option<Interval>> {
+    match ordered.sorted() {
+        Some(sorted) => percentile_cis(sorted, ps, resamples, seed, level),
+        None => vec![None; ps.len()],
+    }
+}
+
+/// Percentile-bootstrap intervals of the `ps` percentiles of `sorted`
+/// (ascending, finite), bit for bit what [`bootstrap_ci`] gives with
+/// `|v| percentile(v, p)`: the generator draws the same indices in the same
+/// order. Because the data are sorted, a resample's sorted values are the
+/// data at its sorted indices, so a percentile of the resample needs only
+/// the two order statistics of its indices around the percentile's rank,
+/// read off counts of the drawn indices (O(n), no sort). Those indices
+/// depend on n, the seed and the number of resamples alone, not on the
+/// data, so they are drawn once and shared by every sample of that size.
+fn percentile_cis(
+    sorted: &[f64],
+    ps: &[f64],
+    resamples: usize,
+    seed: u64,
+    level: f64,
+) -> Vec<Option<Interval>> {
+    let n = sorted.len();
+    if n < 2 || resamples == 0 || !(level > 0.0 && level < 1.0) {
+        return vec![None; ps.len()];
+    }
+    let table = index_table(n, ps, resamples, seed);
+    let mut stats = Vec::with_capacity(resamples);
+    ps.iter()
+        .zip(&table.pairs)
+        .map(|(&p, pairs)| {
+            let (_, _, t) = rank(n, p);
+            stats.clear();
+            for &(a, b) in pairs {
+                let value = interpolate(sorted[a as usize], sorted[b as usize], t);
+                if !value.is_finite() {
+                    return None;
+                }
+                stats.push(value);
+            }
+            Some(interval_of(&mut stats, level))
+        })
+        .collect()
+}
+
+/// The `(1-level)/2` and `(1+level)/2` percentiles of `stats`, selected.
+fn interval_of(stats: &mut [f64], level: f64) -> Interval {
+    let tail = (1.0 - level) / 2.0 * 100.0;
+    let (lo_low, hi_low, t_low) = rank(stats.len(), tail);
+    let (lo_high, hi_high, t_high) = rank(stats.len(), 100.0 - tail);
+    let mut ranks = vec![lo_low, hi_low, lo_high, hi_high];
+    ranks.dedup(); // ascending already: tail < 50 < 100 - tail
+    select_ranks(stats, &ranks);
+    Interval {
+        low: interpolate(stats[lo_low], stats[hi_low], t_low),
+        high: interpolate(stats[lo_high], stats[hi_high], t_high),
+        level,
+    }
+}
+
+/// For each percentile, each resample's indices (into the sorted data) of
+/// the two order statistics the percentile interpolates between.
+struct IndexTable {
+    pairs: Vec<Vec<(u32, u32)>>,
+}
+
+type TableKey = (usize, usize, u64, Vec<u64>);
+
+/// Tables kept per thread; a run has few distinct sample sizes, and a table
+/// is 8 bytes per resample and percentile. Cleared when it grows past this.
+const MAX_TABLES: usize = 256;
+
+thread_local! {
+    static TABLES: RefCell<HashMap<TableKey, Rc<IndexTable>>> = RefCell::new(HashMap::new());
+}
+
+/// The cached table for these arguments, drawn when missing.
+fn index_table(n: usize, ps: &[f64], resamples: usize, seed: u64) -> Rc<IndexTable> {
+    let key: TableKey = (n, resamples, seed, ps.iter().map(|p| p.to_bits()).collect());
+    if let Some(table) = TABLES.with(|t| t.borrow().get(&key).cloned()) {
+        return table;
+    }
+    let table = Rc::new(draw_table(n, ps, resamples, seed));
+    TABLES.with(|t| {
+        let mut tables = t.borrow_mut();
+        if tables.len() >= MAX_TABLES {
+            tables.clear();
+        }
+        tables.insert(key, Rc::clone(&table));
+    });
+    table
+}
+
+/// Draws `resamples` resamples of `n` indices exactly as [`bootstrap_ci`]
+/// does, counts them, and reads off the order statistics the `ps` need.
+fn draw_table(n: usize, ps: &[f64], resamples: usize, seed: u64) -> IndexTable {
+    let wanted: Vec<(usize, usize)> = ps
+        .iter()
+        .map(|&p| {
+            let (lo, hi, _) = rank(n, p);
+            (lo, hi)
+        })
+        .collect();
+    let mut ranks: Vec<usize> = wanted.iter().flat_map(|&(lo, hi)| [lo, hi]).collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    let mut rng = SplitMix64::new(seed);
+    let mut counts = vec![0u32; n];
+    let mut found = vec![0u32; ranks.len()];
+    let mut pairs = vec![Vec::with_capacity(resamples); ps.len()];
+    for _ in 0..resamples {
+        counts.fill(0);
+        for _ in 0..n {
+            counts[rng.below(n)] += 1;
+        }
+        order_statistics(&counts, &ranks, &mut found);
+        for (pair, &(lo, hi)) in pairs.iter_mut().zip(&wanted) {
+            let at = |r: usize| found[ranks.partition_point(|&x| x < r)];
+            pair.push((at(lo), at(hi)));
+        }
+    }
+    IndexTable { pairs }
+}
+
+/// For each rank `r` of `ranks` (ascending), the index holding the `r`-th
+/// smallest draw, given how often each index was drawn.
+fn order_statistics(counts: &[u32], ranks: &[usize], found: &mut [u32]) {
+    let mut next = 0;
+    let mut below = 0usize; // draws at smaller indices
+    for (index, &count) in counts.iter().enumerate() {
+        below += count as usize;
+        while next < ranks.len() && ranks[next] < below {
+            found[next] = index as u32;
+            next += 1;
+        }
+        if next == ranks.len() {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -177,6 +333,30 @@ mod tests {
         assert!(
             (0.8..1.2).contains(&ratio),
             "bootstrap/t width ratio {ratio}"
+        );
+    }
+
+    #[test]
+    fn counted_indices_give_the_sorted_resamples_interval_bit_for_bit() {
+        let s = sample();
+        for (p, seed, level) in [(50.0, 42, 0.95), (95.0, 7, 0.9), (12.5, 0, 0.99)] {
+            let sorted = bootstrap_ci(&s, |v| percentile(v, p), 700, seed, level);
+            let counted = bootstrap_percentile_ci(&s, p, 700, seed, level);
+            assert_eq!(sorted, counted, "p {p}");
+        }
+        let ties = Sample::new(vec![3.0, 1.0, 3.0, 3.0, 2.0, 1.0, 3.0]).unwrap();
+        assert_eq!(
+            bootstrap_ci(&ties, |v| percentile(v, 50.0), 300, 5, 0.95),
+            bootstrap_percentile_ci(&ties, 50.0, 300, 5, 0.95)
+        );
+        let ordered = Ordered::new(s.values().to_vec(), usize::MAX).unwrap();
+        let both = bootstrap_percentile_cis(&ordered, &[50.0, 95.0], 1000, 9, 0.95);
+        assert_eq!(both[0], bootstrap_percentile_ci(&s, 50.0, 1000, 9, 0.95));
+        assert_eq!(both[1], bootstrap_percentile_ci(&s, 95.0, 1000, 9, 0.95));
+        let unsorted = Ordered::new(s.values().to_vec(), 0).unwrap();
+        assert_eq!(
+            bootstrap_percentile_cis(&unsorted, &[50.0], 10, 1, 0.95),
+            vec![None]
         );
     }
 
