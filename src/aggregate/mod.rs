@@ -345,18 +345,48 @@ fn summarize_cells(
                 .reserve_for(&tally.values);
         }
     }
-    let summaries = plan
-        .cells
-        .iter()
-        .zip(tallies)
-        .map(|(cell, tally)| {
+    let mut summaries = Vec::with_capacity(plan.cells.len());
+    let mut pending = plan.cells.iter().zip(tallies).peekable();
+    while pending.peek().is_some() {
+        // A batch of cells goes into the pools, then is summarised (on two
+        // threads) and dropped: the pools never wait on all cells at once.
+        let batch: Vec<(&Cell, Tally)> = pending.by_ref().take(CELL_BATCH).collect();
+        for (cell, tally) in &batch {
             if let Some(pool) = pools.get_mut(&cell.model) {
                 pool.append(&tally.values);
             }
-            summarize_cell(plan, cell, tally)
-        })
-        .collect();
+        }
+        summaries.extend(summarize_batch(plan, batch));
+    }
     (pools, summaries)
+}
+
+/// Cells summarised between two appends to the pools.
+const CELL_BATCH: usize = 64;
+
+/// The batch's cell summaries, in order; the second half on another thread
+/// when there is more than one cell (cells are independent).
+fn summarize_batch(plan: &Plan, mut batch: Vec<(&Cell, Tally)>) -> Vec<CellSummary> {
+    let summarize = |batch: Vec<(&Cell, Tally)>| -> Vec<CellSummary> {
+        batch
+            .into_iter()
+            .map(|(cell, tally)| summarize_cell(plan, cell, tally))
+            .collect()
+    };
+    if batch.len() < 2 {
+        return summarize(batch);
+    }
+    let second = batch.split_off(batch.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| summarize(second));
+        let mut out = summarize(batch);
+        // A panic on the other thread is a bug here: pass it on.
+        match other.join() {
+            Ok(theirs) => out.extend(theirs),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        out
+    })
 }
 
 fn summarize_cell(plan: &Plan, cell: &Cell, tally: Tally) -> CellSummary {

@@ -7,9 +7,9 @@ use super::interval::Interval;
 use super::order::{select_ranks, Ordered};
 use super::percentile::{interpolate, percentile, rank};
 use super::sample::Sample;
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::Rc;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// SplitMix64 (Steele, Lea & Flood 2014; Vigna's reference constants): tiny,
 /// fast, passes BigCrush, and every seed (0 included) is fine.
@@ -135,33 +135,101 @@ fn percentile_cis(
     if n < 2 || resamples == 0 || !(level > 0.0 && level < 1.0) {
         return vec![None; ps.len()];
     }
+    if sorted[0].to_bits() == sorted[n - 1].to_bits() {
+        // Every resample is the same constant: so is every percentile of it.
+        let x = sorted[0];
+        let interval = Interval {
+            low: x,
+            high: x,
+            level,
+        };
+        return vec![Some(interval); ps.len()];
+    }
     let table = index_table(n, ps, resamples, seed);
-    let mut stats = Vec::with_capacity(resamples);
     ps.iter()
         .zip(&table.pairs)
         .map(|(&p, pairs)| {
             let (_, _, t) = rank(n, p);
-            stats.clear();
-            for &(a, b) in pairs {
-                let value = interpolate(sorted[a as usize], sorted[b as usize], t);
-                if !value.is_finite() {
-                    return None;
-                }
-                stats.push(value);
-            }
-            Some(interval_of(&mut stats, level))
+            let statistic =
+                |&(a, b): &(u32, u32)| interpolate(sorted[a as usize], sorted[b as usize], t);
+            tail_interval(sorted, pairs, statistic, level)
+                .or_else(|| full_interval(pairs, statistic, level))
         })
         .collect()
 }
 
-/// The `(1-level)/2` and `(1+level)/2` percentiles of `stats`, selected.
+/// The interval from every resample's statistic, selected.
+fn full_interval(
+    pairs: &Pairs,
+    statistic: impl Fn(&(u32, u32)) -> f64,
+    level: f64,
+) -> Option<Interval> {
+    let mut stats = Vec::with_capacity(pairs.by_low.len());
+    for pair in &pairs.by_low {
+        let value = statistic(pair);
+        if !value.is_finite() {
+            return None;
+        }
+        stats.push(value);
+    }
+    Some(interval_of(&mut stats, level))
+}
+
+/// The interval from the tails alone, when they are short: a resample's
+/// statistic lies between the data at its two indices, so walking the
+/// resamples by ascending low index, the smallest statistics are all found
+/// once the data at the next low index is no smaller than the largest kept
+/// (and likewise from the top). A few dozen resamples are looked at
+/// instead of all of them. `None` when the tails are too long for this.
+/// (Finite data give finite statistics, so skipping some loses no check.)
+fn tail_interval(
+    sorted: &[f64],
+    pairs: &Pairs,
+    statistic: impl Fn(&(u32, u32)) -> f64,
+    level: f64,
+) -> Option<Interval> {
+    let count = pairs.by_low.len();
+    let tail = (1.0 - level) / 2.0 * 100.0;
+    let (lo_low, hi_low, t_low) = rank(count, tail);
+    let (lo_high, hi_high, t_high) = rank(count, 100.0 - tail);
+    let (low_len, high_len) = (hi_low + 1, count - lo_high);
+    if low_len > TAIL_LIMIT || high_len > TAIL_LIMIT {
+        return None;
+    }
+    let mut smallest: Vec<f64> = Vec::with_capacity(low_len + 1);
+    for pair in &pairs.by_low {
+        let floor = sorted[pair.0 as usize];
+        if smallest.len() == low_len && smallest.last().is_some_and(|&worst| floor >= worst) {
+            break;
+        }
+        keep(&mut smallest, low_len, statistic(pair), |a, b| {
+            a.total_cmp(b)
+        });
+    }
+    let mut largest: Vec<f64> = Vec::with_capacity(high_len + 1);
+    for pair in &pairs.by_high {
+        let ceiling = sorted[pair.1 as usize];
+        if largest.len() == high_len && largest.last().is_some_and(|&worst| ceiling <= worst) {
+            break;
+        }
+        keep(&mut largest, high_len, statistic(pair), |a, b| {
+            b.total_cmp(a)
+        });
+    }
+    let top = |r: usize| largest[count - 1 - r];
+    Some(Interval {
+        low: interpolate(smallest[lo_low], smallest[hi_low], t_low),
+        high: interpolate(top(lo_high), top(hi_high), t_high),
+        level,
+    })
+}
+
+/// The `(1-level)/2` and `(1+level)/2` percentiles of `stats`.
 fn interval_of(stats: &mut [f64], level: f64) -> Interval {
     let tail = (1.0 - level) / 2.0 * 100.0;
     let (lo_low, hi_low, t_low) = rank(stats.len(), tail);
     let (lo_high, hi_high, t_high) = rank(stats.len(), 100.0 - tail);
-    let mut ranks = vec![lo_low, hi_low, lo_high, hi_high];
-    ranks.dedup(); // ascending already: tail < 50 < 100 - tail
-    select_ranks(stats, &ranks);
+    select_ranks(stats, &[lo_low, hi_low, lo_high, hi_high]);
     Interval {
         low: interpolate(stats[lo_low], stats[hi_low], t_low),
         high: interpolate(stats[lo_high], stats[hi_high], t_high),
@@ -169,36 +237,68 @@ fn interval_of(stats: &mut [f64], level: f64) -> Interval {
     }
 }
 
+/// Tails up to this long are found by walking the sorted index pairs.
+const TAIL_LIMIT: usize = 64;
+
+/// Inserts `x` into `buffer` (sorted by `order`, at most `len` long) when
+/// it is among the first `len`.
+fn keep(buffer: &mut Vec<f64>, len: usize, x: f64, order: impl Fn(&f64, &f64) -> Ordering) {
+    if buffer.len() == len && buffer.last().is_none_or(|w| order(&x, w) != Ordering::Less) {
+        return;
+    }
+    let at = buffer.partition_point(|y| order(y, &x) != Ordering::Greater);
+    buffer.insert(at, x);
+    buffer.truncate(len);
+}
+
 /// For each percentile, each resample's indices (into the sorted data) of
 /// the two order statistics the percentile interpolates between.
 struct IndexTable {
-    pairs: Vec<Vec<(u32, u32)>>,
+    pairs: Vec<Pairs>,
+}
+
+/// One percentile's index pairs `(low, high)`, `low <= high`, in two orders.
+struct Pairs {
+    /// By ascending low index (then high).
+    by_low: Vec<(u32, u32)>,
+    /// By descending high index (then low).
+    by_high: Vec<(u32, u32)>,
+}
+
+impl Pairs {
+    fn new(mut by_low: Vec<(u32, u32)>) -> Pairs {
+        by_low.sort_unstable();
+        let mut by_high = by_low.clone();
+        by_high.sort_unstable_by_key(|x| std::cmp::Reverse((x.1, x.0)));
+        Pairs { by_low, by_high }
+    }
 }
 
 type TableKey = (usize, usize, u64, Vec<u64>);
 
-/// Tables kept per thread; a run has few distinct sample sizes, and a table
-/// is 8 bytes per resample and percentile. Cleared when it grows past this.
+/// Tables kept for the process (aggregation may run on several threads); a
+/// run has few distinct sample sizes, and a table is 8 bytes per resample
+/// and percentile. Cleared when it grows past this.
 const MAX_TABLES: usize = 256;
 
-thread_local! {
-    static TABLES: RefCell<HashMap<TableKey, Rc<IndexTable>>> = RefCell::new(HashMap::new());
-}
+static TABLES: Mutex<BTreeMap<TableKey, Arc<IndexTable>>> = Mutex::new(BTreeMap::new());
 
 /// The cached table for these arguments, drawn when missing.
-fn index_table(n: usize, ps: &[f64], resamples: usize, seed: u64) -> Rc<IndexTable> {
+fn index_table(n: usize, ps: &[f64], resamples: usize, seed: u64) -> Arc<IndexTable> {
     let key: TableKey = (n, resamples, seed, ps.iter().map(|p| p.to_bits()).collect());
-    if let Some(table) = TABLES.with(|t| t.borrow().get(&key).cloned()) {
-        return table;
+    // A panic while holding the lock leaves a map that is still valid.
+    let tables = || TABLES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(table) = tables().get(&key) {
+        return Arc::clone(table);
     }
-    let table = Rc::new(draw_table(n, ps, resamples, seed));
-    TABLES.with(|t| {
-        let mut tables = t.borrow_mut();
-        if tables.len() >= MAX_TABLES {
-            tables.clear();
-        }
-        tables.insert(key, Rc::clone(&table));
-    });
+    // Drawn without the lock: two threads may both draw a table, and the
+    // same one, since it depends only on the key.
+    let table = Arc::new(draw_table(n, ps, resamples, seed));
+    let mut tables = tables();
+    if tables.len() >= MAX_TABLES {
+        tables.clear();
+    }
+    tables.insert(key, Arc::clone(&table));
     table
 }
 
@@ -230,7 +330,9 @@ fn draw_table(n: usize, ps: &[f64], resamples: usize, seed: u64) -> IndexTable {
             pair.push((at(lo), at(hi)));
         }
     }
-    IndexTable { pairs }
+    IndexTable {
+        pairs: pairs.into_iter().map(Pairs::new).collect(),
+    }
 }
 
 /// For each rank `r` of `ranks` (ascending), the index holding the `r`-th
