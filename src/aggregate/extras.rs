@@ -1,12 +1,14 @@
 //! What joins the summary from outside requests.jsonl (pure): quality scores
 //! from checks.jsonl, per cell and per model, and resource figures from the
-//! monitor's samples, per cell window and for the whole run.
+//! monitor's samples, per cell window and for the whole run, and how token
+//! counts agree. The record-based ones also come as tallies fed one record
+//! at a time (`ResourceTally`, `TokenTally`), for a run read as a stream.
 
 use super::RunSummary;
 use crate::monitor::{summarize_window, Sample, WindowSummary};
 use crate::quality::{pass_rate, CheckRecord};
 use crate::record::Record;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Fills `quality` of every cell and model that has check results.
 pub fn attach_quality(summary: &mut RunSummary, checks: &[CheckRecord]) {
@@ -43,83 +45,143 @@ pub fn attach_resources(
     records: &[Record],
     samples: &[Sample],
 ) -> Option<WindowSummary> {
-    if samples.is_empty() {
-        return None;
+    let mut tally = ResourceTally::default();
+    for record in records {
+        tally.add(record);
     }
-    let mut windows: BTreeMap<&str, (f64, f64, u64)> = BTreeMap::new();
-    for record in records.iter().filter(|r| !r.warmup && !r.cold) {
+    tally.attach(summary, samples)
+}
+
+/// What [`attach_resources`] needs, gathered one record at a time.
+#[derive(Debug, Default)]
+pub struct ResourceTally {
+    /// Cell id → (first send, last completion, output tokens) of its
+    /// measured warm requests.
+    windows: HashMap<String, (f64, f64, u64)>,
+    /// Output tokens of every measured request (cold starts included).
+    tokens: u64,
+}
+
+impl ResourceTally {
+    pub fn add(&mut self, record: &Record) {
+        if record.warmup {
+            return;
+        }
+        self.tokens += record.tokens.output.unwrap_or(0);
+        if record.cold {
+            return;
+        }
         let end = record.run_offset_ms + record.timing.e2e_ms.unwrap_or(0.0);
-        let entry = windows
-            .entry(record.cell.as_str())
-            .or_insert((record.run_offset_ms, end, 0));
+        let entry = match self.windows.get_mut(record.cell.as_str()) {
+            Some(entry) => entry,
+            None => {
+                self.windows
+                    .entry(record.cell.clone())
+                    .or_insert((record.run_offset_ms, end, 0))
+            }
+        };
         entry.0 = entry.0.min(record.run_offset_ms);
         entry.1 = entry.1.max(end);
         entry.2 += record.tokens.output.unwrap_or(0);
     }
-    for cell in &mut summary.cells {
-        if let Some(&(start, end, tokens)) = windows.get(cell.id.as_str()) {
-            cell.monitor = Some(summarize_window(
-                samples,
-                start,
-                end,
-                Some(tokens).filter(|t| *t > 0),
-            ));
+
+    /// Fills `monitor` of every cell and returns the whole run's figures;
+    /// nothing without samples.
+    pub fn attach(self, summary: &mut RunSummary, samples: &[Sample]) -> Option<WindowSummary> {
+        if samples.is_empty() {
+            return None;
         }
+        for cell in &mut summary.cells {
+            if let Some(&(start, end, tokens)) = self.windows.get(cell.id.as_str()) {
+                cell.monitor = Some(summarize_window(
+                    samples,
+                    start,
+                    end,
+                    Some(tokens).filter(|t| *t > 0),
+                ));
+            }
+        }
+        let first = samples.first().map_or(0.0, |s| s.t_ms);
+        let last = samples.last().map_or(0.0, |s| s.t_ms);
+        Some(summarize_window(
+            samples,
+            first,
+            last,
+            Some(self.tokens).filter(|t| *t > 0),
+        ))
     }
-    let first = samples.first().map_or(0.0, |s| s.t_ms);
-    let last = samples.last().map_or(0.0, |s| s.t_ms);
-    let tokens: u64 = records
-        .iter()
-        .filter(|r| !r.warmup)
-        .filter_map(|r| r.tokens.output)
-        .sum();
-    Some(summarize_window(
-        samples,
-        first,
-        last,
-        Some(tokens).filter(|t| *t > 0),
-    ))
 }
 
 /// Fills each model's `tokens`: which source its output counts came from and
 /// how often the server's count and llmbench's own count disagree.
 pub fn attach_token_agreement(summary: &mut RunSummary, records: &[Record]) {
-    for model in &mut summary.models {
-        let mine: Vec<&Record> = records
-            .iter()
-            .filter(|r| r.model == model.name && r.outcome.is_ok())
-            .collect();
-        let mut sources: Vec<String> = mine
-            .iter()
-            .filter_map(|r| r.tokens.output_source.clone())
-            .collect();
-        sources.dedup();
-        let pairs: Vec<(u64, u64)> = mine
-            .iter()
-            .filter_map(|r| {
-                let text_and_end = r.tokens.local.map(|n| n + end_token(r));
-                r.server.completion_tokens.zip(text_and_end)
-            })
-            .collect();
-        let mismatches = pairs
-            .iter()
-            .filter(|(server, local)| server != local)
-            .count();
-        let mean_abs_diff = (!pairs.is_empty()).then(|| {
-            pairs
-                .iter()
-                .map(|(s, l)| s.abs_diff(*l) as f64)
-                .sum::<f64>()
-                / pairs.len() as f64
-        });
-        model.tokens = Some(TokenAgreement {
-            output_source: sources.first().cloned(),
-            local_source: mine.iter().find_map(|r| r.tokens.local_source.clone()),
-            compared: pairs.len(),
-            mismatches,
-            mismatch_rate: (!pairs.is_empty()).then(|| mismatches as f64 / pairs.len() as f64),
-            mean_abs_diff,
-        });
+    let mut tally = TokenTally::default();
+    for record in records {
+        tally.add(record);
+    }
+    tally.attach(summary);
+}
+
+/// What [`attach_token_agreement`] needs, gathered one record at a time.
+#[derive(Debug, Default)]
+pub struct TokenTally {
+    by_model: HashMap<String, ModelTokens>,
+}
+
+/// One model's successful responses (warmups and cold starts included).
+#[derive(Debug, Default)]
+struct ModelTokens {
+    output_source: Option<String>,
+    local_source: Option<String>,
+    compared: usize,
+    mismatches: usize,
+    /// Σ |server − local|, summed in record order.
+    abs_diff: f64,
+}
+
+impl TokenTally {
+    pub fn add(&mut self, record: &Record) {
+        if !record.outcome.is_ok() {
+            return;
+        }
+        if !self.by_model.contains_key(&record.model) {
+            self.by_model
+                .insert(record.model.clone(), ModelTokens::default());
+        }
+        let Some(model) = self.by_model.get_mut(&record.model) else {
+            return;
+        };
+        if model.output_source.is_none() {
+            model.output_source.clone_from(&record.tokens.output_source);
+        }
+        if model.local_source.is_none() {
+            model.local_source.clone_from(&record.tokens.local_source);
+        }
+        let text_and_end = record.tokens.local.map(|n| n + end_token(record));
+        if let Some((server, local)) = record.server.completion_tokens.zip(text_and_end) {
+            model.compared += 1;
+            model.mismatches += usize::from(server != local);
+            model.abs_diff += server.abs_diff(local) as f64;
+        }
+    }
+
+    /// Fills every model's `tokens` (a model without responses gets empty figures).
+    pub fn attach(self, summary: &mut RunSummary) {
+        for model in &mut summary.models {
+            let mine = self.by_model.get(&model.name);
+            let compared = mine.map_or(0, |m| m.compared);
+            let mismatches = mine.map_or(0, |m| m.mismatches);
+            model.tokens = Some(TokenAgreement {
+                output_source: mine.and_then(|m| m.output_source.clone()),
+                local_source: mine.and_then(|m| m.local_source.clone()),
+                compared,
+                mismatches,
+                mismatch_rate: (compared > 0).then(|| mismatches as f64 / compared as f64),
+                mean_abs_diff: mine
+                    .filter(|m| m.compared > 0)
+                    .map(|m| m.abs_diff / m.compared as f64),
+            });
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 
 use super::metric::MetricSummary;
 use crate::experiment::{Load, Slo};
-use crate::metrics::request_metrics;
+use crate::metrics::RequestMetrics;
 use crate::plan::Cell;
 use crate::record::Record;
 use serde::{Deserialize, Serialize};
@@ -41,36 +41,95 @@ pub struct Validity {
     pub dispatch_lag_ms: Option<MetricSummary>,
 }
 
-/// Load figures of one cell from its measured records (`ok` ⊆ `measured`).
-pub fn load_figures(
-    cell: &Cell,
-    measured: &[&Record],
-    ok: &[&Record],
-    slo: Option<&Slo>,
-    window_s: Option<f64>,
-) -> LoadFigures {
-    let (concurrency, rate) = match cell.load {
-        Load::Closed { concurrency } => (Some(concurrency), None),
-        Load::Open { rate, .. } => (None, Some(rate)),
-    };
-    let busy_s: f64 = measured.iter().filter_map(|r| r.timing.e2e_ms).sum::<f64>() / 1e3;
-    let good = slo.map(|slo| ok.iter().filter(|r| meets(slo, r)).count());
-    LoadFigures {
-        concurrency,
-        rate,
-        achieved_concurrency: window_s.map(|w| busy_s / w),
-        achieved_rate: window_s.map(|w| measured.len() as f64 / w),
-        goodput_rps: good.zip(window_s).map(|(g, w)| g as f64 / w),
-        slo_attainment: good
-            .filter(|_| !measured.is_empty())
-            .map(|g| g as f64 / measured.len() as f64),
+/// What a cell's load figures and validity figures need, gathered one
+/// request at a time.
+#[derive(Debug, Default)]
+pub(super) struct CellTally {
+    /// Σ e2e of measured requests, ms (summed in record order).
+    busy_ms: f64,
+    measured: usize,
+    /// Successful requests meeting every `[slo]` target.
+    good: usize,
+    early_stops: u64,
+    cache_hits: u64,
+    chunks: Vec<f64>,
+    per_chunk: Vec<f64>,
+    lags: Vec<f64>,
+}
+
+impl CellTally {
+    /// Adds a measured request; `ok` carries its metrics when it succeeded.
+    pub fn add(
+        &mut self,
+        cell: &Cell,
+        slo: Option<&Slo>,
+        record: &Record,
+        ok: Option<&RequestMetrics>,
+    ) {
+        self.measured += 1;
+        if let Some(e2e) = record.timing.e2e_ms {
+            self.busy_ms += e2e;
+        }
+        self.lags.extend(record.timing.dispatch_lag_ms);
+        let Some(metrics) = ok else { return };
+        if slo.is_some_and(|slo| meets(slo, record, metrics)) {
+            self.good += 1;
+        }
+        if early_stop(cell, record) {
+            self.early_stops += 1;
+        }
+        if record.server.cached_prompt_tokens.unwrap_or(0) > 0 {
+            self.cache_hits += 1;
+        }
+        let chunks = record.timing.chunk_offsets_ms.len();
+        self.chunks.push(chunks as f64);
+        if chunks > 0 {
+            self.per_chunk
+                .extend(record.tokens.output.map(|n| n as f64 / chunks as f64));
+        }
+    }
+
+    /// Load figures of the cell, from the window between its first send and
+    /// last completion.
+    pub fn load_figures(
+        &self,
+        cell: &Cell,
+        slo: Option<&Slo>,
+        window_s: Option<f64>,
+    ) -> LoadFigures {
+        let (concurrency, rate) = match cell.load {
+            Load::Closed { concurrency } => (Some(concurrency), None),
+            Load::Open { rate, .. } => (None, Some(rate)),
+        };
+        let busy_s = self.busy_ms / 1e3;
+        let good = slo.map(|_| self.good);
+        LoadFigures {
+            concurrency,
+            rate,
+            achieved_concurrency: window_s.map(|w| busy_s / w),
+            achieved_rate: window_s.map(|w| self.measured as f64 / w),
+            goodput_rps: good.zip(window_s).map(|(g, w)| g as f64 / w),
+            slo_attainment: good
+                .filter(|_| self.measured > 0)
+                .map(|g| g as f64 / self.measured as f64),
+        }
+    }
+
+    /// Validity figures of the cell (consumes the gathered values).
+    pub fn validity(self) -> Validity {
+        Validity {
+            early_stops: self.early_stops,
+            cache_hits: self.cache_hits,
+            chunks_per_request: MetricSummary::of(self.chunks),
+            tokens_per_chunk: MetricSummary::of(self.per_chunk),
+            dispatch_lag_ms: MetricSummary::of(self.lags),
+        }
     }
 }
 
 /// True when the request meets every target that is set. A target whose
 /// figure is missing (e.g. tpot of a one-token reply) is not met.
-fn meets(slo: &Slo, record: &Record) -> bool {
-    let m = request_metrics(record);
+fn meets(slo: &Slo, record: &Record, m: &RequestMetrics) -> bool {
     // Open loop: latency is read from the schedule (dispatch lag included).
     let lag = record.timing.dispatch_lag_ms.unwrap_or(0.0);
     let within = |target: Option<f64>, value: Option<f64>| {
@@ -81,44 +140,12 @@ fn meets(slo: &Slo, record: &Record) -> bool {
         && within(slo.e2e_ms, m.e2e_ms.map(|v| v + lag))
 }
 
-/// Validity figures of one cell.
-pub fn validity(cell: &Cell, measured: &[&Record], ok: &[&Record]) -> Validity {
-    let early_stops = ok
-        .iter()
-        .filter(|r| matches!(r.finish_reason.as_deref(), Some("stop" | "eos")))
-        .filter(|r| {
-            r.tokens
-                .output
-                .zip(cell.settings.max_tokens)
-                .is_some_and(|(n, max)| n < u64::from(max))
-        })
-        .count() as u64;
-    let cache_hits = ok
-        .iter()
-        .filter(|r| r.server.cached_prompt_tokens.unwrap_or(0) > 0)
-        .count() as u64;
-    let chunks: Vec<f64> = ok
-        .iter()
-        .map(|r| r.timing.chunk_offsets_ms.len() as f64)
-        .collect();
-    let per_chunk: Vec<f64> = ok
-        .iter()
-        .filter(|r| !r.timing.chunk_offsets_ms.is_empty())
-        .filter_map(|r| {
-            r.tokens
-                .output
-                .map(|n| n as f64 / r.timing.chunk_offsets_ms.len() as f64)
-        })
-        .collect();
-    let lags: Vec<f64> = measured
-        .iter()
-        .filter_map(|r| r.timing.dispatch_lag_ms)
-        .collect();
-    Validity {
-        early_stops,
-        cache_hits,
-        chunks_per_request: MetricSummary::of(chunks),
-        tokens_per_chunk: MetricSummary::of(per_chunk),
-        dispatch_lag_ms: MetricSummary::of(lags),
-    }
+/// A successful request that ended ("stop") before max_tokens.
+fn early_stop(cell: &Cell, record: &Record) -> bool {
+    matches!(record.finish_reason.as_deref(), Some("stop" | "eos"))
+        && record
+            .tokens
+            .output
+            .zip(cell.settings.max_tokens)
+            .is_some_and(|(n, max)| n < u64::from(max))
 }

@@ -1,19 +1,23 @@
 //! `MetricSummary`: a `Summary` plus what needs resampling — seeded bootstrap
 //! intervals for the median and p95 — and the count of outliers by the
 //! modified z-score. It dereferences to `Summary`, and serialises flat, so
-//! templates read `metrics.ttft_ms.p50` as before.
+//! templates read `metrics.ttft_ms.p50` as before. Also `MetricValues`, the
+//! values of every summarised metric of a group of requests, gathered one
+//! request at a time and handed to the statistics without copies.
 
-use crate::stats::{
-    bootstrap_percentile_ci, outliers_mad, Interval, Sample, Summary, MAD_THRESHOLD,
-};
+use super::SCALAR_METRICS;
+use crate::metrics::RequestMetrics;
+use crate::stats::{bootstrap_percentile_cis, Interval, Ordered, Summary, MAD_THRESHOLD};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Bootstrap resamples; fixed seed so a report re-renders identically.
 const RESAMPLES: usize = 1000;
 const SEED: u64 = 0x11_6d_be_9c;
 /// Above this many values the t interval of the mean says enough, and the
-/// bootstrap's sorted resamples would cost seconds per metric (measured by
-/// benches/overhead.rs on 1M-record runs): skip it.
+/// percentile intervals of so large a sample are narrow: no bootstrap. Up
+/// to it the values are sorted (the bootstrap reads the sorted data); beyond
+/// it only the order statistics of the summary are selected, in linear time.
 const MAX_BOOTSTRAP: usize = 2_000;
 /// Fewer values than this give no useful percentile interval.
 const MIN_BOOTSTRAP: usize = 10;
@@ -42,22 +46,103 @@ impl std::ops::Deref for MetricSummary {
 }
 
 impl MetricSummary {
-    /// Statistics of `values`; `None` when empty or not finite.
+    /// Statistics of `values`; `None` when empty or not finite. The values
+    /// are ordered in place and consumed, never copied.
     pub fn of(values: Vec<f64>) -> Option<MetricSummary> {
-        let sample = Sample::new(values).ok()?;
-        let resample = (MIN_BOOTSTRAP..=MAX_BOOTSTRAP).contains(&sample.count());
-        let interval = |p: f64| {
-            resample
-                .then(|| bootstrap_percentile_ci(&sample, p, RESAMPLES, SEED, 0.95))
-                .flatten()
+        let ordered = Ordered::new(values, MAX_BOOTSTRAP).ok()?;
+        let resample = ordered.count() >= MIN_BOOTSTRAP;
+        let (ci95_p50, ci95_p95) = if resample {
+            // Sorted (≤ MAX_BOOTSTRAP values) or None for both.
+            let cis = bootstrap_percentile_cis(&ordered, &[50.0, 95.0], RESAMPLES, SEED, 0.95);
+            (cis[0], cis[1])
+        } else {
+            (None, None)
         };
         Some(MetricSummary {
-            summary: Summary::from_sample(&sample),
-            ci95_p50: interval(50.0),
-            ci95_p95: interval(95.0),
-            outliers: outliers_mad(&sample, MAD_THRESHOLD).len(),
+            summary: Summary::from_ordered(&ordered),
+            ci95_p50,
+            ci95_p95,
+            outliers: ordered.outlier_count(MAD_THRESHOLD),
         })
     }
+}
+
+/// The values of the scalar metrics (in `SCALAR_METRICS` order) and the
+/// chunk gaps of a group of successful requests.
+#[derive(Debug, Default)]
+pub(super) struct MetricValues {
+    scalars: [Vec<f64>; SCALAR_METRICS.len()],
+    gaps: Vec<f64>,
+}
+
+impl MetricValues {
+    /// Adds one request's metrics.
+    pub fn add(&mut self, metrics: &RequestMetrics) {
+        for (values, (_, get)) in self.scalars.iter_mut().zip(SCALAR_METRICS) {
+            values.extend(get(metrics));
+        }
+        self.gaps.extend_from_slice(&metrics.chunk_gaps_ms);
+    }
+
+    /// Appends copies of `other`'s values (pooling cells into their model).
+    pub fn append(&mut self, other: &MetricValues) {
+        for (values, theirs) in self.scalars.iter_mut().zip(&other.scalars) {
+            values.extend_from_slice(theirs);
+        }
+        self.gaps.extend_from_slice(&other.gaps);
+    }
+
+    /// Reserves room for `other`'s values (before appending many groups).
+    pub fn reserve_for(&mut self, other: &MetricValues) {
+        for (values, theirs) in self.scalars.iter_mut().zip(&other.scalars) {
+            values.reserve(theirs.len());
+        }
+        self.gaps.reserve(other.gaps.len());
+    }
+
+    /// Every value held (to decide whether spreading the work pays).
+    pub fn len(&self) -> usize {
+        self.scalars.iter().map(Vec::len).sum::<usize>() + self.gaps.len()
+    }
+
+    /// Metric name → statistics; a metric without (finite) values is left
+    /// out, and the report shows "n/a". Large groups are summarised on two
+    /// threads (the machine this runs on has at least two cores, and the
+    /// metrics are independent): the largest metric (chunk gaps, usually)
+    /// on one, the rest on the other.
+    pub fn summarize(self) -> BTreeMap<String, MetricSummary> {
+        let big = self.len() >= PARALLEL_FROM;
+        let names = SCALAR_METRICS.iter().map(|(name, _)| *name);
+        let mut named: Vec<(&str, Vec<f64>)> = names
+            .zip(self.scalars)
+            .chain([("chunk_gap_ms", self.gaps)])
+            .collect();
+        if !big {
+            return summarize_all(named);
+        }
+        named.sort_by_key(|(_, values)| std::cmp::Reverse(values.len()));
+        let rest = named.split_off(1);
+        std::thread::scope(|scope| {
+            let largest = scope.spawn(move || summarize_all(named));
+            let mut out = summarize_all(rest);
+            // A panic on the other thread is a bug here: pass it on.
+            match largest.join() {
+                Ok(theirs) => out.extend(theirs),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            out
+        })
+    }
+}
+
+/// From this many values a group's metrics are summarised on two threads.
+const PARALLEL_FROM: usize = 200_000;
+
+fn summarize_all(named: Vec<(&str, Vec<f64>)>) -> BTreeMap<String, MetricSummary> {
+    named
+        .into_iter()
+        .filter_map(|(name, values)| Some((name.to_string(), MetricSummary::of(values)?)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Aggregation (pure): records → per-cell and per-model statistics. Only
 //! measured, successful requests enter latency statistics; warmups are
-//! counted, failures are counted by kind with an example message. Load
+//! counted, failures are counted by kind with an example message. Records
+//! are taken one at a time (`Aggregator`), so a stored run can be summarised
+//! while it is read, keeping only the values the statistics need. Load
 //! figures and measurement validity are in `load.rs`; per-metric statistics
 //! (with bootstrap intervals and outliers) in `metric.rs`.
 
@@ -8,15 +10,19 @@ mod extras;
 mod load;
 mod metric;
 
-pub use extras::{attach_quality, attach_resources, attach_token_agreement, TokenAgreement};
+pub use extras::{
+    attach_quality, attach_resources, attach_token_agreement, ResourceTally, TokenAgreement,
+    TokenTally,
+};
 pub use load::{LoadFigures, Validity};
 pub use metric::MetricSummary;
 
 use crate::metrics::{request_metrics, RequestMetrics};
 use crate::plan::{Cell, Plan};
 use crate::record::{Outcome, Record};
+use metric::MetricValues;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Aggregates of a whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,143 +120,330 @@ pub struct ColdStart {
     pub metrics: BTreeMap<String, MetricSummary>,
 }
 
-fn cold_summary(cold: &[&Record]) -> ColdStart {
-    let ok: Vec<&Record> = cold.iter().copied().filter(|r| r.outcome.is_ok()).collect();
-    ColdStart {
-        counts: counts(cold),
-        errors: error_counts(cold),
-        metrics: metric_summaries(&ok),
-    }
-}
-
 /// Aggregates `records` along `plan`'s cells.
 pub fn aggregate(plan: &Plan, records: &[Record], unreadable_records: usize) -> RunSummary {
-    // Cold starts are summarised per model, apart from the warm cells.
-    let mut by_cell: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
-    for record in records.iter().filter(|r| !r.cold) {
-        by_cell
-            .entry(record.cell.as_str())
-            .or_default()
-            .push(record);
+    let mut aggregator = Aggregator::new(plan);
+    for record in records {
+        aggregator.add(record);
     }
-    let cells: Vec<CellSummary> = plan
-        .cells
-        .iter()
-        .map(|cell| {
-            summarize_cell(
-                plan,
-                cell,
-                by_cell.get(cell.id.as_str()).map_or(&[][..], Vec::as_slice),
-            )
-        })
-        .collect();
-    let mut models = summarize_models(plan, &by_cell);
-    for model in &mut models {
-        let cold: Vec<&Record> = records
+    aggregator.finish(unreadable_records)
+}
+
+/// Aggregation one record at a time: [`aggregate`] without needing every
+/// record at once (`llmbench report` feeds it while reading the file).
+pub struct Aggregator<'p> {
+    plan: &'p Plan,
+    /// Cell id → index into `plan.cells` and `cells`.
+    index: HashMap<&'p str, usize>,
+    cells: Vec<Tally>,
+    /// Cold starts by model name, summarised apart from the warm cells.
+    cold: HashMap<String, Tally>,
+}
+
+impl<'p> Aggregator<'p> {
+    pub fn new(plan: &'p Plan) -> Aggregator<'p> {
+        let index = plan
+            .cells
             .iter()
-            .filter(|r| r.cold && r.model == model.name)
+            .enumerate()
+            .map(|(i, cell)| (cell.id.as_str(), i))
             .collect();
-        if !cold.is_empty() {
-            model.cold_start = Some(cold_summary(&cold));
+        Aggregator {
+            plan,
+            index,
+            cells: plan.cells.iter().map(|_| Tally::default()).collect(),
+            cold: HashMap::new(),
         }
     }
-    let totals = sum_counts(cells.iter().map(|c| &c.counts));
-    RunSummary {
-        totals,
-        cells,
-        models,
-        unreadable_records,
+
+    /// Takes one record into account. Records of cells not in the plan are
+    /// ignored (except cold starts, which count for their model).
+    pub fn add(&mut self, record: &Record) {
+        if record.cold {
+            if !self.cold.contains_key(&record.model) {
+                self.cold.insert(record.model.clone(), Tally::default());
+            }
+            if let Some(tally) = self.cold.get_mut(&record.model) {
+                tally.add_cold(record);
+            }
+            return;
+        }
+        if let Some(&i) = self.index.get(record.cell.as_str()) {
+            let cell = &self.plan.cells[i];
+            self.cells[i].add(cell, self.plan.slo.as_ref(), record);
+        }
+    }
+
+    /// The summary of everything added.
+    pub fn finish(self, unreadable_records: usize) -> RunSummary {
+        let Aggregator {
+            plan,
+            cells: tallies,
+            mut cold,
+            ..
+        } = self;
+        let (pools, cells) = summarize_cells(plan, tallies);
+        let mut models = summarize_models(plan, &cells, pools);
+        for model in &mut models {
+            if let Some(tally) = cold.remove(&model.name) {
+                model.cold_start = Some(tally.cold_summary());
+            }
+        }
+        let totals = sum_counts(cells.iter().map(|c| &c.counts));
+        RunSummary {
+            totals,
+            cells,
+            models,
+            unreadable_records,
+        }
     }
 }
 
-fn summarize_cell(plan: &Plan, cell: &Cell, records: &[&Record]) -> CellSummary {
-    let measured: Vec<&Record> = records.iter().copied().filter(|r| !r.warmup).collect();
-    let ok: Vec<&Record> = measured
-        .iter()
-        .copied()
-        .filter(|r| r.outcome.is_ok())
-        .collect();
-    let mut finish_reasons = BTreeMap::new();
-    for record in &ok {
-        let reason = record
-            .finish_reason
-            .clone()
-            .unwrap_or_else(|| "unknown".into());
-        *finish_reasons.entry(reason).or_insert(0) += 1;
+/// What the statistics of one cell (or of one model's cold starts) need.
+#[derive(Debug)]
+struct Tally {
+    /// Every record (warmups included).
+    records: u64,
+    warmup: u64,
+    /// Measured (cells) or all (cold starts) successful requests.
+    ok: u64,
+    errors: BTreeMap<String, ErrorCount>,
+    finish_reasons: BTreeMap<String, u64>,
+    /// First send and last completion among successful requests, ms.
+    first_send: Option<f64>,
+    last_completion: Option<f64>,
+    /// Σ output tokens of successful requests; `None` once one has no count.
+    output_tokens: Option<u64>,
+    values: MetricValues,
+    load: load::CellTally,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            records: 0,
+            warmup: 0,
+            ok: 0,
+            errors: BTreeMap::new(),
+            finish_reasons: BTreeMap::new(),
+            first_send: None,
+            last_completion: None,
+            output_tokens: Some(0),
+            values: MetricValues::default(),
+            load: load::CellTally::default(),
+        }
     }
-    let window = send_to_completion_seconds(&ok);
-    let tokens: Option<u64> = ok.iter().map(|r| r.tokens.output).sum();
+}
+
+impl Tally {
+    fn add(&mut self, cell: &Cell, slo: Option<&crate::experiment::Slo>, record: &Record) {
+        self.records += 1;
+        if record.warmup {
+            self.warmup += 1;
+            return;
+        }
+        self.count_error(record);
+        if !record.outcome.is_ok() {
+            self.load.add(cell, slo, record, None);
+            return;
+        }
+        let metrics = request_metrics(record);
+        self.load.add(cell, slo, record, Some(&metrics));
+        self.add_ok(record, &metrics);
+    }
+
+    /// A cold start: all of them, warmup or not, as the model's cold figures.
+    fn add_cold(&mut self, record: &Record) {
+        self.records += 1;
+        self.warmup += u64::from(record.warmup);
+        self.count_error(record);
+        if record.outcome.is_ok() {
+            self.add_ok(record, &request_metrics(record));
+        }
+    }
+
+    fn count_error(&mut self, record: &Record) {
+        if let Outcome::Error { kind, message } = &record.outcome {
+            let entry = self
+                .errors
+                .entry(kind.as_str().to_string())
+                .or_insert_with(|| ErrorCount {
+                    kind: kind.as_str().to_string(),
+                    count: 0,
+                    example: message.clone(),
+                });
+            entry.count += 1;
+        }
+    }
+
+    fn add_ok(&mut self, record: &Record, metrics: &RequestMetrics) {
+        self.ok += u64::from(!record.warmup);
+        let reason = record.finish_reason.as_deref().unwrap_or("unknown");
+        match self.finish_reasons.get_mut(reason) {
+            Some(count) => *count += 1,
+            None => {
+                self.finish_reasons.insert(reason.to_string(), 1);
+            }
+        }
+        let send = record.run_offset_ms;
+        self.first_send = Some(self.first_send.map_or(send, |first| first.min(send)));
+        if let Some(e2e) = record.timing.e2e_ms {
+            let end = send + e2e;
+            self.last_completion = Some(self.last_completion.map_or(end, |last| last.max(end)));
+        }
+        self.output_tokens = self
+            .output_tokens
+            .zip(record.tokens.output)
+            .map(|(a, b)| a + b);
+        self.values.add(metrics);
+    }
+
+    fn counts(&self) -> Counts {
+        let measured = self.records - self.warmup;
+        finish_counts(Counts {
+            measured,
+            ok: self.ok,
+            failed: measured - self.ok,
+            warmup: self.warmup,
+            error_rate: 0.0,
+        })
+    }
+
+    /// From the first send to the last completion, in seconds.
+    fn window_s(&self) -> Option<f64> {
+        let (first, last) = (self.first_send?, self.last_completion?);
+        (last > first).then(|| (last - first) / 1e3)
+    }
+
+    fn cold_summary(self) -> ColdStart {
+        ColdStart {
+            counts: self.counts(),
+            errors: self.errors.into_values().collect(),
+            metrics: self.values.summarize(),
+        }
+    }
+}
+
+/// Every cell's summary, in plan order, and each model's pooled values
+/// (only for models with more than one cell: a model with one cell reuses
+/// that cell's statistics). A cell's values are copied into its model's
+/// pool before its own statistics consume them.
+fn summarize_cells(
+    plan: &Plan,
+    tallies: Vec<Tally>,
+) -> (HashMap<String, MetricValues>, Vec<CellSummary>) {
+    let mut cells_of: HashMap<&str, usize> = HashMap::new();
+    for cell in &plan.cells {
+        *cells_of.entry(cell.model.as_str()).or_default() += 1;
+    }
+    let mut pools: HashMap<String, MetricValues> = HashMap::new();
+    for (cell, tally) in plan.cells.iter().zip(&tallies) {
+        if cells_of[cell.model.as_str()] > 1 {
+            pools
+                .entry(cell.model.clone())
+                .or_default()
+                .reserve_for(&tally.values);
+        }
+    }
+    let mut summaries = Vec::with_capacity(plan.cells.len());
+    let mut pending = plan.cells.iter().zip(tallies).peekable();
+    while pending.peek().is_some() {
+        // A batch of cells goes into the pools, then is summarised (on two
+        // threads) and dropped: the pools never wait on all cells at once.
+        let batch: Vec<(&Cell, Tally)> = pending.by_ref().take(CELL_BATCH).collect();
+        for (cell, tally) in &batch {
+            if let Some(pool) = pools.get_mut(&cell.model) {
+                pool.append(&tally.values);
+            }
+        }
+        summaries.extend(summarize_batch(plan, batch));
+    }
+    (pools, summaries)
+}
+
+/// Cells summarised between two appends to the pools.
+const CELL_BATCH: usize = 64;
+
+/// The batch's cell summaries, in order; the second half on another thread
+/// when there is more than one cell (cells are independent).
+fn summarize_batch(plan: &Plan, mut batch: Vec<(&Cell, Tally)>) -> Vec<CellSummary> {
+    let summarize = |batch: Vec<(&Cell, Tally)>| -> Vec<CellSummary> {
+        batch
+            .into_iter()
+            .map(|(cell, tally)| summarize_cell(plan, cell, tally))
+            .collect()
+    };
+    if batch.len() < 2 {
+        return summarize(batch);
+    }
+    let second = batch.split_off(batch.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| summarize(second));
+        let mut out = summarize(batch);
+        // A panic on the other thread is a bug here: pass it on.
+        match other.join() {
+            Ok(theirs) => out.extend(theirs),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        out
+    })
+}
+
+fn summarize_cell(plan: &Plan, cell: &Cell, tally: Tally) -> CellSummary {
+    let window = tally.window_s();
+    let counts = tally.counts();
+    let load = tally.load.load_figures(cell, plan.slo.as_ref(), window);
     CellSummary {
         id: cell.id.clone(),
         model: cell.model.clone(),
         label: cell.label.clone(),
         prompt: cell.prompt.clone(),
-        counts: counts(records),
-        errors: error_counts(&measured),
-        metrics: metric_summaries(&ok),
-        throughput_tps: window.zip(tokens).map(|(w, t)| t as f64 / w),
-        request_rate: window.map(|w| ok.len() as f64 / w),
-        finish_reasons,
+        errors: tally.errors.into_values().collect(),
+        metrics: tally.values.summarize(),
+        throughput_tps: window.zip(tally.output_tokens).map(|(w, t)| t as f64 / w),
+        request_rate: window.map(|w| counts.ok as f64 / w),
+        counts,
+        finish_reasons: tally.finish_reasons,
         matrix: cell.matrix.iter().cloned().collect(),
         concurrency: match cell.load {
             crate::experiment::Load::Closed { concurrency } => Some(concurrency),
             crate::experiment::Load::Open { .. } => None,
         },
-        load: load::load_figures(cell, &measured, &ok, plan.slo.as_ref(), window),
-        validity: load::validity(cell, &measured, &ok),
+        load,
+        validity: tally.load.validity(),
         quality: None,
         monitor: None,
     }
 }
 
-fn summarize_models(plan: &Plan, by_cell: &BTreeMap<&str, Vec<&Record>>) -> Vec<GroupSummary> {
+fn summarize_models(
+    plan: &Plan,
+    cells: &[CellSummary],
+    mut pools: HashMap<String, MetricValues>,
+) -> Vec<GroupSummary> {
     let mut groups: Vec<GroupSummary> = Vec::new();
     for cell in &plan.cells {
         if groups.iter().any(|g| g.name == cell.model) {
             continue;
         }
-        let cells: Vec<&Cell> = plan
-            .cells
-            .iter()
-            .filter(|c| c.model == cell.model)
-            .collect();
-        let records: Vec<&Record> = cells
-            .iter()
-            .flat_map(|c| by_cell.get(c.id.as_str()).into_iter().flatten().copied())
-            .collect();
-        let ok: Vec<&Record> = records
-            .iter()
-            .copied()
-            .filter(|r| !r.warmup && r.outcome.is_ok())
-            .collect();
+        let mine: Vec<&CellSummary> = cells.iter().filter(|c| c.model == cell.model).collect();
+        let metrics = match pools.remove(&cell.model) {
+            Some(pool) => pool.summarize(),
+            // One cell: its statistics are the model's.
+            None => mine.first().map(|c| c.metrics.clone()).unwrap_or_default(),
+        };
         groups.push(GroupSummary {
             name: cell.model.clone(),
             label: cell.label.clone(),
-            cells: cells.len(),
-            counts: counts(&records),
-            metrics: metric_summaries(&ok),
+            cells: mine.len(),
+            counts: sum_counts(mine.iter().map(|c| &c.counts)),
+            metrics,
             cold_start: None,
             quality: None,
             tokens: None,
         });
     }
     groups
-}
-
-fn counts(records: &[&Record]) -> Counts {
-    let warmup = records.iter().filter(|r| r.warmup).count() as u64;
-    let measured = records.len() as u64 - warmup;
-    let ok = records
-        .iter()
-        .filter(|r| !r.warmup && r.outcome.is_ok())
-        .count() as u64;
-    finish_counts(Counts {
-        measured,
-        ok,
-        failed: measured - ok,
-        warmup,
-        error_rate: 0.0,
-    })
 }
 
 fn sum_counts<'a>(all: impl Iterator<Item = &'a Counts>) -> Counts {
@@ -271,31 +464,6 @@ fn finish_counts(mut counts: Counts) -> Counts {
         counts.failed as f64 / counts.measured as f64
     };
     counts
-}
-
-fn error_counts(measured: &[&Record]) -> Vec<ErrorCount> {
-    let mut errors: BTreeMap<&str, ErrorCount> = BTreeMap::new();
-    for record in measured {
-        if let Outcome::Error { kind, message } = &record.outcome {
-            let entry = errors.entry(kind.as_str()).or_insert_with(|| ErrorCount {
-                kind: kind.as_str().to_string(),
-                count: 0,
-                example: message.clone(),
-            });
-            entry.count += 1;
-        }
-    }
-    errors.into_values().collect()
-}
-
-/// From the first send to the last completion among `records`, in seconds.
-fn send_to_completion_seconds(records: &[&Record]) -> Option<f64> {
-    let first = records.iter().map(|r| r.run_offset_ms).reduce(f64::min)?;
-    let last = records
-        .iter()
-        .filter_map(|r| r.timing.e2e_ms.map(|e2e| r.run_offset_ms + e2e))
-        .reduce(f64::max)?;
-    (last > first).then(|| (last - first) / 1e3)
 }
 
 /// The metric names used in summaries, with how to pull each from a request.
@@ -331,27 +499,6 @@ const SCALAR_METRICS: [(&str, Getter); 11] = [
     ("output_tokens", |m| m.output_tokens),
     ("prompt_tokens", |m| m.prompt_tokens),
 ];
-
-fn metric_summaries(ok: &[&Record]) -> BTreeMap<String, MetricSummary> {
-    let metrics: Vec<RequestMetrics> = ok.iter().map(|r| request_metrics(r)).collect();
-    let mut out = BTreeMap::new();
-    for (name, get) in SCALAR_METRICS {
-        insert_summary(&mut out, name, metrics.iter().filter_map(get).collect());
-    }
-    let gaps = metrics
-        .iter()
-        .flat_map(|m| m.chunk_gaps_ms.iter().copied())
-        .collect();
-    insert_summary(&mut out, "chunk_gap_ms", gaps);
-    out
-}
-
-fn insert_summary(out: &mut BTreeMap<String, MetricSummary>, name: &str, values: Vec<f64>) {
-    // An empty or non-finite sample is left out: the report shows "n/a".
-    if let Some(summary) = MetricSummary::of(values) {
-        out.insert(name.to_string(), summary);
-    }
-}
 
 #[cfg(test)]
 mod tests;

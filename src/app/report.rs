@@ -1,16 +1,23 @@
 //! Aggregation and report rendering, shared by `exec` (at the end of a run)
-//! and `llmbench report` (from a stored run).
+//! and `llmbench report` (from a stored run). The stored records are read as
+//! a stream: each one feeds the aggregation, the token and resource tallies
+//! and requests.csv, and is dropped, so memory holds the statistics' values,
+//! not the run.
 
 use super::AppError;
-use crate::aggregate::{aggregate, attach_quality, attach_resources, attach_token_agreement};
+use crate::aggregate::{attach_quality, Aggregator, ResourceTally, RunSummary, TokenTally};
 use crate::cli::{exit, ReportArgs};
 use crate::experiment::ReportFormat;
 use crate::monitor::{read_samples, Sample, WindowSummary};
-use crate::record::Record;
+use crate::plan::Plan;
+use crate::record::{Record, TokenRecord};
+use crate::report::{requests_csv, MonitorView, TimelinePoint, REQUESTS_CSV, REQUESTS_CSV_HEADER};
 use crate::report::{select_templates, summary_table, user_template, write_reports, ReportModel};
-use crate::report::{write_requests_csv, MonitorView, TimelinePoint, REQUESTS_CSV};
 use crate::store::SAMPLES_FILE;
 use crate::store::{RunDir, RunManifest, SUMMARY_FILE};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 pub struct RenderOptions {
@@ -35,15 +42,18 @@ pub fn finish_run(
     options: &RenderOptions,
 ) -> Result<Finished, AppError> {
     let plan = run.read_plan()?;
-    let (mut records, unreadable) = run.read_records()?;
-    apply_token_counts(&mut records, &run.read_tokens()?);
-    let mut summary = aggregate(&plan, &records, unreadable);
-    attach_token_agreement(&mut summary, &records);
+    let csv = options
+        .formats
+        .contains(&ReportFormat::Csv)
+        .then(|| CsvStream::create(run.file(REQUESTS_CSV)));
+    let read = read_run(run, &plan, csv)?;
+    let mut summary = read.summary;
+    read.tokens.attach(&mut summary);
     attach_quality(&mut summary, &run.read_checks()?);
     let samples = read_samples(&run.file(SAMPLES_FILE)).unwrap_or_default();
-    let run_window = attach_resources(&mut summary, &records, &samples);
+    let run_window = read.resources.attach(&mut summary, &samples);
     let mut model = ReportModel::new(manifest, summary, &run.path.display().to_string());
-    model.monitor = monitor_view(manifest, &model, &records, &samples, run_window);
+    model.monitor = monitor_view(manifest, &model, &read.cell_starts, &samples, run_window);
     model.add_monitor_warnings();
     run.write_json(SUMMARY_FILE, &model)?;
 
@@ -55,11 +65,10 @@ pub fn finish_run(
         .map_err(|e| AppError::new(exit::BAD_INPUT, e))?;
     let templates = select_templates(&options.formats, user);
     let (mut written, mut errors) = write_reports(&run.path, &templates, &model);
-    if options.formats.contains(&ReportFormat::Csv) {
-        let path = run.file(REQUESTS_CSV);
-        match write_requests_csv(&records, &path) {
-            Ok(()) => written.push(path),
-            Err(e) => errors.push(format!("{}: {e}", path.display())),
+    if let Some(csv) = read.csv {
+        match csv.finish() {
+            Ok(path) => written.push(path),
+            Err(e) => errors.push(e),
         }
     }
     if options.print_table {
@@ -97,6 +106,86 @@ pub fn report(args: ReportArgs) -> Result<u8, AppError> {
     Ok(finish_run(&run, &manifest, &options)?.code)
 }
 
+/// What reading a run's records gave: the summary and what else the
+/// report needs from the records, so that no record outlives its line.
+struct ReadRun {
+    summary: RunSummary,
+    tokens: TokenTally,
+    resources: ResourceTally,
+    /// Cell id → the first send of any of its requests, ms.
+    cell_starts: HashMap<String, f64>,
+    csv: Option<CsvStream>,
+}
+
+/// Streams requests.jsonl through the aggregation (with the after-run token
+/// counts applied to each record) and, when asked, into requests.csv.
+fn read_run(run: &RunDir, plan: &Plan, mut csv: Option<CsvStream>) -> Result<ReadRun, AppError> {
+    let token_counts = run.read_tokens()?;
+    let counts = TokenIndex::new(&token_counts);
+    let mut aggregator = Aggregator::new(plan);
+    let mut tokens = TokenTally::default();
+    let mut resources = ResourceTally::default();
+    let mut cell_starts: HashMap<String, f64> = HashMap::new();
+    let unreadable = run.for_each_record(|mut record| {
+        counts.apply(&mut record);
+        aggregator.add(&record);
+        tokens.add(&record);
+        resources.add(&record);
+        match cell_starts.get_mut(record.cell.as_str()) {
+            Some(start) => *start = start.min(record.run_offset_ms),
+            None => {
+                cell_starts.insert(record.cell.clone(), record.run_offset_ms);
+            }
+        }
+        if let Some(csv) = &mut csv {
+            csv.write(&record);
+        }
+    })?;
+    Ok(ReadRun {
+        summary: aggregator.finish(unreadable),
+        tokens,
+        resources,
+        cell_starts,
+        csv,
+    })
+}
+
+/// requests.csv written a row at a time while the records are read. A write
+/// error stops the rows and is reported at the end, like a failed template.
+struct CsvStream {
+    path: PathBuf,
+    file: Result<BufWriter<File>, String>,
+}
+
+impl CsvStream {
+    fn create(path: PathBuf) -> CsvStream {
+        let header = format!("{}\n", REQUESTS_CSV_HEADER.join(","));
+        let file = File::create(&path)
+            .map(BufWriter::new)
+            .and_then(|mut file| file.write_all(header.as_bytes()).map(|()| file))
+            .map_err(|e| format!("{}: {e}", path.display()));
+        CsvStream { path, file }
+    }
+
+    fn write(&mut self, record: &Record) {
+        let Ok(file) = &mut self.file else { return };
+        // requests_csv of one record: the header line, then its row.
+        let text = requests_csv(std::slice::from_ref(record));
+        let row = text.split_once('\n').map_or("", |(_, row)| row);
+        if let Err(e) = file.write_all(row.as_bytes()) {
+            self.file = Err(format!("{}: {e}", self.path.display()));
+        }
+    }
+
+    /// The file's path once every row is on disk, or what went wrong.
+    fn finish(self) -> Result<PathBuf, String> {
+        let mut file = self.file?;
+        file.flush()
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        Ok(self.path)
+    }
+}
+
 /// At most this many samples go into the report (charts need no more).
 const MAX_TIMELINE_POINTS: usize = 600;
 
@@ -105,7 +194,7 @@ const MAX_TIMELINE_POINTS: usize = 600;
 fn monitor_view(
     manifest: &RunManifest,
     model: &ReportModel,
-    records: &[Record],
+    cell_starts: &HashMap<String, f64>,
     samples: &[Sample],
     run: Option<WindowSummary>,
 ) -> Option<MonitorView> {
@@ -115,11 +204,7 @@ fn monitor_view(
         .cells
         .iter()
         .filter_map(|cell| {
-            let start = records
-                .iter()
-                .filter(|r| r.cell == cell.id)
-                .map(|r| r.run_offset_ms)
-                .reduce(f64::min)?;
+            let start = *cell_starts.get(cell.id.as_str())?;
             let label = format!("{} · {}", cell.label, cell.prompt);
             Some(serde_json::json!({ "label": label, "start_ms": start }))
         })
@@ -142,35 +227,33 @@ fn monitor_view(
     })
 }
 
-/// Puts each after-run token count on its record (tokens.jsonl is written
-/// once the run is over; requests.jsonl is never rewritten).
-fn apply_token_counts(records: &mut [Record], counts: &[crate::record::TokenRecord]) {
-    if counts.is_empty() {
-        return;
+/// The after-run token counts by request (tokens.jsonl is written once the
+/// run is over; requests.jsonl is never rewritten), to put on each record
+/// as it is read. A later count for the same request wins.
+struct TokenIndex<'a> {
+    by_key: HashMap<(&'a str, u32, bool, bool), &'a TokenRecord>,
+}
+
+impl<'a> TokenIndex<'a> {
+    fn new(counts: &'a [TokenRecord]) -> TokenIndex<'a> {
+        let by_key = counts
+            .iter()
+            .map(|c| ((c.cell.as_str(), c.repetition, c.warmup, c.cold), c))
+            .collect();
+        TokenIndex { by_key }
     }
-    let mut by_key: std::collections::HashMap<
-        (&str, u32, bool, bool),
-        &crate::record::TokenRecord,
-    > = std::collections::HashMap::new();
-    for count in counts {
-        by_key.insert(
-            (
-                count.cell.as_str(),
-                count.repetition,
-                count.warmup,
-                count.cold,
-            ),
-            count,
-        );
-    }
-    for record in records.iter_mut() {
+
+    fn apply(&self, record: &mut Record) {
+        if self.by_key.is_empty() {
+            return;
+        }
         let key = (
             record.cell.as_str(),
             record.repetition,
             record.warmup,
             record.cold,
         );
-        if let Some(count) = by_key.get(&key).copied() {
+        if let Some(count) = self.by_key.get(&key).copied() {
             count.apply(record);
         }
     }

@@ -6,9 +6,10 @@
 //! Every `ExperimentError` that points into a document is built here.
 
 use super::error::ExperimentError;
-use super::locate::{self, KeyPath};
+use super::locate::{self, KeyPath, LineIndex};
 use super::suggest::{self, Problem};
 use serde::de::DeserializeOwned;
+use std::cell::OnceCell;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::de::DeTable;
@@ -27,6 +28,10 @@ struct Region<'i> {
 pub struct Document<'i> {
     pub path: PathBuf,
     text: &'i str,
+    /// Line starts of `text`, built on first use: `place` is called for
+    /// every prompt id, and scanning from the file's start each time made
+    /// loading quadratic in the number of prompts.
+    lines: OnceCell<LineIndex>,
     pub root: Spanned<DeTable<'i>>,
     regions: Vec<Region<'i>>,
 }
@@ -46,6 +51,7 @@ impl<'i> Document<'i> {
         Ok(Document {
             path: path.to_owned(),
             text,
+            lines: OnceCell::new(),
             root,
             regions: Vec::new(),
         })
@@ -111,7 +117,8 @@ impl<'i> Document<'i> {
             }
         }
         if !(span.is_empty() && span.start == 0) {
-            let (line, column) = locate::line_column(self.text, span.start);
+            let lines = self.lines.get_or_init(|| LineIndex::new(self.text));
+            let (line, column) = lines.line_column(self.text, span.start);
             error.line = Some(line);
             error.column = Some(column);
         }

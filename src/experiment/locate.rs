@@ -172,13 +172,40 @@ fn search_value(
 
 /// 1-based line and column (in characters) of byte `offset` in `text`,
 /// counted the way the toml crate counts them in its own messages.
+/// Scans `text` up to `offset`: for one message. A document that places many
+/// things (every prompt id) uses a [`LineIndex`] instead.
 pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = floor_char_boundary(text, offset.min(text.len()));
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
-    let line = before.matches('\n').count() + 1;
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
+    LineIndex::new(text).line_column(text, offset)
+}
+
+/// Byte offsets where each line of a text starts, built once, so that
+/// placing an offset costs a binary search and a scan of its own line
+/// instead of a scan from the start of the file (which made loading an
+/// experiment quadratic in its number of prompts).
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    /// `starts[0] == 0`; `starts[k]` is the byte after the k-th `\n`.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let newlines = text.bytes().enumerate().filter(|&(_, b)| b == b'\n');
+        let starts = std::iter::once(0).chain(newlines.map(|(i, _)| i + 1));
+        LineIndex {
+            starts: starts.collect(),
+        }
+    }
+
+    /// [`line_column`] of `offset` in `text`, the text this index was built on.
+    pub fn line_column(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        // The last line start at or before `offset`; starts[0] == 0 ≤ offset.
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let line_start = self.starts[line.saturating_sub(1)];
+        let column = text[line_start..offset].chars().count() + 1;
+        (line, column)
+    }
 }
 
 fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
@@ -237,5 +264,30 @@ mod tests {
         assert_eq!(line_column("abc", 0), (1, 1));
         assert_eq!(line_column("a\nbé c", 6), (2, 4));
         assert_eq!(line_column("a\n", 2), (2, 1));
+        assert_eq!(line_column("a\nb", 99), (2, 2), "clamped to the end");
+        assert_eq!(line_column("\n\n", 1), (2, 1));
+        assert_eq!(line_column("é", 1), (1, 1), "inside a character: its start");
+    }
+
+    #[test]
+    fn the_index_agrees_with_a_scan_from_the_start() {
+        fn scan(text: &str, offset: usize) -> (usize, usize) {
+            let offset = floor_char_boundary(text, offset.min(text.len()));
+            let before = &text[..offset];
+            let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
+            (
+                before.matches('\n').count() + 1,
+                before[line_start..].chars().count() + 1,
+            )
+        }
+        let text = "ab\n\né c\n  [[x]]\nlast";
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() + 2 {
+            assert_eq!(
+                index.line_column(text, offset),
+                scan(text, offset),
+                "{offset}"
+            );
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! distance from the median in units of the median absolute deviation (MAD),
 //! which, unlike mean and stddev, the outliers themselves cannot inflate.
 
-use super::percentile::percentile;
+use super::order::select_ranks;
+use super::percentile::{interpolate, rank};
 use super::sample::Sample;
 
 /// The usual cut-off for [`outliers_mad`] (Iglewicz & Hoaglin).
@@ -10,7 +11,7 @@ pub const MAD_THRESHOLD: f64 = 3.5;
 
 /// `0.6745` ≈ the normal 75% quantile: makes the MAD comparable to a
 /// standard deviation for normal data.
-const MAD_SCALE: f64 = 0.6745;
+pub(crate) const MAD_SCALE: f64 = 0.6745;
 
 /// Indices (into [`Sample::values`], input order, ascending) of values whose
 /// modified z-score `0.6745 * (x - median) / MAD` exceeds `threshold` in
@@ -23,8 +24,10 @@ const MAD_SCALE: f64 = 0.6745;
 pub fn outliers_mad(sample: &Sample, threshold: f64) -> Vec<usize> {
     let median = sample.median();
     let mut deviations: Vec<f64> = sample.sorted().iter().map(|x| (x - median).abs()).collect();
-    deviations.sort_by(f64::total_cmp);
-    let mad = percentile(&deviations, 50.0);
+    // Only the median deviation is needed: select it, do not sort.
+    let (lo, hi, t) = rank(deviations.len(), 50.0);
+    select_ranks(&mut deviations, &[lo, hi]);
+    let mad = interpolate(deviations[lo], deviations[hi], t);
     if mad == 0.0 || !mad.is_finite() {
         return Vec::new();
     }

@@ -17,13 +17,25 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() || p.is_nan() {
         return f64::NAN;
     }
-    let last = sorted.len() - 1;
+    let (lo, hi, t) = rank(sorted.len(), p);
+    interpolate(sorted[lo], sorted[hi], t)
+}
+
+/// Where the `p`-th percentile of `n` (≥ 1) sorted values lies: the ranks
+/// of its two neighbours and the fraction between them. Split out so that
+/// callers holding only those two order statistics (selected, not sorted;
+/// or read off a bootstrap's index counts) get the very same number.
+pub(crate) fn rank(n: usize, p: f64) -> (usize, usize, f64) {
+    let last = n.saturating_sub(1);
     let rank = (p.clamp(0.0, 100.0) / 100.0) * last as f64;
     // rank is finite and within [0, last], so the casts cannot saturate.
     let lo = (rank.floor() as usize).min(last);
     let hi = (lo + 1).min(last);
-    let (a, b) = (sorted[lo], sorted[hi]);
-    let t = rank - lo as f64;
+    (lo, hi, rank - lo as f64)
+}
+
+/// `a + (b - a) * t` for neighbours `a <= b`, clamped to `[a, b]`.
+pub(crate) fn interpolate(a: f64, b: f64, t: f64) -> f64 {
     if t == 0.0 || a == b {
         return a;
     }

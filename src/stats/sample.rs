@@ -32,14 +32,10 @@ impl Sample {
     /// [`StatsError::Empty`] for an empty vector; [`StatsError::NonFinite`]
     /// for the first NaN or infinite value, with its index.
     pub fn new(values: Vec<f64>) -> Result<Sample, StatsError> {
-        if values.is_empty() {
-            return Err(StatsError::Empty);
-        }
-        if let Some((index, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(StatsError::NonFinite { index, value });
-        }
+        validate(&values)?;
         let mut sorted = values.clone();
-        sorted.sort_by(f64::total_cmp);
+        // Unstable is enough: values equal under total_cmp are identical bits.
+        sorted.sort_unstable_by(f64::total_cmp);
         Ok(Sample { values, sorted })
     }
 
@@ -78,35 +74,57 @@ impl Sample {
         self.percentile(50.0)
     }
 
-    /// Arithmetic mean, clamped to `[min, max]`: rounding can push a float
-    /// sum divided by `n` a hair outside the range (e.g. three 0.1s average
-    /// to 0.10000000000000002), which the true mean never is.
+    /// Arithmetic mean, clamped to `[min, max]` (see [`mean_of`]).
     pub fn mean(&self) -> f64 {
-        let n = self.count() as f64;
-        let mut mean = self.sorted.iter().sum::<f64>() / n;
-        if !mean.is_finite() {
-            // The sum overflowed (values near f64::MAX); a running mean stays
-            // within the range of the values.
-            mean = 0.0;
-            for (k, x) in self.sorted.iter().enumerate() {
-                mean += (x - mean) / (k + 1) as f64;
-            }
-        }
-        mean.clamp(self.min(), self.max())
+        mean_of(&self.sorted, self.min(), self.max())
     }
 
     /// Sample standard deviation (divisor `n - 1`); `None` for a single
     /// value, or if the spread overflows f64.
     pub fn stddev(&self) -> Option<f64> {
-        let n = self.count();
-        if n < 2 {
-            return None;
-        }
-        let mean = self.mean();
-        let ss: f64 = self.sorted.iter().map(|x| (x - mean) * (x - mean)).sum();
-        let sd = (ss / (n - 1) as f64).sqrt();
-        sd.is_finite().then_some(sd)
+        stddev_of(&self.sorted, self.mean())
     }
+}
+
+/// The invariants of a sample: at least one value, every value finite.
+pub(crate) fn validate(values: &[f64]) -> Result<(), StatsError> {
+    if values.is_empty() {
+        return Err(StatsError::Empty);
+    }
+    match values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        Some((index, &value)) => Err(StatsError::NonFinite { index, value }),
+        None => Ok(()),
+    }
+}
+
+/// Arithmetic mean of non-empty finite `values` (in any order), clamped to
+/// `[min, max]`: rounding can push a float sum divided by `n` a hair outside
+/// the range (e.g. three 0.1s average to 0.10000000000000002), which the
+/// true mean never is.
+pub(crate) fn mean_of(values: &[f64], min: f64, max: f64) -> f64 {
+    let n = values.len() as f64;
+    let mut mean = values.iter().sum::<f64>() / n;
+    if !mean.is_finite() {
+        // The sum overflowed (values near f64::MAX); a running mean stays
+        // within the range of the values.
+        mean = 0.0;
+        for (k, x) in values.iter().enumerate() {
+            mean += (x - mean) / (k + 1) as f64;
+        }
+    }
+    mean.clamp(min, max)
+}
+
+/// Sample standard deviation (divisor `n - 1`) around `mean`; `None` for
+/// fewer than two values or a spread that overflows f64.
+pub(crate) fn stddev_of(values: &[f64], mean: f64) -> Option<f64> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let ss: f64 = values.iter().map(|x| (x - mean) * (x - mean)).sum();
+    let sd = (ss / (n - 1) as f64).sqrt();
+    sd.is_finite().then_some(sd)
 }
 
 #[cfg(test)]

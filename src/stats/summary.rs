@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::interval::Interval;
+use super::order::Ordered;
 use super::sample::Sample;
 use super::tdist::t_critical_95;
 
@@ -35,15 +36,40 @@ pub struct Summary {
     pub notes: Vec<String>,
 }
 
+/// The percentiles a summary shows (what [`Ordered`] selects in place).
+pub const SUMMARY_PERCENTILES: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
+
 /// Percentiles that need at least `min_count` samples to mean much.
 const THIN_PERCENTILES: [(&str, usize); 3] = [("p90", 10), ("p95", 20), ("p99", 100)];
 
 impl Summary {
     /// Computes the summary of `sample`.
     pub fn from_sample(sample: &Sample) -> Summary {
-        let count = sample.count();
         let mean = sample.mean();
-        let stddev = sample.stddev();
+        Summary::build(
+            (sample.count(), mean, sample.stddev()),
+            (sample.min(), sample.max()),
+            |p| sample.percentile(p),
+        )
+    }
+
+    /// Computes the summary of `ordered` (the same numbers a [`Sample`] of
+    /// its values gives, but from values ordered in place).
+    pub fn from_ordered(ordered: &Ordered) -> Summary {
+        Summary::build(
+            (ordered.count(), ordered.mean(), ordered.stddev()),
+            (ordered.min(), ordered.max()),
+            |p| ordered.percentile(p),
+        )
+    }
+
+    /// The summary from the moments, the range and a percentile function
+    /// (called only for [`SUMMARY_PERCENTILES`]).
+    fn build(
+        (count, mean, stddev): (usize, f64, Option<f64>),
+        (min, max): (f64, f64),
+        percentile: impl Fn(f64) -> f64,
+    ) -> Summary {
         let cv = stddev
             .filter(|_| mean != 0.0)
             .map(|sd| sd / mean)
@@ -68,17 +94,18 @@ impl Summary {
         if ci95_mean.is_none() {
             notes.push(NOTE_NO_CI.to_string());
         }
+        let [p50, p90, p95, p99] = SUMMARY_PERCENTILES.map(percentile);
         Summary {
             count,
             mean,
             stddev,
             cv,
-            min: sample.min(),
-            p50: sample.percentile(50.0),
-            p90: sample.percentile(90.0),
-            p95: sample.percentile(95.0),
-            p99: sample.percentile(99.0),
-            max: sample.max(),
+            min,
+            p50,
+            p90,
+            p95,
+            p99,
+            max,
             ci95_mean,
             notes,
         }

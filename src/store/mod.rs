@@ -1,6 +1,6 @@
 //! The run directory: layout, append-only record writing (flushed per record,
 //! so a crash or Ctrl-C loses nothing that finished), and reading a stored run
-//! back for `llmbench report`.
+//! back for `llmbench report` (records as a stream, one at a time).
 //!
 //! ```text
 //! benchmarks/<experiment>/<UTC timestamp>-<short id>/
@@ -18,6 +18,7 @@ use crate::plan::Plan;
 use crate::record::Record;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 /// A filesystem error with the path it concerns.
@@ -169,21 +170,41 @@ impl RunDir {
     /// Reads every complete record. A last line cut short by a crash is
     /// skipped (and counted), never fatal: the records before it are kept.
     pub fn read_records(&self) -> Result<(Vec<Record>, usize), StoreError> {
+        let mut records = Vec::new();
+        let unreadable = self.for_each_record(|record| records.push(record))?;
+        Ok((records, unreadable))
+    }
+
+    /// Hands every complete record to `each`, in file order, while reading
+    /// the file a buffer at a time: memory holds one record, not the run.
+    /// Returns how many lines could not be read as a record (a line cut
+    /// short by a crash, or not UTF-8); a missing file has no records.
+    pub fn for_each_record(&self, mut each: impl FnMut(Record)) -> Result<usize, StoreError> {
         let path = self.file(REQUESTS_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(StoreError::new(&path, e)),
         };
-        let mut records = Vec::new();
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+        let mut line = Vec::new();
         let mut unreadable = 0;
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            match serde_json::from_str(line) {
-                Ok(record) => records.push(record),
+        loop {
+            line.clear();
+            let read = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| StoreError::new(&path, e))?;
+            if read == 0 {
+                return Ok(unreadable);
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice(&line) {
+                Ok(record) => each(record),
                 Err(_) => unreadable += 1,
             }
         }
-        Ok((records, unreadable))
     }
 }
 
