@@ -137,6 +137,12 @@ struct ModelTokens {
     mismatches: usize,
     /// Σ |server − local|, summed in record order.
     abs_diff: f64,
+    prompt_source: Option<String>,
+    prompt_local_source: Option<String>,
+    prompt_compared: usize,
+    prompt_mismatches: usize,
+    /// Responses whose tokens were attributed to their chunks.
+    attributed: usize,
 }
 
 impl TokenTally {
@@ -163,6 +169,8 @@ impl TokenTally {
             model.mismatches += usize::from(server != local);
             model.abs_diff += server.abs_diff(local) as f64;
         }
+        model.add_prompt(record);
+        model.attributed += usize::from(!record.tokens.per_chunk.is_empty());
     }
 
     /// Fills every model's `tokens` (a model without responses gets empty figures).
@@ -180,7 +188,30 @@ impl TokenTally {
                 mean_abs_diff: mine
                     .filter(|m| m.compared > 0)
                     .map(|m| m.abs_diff / m.compared as f64),
+                prompt_source: mine.and_then(|m| m.prompt_source.clone()),
+                prompt_local_source: mine.and_then(|m| m.prompt_local_source.clone()),
+                prompt_compared: mine.map_or(0, |m| m.prompt_compared),
+                prompt_mismatches: mine.map_or(0, |m| m.prompt_mismatches),
+                attributed: mine.map_or(0, |m| m.attributed),
             });
+        }
+    }
+}
+
+impl ModelTokens {
+    /// The prompt's sources, and whether llmbench's count (of the chat
+    /// template where the server renders one) agrees with the server's.
+    fn add_prompt(&mut self, record: &Record) {
+        if self.prompt_source.is_none() {
+            self.prompt_source.clone_from(&record.tokens.prompt_source);
+        }
+        if self.prompt_local_source.is_none() {
+            self.prompt_local_source
+                .clone_from(&record.tokens.prompt_local_source);
+        }
+        if let Some((server, local)) = record.server.prompt_tokens.zip(record.tokens.prompt_local) {
+            self.prompt_compared += 1;
+            self.prompt_mismatches += usize::from(server != local);
         }
     }
 }
@@ -210,4 +241,20 @@ pub struct TokenAgreement {
     pub mismatch_rate: Option<f64>,
     /// Mean |server − local| in tokens.
     pub mean_abs_diff: Option<f64>,
+    /// The source of the prompt token figures (`server`).
+    #[serde(default)]
+    pub prompt_source: Option<String>,
+    /// What llmbench counted for the prompt, e.g. "llamacpp: chat template
+    /// (/apply-template)" or "…: prompt text as sent (no chat template)".
+    #[serde(default)]
+    pub prompt_local_source: Option<String>,
+    /// Responses with both prompt counts, and how many of them differ.
+    #[serde(default)]
+    pub prompt_compared: usize,
+    #[serde(default)]
+    pub prompt_mismatches: usize,
+    /// Responses whose output tokens were attributed to their chunks
+    /// (the basis of `token_gap_ms`).
+    #[serde(default)]
+    pub attributed: usize,
 }

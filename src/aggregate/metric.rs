@@ -67,12 +67,13 @@ impl MetricSummary {
     }
 }
 
-/// The values of the scalar metrics (in `SCALAR_METRICS` order) and the
-/// chunk gaps of a group of successful requests.
+/// The values of the scalar metrics (in `SCALAR_METRICS` order), the
+/// chunk gaps and the per-token gaps of a group of successful requests.
 #[derive(Debug, Default)]
 pub(super) struct MetricValues {
     scalars: [Vec<f64>; SCALAR_METRICS.len()],
     gaps: Vec<f64>,
+    token_gaps: Vec<f64>,
 }
 
 impl MetricValues {
@@ -82,6 +83,7 @@ impl MetricValues {
             values.extend(get(metrics));
         }
         self.gaps.extend_from_slice(&metrics.chunk_gaps_ms);
+        self.token_gaps.extend_from_slice(&metrics.token_gaps_ms);
     }
 
     /// Appends copies of `other`'s values (pooling cells into their model).
@@ -90,6 +92,7 @@ impl MetricValues {
             values.extend_from_slice(theirs);
         }
         self.gaps.extend_from_slice(&other.gaps);
+        self.token_gaps.extend_from_slice(&other.token_gaps);
     }
 
     /// Reserves room for `other`'s values (before appending many groups).
@@ -98,11 +101,12 @@ impl MetricValues {
             values.reserve(theirs.len());
         }
         self.gaps.reserve(other.gaps.len());
+        self.token_gaps.reserve(other.token_gaps.len());
     }
 
     /// Every value held (to decide whether spreading the work pays).
     pub fn len(&self) -> usize {
-        self.scalars.iter().map(Vec::len).sum::<usize>() + self.gaps.len()
+        self.scalars.iter().map(Vec::len).sum::<usize>() + self.gaps.len() + self.token_gaps.len()
     }
 
     /// Metric name → statistics; a metric without (finite) values is left
@@ -115,7 +119,10 @@ impl MetricValues {
         let names = SCALAR_METRICS.iter().map(|(name, _)| *name);
         let mut named: Vec<(&str, Vec<f64>)> = names
             .zip(self.scalars)
-            .chain([("chunk_gap_ms", self.gaps)])
+            .chain([
+                ("chunk_gap_ms", self.gaps),
+                ("token_gap_ms", self.token_gaps),
+            ])
             .collect();
         if !big {
             return summarize_all(named);

@@ -469,15 +469,16 @@ fn finish_counts(mut counts: Counts) -> Counts {
 /// The metric names used in summaries, with how to pull each from a request.
 type Getter = fn(&RequestMetrics) -> Option<f64>;
 /// Every metric name a cell's `metrics` may hold, in report order (the
-/// scalar ones below plus `chunk_gap_ms`). Thresholds and templates check
-/// names against this list.
-pub const METRIC_NAMES: [&str; 12] = [
+/// scalar ones below plus `chunk_gap_ms` and `token_gap_ms`). Thresholds and
+/// templates check names against this list.
+pub const METRIC_NAMES: [&str; 13] = [
     "ttfb_ms",
     "ttft_ms",
     "ttft_content_ms",
     "e2e_ms",
     "tpot_ms",
     "chunk_gap_ms",
+    "token_gap_ms",
     "decode_tps",
     "server_decode_tps",
     "prompt_tps",

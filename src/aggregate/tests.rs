@@ -174,7 +174,7 @@ fn cold_starts_are_summarised_per_model_apart_from_warm_requests() {
 #[test]
 fn metric_names_list_every_summarised_metric() {
     let mut summarised: Vec<&str> = SCALAR_METRICS.iter().map(|(name, _)| *name).collect();
-    summarised.push("chunk_gap_ms");
+    summarised.extend(["chunk_gap_ms", "token_gap_ms"]);
     summarised.sort_unstable();
     let mut named = METRIC_NAMES.to_vec();
     named.sort_unstable();

@@ -100,6 +100,12 @@ fn quickstart_runs_against_the_real_llama_cpp_server() {
         tokens["compared"], 6,
         "every response counted on its whole text: {tokens}\n{counted}"
     );
+    assert_eq!(
+        tokens["prompt_local_source"], "llamacpp: chat template (/apply-template)",
+        "{tokens}"
+    );
+    assert_eq!(tokens["prompt_mismatches"], 0, "{tokens}");
+    assert_eq!(tokens["prompt_compared"], 6, "{tokens}");
     // The server counts the end-of-generation token, which the text does not
     // show; past that, its count and /tokenize's count of the text agree.
     assert_eq!(tokens["mismatches"], 0, "server vs /tokenize: {tokens}");

@@ -151,6 +151,19 @@ fn tokens_are_attributed_to_multi_token_chunks() {
             "token gaps {gaps:?} vs chunk gaps {chunk_gaps:?}"
         );
     }
+    let summary = json(&run.join("summary.json"));
+    let cell = &summary["cells"][0]["metrics"];
+    let token_gap = cell["token_gap_ms"]["p50"].as_f64().expect("token_gap_ms");
+    let chunk_gap = cell["chunk_gap_ms"]["p50"].as_f64().expect("chunk_gap_ms");
+    assert!(token_gap < chunk_gap, "{token_gap} vs {chunk_gap}");
+    assert_eq!(
+        summary["models"][0]["tokens"]["attributed"], 4,
+        "warmups included"
+    );
+    assert_eq!(
+        summary["models"][0]["tokens"]["prompt_local_source"],
+        "tiktoken:cl100k_base: prompt text as sent (no chat template)"
+    );
 }
 
 /// `input_tokens`: a synthetic prompt fitted with the model's own tokenizer
