@@ -17,7 +17,7 @@ pub use extras::{
 pub use load::{LoadFigures, Validity};
 pub use metric::MetricSummary;
 
-use crate::metrics::{request_metrics, RequestMetrics};
+use crate::metrics::{fill_request_metrics, request_metrics, RequestMetrics};
 use crate::plan::{Cell, Plan};
 use crate::record::{Outcome, Record};
 use metric::MetricValues;
@@ -216,6 +216,8 @@ struct Tally {
     output_tokens: Option<u64>,
     values: MetricValues,
     load: load::CellTally,
+    /// Reused for each record's metrics.
+    scratch: RequestMetrics,
 }
 
 impl Default for Tally {
@@ -231,6 +233,7 @@ impl Default for Tally {
             output_tokens: Some(0),
             values: MetricValues::default(),
             load: load::CellTally::default(),
+            scratch: RequestMetrics::default(),
         }
     }
 }
@@ -247,9 +250,12 @@ impl Tally {
             self.load.add(cell, slo, record, None);
             return;
         }
-        let metrics = request_metrics(record);
+        // One buffer per tally, refilled per record (no allocation per record).
+        let mut metrics = std::mem::take(&mut self.scratch);
+        fill_request_metrics(record, &mut metrics);
         self.load.add(cell, slo, record, Some(&metrics));
         self.add_ok(record, &metrics);
+        self.scratch = metrics;
     }
 
     /// A cold start: all of them, warmup or not, as the model's cold figures.

@@ -28,14 +28,26 @@ pub struct RequestMetrics {
 
 /// Computes the metrics of one record.
 pub fn request_metrics(record: &Record) -> RequestMetrics {
+    let mut metrics = RequestMetrics::default();
+    fill_request_metrics(record, &mut metrics);
+    metrics
+}
+
+/// [`request_metrics`] into `out`, reusing its gap buffers: aggregating a
+/// million records then allocates nothing per record.
+pub fn fill_request_metrics(record: &Record, out: &mut RequestMetrics) {
+    let mut chunk_gaps_ms = std::mem::take(&mut out.chunk_gaps_ms);
+    let mut token_gaps_ms = std::mem::take(&mut out.token_gaps_ms);
     let t = &record.timing;
+    chunk_gaps_into(&t.chunk_offsets_ms, &mut chunk_gaps_ms);
+    token_gaps_into(&t.chunk_offsets_ms, &record.tokens.per_chunk, &mut token_gaps_ms);
     let output = record.tokens.output;
     let decode_window = match (t.ttft_ms, t.e2e_ms) {
         (Some(ttft), Some(e2e)) if e2e > ttft => Some(e2e - ttft),
         _ => None,
     };
     let intervals = output.filter(|&n| n >= 2).map(|n| (n - 1) as f64);
-    RequestMetrics {
+    *out = RequestMetrics {
         ttfb_ms: t.ttfb_ms,
         ttft_ms: t.ttft_ms,
         ttft_content_ms: t.ttft_content_ms,
@@ -50,9 +62,9 @@ pub fn request_metrics(record: &Record) -> RequestMetrics {
         load_ms: record.server.load_duration_ns.map(|ns| ns as f64 / 1e6),
         output_tokens: output.map(|n| n as f64),
         prompt_tokens: record.tokens.prompt.map(|n| n as f64),
-        chunk_gaps_ms: chunk_gaps(&t.chunk_offsets_ms),
-        token_gaps_ms: token_gaps(&t.chunk_offsets_ms, &record.tokens.per_chunk),
-    }
+        chunk_gaps_ms,
+        token_gaps_ms,
+    };
 }
 
 /// Prefill speed over the tokens the prefill time covers. llama.cpp reports
@@ -77,7 +89,14 @@ fn per_second(count: Option<u64>, duration_ns: Option<u64>) -> Option<f64> {
 
 /// Gaps between successive text-bearing chunks.
 pub fn chunk_gaps(offsets: &[f64]) -> Vec<f64> {
-    offsets.windows(2).map(|w| w[1] - w[0]).collect()
+    let mut gaps = Vec::new();
+    chunk_gaps_into(offsets, &mut gaps);
+    gaps
+}
+
+fn chunk_gaps_into(offsets: &[f64], gaps: &mut Vec<f64>) {
+    gaps.clear();
+    gaps.extend(offsets.windows(2).map(|w| w[1] - w[0]));
 }
 
 /// Gaps between successive tokens when chunk j completed `per_chunk[j]`
@@ -87,10 +106,16 @@ pub fn chunk_gaps(offsets: &[f64]) -> Vec<f64> {
 /// complete no token (half a character's bytes, a split word) pass their
 /// time on to the next one. Empty when the two lists do not line up.
 pub fn token_gaps(offsets: &[f64], per_chunk: &[u32]) -> Vec<f64> {
+    let mut gaps = Vec::new();
+    token_gaps_into(offsets, per_chunk, &mut gaps);
+    gaps
+}
+
+fn token_gaps_into(offsets: &[f64], per_chunk: &[u32], gaps: &mut Vec<f64>) {
+    gaps.clear();
     if per_chunk.len() != offsets.len() {
-        return Vec::new();
+        return;
     }
-    let mut gaps = Vec::with_capacity(per_chunk.iter().map(|&k| k as usize).sum());
     let mut previous: Option<f64> = None;
     for (&at, &tokens) in offsets.iter().zip(per_chunk) {
         if tokens == 0 {
@@ -102,7 +127,6 @@ pub fn token_gaps(offsets: &[f64], per_chunk: &[u32]) -> Vec<f64> {
         }
         previous = Some(at);
     }
-    gaps
 }
 
 /// One glossary entry.
