@@ -72,8 +72,9 @@ pub(crate) fn body(req: &GenRequest) -> Value {
 pub struct SseDecoder {
     lines: LineBuffer,
     event: EventBuffer,
-    /// Off only in tests, to compare the fast path with serde alone.
-    fast: bool,
+    /// The fast path's state; `None` only in tests, to compare the fast
+    /// path with serde alone.
+    fast: Option<fast::Template>,
 }
 
 impl Default for SseDecoder {
@@ -81,7 +82,7 @@ impl Default for SseDecoder {
         SseDecoder {
             lines: LineBuffer::default(),
             event: EventBuffer::default(),
-            fast: true,
+            fast: Some(fast::Template::default()),
         }
     }
 }
@@ -96,7 +97,7 @@ impl SseDecoder {
     #[cfg(test)]
     pub(crate) fn without_fast_path() -> Self {
         SseDecoder {
-            fast: false,
+            fast: None,
             ..Self::default()
         }
     }
@@ -104,11 +105,11 @@ impl SseDecoder {
 
 impl Decoder for SseDecoder {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<Event>) -> Result<(), ProtocolError> {
-        let (event, fast) = (&mut self.event, self.fast);
-        let Some(mut rest) = self
+        let (event, fast) = (&mut self.event, &mut self.fast);
+        let complete = self
             .lines
-            .complete(bytes, |line| event.line(line, fast, out))?
-        else {
+            .complete(bytes, |line| event.line(line, fast, out))?;
+        let Some(mut rest) = complete else {
             return Ok(());
         };
         while let Some((line, after)) = next_line(rest) {
@@ -129,10 +130,10 @@ impl Decoder for SseDecoder {
     }
 
     fn finish(&mut self, out: &mut Vec<Event>) -> Result<(), ProtocolError> {
-        let (event, fast) = (&mut self.event, self.fast);
+        let (event, fast) = (&mut self.event, &mut self.fast);
         self.lines.finish(|line| event.line(line, fast, out))?;
         // A last event not followed by a blank line still counts.
-        self.event.dispatch(fast, out)
+        self.event.dispatch(&mut self.fast, out)
     }
 }
 
@@ -159,7 +160,12 @@ struct EventBuffer {
 }
 
 impl EventBuffer {
-    fn line(&mut self, line: &str, fast: bool, out: &mut Vec<Event>) -> Result<(), ProtocolError> {
+    fn line(
+        &mut self,
+        line: &str,
+        fast: &mut Option<fast::Template>,
+        out: &mut Vec<Event>,
+    ) -> Result<(), ProtocolError> {
         if line.is_empty() {
             return self.dispatch(fast, out);
         }
@@ -180,7 +186,11 @@ impl EventBuffer {
         Ok(())
     }
 
-    fn dispatch(&mut self, fast: bool, out: &mut Vec<Event>) -> Result<(), ProtocolError> {
+    fn dispatch(
+        &mut self,
+        fast: &mut Option<fast::Template>,
+        out: &mut Vec<Event>,
+    ) -> Result<(), ProtocolError> {
         if !self.has_data {
             return Ok(());
         }
@@ -275,7 +285,11 @@ impl<'de> Deserialize<'de> for IsError {
     }
 }
 
-fn decode_payload(payload: &str, fast: bool, out: &mut Vec<Event>) -> Result<(), ProtocolError> {
+fn decode_payload(
+    payload: &str,
+    fast: &mut Option<fast::Template>,
+    out: &mut Vec<Event>,
+) -> Result<(), ProtocolError> {
     if payload == "[DONE]" {
         out.push(Event::Done);
         return Ok(());
@@ -283,8 +297,8 @@ fn decode_payload(payload: &str, fast: bool, out: &mut Vec<Event>) -> Result<(),
     if payload.is_empty() {
         return Ok(()); // `data:` with nothing: nothing to report
     }
-    if fast {
-        if let Some(delta) = fast::content_delta(payload) {
+    if let Some(template) = fast {
+        if let Some(delta) = template.delta(payload) {
             out.push(delta);
             return Ok(());
         }

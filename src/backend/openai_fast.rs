@@ -7,12 +7,78 @@
 //! or control characters, integers, `null`; every key serde knows at most
 //! once; nothing after the object. The tests in openai_tests.rs feed many
 //! chunks through both paths and hold them equal.
+//!
+//! Within a stream the chunks differ only in their text (`id`, `created`,
+//! `model` stay), so the last plain content delta is kept as a `Template`:
+//! a payload that has its bytes before and after the content string and
+//! plain text in between is that same shape with another text, and is
+//! decoded with two comparisons instead of a scan.
 
 use super::super::event::Event;
 
+/// The last plain content delta of a stream (no reasoning text): the whole
+/// payload and where its content text lies.
+#[derive(Debug, Default)]
+pub(super) struct Template {
+    payload: String,
+    start: usize,
+    end: usize,
+}
+
+impl Template {
+    /// The delta of `payload` when it is the template's shape with another
+    /// plain text, else the scan's (which then becomes the template).
+    pub(super) fn delta(&mut self, payload: &str) -> Option<Event> {
+        if let Some(content) = self.same_shape(payload) {
+            return Some(Event::Delta {
+                content: content.to_string(),
+                reasoning: String::new(),
+            });
+        }
+        let (event, content) = scan_delta(payload)?;
+        match (&event, content) {
+            (Event::Delta { reasoning, .. }, Some((start, end))) if reasoning.is_empty() => {
+                self.payload.clear();
+                self.payload.push_str(payload);
+                (self.start, self.end) = (start, end);
+            }
+            _ => {}
+        }
+        Some(event)
+    }
+
+    /// The content text of `payload` if it has the template's bytes before
+    /// and after its content string, and plain text (no quote, backslash or
+    /// control character) in between.
+    fn same_shape<'p>(&self, payload: &'p str) -> Option<&'p str> {
+        if self.payload.is_empty() {
+            return None;
+        }
+        let before = &self.payload[..self.start];
+        let after = &self.payload[self.end..];
+        if payload.len() < before.len() + after.len()
+            || !payload.starts_with(before)
+            || !payload.ends_with(after)
+        {
+            return None;
+        }
+        let text = &payload[before.len()..payload.len() - after.len()];
+        let plain = text
+            .bytes()
+            .fold(true, |ok, b| ok & (b != b'"' && b != b'\\' && b >= 0x20));
+        plain.then_some(text)
+    }
+}
+
 /// The `Delta` event of a plain content/reasoning chunk, or `None` when the
 /// payload needs the full decoder.
+#[cfg(test)]
 pub(super) fn content_delta(payload: &str) -> Option<Event> {
+    scan_delta(payload).map(|(event, _)| event)
+}
+
+/// The scan: the event, and where the content string lies when there is one.
+fn scan_delta(payload: &str) -> Option<(Event, Option<(usize, usize)>)> {
     let mut scan = Scan {
         bytes: payload.as_bytes(),
         at: 0,
@@ -30,10 +96,11 @@ pub(super) fn content_delta(payload: &str) -> Option<Event> {
         Some(r) if !r.is_empty() => r,
         _ => text(delta.reasoning).unwrap_or_default(),
     };
-    Some(Event::Delta {
+    let event = Event::Delta {
         content: content.to_string(),
         reasoning: reasoning.to_string(),
-    })
+    };
+    Some((event, delta.content))
 }
 
 /// Where the texts of a delta lie in the payload (byte ranges).
@@ -188,10 +255,10 @@ impl Scan<'_> {
         self.expect(b'"')?;
         let start = self.at;
         let rest = &self.bytes[start..];
-        let end = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if rest[end] != b'"' {
+        let end = memchr::memchr2(b'"', b'\\', rest)?;
+        // Branch-free, so the compiler checks many bytes at once.
+        let control = rest[..end].iter().fold(false, |seen, &b| seen | (b < 0x20));
+        if rest[end] != b'"' || control {
             return None;
         }
         self.at = start + end + 1;

@@ -373,8 +373,24 @@ fn payloads() -> Vec<String> {
 }
 
 fn decode_with(payload: &str, fast: bool) -> Result<Vec<Event>, ProtocolError> {
+    let mut template = fast.then(fast::Template::default);
     let mut out = Vec::new();
-    decode_payload(payload.trim(), fast, &mut out).map(|()| out)
+    decode_payload(payload.trim(), &mut template, &mut out).map(|()| out)
+}
+
+#[test]
+fn template_gives_what_serde_gives_for_every_payload() {
+    let payloads = payloads();
+    for prime in &SHAPES[..7] {
+        let prime = prime.replace("{C}", r#"" tok""#).replace("{R}", "null");
+        let mut template = Some(fast::Template::default());
+        decode_payload(&prime, &mut template, &mut Vec::new()).unwrap();
+        for payload in &payloads {
+            let mut out = Vec::new();
+            let fast = decode_payload(payload.trim(), &mut template, &mut out).map(|()| out);
+            assert_eq!(fast, decode_with(payload, false), "{prime} then {payload}");
+        }
+    }
 }
 
 #[test]

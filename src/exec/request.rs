@@ -416,6 +416,24 @@ impl Probe {
     }
 }
 
+/// Milliseconds rounded to the microsecond: below the clock's real
+/// resolution here, and it keeps requests.jsonl short (at most three
+/// decimals: an integer number of µs over 1e3 prints as such).
 fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
+    let micros = (duration.as_nanos() + 500) / 1000;
+    micros as f64 / 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ms;
+    use std::time::Duration;
+
+    #[test]
+    fn milliseconds_are_rounded_to_the_microsecond() {
+        assert_eq!(ms(Duration::from_nanos(1_234_499)), 1.234);
+        assert_eq!(ms(Duration::from_nanos(1_234_500)), 1.235);
+        let text = serde_json::to_string(&ms(Duration::from_nanos(123_456_789_012))).unwrap();
+        assert_eq!(text, "123456.789");
+    }
 }
