@@ -38,7 +38,7 @@ use llmbench::experiment::Experiment;
 use llmbench::plan::Plan;
 use llmbench::record::Record;
 use llmbench::store::{RecordWriter, RunDir};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -490,12 +490,25 @@ save_responses = {save_responses}
         .unwrap_or_else(|e| panic!("experiment: {e}"))
 }
 
+/// One `Backend` per URL for the whole bench, as there is one reqwest client
+/// per level: the lean client's idle connections live in the backend, so the
+/// throw-away run opens the connections the measured run then uses (as the
+/// warm-up requests of a cell do in a real run).
 fn targets(experiment: &Experiment) -> BTreeMap<String, Target> {
+    static BACKENDS: std::sync::OnceLock<std::sync::Mutex<HashMap<String, Backend>>> =
+        std::sync::OnceLock::new();
+    let cache = BACKENDS.get_or_init(Default::default);
     experiment
         .backends
         .iter()
         .map(|(name, config)| {
-            let backend = Backend::new(config, experiment.run.ollama_api).expect("backend");
+            let mut cache = cache.lock().expect("backend cache");
+            let backend = cache
+                .entry(config.url.clone())
+                .or_insert_with(|| {
+                    Backend::new(config, experiment.run.ollama_api).expect("backend")
+                })
+                .clone();
             (
                 name.clone(),
                 Target {

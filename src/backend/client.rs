@@ -9,11 +9,13 @@
 
 use super::error::BackendError;
 use super::event::Decoder;
+use super::http1::Http1;
 use super::ollama::{self, NdjsonDecoder};
 use super::openai::{self, SseDecoder};
 use crate::experiment::{BackendConfig, BackendKind, OllamaApi, RequestSettings};
 use serde_json::{Map, Value};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One generation request, protocol-neutral.
@@ -42,6 +44,9 @@ pub struct Backend {
     ollama_api: OllamaApi,
     timeout: Duration,
     api_key: Option<String>,
+    /// The lean client for the generation request on `http://` (shared by
+    /// the clones of this backend, with its idle connections).
+    http1: Option<Arc<Http1>>,
 }
 
 impl fmt::Debug for Backend {
@@ -92,7 +97,7 @@ impl Backend {
             BackendKind::Openai => url.strip_suffix("/v1").unwrap_or(&url).to_string(),
             BackendKind::Ollama => url.clone(),
         };
-        Ok(Backend {
+        let mut backend = Backend {
             name: config.name.clone(),
             kind: config.kind,
             url,
@@ -100,7 +105,10 @@ impl Backend {
             ollama_api,
             timeout: config.timeout,
             api_key,
-        })
+            http1: None,
+        };
+        backend.http1 = Http1::for_endpoint(&backend.endpoint()).map(Arc::new);
+        Ok(backend)
     }
 
     pub fn kind(&self) -> BackendKind {
@@ -144,15 +152,32 @@ impl Backend {
     /// configured. No timeout is set: the executor owns the clock and applies
     /// `timeout()` around the whole exchange.
     pub fn request(&self, client: &reqwest::Client, req: &GenRequest) -> reqwest::RequestBuilder {
-        let accept = match self.kind {
-            BackendKind::Ollama => "application/x-ndjson",
-            BackendKind::Openai => "text/event-stream",
-        };
         let builder = client
             .post(self.endpoint())
-            .header(reqwest::header::ACCEPT, accept)
+            .header(reqwest::header::ACCEPT, self.accept())
             .json(&self.body(req));
         self.authorize(builder)
+    }
+
+    /// The lean HTTP/1.1 client for the generation request, when the
+    /// backend is plain `http://` without a proxy (else reqwest sends it).
+    pub(crate) fn http1(&self) -> Option<&Http1> {
+        self.http1.as_deref()
+    }
+
+    /// The bytes of the same request as `request`, for the lean client.
+    pub(crate) fn http1_request(&self, http: &Http1, req: &GenRequest) -> Vec<u8> {
+        // Serialising a `Value` cannot fail (its keys are strings).
+        let body = serde_json::to_vec(&self.body(req)).unwrap_or_default();
+        let authorization = self.api_key.as_ref().map(|key| format!("Bearer {key}"));
+        http.request(self.accept(), authorization.as_deref(), &body)
+    }
+
+    fn accept(&self) -> &'static str {
+        match self.kind {
+            BackendKind::Ollama => "application/x-ndjson",
+            BackendKind::Openai => "text/event-stream",
+        }
     }
 
     /// A fresh decoder for one response body.

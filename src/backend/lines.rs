@@ -25,28 +25,44 @@ impl LineBuffer {
     /// decoder is not meant to be used after an error.
     pub(crate) fn feed(
         &mut self,
-        mut bytes: &[u8],
+        bytes: &[u8],
         mut on_line: impl FnMut(&str) -> Result<(), ProtocolError>,
     ) -> Result<(), ProtocolError> {
-        if !self.pending.is_empty() {
-            let Some(end) = find_newline(bytes) else {
-                return self.keep(bytes);
-            };
-            self.pending.extend_from_slice(&bytes[..end]);
-            bytes = &bytes[end + 1..];
-            // Take the buffer out so `on_line` may run while we hold the line,
-            // then put it back (cleared) to keep its capacity.
-            let mut line = std::mem::take(&mut self.pending);
-            let result = emit(&line, &mut on_line);
-            line.clear();
-            self.pending = line;
-            result?;
-        }
-        while let Some(end) = find_newline(bytes) {
-            emit(&bytes[..end], &mut on_line)?;
-            bytes = &bytes[end + 1..];
+        let Some(mut bytes) = self.complete(bytes, &mut on_line)? else {
+            return Ok(());
+        };
+        while let Some((line, rest)) = next_line(bytes) {
+            on_line(line_text(line)?)?;
+            bytes = rest;
         }
         self.keep(bytes)
+    }
+
+    /// First step of a feed for decoders that walk the lines themselves:
+    /// when a line is pending, completes it with the start of `bytes` and
+    /// hands it to `on_line`. Returns the bytes after it (all of `bytes` when
+    /// nothing was pending), or `None` when `bytes` held no newline and was
+    /// buffered whole.
+    pub(crate) fn complete<'b>(
+        &mut self,
+        bytes: &'b [u8],
+        mut on_line: impl FnMut(&str) -> Result<(), ProtocolError>,
+    ) -> Result<Option<&'b [u8]>, ProtocolError> {
+        if self.pending.is_empty() {
+            return Ok(Some(bytes));
+        }
+        let Some(end) = memchr::memchr(b'\n', bytes) else {
+            self.keep(bytes)?;
+            return Ok(None);
+        };
+        self.pending.extend_from_slice(&bytes[..end]);
+        // Take the buffer out so `on_line` may run while we hold the line,
+        // then put it back (cleared) to keep its capacity.
+        let mut line = std::mem::take(&mut self.pending);
+        let result = line_text(&line).and_then(&mut on_line);
+        line.clear();
+        self.pending = line;
+        result.map(|()| Some(&bytes[end + 1..]))
     }
 
     /// End of body: hands out a last line that had no terminating `\n`.
@@ -58,10 +74,11 @@ impl LineBuffer {
             return Ok(());
         }
         let line = std::mem::take(&mut self.pending);
-        emit(&line, &mut on_line)
+        on_line(line_text(&line)?)
     }
 
-    fn keep(&mut self, bytes: &[u8]) -> Result<(), ProtocolError> {
+    /// Buffers an unfinished last line (the rest of a piece without `\n`).
+    pub(crate) fn keep(&mut self, bytes: &[u8]) -> Result<(), ProtocolError> {
         if self.pending.len() + bytes.len() > MAX_LINE {
             self.pending.clear();
             return Err(ProtocolError(format!(
@@ -74,22 +91,23 @@ impl LineBuffer {
     }
 }
 
-fn find_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
+/// Splits off the first complete line of `bytes` (without its `\n`; a
+/// trailing `\r` is still there) and the bytes after it.
+pub(crate) fn next_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = memchr::memchr(b'\n', bytes)?;
+    Some((&bytes[..end], &bytes[end + 1..]))
 }
 
-fn emit(
-    line: &[u8],
-    on_line: &mut impl FnMut(&str) -> Result<(), ProtocolError>,
-) -> Result<(), ProtocolError> {
+/// A complete line as text: strips a trailing `\r` (CRLF servers) and
+/// checks UTF-8 (std's check runs a word at a time over ASCII).
+pub(crate) fn line_text(line: &[u8]) -> Result<&str, ProtocolError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    match std::str::from_utf8(line) {
-        Ok(text) => on_line(text),
-        Err(e) => Err(ProtocolError(format!(
+    std::str::from_utf8(line).map_err(|e| {
+        ProtocolError(format!(
             "response line is not valid UTF-8 ({e}): {}",
             preview(&String::from_utf8_lossy(line))
-        ))),
-    }
+        ))
+    })
 }
 
 /// The start of a record for error messages (at most 200 characters).

@@ -10,6 +10,7 @@ pub mod openai;
 
 mod client;
 mod error;
+pub(crate) mod http1;
 mod json;
 mod lifecycle;
 mod preflight;

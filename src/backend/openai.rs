@@ -13,11 +13,16 @@
 //! `Done`: Ollama `/v1` swallows mid-stream errors that way (§3.4) and older
 //! llama.cpp builds write an `error:` line SSE ignores, so the executor must
 //! treat a missing `Done` as a failed request.
+//!
+//! Speed: an event that is one `data:` line followed by its blank line in the
+//! same piece (nearly every event) is decoded straight from the piece,
+//! without copying it into the event buffer, and a plain content delta is
+//! recognised by a byte scan (openai_fast.rs) before serde is asked.
 
 use super::client::GenRequest;
 use super::event::{Decoder, Event, ProtocolError, ServerStats};
 use super::json::{first, opt_ms_as_ns, opt_u64};
-use super::lines::{preview, LineBuffer};
+use super::lines::{line_text, next_line, preview, LineBuffer};
 use super::ollama::error_text;
 use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
@@ -63,29 +68,87 @@ pub(crate) fn body(req: &GenRequest) -> Value {
 }
 
 /// Decodes an OpenAI-style SSE body.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseDecoder {
     lines: LineBuffer,
     event: EventBuffer,
+    /// The fast path's state; `None` only in tests, to compare the fast
+    /// path with serde alone.
+    fast: Option<fast::Template>,
+}
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        SseDecoder {
+            lines: LineBuffer::default(),
+            event: EventBuffer::default(),
+            fast: Some(fast::Template::default()),
+        }
+    }
 }
 
 impl SseDecoder {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// The decoder with serde for every payload (the reference the fast path
+    /// is tested against).
+    #[cfg(test)]
+    pub(crate) fn without_fast_path() -> Self {
+        SseDecoder {
+            fast: None,
+            ..Self::default()
+        }
+    }
 }
 
 impl Decoder for SseDecoder {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<Event>) -> Result<(), ProtocolError> {
-        let event = &mut self.event;
-        self.lines.feed(bytes, |line| event.line(line, out))
+        let (event, fast) = (&mut self.event, &mut self.fast);
+        let complete = self
+            .lines
+            .complete(bytes, |line| event.line(line, fast, out))?;
+        let Some(mut rest) = complete else {
+            return Ok(());
+        };
+        while let Some((line, after)) = next_line(rest) {
+            let line = line_text(line)?;
+            rest = after;
+            // A lone `data:` line whose blank line follows: decode the
+            // payload where it lies (what `EventBuffer` would do, no copy).
+            if !event.has_data {
+                if let (Some(payload), Some(after_blank)) = (data_value(line), blank_line(rest)) {
+                    decode_payload(payload.trim(), fast, out)?;
+                    rest = after_blank;
+                    continue;
+                }
+            }
+            event.line(line, fast, out)?;
+        }
+        self.lines.keep(rest)
     }
 
     fn finish(&mut self, out: &mut Vec<Event>) -> Result<(), ProtocolError> {
-        let event = &mut self.event;
-        self.lines.finish(|line| event.line(line, out))?;
+        let (event, fast) = (&mut self.event, &mut self.fast);
+        self.lines.finish(|line| event.line(line, fast, out))?;
         // A last event not followed by a blank line still counts.
-        self.event.dispatch(out)
+        self.event.dispatch(&mut self.fast, out)
+    }
+}
+
+/// The value of a `data` field line (SSE: the field name ends at the first
+/// `:`, and one space after it is not part of the value).
+fn data_value(line: &str) -> Option<&str> {
+    let value = line.strip_prefix("data:")?;
+    Some(value.strip_prefix(' ').unwrap_or(value))
+}
+
+/// The bytes after a blank line (`\n` or `\r\n`) at the start of `bytes`.
+fn blank_line(bytes: &[u8]) -> Option<&[u8]> {
+    match bytes {
+        [b'\n', rest @ ..] | [b'\r', b'\n', rest @ ..] => Some(rest),
+        _ => None,
     }
 }
 
@@ -97,9 +160,14 @@ struct EventBuffer {
 }
 
 impl EventBuffer {
-    fn line(&mut self, line: &str, out: &mut Vec<Event>) -> Result<(), ProtocolError> {
+    fn line(
+        &mut self,
+        line: &str,
+        fast: &mut Option<fast::Template>,
+        out: &mut Vec<Event>,
+    ) -> Result<(), ProtocolError> {
         if line.is_empty() {
-            return self.dispatch(out);
+            return self.dispatch(fast, out);
         }
         if line.starts_with(':') {
             return Ok(()); // comment / keep-alive ping
@@ -118,11 +186,15 @@ impl EventBuffer {
         Ok(())
     }
 
-    fn dispatch(&mut self, out: &mut Vec<Event>) -> Result<(), ProtocolError> {
+    fn dispatch(
+        &mut self,
+        fast: &mut Option<fast::Template>,
+        out: &mut Vec<Event>,
+    ) -> Result<(), ProtocolError> {
         if !self.has_data {
             return Ok(());
         }
-        let result = decode_payload(self.data.trim(), out);
+        let result = decode_payload(self.data.trim(), fast, out);
         self.data.clear();
         self.has_data = false;
         result
@@ -213,7 +285,11 @@ impl<'de> Deserialize<'de> for IsError {
     }
 }
 
-fn decode_payload(payload: &str, out: &mut Vec<Event>) -> Result<(), ProtocolError> {
+fn decode_payload(
+    payload: &str,
+    fast: &mut Option<fast::Template>,
+    out: &mut Vec<Event>,
+) -> Result<(), ProtocolError> {
     if payload == "[DONE]" {
         out.push(Event::Done);
         return Ok(());
@@ -221,6 +297,17 @@ fn decode_payload(payload: &str, out: &mut Vec<Event>) -> Result<(), ProtocolErr
     if payload.is_empty() {
         return Ok(()); // `data:` with nothing: nothing to report
     }
+    if let Some(template) = fast {
+        if let Some(delta) = template.delta(payload) {
+            out.push(delta);
+            return Ok(());
+        }
+    }
+    decode_chunk(payload, out)
+}
+
+/// Decodes one chunk with serde: every shape the protocol allows.
+fn decode_chunk(payload: &str, out: &mut Vec<Event>) -> Result<(), ProtocolError> {
     let chunk: Chunk = serde_json::from_str(payload).map_err(|e| {
         ProtocolError(format!(
             "malformed event in SSE stream ({e}): {}",
@@ -287,6 +374,9 @@ fn pick_reasoning(reasoning_content: Option<String>, reasoning: Option<String>) 
         _ => reasoning,
     }
 }
+
+#[path = "openai_fast.rs"]
+mod fast;
 
 #[cfg(test)]
 #[path = "openai_tests.rs"]

@@ -279,3 +279,180 @@ fn request_body_has_stream_usage_settings_and_options() {
                "stream": true, "stream_options": {"include_usage": true}})
     );
 }
+
+// ------------------------------------------------ fast path against serde
+
+/// Chunk shapes from real servers (backends.md §3–5) with `{C}` for the
+/// delta's text and `{R}` for a reasoning text.
+const SHAPES: &[&str] = &[
+    // llama.cpp content and role-only chunks
+    r#"{"choices":[{"finish_reason":null,"index":0,"delta":{"content":{C}}}],"created":1795884055,"id":"chatcmpl-pA8p","model":"smollm2","system_fingerprint":"b0-unknown","object":"chat.completion.chunk"}"#,
+    r#"{"choices":[{"finish_reason":null,"index":0,"delta":{"role":"assistant","content":null}}],"created":1795884055,"id":"chatcmpl-pA8p","model":"smollm2","system_fingerprint":"b0-unknown","object":"chat.completion.chunk"}"#,
+    // llama.cpp reasoning models
+    r#"{"choices":[{"finish_reason":null,"index":0,"delta":{"reasoning_content":{R}}}],"created":1,"id":"x","model":"m","system_fingerprint":"b0","object":"chat.completion.chunk"}"#,
+    // OpenAI / Ollama /v1
+    r#"{"id":"chatcmpl-417","object":"chat.completion.chunk","created":1787300102,"model":"qwen3:0.6b","system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":"assistant","content":{C}},"finish_reason":null}]}"#,
+    r#"{"id":"chatcmpl-417","object":"chat.completion.chunk","created":1787300102,"model":"qwen3:0.6b","choices":[{"index":0,"delta":{"content":"","reasoning":{R}},"finish_reason":null}]}"#,
+    // vLLM (logprobs, usage null, both reasoning fields)
+    r#"{"id":"chatcmpl-9","object":"chat.completion.chunk","created":17,"model":"Qwen/Qwen3-8B","choices":[{"index":0,"delta":{"content":{C},"reasoning_content":{R},"reasoning":{R}},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+    // pretty-printed
+    "{ \"choices\" : [ { \"delta\" : { \"content\" : {C} } , \"finish_reason\" : null } ] ,\n \"object\" : null }",
+    // what the fast path leaves to serde
+    r#"{"choices":[{"finish_reason":"length","index":0,"delta":{}}],"created":1795884055,"id":"chatcmpl-pA8p","object":"chat.completion.chunk"}"#,
+    r#"{"choices":[{"index":0,"delta":{"content":{C}},"finish_reason":"stop"}]}"#,
+    r#"{"choices":[],"created":1795884055,"usage":{"completion_tokens":8,"prompt_tokens":31,"total_tokens":39,"prompt_tokens_details":{"cached_tokens":0}},"timings":{"cache_n":0,"prompt_n":31,"prompt_ms":191.193,"predicted_n":8,"predicted_ms":70.309}}"#,
+    r#"{"choices":[{"index":0,"delta":{"content":{C}},"finish_reason":null}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#,
+    r#"{"choices":[{"index":0,"delta":{"content":{C}},"finish_reason":null}],"timings":{"predicted_n":1}}"#,
+    r#"{"error":{"code":500,"message":"boom","type":"server_error"}}"#,
+    r#"{"object":"error","message":"vLLM says no","type":"BadRequestError","code":400}"#,
+    r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]},"finish_reason":null}]}"#,
+    r#"{"choices":[{"index":0,"text":{C},"finish_reason":null}],"object":"text_completion"}"#,
+    r#"{"choices":[{"index":0,"delta":{"content":{C}}},{"index":1,"delta":{"content":"b"}}]}"#,
+    r#"{"choices":[{"index":0,"delta":null,"finish_reason":null}]}"#,
+    r#"{"choices":null,"id":"x"}"#,
+    r#"{"choices":[{"delta":{"content":{C},"content":"twice"}}]}"#,
+    r#"{"choices":[{"delta":{"content":{C}}}],"choices":[]}"#,
+    r#"{"choices":[{"delta":{"content":{C}},"delta":{}}]}"#,
+    r#"{"choices":[{"delta":{"content":{C}}}],"object":"a","object":"b"}"#,
+    r#"{"choices":[{"delta":{"content":{C}}}],"created":1.5,"n":-0,"m":1e3,"k":01,"big":123456789012345678901234567890}"#,
+    r#"{"choices":[{"delta":{"content":{C}}}],"created":-1} trailing"#,
+    r#"{"choices":[{"delta":{"content":{C}}}],"error":null,"message":null,"timings":null}"#,
+    r#"{"id":"a\"b","choices":[{"delta":{"content":{C}}}]}"#,
+    r#"{"choices":[{"delta":{"content":{C}}}]}"#,
+    r#"{}"#,
+    r#"[]"#,
+    r#""text""#,
+];
+
+/// Texts for `{C}`/`{R}`: plain, empty, unicode, escapes, null, and
+/// (invalid JSON) raw control characters.
+const TEXTS: &[&str] = &[
+    r#"" tok""#,
+    r#""Hello""#,
+    r#""""#,
+    r#"", two — ünï 日本 🎉""#,
+    r#""say \"hi\"""#,
+    r#""line\nbreak""#,
+    r#""caf\u00e9 \ud83c\udf89""#,
+    r#""back\\slash""#,
+    "null",
+    "\"raw\ttab\"",
+    "\"raw\u{1}ctl\"",
+    "17",
+];
+
+/// Every shape with every text, plus every prefix of the common ones and
+/// single-byte mutations of them (mostly malformed).
+fn payloads() -> Vec<String> {
+    let mut all = Vec::new();
+    for shape in SHAPES {
+        for (i, text) in TEXTS.iter().enumerate() {
+            let other = TEXTS[(i + 3) % TEXTS.len()];
+            all.push(shape.replace("{C}", text).replace("{R}", other));
+        }
+    }
+    let common: Vec<String> = SHAPES[..6]
+        .iter()
+        .map(|s| s.replace("{C}", r#"" tok""#).replace("{R}", r#""think""#))
+        .collect();
+    for payload in &common {
+        for cut in 0..payload.len() {
+            if payload.is_char_boundary(cut) {
+                all.push(payload[..cut].to_string());
+            }
+        }
+        for (at, _) in payload.char_indices() {
+            for replacement in ['"', '\\', ',', '}', ']', ' ', '0', 'n', ':', '{'] {
+                let mut mutated = payload.clone();
+                mutated.replace_range(at..at + 1, &replacement.to_string());
+                all.push(mutated);
+            }
+        }
+    }
+    all
+}
+
+fn decode_with(payload: &str, fast: bool) -> Result<Vec<Event>, ProtocolError> {
+    let mut template = fast.then(fast::Template::default);
+    let mut out = Vec::new();
+    decode_payload(payload.trim(), &mut template, &mut out).map(|()| out)
+}
+
+#[test]
+fn template_gives_what_serde_gives_for_every_payload() {
+    let payloads = payloads();
+    for prime in &SHAPES[..7] {
+        let prime = prime.replace("{C}", r#"" tok""#).replace("{R}", "null");
+        let mut template = Some(fast::Template::default());
+        decode_payload(&prime, &mut template, &mut Vec::new()).unwrap();
+        for payload in &payloads {
+            let mut out = Vec::new();
+            let fast = decode_payload(payload.trim(), &mut template, &mut out).map(|()| out);
+            assert_eq!(fast, decode_with(payload, false), "{prime} then {payload}");
+        }
+    }
+}
+
+#[test]
+fn fast_path_gives_what_serde_gives_for_every_payload() {
+    let payloads = payloads();
+    let mut taken = 0;
+    for payload in &payloads {
+        if fast::content_delta(payload.trim()).is_some() {
+            taken += 1;
+        }
+        assert_eq!(
+            decode_with(payload, true),
+            decode_with(payload, false),
+            "{payload}"
+        );
+    }
+    assert!(payloads.len() > 5_000, "{}", payloads.len());
+    assert!(taken > 100, "the fast path took only {taken} payloads");
+}
+
+#[test]
+fn fast_path_takes_the_common_deltas() {
+    for shape in &SHAPES[..7] {
+        for text in &TEXTS[..9] {
+            let payload = shape.replace("{C}", text).replace("{R}", r#""r""#);
+            let plain = !payload.contains('\\');
+            assert_eq!(fast::content_delta(&payload).is_some(), plain, "{payload}");
+        }
+    }
+}
+
+/// A stream of many chunk shapes, SSE-framed in the ways servers do
+/// (LF, CRLF, comments, multi-line data, a field without value).
+fn mixed_stream() -> String {
+    let mut body = String::from(": ping\n\nretry: 100\n");
+    for (i, shape) in SHAPES.iter().enumerate().take(12) {
+        let text = TEXTS[i % 9];
+        // A payload's own newlines become further `data:` lines.
+        let payload = shape
+            .replace("{C}", text)
+            .replace("{R}", r#""r""#)
+            .replace('\n', "\ndata: ");
+        match i % 4 {
+            0 => body.push_str(&format!("data: {payload}\n\n")),
+            1 => body.push_str(&format!("data:{payload}\r\n\r\n")),
+            2 => body.push_str(&format!("id: {i}\ndata: {payload}\n\n")),
+            _ => body.push_str(&format!("data: {payload}\n: note\n\n")),
+        }
+    }
+    body.push_str("data: {\"choices\":[{\"delta\":\ndata: {\"content\":\"joined\"}}]}\n\n");
+    body.push_str("data\n\ndata: [DONE]\n\n");
+    body
+}
+
+#[test]
+fn fast_decoder_equals_serde_decoder_at_every_split() {
+    let body = mixed_stream();
+    let bytes = body.as_bytes();
+    let slow = || -> Box<dyn Decoder> { Box::new(SseDecoder::without_fast_path()) };
+    let reference = decode_pieces(slow(), &[bytes]).expect("decodes");
+    assert!(reference.len() > 12, "{reference:?}");
+    assert_eq!(decode_all(dec, bytes), reference);
+    let pieces: Vec<&[u8]> = bytes.chunks(7).collect();
+    assert_eq!(decode_pieces(slow(), &pieces).unwrap(), reference);
+}

@@ -185,7 +185,11 @@ impl Run<'_> {
         mut receiver: mpsc::UnboundedReceiver<(Record, Response)>,
     ) -> Result<(), StoreError> {
         while let Some((record, response)) = receiver.recv().await {
-            self.writer.write(&record, &response)?;
+            // Records already waiting go out with one write; flushed before waiting again.
+            self.writer.add(&record, &response)?;
+            if receiver.is_empty() {
+                self.writer.flush()?;
+            }
             self.progress.record(&record);
             tally(&mut self.outcome, &record);
             self.keep(cell, &record, response);

@@ -1,7 +1,12 @@
 //! One request, measured: send, stream, stamp every decoded event with the
 //! arrival time of the bytes that completed it, and turn the result into a
 //! `Record`. This is the only place that reads the clock for a request.
+//! Plain `http://` backends are streamed through the lean HTTP/1.1 client
+//! (`backend::http1`: the socket is read by this task, one stamp per read);
+//! https and proxied backends through reqwest. Both paths resend once when
+//! a kept-alive connection turns out closed before any response byte.
 
+use crate::backend::http1::{self, Http1};
 use crate::backend::{error_message, Backend, Event, GenRequest, ServerStats};
 use crate::plan::Cell;
 use crate::record::{ErrorKind, Outcome, Record, Response, Timing, TokenCounts};
@@ -47,12 +52,17 @@ pub async fn measure(
         settings: &cell.settings,
         options: &cell.options,
     };
-    let builder = backend.request(&ctx.client, &request);
     let mut probe = Probe::new(ctx.run_start);
+    let exchange = async {
+        match backend.http1() {
+            Some(http) => stream_http1(http, backend, &request, &mut probe).await,
+            None => stream(backend.request(&ctx.client, &request), backend, &mut probe).await,
+        }
+    };
     let outcome = tokio::select! {
         biased;
         _ = cancelled(cancel) => Err((ErrorKind::Cancelled, "stopped by the user (Ctrl-C) while in flight".to_string())),
-        result = tokio::time::timeout(timeout, stream(builder, backend, &mut probe)) => match result {
+        result = tokio::time::timeout(timeout, exchange) => match result {
             Ok(result) => result,
             Err(_) => Err((ErrorKind::Timeout, format!("no complete response within {}", crate::util::format_duration(timeout)))),
         },
@@ -112,13 +122,101 @@ async fn stream(
         .finish(&mut events)
         .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
     probe.events(&mut events, Instant::now())?;
-    if probe.done.is_none() {
+    probe.require_done()
+}
+
+/// Streams the response through the lean client into the probe: one clock
+/// read per socket read, every event decoded from that read stamped with it.
+async fn stream_http1(
+    http: &Http1,
+    backend: &Backend,
+    request: &GenRequest<'_>,
+    probe: &mut Probe,
+) -> Result<(), Failure> {
+    let bytes = backend.http1_request(http, request);
+    probe.start();
+    let mut conn = http
+        .connection()
+        .await
+        .map_err(|e| connect_failure(http, e))?;
+    let (head, mut body) = match conn.send(&bytes).await {
+        Ok(reply) => reply,
+        // As with reqwest below: the server closed the kept-alive connection
+        // before answering; resend once on a new connection, fresh t0.
+        Err(http1::Failure::ClosedWhileIdle(_)) => {
+            probe.retried();
+            conn = http.connect().await.map_err(|e| connect_failure(http, e))?;
+            conn.send(&bytes)
+                .await
+                .map_err(|e| http1_failure(http, e))?
+        }
+        Err(e) => return Err(http1_failure(http, e)),
+    };
+    probe.headers(head.status);
+    if !(200..300).contains(&head.status) {
+        let message = http1_error_body(&mut conn, &mut body).await;
+        if body.reusable(&head) {
+            http.put_back(conn);
+        }
         return Err((
-            ErrorKind::Truncated,
-            "the stream ended without its end marker (Ollama done:true / OpenAI [DONE])".into(),
+            ErrorKind::Http,
+            format!("HTTP {}: {}", head.status, error_message(&message)),
         ));
     }
-    Ok(())
+    let mut decoder = backend.decoder();
+    let mut events = Vec::with_capacity(64);
+    while conn
+        .fill(&mut body)
+        .await
+        .map_err(|e| http1_failure(http, e))?
+    {
+        let at = Instant::now();
+        conn.drain(&mut body, |data| decoder.feed(data, &mut events))
+            .map_err(|e| http1_failure(http, e))?
+            .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
+        probe.events(&mut events, at)?;
+    }
+    decoder
+        .finish(&mut events)
+        .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
+    probe.events(&mut events, Instant::now())?;
+    if body.reusable(&head) {
+        http.put_back(conn);
+    }
+    probe.require_done()
+}
+
+/// Reads an error reply's body (up to `ERROR_BODY_LIMIT`; what could be read).
+async fn http1_error_body(conn: &mut http1::Conn, body: &mut http1::Body) -> Vec<u8> {
+    let mut text = Vec::new();
+    while text.len() < ERROR_BODY_LIMIT && matches!(conn.fill(body).await, Ok(true)) {
+        let collect = |data: &[u8]| {
+            text.extend_from_slice(data);
+            Ok::<(), ()>(())
+        };
+        if !matches!(conn.drain(body, collect), Ok(Ok(()))) {
+            break;
+        }
+    }
+    text
+}
+
+fn connect_failure(http: &Http1, error: std::io::Error) -> Failure {
+    (
+        ErrorKind::Connect,
+        format!("cannot connect to {}: {error}", http.url()),
+    )
+}
+
+fn http1_failure(http: &Http1, failure: http1::Failure) -> Failure {
+    match failure {
+        http1::Failure::ClosedWhileIdle(message)
+        | http1::Failure::Send(message)
+        | http1::Failure::Head(message) => (ErrorKind::Http, format!("{}: {message}", http.url())),
+        http1::Failure::Body(message) => {
+            (ErrorKind::Truncated, format!("body read failed: {message}"))
+        }
+    }
 }
 
 /// True when hyper reports that the connection closed before any response
@@ -244,6 +342,17 @@ impl Probe {
         Ok(())
     }
 
+    /// A stream that ended without its end marker failed.
+    fn require_done(&self) -> Result<(), Failure> {
+        if self.done.is_none() {
+            return Err((
+                ErrorKind::Truncated,
+                "the stream ended without its end marker (Ollama done:true / OpenAI [DONE])".into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn delta(&mut self, content: &str, reasoning: &str, offset: Duration) {
         if content.is_empty() && reasoning.is_empty() {
             return;
@@ -307,6 +416,24 @@ impl Probe {
     }
 }
 
+/// Milliseconds rounded to the microsecond: below the clock's real
+/// resolution here, and it keeps requests.jsonl short (at most three
+/// decimals: an integer number of µs over 1e3 prints as such).
 fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
+    let micros = (duration.as_nanos() + 500) / 1000;
+    micros as f64 / 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ms;
+    use std::time::Duration;
+
+    #[test]
+    fn milliseconds_are_rounded_to_the_microsecond() {
+        assert_eq!(ms(Duration::from_nanos(1_234_499)), 1.234);
+        assert_eq!(ms(Duration::from_nanos(1_234_500)), 1.235);
+        let text = serde_json::to_string(&ms(Duration::from_nanos(123_456_789_012))).unwrap();
+        assert_eq!(text, "123456.789");
+    }
 }
