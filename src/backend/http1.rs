@@ -10,11 +10,16 @@
 //! (TCP_NODELAY). https, proxies and every other request stay with reqwest.
 //! The module does no timing and no retrying: the executor reads the clock
 //! and decides to resend; this module only says whether a failure happened
-//! before any response byte on a reused connection.
+//! before any response byte on a reused connection, and hands on the
+//! kernel's receive time of each read (`SO_TIMESTAMPNS`, CLOCK_REALTIME, on
+//! Linux): when the bytes reached the socket, however late llmbench got to
+//! read them.
 
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 /// The most idle connections kept per backend (more than any concurrency
@@ -121,10 +126,13 @@ impl Http1 {
     pub(crate) async fn connect(&self) -> io::Result<Conn> {
         let stream = TcpStream::connect(&self.address).await?;
         stream.set_nodelay(true)?;
+        // Without receive stamps the executor falls back to its own clock.
+        let _ = enable_receive_stamps(&stream);
         Ok(Conn {
             stream,
             reused: false,
             buffer: vec![0; READ_BUFFER].into_boxed_slice(),
+            stamp: None,
         })
     }
 
@@ -157,6 +165,8 @@ pub(crate) struct Conn {
     /// server closed it while idle, and the request may be resent.
     reused: bool,
     buffer: Box<[u8]>,
+    /// The kernel's receive time (since the Unix epoch) of the last read.
+    stamp: Option<Duration>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -193,7 +203,6 @@ impl Conn {
     /// Whether an idle connection is still usable: the server neither closed
     /// it nor sent anything unasked (one non-blocking peek).
     fn still_open(&self) -> bool {
-        use std::os::fd::AsRawFd;
         let mut byte = 0u8;
         // SAFETY: recv into a valid one-byte buffer on the socket we own;
         // MSG_PEEK leaves the data, MSG_DONTWAIT never blocks.
@@ -216,7 +225,7 @@ impl Conn {
         }
         let mut filled = 0;
         loop {
-            let read = self.stream.read(&mut self.buffer[filled..]).await;
+            let read = self.recv(filled).await;
             let n = match read {
                 Ok(0) => {
                     let what = "the server closed the connection";
@@ -237,7 +246,9 @@ impl Conn {
             };
             filled += n;
             if let Some((head, length)) = parse_head(&self.buffer[..filled])? {
-                return Ok((head, Body::new(head.framing, length, filled)));
+                let mut body = Body::new(head.framing, length, filled);
+                body.stamp = self.stamp;
+                return Ok((head, body));
             }
             if filled == self.buffer.len() {
                 return Err(Failure::Head(format!(
@@ -268,8 +279,7 @@ impl Conn {
             return Ok(false);
         }
         let n = self
-            .stream
-            .read(&mut self.buffer)
+            .recv(0)
             .await
             .map_err(|e| Failure::Body(e.to_string()))?;
         if n == 0 {
@@ -277,7 +287,32 @@ impl Conn {
             return Ok(false);
         }
         body.held = 0..n;
+        body.stamp = self.stamp;
         Ok(true)
+    }
+
+    /// Reads what the socket holds into the buffer from `from`, keeping the
+    /// kernel's receive time of the bytes in `stamp`.
+    async fn recv(&mut self, from: usize) -> io::Result<usize> {
+        let Conn {
+            stream,
+            buffer,
+            stamp,
+            ..
+        } = self;
+        let fd = stream.as_raw_fd();
+        loop {
+            stream.readable().await?;
+            let buffer = &mut buffer[from..];
+            match stream.try_io(Interest::READABLE, || recv_stamped(fd, buffer)) {
+                Ok((n, at)) => {
+                    *stamp = at;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Hands the body bytes `fill` got to `on_data` (de-chunked; possibly
@@ -385,6 +420,8 @@ pub(crate) struct Body {
     framing: Framing,
     /// Body bytes read but not yet drained (a range of the read buffer).
     held: std::ops::Range<usize>,
+    /// When the kernel received them (CLOCK_REALTIME since the epoch).
+    stamp: Option<Duration>,
     reusable: bool,
 }
 
@@ -393,8 +430,15 @@ impl Body {
         Body {
             framing,
             held: start..filled,
+            stamp: None,
             reusable: true,
         }
+    }
+
+    /// The kernel's receive time of the bytes `fill` got (CLOCK_REALTIME
+    /// since the Unix epoch), when the socket reports it.
+    pub(crate) fn received_at(&self) -> Option<Duration> {
+        self.stamp
     }
 
     /// After the body's end: may the connection serve another request?
@@ -558,6 +602,88 @@ impl Chunked {
             ChunkState::Data
         }
     }
+}
+
+/// Asks the kernel to stamp received data (SO_TIMESTAMPNS).
+#[cfg(target_os = "linux")]
+fn enable_receive_stamps(stream: &TcpStream) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt with a valid int option value on a socket we own.
+    let result = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn enable_receive_stamps(_stream: &TcpStream) -> io::Result<()> {
+    Ok(())
+}
+
+/// One `recvmsg` into `buffer`: the byte count and the SCM_TIMESTAMPNS of
+/// the data when the kernel attached one.
+#[cfg(target_os = "linux")]
+fn recv_stamped(
+    fd: std::os::fd::RawFd,
+    buffer: &mut [u8],
+) -> io::Result<(usize, Option<Duration>)> {
+    let mut iov = libc::iovec {
+        iov_base: buffer.as_mut_ptr().cast(),
+        iov_len: buffer.len(),
+    };
+    // u64s keep the control buffer aligned for cmsghdr.
+    let mut control = [0u64; 16];
+    // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: recvmsg writes at most iov_len bytes and msg_controllen bytes.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut stamp = None;
+    // SAFETY: the CMSG macros walk the control buffer recvmsg filled in.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+            {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                if let (Ok(secs), Ok(nanos)) = (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec))
+                {
+                    stamp = Some(Duration::new(secs, nanos));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((n as usize, stamp))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn recv_stamped(
+    fd: std::os::fd::RawFd,
+    buffer: &mut [u8],
+) -> io::Result<(usize, Option<Duration>)> {
+    // SAFETY: recv writes at most buffer.len() bytes into buffer.
+    let n = unsafe { libc::recv(fd, buffer.as_mut_ptr().cast(), buffer.len(), 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((n as usize, None))
 }
 
 fn invalid_chunk(what: &str) -> Failure {

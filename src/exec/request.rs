@@ -170,7 +170,7 @@ async fn stream_http1(
         .await
         .map_err(|e| http1_failure(http, e))?
     {
-        let at = Instant::now();
+        let at = arrival(body.received_at());
         conn.drain(&mut body, |data| decoder.feed(data, &mut events))
             .map_err(|e| http1_failure(http, e))?
             .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
@@ -184,6 +184,24 @@ async fn stream_http1(
         http.put_back(conn);
     }
     probe.require_done()
+}
+
+/// When the bytes of a read arrived, as an `Instant`: the kernel's receive
+/// time when the socket gave one (CLOCK_REALTIME, carried over to the
+/// monotonic clock by how long ago it was), else now. A stamp from the
+/// future or more than a second old (a clock step) is not trusted.
+fn arrival(received: Option<Duration>) -> Instant {
+    let now = Instant::now();
+    let Some(received) = received else {
+        return now;
+    };
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    match since_epoch.checked_sub(received) {
+        Some(ago) if ago < Duration::from_secs(1) => now.checked_sub(ago).unwrap_or(now),
+        _ => now,
+    }
 }
 
 /// Reads an error reply's body (up to `ERROR_BODY_LIMIT`; what could be read).
