@@ -40,7 +40,11 @@ pub fn fill_request_metrics(record: &Record, out: &mut RequestMetrics) {
     let mut token_gaps_ms = std::mem::take(&mut out.token_gaps_ms);
     let t = &record.timing;
     chunk_gaps_into(&t.chunk_offsets_ms, &mut chunk_gaps_ms);
-    token_gaps_into(&t.chunk_offsets_ms, &record.tokens.per_chunk, &mut token_gaps_ms);
+    token_gaps_into(
+        &t.chunk_offsets_ms,
+        &record.tokens.per_chunk,
+        &mut token_gaps_ms,
+    );
     let output = record.tokens.output;
     let decode_window = match (t.ttft_ms, t.e2e_ms) {
         (Some(ttft), Some(e2e)) if e2e > ttft => Some(e2e - ttft),

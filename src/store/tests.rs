@@ -54,6 +54,32 @@ fn records_round_trip_and_responses_go_per_cell() {
 }
 
 #[test]
+fn added_records_are_written_at_flush_and_at_drop() {
+    let root = tempfile::tempdir().unwrap();
+    let run = RunDir::create(root.path(), "exp", "s", "id", true).unwrap();
+    let mut writer = RecordWriter::open(&run, true).unwrap();
+    let response = Response {
+        content: "a".into(),
+        reasoning: String::new(),
+    };
+    writer.add(&record("c1", 0), &response).unwrap();
+    writer.add(&record("c1", 1), &response).unwrap();
+    let lines = |name: &str| {
+        std::fs::read_to_string(run.file(name))
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    assert_eq!(lines(REQUESTS_FILE), 0, "buffered until flush");
+    writer.flush().unwrap();
+    assert_eq!(lines(REQUESTS_FILE), 2, "both in one write");
+    assert_eq!(lines("responses/c1.jsonl"), 2);
+    writer.add(&record("c2", 0), &response).unwrap();
+    drop(writer);
+    assert_eq!(lines(REQUESTS_FILE), 3, "a dropped writer loses nothing");
+    assert_eq!(lines("responses/c2.jsonl"), 1);
+}
+
+#[test]
 fn a_line_cut_short_is_skipped_not_fatal() {
     let root = tempfile::tempdir().unwrap();
     let run = RunDir::create(root.path(), "exp", "s", "id", false).unwrap();

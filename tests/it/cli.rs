@@ -1,7 +1,7 @@
 //! The binary's commands and exit codes: plan, validate, report, and the
 //! shipped experiments.
 
-use crate::support::{free_port, ollama_experiment, Workspace};
+use crate::support::{free_port, json, ollama_experiment, Workspace};
 use assert_cmd::Command;
 
 fn llmbench() -> Command {
@@ -201,8 +201,15 @@ fn compare_flags_a_slower_run_and_a_threshold_exits_6() {
         );
         assert_eq!(ws.exec(&file, &["--set", "run.warmup=1"]), 0);
     }
-    let runs = ws.runs();
+    let mut runs = ws.runs();
     assert_eq!(runs.len(), 2);
+    // Both runs may start within one second, so their directory names do
+    // not order them: the manifest says which file each ran.
+    runs.sort_by_key(|run| {
+        json(&run.join("manifest.json"))["experiment_path"]
+            .as_str()
+            .is_some_and(|path| path.ends_with("slow.toml"))
+    });
     let (first, second) = (&runs[0], &runs[1]);
     let output = llmbench()
         .args([
