@@ -18,6 +18,7 @@ pub mod plan;
 pub mod quality;
 pub mod record;
 pub mod report;
+mod rng;
 pub mod server;
 pub mod stats;
 pub mod store;

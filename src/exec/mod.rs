@@ -8,7 +8,6 @@ mod order;
 mod progress;
 mod request;
 
-pub(crate) use open_loop::SplitMix64;
 pub use progress::Progress;
 pub use request::{measure, Job, RequestContext};
 

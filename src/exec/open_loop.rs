@@ -7,6 +7,7 @@
 use super::{Batch, Job};
 use crate::experiment::Arrivals;
 use crate::record::{ErrorKind, Outcome, Record, Response};
+use crate::rng::SplitMix64;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 /// Offsets from the start of the cell at which each of `count` requests is due.
 pub fn schedule(count: usize, rate: f64, arrivals: Arrivals, seed: u64) -> Vec<Duration> {
-    let mut random = SplitMix64(seed);
+    let mut random = SplitMix64::new(seed);
     let mut at = 0.0_f64;
     (0..count)
         .map(|i| {
@@ -28,24 +29,6 @@ pub fn schedule(count: usize, rate: f64, arrivals: Arrivals, seed: u64) -> Vec<D
             Duration::from_secs_f64(at)
         })
         .collect()
-}
-
-/// A small seeded generator, so a schedule reproduces across versions.
-pub(crate) struct SplitMix64(pub(crate) u64);
-
-impl SplitMix64 {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// Dispatches the batch's jobs on `schedule`; records arrive on the returned

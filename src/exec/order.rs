@@ -4,7 +4,7 @@
 //! for a given seed, whichever worker sends it, and every prompt is sent
 //! equally often (within one pass).
 
-use super::open_loop::SplitMix64;
+use crate::rng::SplitMix64;
 use std::sync::Mutex;
 
 /// Request index → prompt index, for one batch (warmups or measured).
@@ -43,10 +43,10 @@ impl PromptOrder {
 }
 
 fn shuffled(seed: u64, pass: u64, n: usize) -> Vec<usize> {
-    let mut random = SplitMix64(seed ^ pass.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut random = SplitMix64::new(seed ^ pass.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
-        let j = (random.next() % (i as u64 + 1)) as usize;
+        let j = (random.next_u64() % (i as u64 + 1)) as usize;
         order.swap(i, j);
     }
     order

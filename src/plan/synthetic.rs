@@ -7,7 +7,7 @@
 //! words appended until the count is exact (or as close as the tokenizer
 //! allows from below).
 
-use crate::exec::SplitMix64;
+use crate::rng::SplitMix64;
 
 /// Short, frequent words: almost all are one token with a leading space in
 /// any modern vocabulary, so the fit is fine-grained.
@@ -33,10 +33,10 @@ pub struct SyntheticText {
 impl SyntheticText {
     /// Enough words for `tokens` tokens with room to spare, seeded by `id`.
     pub fn new(id: &str, tokens: u32) -> SyntheticText {
-        let mut random = SplitMix64(seed_of(id));
+        let mut random = SplitMix64::new(seed_of(id));
         let count = tokens as usize * 2 + 16;
         let words = (0..count)
-            .map(|_| WORDS[(random.next() % WORDS.len() as u64) as usize])
+            .map(|_| WORDS[(random.next_u64() % WORDS.len() as u64) as usize])
             .collect();
         SyntheticText { words }
     }

@@ -7,11 +7,11 @@
 //! keeps only the values inside them, then selects within those — exact,
 //! with a full selection as the fallback should a window miss its rank.
 
-use super::bootstrap::SplitMix64;
 use super::outliers::MAD_SCALE;
 use super::percentile::{interpolate, percentile, rank};
 use super::sample::{mean_of, stddev_of, StatsError};
 use super::summary::SUMMARY_PERCENTILES;
+use crate::rng::SplitMix64;
 use std::cmp::Ordering;
 
 /// A non-empty set of finite values, owned and ordered in place.
