@@ -45,7 +45,7 @@ pub fn resolve(
     let monitor = manifest.monitor.unwrap_or_default();
     monitor
         .validate()
-        .map_err(|message| monitor_error(doc, &message))?;
+        .map_err(|problem| monitor_error(doc, problem))?;
     check_cold_start(doc, &run, &models, &backends)?;
     let prompts = prompts::prompts(doc, manifest.prompts, manifest.prompt_files, &base_dir)?;
     let report = report(doc, manifest.report.unwrap_or_default(), &base_dir)?;
@@ -132,22 +132,13 @@ fn run(doc: &Document<'_>, raw: RawRun) -> Result<RunConfig, ExperimentError> {
     })
 }
 
-/// A `[monitor]` problem (`monitor.KEY: message`) placed at its key.
-fn monitor_error(doc: &Document<'_>, message: &str) -> ExperimentError {
-    let (key, text) = message
-        .split_once(": ")
-        .and_then(|(key, text)| Some((key.strip_prefix("monitor.")?, text)))
-        .unwrap_or(("interval", message));
-    let help = match key {
+/// A `[monitor]` problem placed at its key.
+fn monitor_error(doc: &Document<'_>, problem: crate::monitor::ConfigProblem) -> ExperimentError {
+    let help = match problem.key {
         "process" => "process is the server's process name (e.g. \"ollama\") or its pid; leave it out to follow a managed [server]",
         _ => "e.g. interval = \"250ms\" (between 10ms and 1h)",
     };
-    let key = if key == "process" {
-        "process"
-    } else {
-        "interval"
-    };
-    doc.error(&KeyPath::top("monitor").key(key), text)
+    doc.error(&KeyPath::top("monitor").key(problem.key), problem.message)
         .with_help(help)
 }
 

@@ -36,26 +36,46 @@ impl Default for MonitorConfig {
     }
 }
 
+/// A `[monitor]` setting that cannot be used: its key and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigProblem {
+    /// The key under `[monitor]`: "interval" or "process".
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "monitor.{}: {}", self.key, self.message)
+    }
+}
+
 impl MonitorConfig {
     /// Checks the settings and returns the sampling interval.
-    pub fn validate(&self) -> Result<Duration, String> {
-        let interval = crate::util::parse_duration(&self.interval)
-            .map_err(|message| format!("monitor.interval: {message}"))?;
+    pub fn validate(&self) -> Result<Duration, ConfigProblem> {
+        let interval_problem = |message: String| ConfigProblem {
+            key: "interval",
+            message,
+        };
+        let interval = crate::util::parse_duration(&self.interval).map_err(interval_problem)?;
         if interval < MIN_INTERVAL {
-            return Err(format!(
-                "monitor.interval: `{}` is shorter than the shortest supported interval, 10ms",
+            return Err(interval_problem(format!(
+                "`{}` is shorter than the shortest supported interval, 10ms",
                 self.interval
-            ));
+            )));
         }
         if interval > MAX_INTERVAL {
-            return Err(format!(
-                "monitor.interval: `{}` is longer than one hour",
+            return Err(interval_problem(format!(
+                "`{}` is longer than one hour",
                 self.interval
-            ));
+            )));
         }
         if let Some(ProcessTarget::Name(name)) = &self.process {
             if name.trim().is_empty() {
-                return Err("monitor.process: the process name is empty".to_string());
+                return Err(ConfigProblem {
+                    key: "process",
+                    message: "the process name is empty".to_string(),
+                });
             }
         }
         Ok(interval)
@@ -131,11 +151,16 @@ mod tests {
             ..MonitorConfig::default()
         };
         assert_eq!(with("1s").validate(), Ok(Duration::from_secs(1)));
-        assert!(with("1ms").validate().unwrap_err().contains("10ms"));
+        assert!(with("1ms")
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("10ms"));
         assert!(with("2h").validate().is_err());
         assert!(with("fast")
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("monitor.interval"));
     }
 }

@@ -21,7 +21,9 @@ mod system;
 mod tree;
 mod window;
 
-pub use config::{GpuMode, MonitorConfig, ProcessTarget, MAX_INTERVAL, MIN_INTERVAL};
+pub use config::{
+    ConfigProblem, GpuMode, MonitorConfig, ProcessTarget, MAX_INTERVAL, MIN_INTERVAL,
+};
 pub use gpu::GpuDevice;
 pub use sample::{read_samples, GpuSample, ProcessSample, Sample};
 pub use sampler::{Monitor, MonitorHandle, MonitorSummary};

@@ -31,7 +31,9 @@ impl Monitor {
         server_pid: Option<u32>,
         origin: Instant,
     ) -> Result<MonitorHandle, MonitorError> {
-        let interval = config.validate().map_err(MonitorError::Config)?;
+        let interval = config
+            .validate()
+            .map_err(|problem| MonitorError::Config(problem.to_string()))?;
         let (gpus, gpu_status) = open_gpus(config.gpu)?;
         let mut system = SystemProbe::new()?;
         let server = match (server_pid, &config.process) {
