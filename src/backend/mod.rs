@@ -22,7 +22,7 @@ mod testutil;
 pub use event::{Decoder, Event, ProtocolError, ServerStats};
 
 pub use client::{Backend, GenRequest};
-pub use error::{error_message, BackendError, PreflightError};
+pub use error::{closed_while_idle, error_message, BackendError, PreflightError};
 pub use ollama::NdjsonDecoder;
 pub use openai::SseDecoder;
 pub use preflight::{ModelInfo, ServerInfo};

@@ -92,7 +92,7 @@ async fn stream(
         // A kept-alive connection the server closed while idle (llama.cpp's
         // httplib closes after a number of requests) fails before the request
         // was processed: resend once on a fresh connection, with a fresh t0.
-        (Err(error), Some(retry)) if closed_while_idle(&error) => {
+        (Err(error), Some(retry)) if crate::backend::closed_while_idle(&error) => {
             probe.retried();
             retry.send().await.map_err(send_failure)?
         }
@@ -235,22 +235,6 @@ fn http1_failure(http: &Http1, failure: http1::Failure) -> Failure {
             (ErrorKind::Truncated, format!("body read failed: {message}"))
         }
     }
-}
-
-/// True when hyper reports that the connection closed before any response
-/// byte: the server never answered this request.
-fn closed_while_idle(error: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(cause) = source {
-        if cause
-            .downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_incomplete_message)
-        {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
 }
 
 fn send_failure(error: reqwest::Error) -> Failure {

@@ -24,12 +24,12 @@ async fn post_json(
         url: url.to_owned(),
         reason,
     };
-    // llama.cpp's server closes kept-alive connections after some requests;
-    // a request that met such a connection never reached it, and these
-    // endpoints change nothing, so it is sent once more on a fresh one.
+    // A request that met a kept-alive connection the server had closed never
+    // reached it, and these endpoints change nothing: send it once more on a
+    // fresh connection, as the executor does.
     let reply = match client.post(url).json(body).send().await {
         Ok(reply) => reply,
-        Err(first) if first.is_request() || first.is_connect() => client
+        Err(first) if crate::backend::closed_while_idle(&first) => client
             .post(url)
             .json(body)
             .send()
