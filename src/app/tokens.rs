@@ -9,12 +9,12 @@ use super::AppError;
 use crate::cli::exit;
 use crate::exec::PendingCount;
 use crate::experiment::{BackendKind, Experiment};
-use crate::plan::Plan;
+use crate::plan::{Cell, Plan};
 use crate::record::TokenRecord;
 use crate::tokenize::{
     attribute, load_local, load_ollama_gguf, LlamaCppTokenizer, TokenCounter, TokenizerSpec,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// Where llmbench keeps Ollama vocabularies it has built (per model digest).
@@ -170,6 +170,7 @@ pub async fn count(
     plan: &Plan,
 ) -> Vec<TokenRecord> {
     let mut prompts: BTreeMap<(String, String), Result<(u64, String), String>> = BTreeMap::new();
+    let cells: HashMap<&str, &Cell> = plan.cells.iter().map(|c| (c.id.as_str(), c)).collect();
     let mut out = Vec::with_capacity(pending.len());
     for item in pending {
         let Some(counter) = counters.by_model.get(&item.model) else {
@@ -182,7 +183,8 @@ pub async fn count(
         let key = (item.cell.clone(), item.prompt.clone());
         if !prompts.contains_key(&key) {
             let template = counters.templates.get(&item.model);
-            let counted = match messages_of(plan, &item.cell, &item.prompt) {
+            let cell = cells.get(item.cell.as_str());
+            let counted = match cell.and_then(|cell| messages_of(cell, &item.prompt)) {
                 Some(messages) => count_prompt(counter, template, client, &messages).await,
                 None => Err("the prompt is not in the plan".into()),
             };
@@ -239,8 +241,7 @@ async fn count_output(
 }
 
 /// The (role, content) messages a cell sent for `prompt`.
-fn messages_of(plan: &Plan, cell: &str, prompt: &str) -> Option<Vec<(String, String)>> {
-    let cell = plan.cells.iter().find(|c| c.id == cell)?;
+fn messages_of(cell: &Cell, prompt: &str) -> Option<Vec<(String, String)>> {
     let (system, text) = cell.prompt_text(prompt)?;
     let mut messages = Vec::with_capacity(2);
     if let Some(system) = system {
@@ -346,6 +347,7 @@ pub fn fit_synthetic(
         let Some(counter) = counters.by_model.get(&cell.model) else {
             continue;
         };
+        let mut refitted = false;
         if let Some(&tokens) = targets.get(cell.prompt.as_str()) {
             cell.text = fit_one(
                 &mut fitted,
@@ -355,6 +357,7 @@ pub fn fit_synthetic(
                 &cell.prompt,
                 tokens,
             )?;
+            refitted = true;
         }
         for variant in &mut cell.variants {
             if let Some(&tokens) = targets.get(variant.prompt.as_str()) {
@@ -366,9 +369,13 @@ pub fn fit_synthetic(
                     &variant.prompt,
                     tokens,
                 )?;
+                refitted = true;
             }
         }
-        cell.id = crate::plan::cell_id(cell);
+        // Only a cell whose text changed gets a new id.
+        if refitted {
+            cell.id = crate::plan::cell_id(cell);
+        }
     }
     Ok(())
 }
