@@ -6,14 +6,19 @@ use crate::support::{json, ollama_experiment, records, Workspace};
 use assert_cmd::Command;
 use mock_ollama::MockConfig;
 
+/// The mock experiment for qwen3:0.6b with `tokenizer = SPEC` on the model.
+fn with_tokenizer(url: &str, run: &str, spec: &str) -> String {
+    ollama_experiment(url, "qwen3:0.6b", run).replace(
+        "[[models]]\nname = \"qwen3:0.6b\"",
+        &format!("[[models]]\nname = \"qwen3:0.6b\"\ntokenizer = \"{spec}\""),
+    )
+}
+
 #[test]
 fn a_written_tokenizer_counts_whole_responses_and_is_used() {
     let server = mock_ollama::spawn_blocking(MockConfig::default()).expect("mock");
     let ws = Workspace::new();
-    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2").replace(
-        "[[models]]\nname = \"qwen3:0.6b\"",
-        "[[models]]\nname = \"qwen3:0.6b\"\ntokenizer = \"tiktoken:cl100k_base\"",
-    );
+    let text = with_tokenizer(&server.url(), "repetitions = 2", "tiktoken:cl100k_base");
     let file = ws.write("e.toml", &text);
     assert_eq!(ws.exec(&file, &[]), 0);
     let run = ws.run();
@@ -57,10 +62,7 @@ fn a_written_tokenizer_counts_whole_responses_and_is_used() {
 fn a_bad_tokenizer_spec_stops_the_run_before_anything_is_sent() {
     let server = mock_ollama::spawn_blocking(MockConfig::default()).expect("mock");
     let ws = Workspace::new();
-    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "").replace(
-        "[[models]]\nname = \"qwen3:0.6b\"",
-        "[[models]]\nname = \"qwen3:0.6b\"\ntokenizer = \"gguf:no/such/model.gguf\"",
-    );
+    let text = with_tokenizer(&server.url(), "", "gguf:no/such/model.gguf");
     let file = ws.write("e.toml", &text);
     let output = ws.exec_binary(&file);
     assert_eq!(output.status.code(), Some(2));
@@ -120,10 +122,7 @@ fn tokens_are_attributed_to_multi_token_chunks() {
     };
     let server = mock_ollama::spawn_blocking(config).expect("mock");
     let ws = Workspace::new();
-    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2").replace(
-        "[[models]]\nname = \"qwen3:0.6b\"",
-        "[[models]]\nname = \"qwen3:0.6b\"\ntokenizer = \"tiktoken:cl100k_base\"",
-    );
+    let text = with_tokenizer(&server.url(), "repetitions = 2", "tiktoken:cl100k_base");
     let file = ws.write("e.toml", &text);
     assert_eq!(ws.exec(&file, &[]), 0);
     let run = ws.run();
@@ -172,15 +171,10 @@ fn tokens_are_attributed_to_multi_token_chunks() {
 fn synthetic_prompts_have_the_asked_length_in_the_models_tokens() {
     let server = mock_ollama::spawn_blocking(MockConfig::default()).expect("mock");
     let ws = Workspace::new();
-    let text = ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 1")
-        .replace(
-            "[[models]]\nname = \"qwen3:0.6b\"",
-            "[[models]]\nname = \"qwen3:0.6b\"\ntokenizer = \"tiktoken:cl100k_base\"",
-        )
-        .replace(
-            "[report]",
-            "[[prompts]]\nid = \"long-input\"\ninput_tokens = 300\n\n[report]",
-        );
+    let text = with_tokenizer(&server.url(), "repetitions = 1", "tiktoken:cl100k_base").replace(
+        "[report]",
+        "[[prompts]]\nid = \"long-input\"\ninput_tokens = 300\n\n[report]",
+    );
     let file = ws.write("e.toml", &text);
     assert_eq!(ws.exec(&file, &[]), 0);
     let plan = json(&ws.run().join("plan.json"));
