@@ -1309,15 +1309,9 @@ fn plan_part(args: &Args, scratch: &Path) {
     let mut experiment =
         llmbench::experiment::load_str(Path::new("plan.toml"), &prompts_text(1), &[])
             .unwrap_or_else(|e| panic!("{e}"));
-    let first = experiment.prompts[0].clone();
-    experiment.prompts = (0..cells)
-        .map(|i| {
-            let mut p = first.clone();
-            p.id = format!("p{i}");
-            p.text = format!("Prompt number {i}: write a short poem about the number {i}.");
-            p
-        })
-        .collect();
+    copy_prompts(&mut experiment, cells, |i| {
+        format!("Prompt number {i}: write a short poem about the number {i}.")
+    });
     let t = Instant::now();
     let plan = llmbench::plan::plan(&experiment);
     let plan_s = t.elapsed().as_secs_f64();
@@ -1334,6 +1328,24 @@ fn plan_part(args: &Args, scratch: &Path) {
     );
 }
 
+/// Replaces the experiment's prompts with `count` copies of its first one,
+/// with ids `p0`, `p1`, … and the texts `text` gives.
+fn copy_prompts(
+    experiment: &mut llmbench::experiment::Experiment,
+    count: usize,
+    text: impl Fn(usize) -> String,
+) {
+    let first = experiment.prompts[0].clone();
+    experiment.prompts = (0..count)
+        .map(|i| {
+            let mut p = first.clone();
+            p.id = format!("p{i}");
+            p.text = text(i);
+            p
+        })
+        .collect();
+}
+
 /// A plan of `cells` cells and `per_cell` successful records for each, with
 /// jittered timings and `TIMED_CHUNKS` chunk offsets per record.
 fn synthetic_run(cells: usize, per_cell: usize) -> (Plan, Vec<Record>) {
@@ -1343,15 +1355,7 @@ fn synthetic_run(cells: usize, per_cell: usize) -> (Plan, Vec<Record>) {
     text.push('\n');
     let mut experiment = llmbench::experiment::load_str(Path::new("agg.toml"), &text, &[])
         .unwrap_or_else(|e| panic!("{e}"));
-    let first = experiment.prompts[0].clone();
-    experiment.prompts = (0..cells)
-        .map(|i| {
-            let mut p = first.clone();
-            p.id = format!("p{i}");
-            p.text = format!("prompt {i}");
-            p
-        })
-        .collect();
+    copy_prompts(&mut experiment, cells, |i| format!("prompt {i}"));
     let plan = llmbench::plan::plan(&experiment);
     let template: Record = serde_json::from_value(serde_json::json!({
         "cell": "", "model": "fast", "prompt": "p", "repetition": 0, "warmup": false,
