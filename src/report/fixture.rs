@@ -1,12 +1,14 @@
 //! A fixed, deterministic run for tests, snapshots and template authors: two
 //! models × two prompts, six measured requests per cell plus a warmup, one
-//! failed request, made-up but plausible timings. Timestamps, host details
+//! failed request, made-up but plausible timings, and monitor samples (CPU,
+//! memory, server, client, one GPU with its energy counter) every 250 ms. Timestamps, host details
 //! and the llmbench version are placeholders, so output rendered from it
 //! never changes unless a template or the model's shape does. Built from
 //! JSON, so fields added later with serde defaults do not break it.
 
 use super::ReportModel;
-use crate::aggregate::aggregate;
+use crate::aggregate::{aggregate, attach_resources};
+use crate::monitor::Sample;
 use crate::plan::Plan;
 use crate::record::Record;
 use crate::store::RunManifest;
@@ -108,6 +110,50 @@ pub fn records() -> Vec<Record> {
     out
 }
 
+/// Monitor samples every 250 ms over the whole run: the GPU busier while a
+/// request is in flight than between requests, and its energy counter
+/// rising by power × interval.
+pub fn samples() -> Vec<Sample> {
+    let records = records();
+    let end = records
+        .iter()
+        .map(|r| r.run_offset_ms + r.timing.e2e_ms.unwrap_or(0.0))
+        .fold(0.0, f64::max);
+    let busy_at = |t: f64| {
+        records
+            .iter()
+            .any(|r| r.run_offset_ms <= t && t <= r.run_offset_ms + r.timing.e2e_ms.unwrap_or(0.0))
+    };
+    let mut energy_mj = 1_000_000_u64;
+    (1..)
+        .map(|k| f64::from(k) * 250.0)
+        .take_while(|t| *t <= end + 250.0)
+        .enumerate()
+        .map(|(k, t_ms)| {
+            let busy = busy_at(t_ms);
+            let power_w = if busy { 240.0 } else { 60.0 } + 10.0 * jitter(7, k as u32);
+            energy_mj += (power_w * 250.0) as u64;
+            let value = json!({
+                "t_ms": t_ms, "at": "2026-01-01T00:00:00Z",
+                "cpu_total_pct": if busy { 35.0 } else { 4.0 },
+                "cpu_per_core_pct": [], "mem_used_bytes": 6_442_450_944u64 + k as u64 * 4096,
+                "mem_available_bytes": 10_737_418_240u64, "swap_used_bytes": 0,
+                "server": { "pid": 4242, "cpu_pct": if busy { 180.0 } else { 1.0 },
+                            "rss_bytes": 1_073_741_824u64, "processes": 2 },
+                "client": { "pid": 4343, "cpu_pct": if busy { 3.0 } else { 0.5 },
+                            "rss_bytes": 14_680_064u64, "processes": 1 },
+                "gpus": [{
+                    "index": 0, "name": "GPU", "util_pct": if busy { 92.0 } else { 0.0 },
+                    "mem_used_bytes": 2_147_483_648u64, "mem_total_bytes": 25_769_803_776u64,
+                    "power_w": power_w, "temp_c": 50.0, "sm_clock_mhz": 1800,
+                    "mem_clock_mhz": 9000, "energy_mj": energy_mj,
+                }],
+            });
+            serde_json::from_value(value).expect("the fixture sample matches Sample")
+        })
+        .collect()
+}
+
 fn failed(mut record: Record) -> Record {
     let value = json!({
         "status": "error", "kind": "http", "message": "HTTP 503: server busy, try again",
@@ -143,7 +189,9 @@ pub fn manifest() -> RunManifest {
 
 /// The report model of the fixed run, with the llmbench version redacted.
 pub fn model() -> ReportModel {
-    let summary = aggregate(&plan(), &records(), 0);
+    let records = records();
+    let mut summary = aggregate(&plan(), &records, 0);
+    attach_resources(&mut summary, &records, &samples());
     let mut model = ReportModel::new(&manifest(), summary, "benchmarks/fixture/RUN");
     model.llmbench_version = "0.0.0-fixture".into();
     model

@@ -45,9 +45,25 @@ const STATS: [&str; 15] = [
     "notes",
 ];
 
-/// Whether `path` names a statistic of a known metric, which may be absent.
+/// Validity figures that are statistics, absent when a cell has no data for
+/// them (dispatch lag outside open loop, chunk counts without chunks).
+const VALIDITY_SUMMARIES: [&str; 3] = ["chunks_per_request", "tokens_per_chunk", "dispatch_lag_ms"];
+
+/// Whether `path` names a figure that may be absent as data, not as a typo:
+/// a statistic of a known metric, a statistic of a validity figure, or a
+/// field of a cell's `monitor` (absent in runs without monitoring).
 pub(super) fn is_optional_metric(path: &str) -> bool {
     let parts: Vec<&str> = path.split('.').collect();
+    if let Some(at) = parts.iter().position(|p| *p == "monitor") {
+        return parts.len() == at + 2;
+    }
+    if let Some(at) = parts.iter().position(|p| *p == "validity") {
+        return match parts[at + 1..] {
+            [name] => VALIDITY_SUMMARIES.contains(&name),
+            [name, stat] => VALIDITY_SUMMARIES.contains(&name) && STATS.contains(&stat),
+            _ => false,
+        };
+    }
     let Some(at) = parts.iter().position(|p| *p == "metrics") else {
         return false;
     };

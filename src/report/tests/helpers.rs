@@ -103,6 +103,11 @@ fn strict_mode_lets_absent_metrics_print_a_dash() {
     assert!(is_optional_metric("metrics.ttft_ms.ci95_mean.low"));
     assert!(!is_optional_metric("metrics.ttft_ms.p59"));
     assert!(!is_optional_metric("metrics.ttft.p50"));
+    assert!(is_optional_metric("validity.dispatch_lag_ms.p99"));
+    assert!(is_optional_metric("monitor.energy_j"));
+    assert!(!is_optional_metric("validity.dispatch_lag_ms.p98"));
+    assert!(!is_optional_metric("validity.early_stop"));
+    assert!(!is_optional_metric("monitor.energy_j.low"));
 }
 
 #[test]
@@ -115,6 +120,27 @@ fn built_in_templates_are_not_strict() {
     ] {
         assert!(!builtin(format).strict);
         render(&builtin(format), &fixed_model()).expect("renders the sparse model");
+    }
+}
+
+#[test]
+fn built_in_templates_copied_as_user_templates_render_in_strict_mode() {
+    // A user starts a template from a built-in one: the fields a sparse run
+    // lacks (no monitor, no dispatch lag, missing metrics) must not trip
+    // strict mode, which is there to catch typos.
+    for format in [
+        ReportFormat::Markdown,
+        ReportFormat::Json,
+        ReportFormat::Html,
+        ReportFormat::Csv,
+    ] {
+        let copy = Template {
+            strict: true,
+            ..builtin(format)
+        };
+        if let Err(e) = render(&copy, &fixed_model()) {
+            panic!("{}: {e}", copy.output);
+        }
     }
 }
 
