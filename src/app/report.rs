@@ -11,7 +11,7 @@ use crate::experiment::ReportFormat;
 use crate::monitor::{read_samples, Sample, WindowSummary};
 use crate::plan::Plan;
 use crate::record::{Record, TokenRecord};
-use crate::report::{requests_csv, MonitorView, TimelinePoint, REQUESTS_CSV, REQUESTS_CSV_HEADER};
+use crate::report::{request_line, MonitorView, TimelinePoint, REQUESTS_CSV, REQUESTS_CSV_HEADER};
 use crate::report::{select_templates, summary_table, user_template, write_reports, ReportModel};
 use crate::store::SAMPLES_FILE;
 use crate::store::{RunDir, RunManifest, SUMMARY_FILE};
@@ -169,10 +169,7 @@ impl CsvStream {
 
     fn write(&mut self, record: &Record) {
         let Ok(file) = &mut self.file else { return };
-        // requests_csv of one record: the header line, then its row.
-        let text = requests_csv(std::slice::from_ref(record));
-        let row = text.split_once('\n').map_or("", |(_, row)| row);
-        if let Err(e) = file.write_all(row.as_bytes()) {
+        if let Err(e) = file.write_all(request_line(record).as_bytes()) {
             self.file = Err(format!("{}: {e}", self.path.display()));
         }
     }

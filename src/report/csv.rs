@@ -109,13 +109,19 @@ pub fn request_row(record: &Record) -> Vec<String> {
     ]
 }
 
+/// One record's line, `\n` included.
+pub fn request_line(record: &Record) -> String {
+    let mut line = request_row(record).join(",");
+    line.push('\n');
+    line
+}
+
 /// The whole CSV text: header, then one line per record (CRLF-free, `\n`).
 pub fn requests_csv(records: &[Record]) -> String {
     let mut out = REQUESTS_CSV_HEADER.join(",");
     out.push('\n');
     for record in records {
-        out.push_str(&request_row(record).join(","));
-        out.push('\n');
+        out.push_str(&request_line(record));
     }
     out
 }

@@ -20,7 +20,7 @@ pub(crate) mod snapshot;
 mod svg;
 mod table;
 
-pub use csv::{requests_csv, write_requests_csv, REQUESTS_CSV, REQUESTS_CSV_HEADER};
+pub use csv::{request_line, requests_csv, write_requests_csv, REQUESTS_CSV, REQUESTS_CSV_HEADER};
 pub use helpers::{csv_field, format_bytes, format_ms, format_number, format_pct, MISSING};
 pub use model::{
     ExperimentInfo, MonitorView, ReportModel, RunInfo, TimelinePoint, REPORT_SCHEMA_VERSION,

@@ -1,7 +1,7 @@
 //! The binary's commands and exit codes: plan, validate, report, and the
 //! shipped experiments.
 
-use crate::support::{free_port, json, ollama_experiment, Workspace};
+use crate::support::{free_port, json, ollama_experiment, records, Workspace};
 use assert_cmd::Command;
 
 fn llmbench() -> Command {
@@ -148,6 +148,12 @@ fn report_rerenders_a_stored_run_with_a_user_template() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(lines[1].starts_with("qwen3:0.6b,hello,2,"), "{csv}");
+    // requests.csv is streamed a row per record while the run is read back:
+    // the same text as the whole-file writer gives for the stored records.
+    let rows = std::fs::read_to_string(run.join("requests.csv")).expect("requests.csv");
+    let records = records(&run);
+    assert_eq!(records.len(), 4, "2 prompts × 2 repetitions");
+    assert_eq!(rows, llmbench::report::requests_csv(&records));
 }
 
 #[test]
