@@ -44,6 +44,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// "1 cell", "2 cells": a count with its noun, plural by adding "s".
+pub fn count_of(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 /// Formats a duration the way `parse_duration` reads it back.
 pub fn format_duration(duration: Duration) -> String {
     let ms = duration.as_secs_f64() * 1e3;
@@ -88,6 +97,13 @@ pub mod duration_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_take_their_plural() {
+        assert_eq!(count_of(1, "cell"), "1 cell");
+        assert_eq!(count_of(0, "cell"), "0 cells");
+        assert_eq!(count_of(104, "cell"), "104 cells");
+    }
 
     #[test]
     fn parses_units() {

@@ -94,9 +94,9 @@ async fn run_experiment(
     run.write_json(crate::store::PLAN_FILE, &plan)?;
     run.write_json(crate::store::MANIFEST_FILE, &manifest)?;
     eprintln!(
-        "{}: {} cells, {} requests → {}",
+        "{}: {}, {} requests → {}",
         experiment.name,
-        plan.cells.len(),
+        crate::util::count_of(plan.cells.len(), "cell"),
         plan.total_requests(),
         run.path.display()
     );

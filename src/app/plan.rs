@@ -83,9 +83,9 @@ fn plan_totals(plan: &Plan) -> String {
         String::new()
     };
     format!(
-        "{}: {} cells, {} measured requests + {} warmup and cold = {} requests{timed}, at most {} in flight",
+        "{}: {}, {} measured requests + {} warmup and cold = {} requests{timed}, at most {} in flight",
         plan.experiment,
-        plan.cells.len(),
+        crate::util::count_of(plan.cells.len(), "cell"),
         plan.measured_requests(),
         plan.total_requests() - plan.measured_requests(),
         plan.total_requests(),
