@@ -63,6 +63,9 @@ struct Args {
     aggregate_timeout_s: f64,
     /// `--aggregate-shape CELLSxPER`: time only that shape.
     aggregate_shape: Option<(usize, usize)>,
+    /// `--aggregate-dump DIR`: write each shape's summary there as JSON
+    /// (to compare two builds' numbers byte for byte).
+    aggregate_dump: Option<PathBuf>,
 }
 
 fn parse_args() -> Args {
@@ -77,6 +80,7 @@ fn parse_args() -> Args {
         quiet_wait_s: 60.0,
         aggregate_timeout_s: 60.0,
         aggregate_shape: None,
+        aggregate_dump: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -114,6 +118,7 @@ fn parse_args() -> Args {
                     Some((c.parse().ok()?, p.parse().ok()?))
                 })
             }
+            "--aggregate-dump" => args.aggregate_dump = it.next().map(PathBuf::from),
             "--quiet-wait" => {
                 args.quiet_wait_s = it.next().and_then(|v| v.parse().ok()).unwrap_or(60.0)
             }
@@ -1401,16 +1406,33 @@ fn synthetic_run(cells: usize, per_cell: usize) -> (Plan, Vec<Record>) {
     (plan, records)
 }
 
-/// Times `aggregate` on a thread; `None` when it has not finished within
-/// `timeout` (the thread is left running; the process exits at the end).
-fn time_aggregate(plan: Plan, records: Vec<Record>, timeout: Duration) -> Option<f64> {
+/// Times aggregation on a thread, as [`llmbench::aggregate::aggregate`]
+/// does it (every record into an `Aggregator`, then `finish`): the total
+/// and the part spent adding records, in seconds; `None` when it has not
+/// finished within `timeout` (the thread is left running; the process exits
+/// at the end). With `dump`, the summary is written there as JSON.
+fn time_aggregate(
+    plan: Plan,
+    records: Vec<Record>,
+    timeout: Duration,
+    dump: Option<PathBuf>,
+) -> Option<(f64, f64)> {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let t = Instant::now();
-        let summary = llmbench::aggregate::aggregate(&plan, &records, 0);
+        let mut aggregator = llmbench::aggregate::Aggregator::new(&plan);
+        for record in &records {
+            aggregator.add(record);
+        }
+        let added = t.elapsed().as_secs_f64();
+        let summary = aggregator.finish(0);
         let elapsed = t.elapsed().as_secs_f64();
         assert_eq!(summary.totals.ok as usize, records.len());
-        let _ = sender.send(elapsed);
+        if let Some(path) = dump {
+            let json = serde_json::to_vec_pretty(&summary).expect("summary json");
+            std::fs::write(&path, json).expect("write the summary");
+        }
+        let _ = sender.send((elapsed, added));
     });
     receiver.recv_timeout(timeout).ok()
 }
@@ -1436,8 +1458,8 @@ fn aggregate_part(args: &Args) {
         if sub_cells < cells {
             let (plan, records) = synthetic_run(sub_cells, per_cell);
             let n = records.len();
-            match time_aggregate(plan, records, timeout) {
-                Some(s) => println!(
+            match time_aggregate(plan, records, timeout, None) {
+                Some((s, _)) => println!(
                     "| {n} | {sub_cells} × {per_cell} | {s:.3} s | {:.2} µs | 1 % of the next row's cells: × {} ≈ {:.1} s |",
                     s / n as f64 * 1e6,
                     cells / sub_cells,
@@ -1448,10 +1470,15 @@ fn aggregate_part(args: &Args) {
         }
         let (plan, records) = synthetic_run(cells, per_cell);
         let n = records.len();
-        match time_aggregate(plan, records, timeout) {
-            Some(s) => println!(
-                "| {n} | {cells} × {per_cell} | {s:.3} s | {:.2} µs | |",
-                s / n as f64 * 1e6
+        let dump = args
+            .aggregate_dump
+            .as_ref()
+            .map(|dir| dir.join(format!("aggregate-{cells}x{per_cell}.json")));
+        match time_aggregate(plan, records, timeout, dump) {
+            Some((s, added)) => println!(
+                "| {n} | {cells} × {per_cell} | {s:.3} s | {:.2} µs | adding records {added:.3} s, finish {:.3} s |",
+                s / n as f64 * 1e6,
+                s - added
             ),
             None => {
                 println!("| {n} | {cells} × {per_cell} | > {:.0} s | — | stopped waiting; later shapes skipped |", timeout.as_secs_f64());
