@@ -66,6 +66,9 @@ struct Args {
     /// `--aggregate-dump DIR`: write each shape's summary there as JSON
     /// (to compare two builds' numbers byte for byte).
     aggregate_dump: Option<PathBuf>,
+    /// `--aggregate-interleaved`: records of the cells in turn instead of
+    /// each cell's together.
+    aggregate_interleaved: bool,
 }
 
 fn parse_args() -> Args {
@@ -81,12 +84,14 @@ fn parse_args() -> Args {
         aggregate_timeout_s: 60.0,
         aggregate_shape: None,
         aggregate_dump: None,
+        aggregate_interleaved: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => args.quick = true,
             "--keep" => args.keep = true,
+            "--aggregate-interleaved" => args.aggregate_interleaved = true,
             "--only" => {
                 args.only = it
                     .next()
@@ -1352,10 +1357,15 @@ fn copy_prompts(
 }
 
 /// A plan of `cells` cells and `per_cell` successful records for each, with
-/// jittered timings and `TIMED_CHUNKS` chunk offsets per record.
-fn synthetic_run(cells: usize, per_cell: usize) -> (Plan, Vec<Record>) {
-    let mut text = String::from(
-        "name = \"agg-bench\"\n[backend]\nkind = \"openai\"\nurl = \"http://127.0.0.1:9\"\n\n[[models]]\nname = \"fast\"\n\n[run]\nrepetitions = 1\n\n[[prompts]]\nid = \"p\"\ntext = \"prompt\"\n",
+/// jittered timings and `TIMED_CHUNKS` chunk offsets per record; the
+/// records of each cell together, as a run writes them, or with
+/// `interleaved` one record of each cell in turn (the worst order for the
+/// memory caches, which no run writes).
+fn synthetic_run(cells: usize, per_cell: usize, interleaved: bool) -> (Plan, Vec<Record>) {
+    // The plan asks for as many repetitions as there are records per cell,
+    // as the plan of a real run does.
+    let mut text = format!(
+        "name = \"agg-bench\"\n[backend]\nkind = \"openai\"\nurl = \"http://127.0.0.1:9\"\n\n[[models]]\nname = \"fast\"\n\n[run]\nrepetitions = {per_cell}\n\n[[prompts]]\nid = \"p\"\ntext = \"prompt\"\n",
     );
     text.push('\n');
     let mut experiment = llmbench::experiment::load_str(Path::new("agg.toml"), &text, &[])
@@ -1383,7 +1393,7 @@ fn synthetic_run(cells: usize, per_cell: usize) -> (Plan, Vec<Record>) {
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
     let total = cells * per_cell;
-    let records = (0..total)
+    let mut records: Vec<Record> = (0..total)
         .map(|i| {
             let mut r = template.clone();
             let cell = &plan.cells[i % cells];
@@ -1403,6 +1413,20 @@ fn synthetic_run(cells: usize, per_cell: usize) -> (Plan, Vec<Record>) {
             r
         })
         .collect();
+    if !interleaved {
+        // As a run writes them: each cell's records together (exec runs
+        // one cell's requests before the next cell's), same values, same
+        // order within a cell, so the summary is the interleaved order's.
+        // Sorted in place: a second copy of a million records would count
+        // in the peak memory printed below.
+        let index: HashMap<&str, usize> = plan
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| (cell.id.as_str(), i))
+            .collect();
+        records.sort_by_cached_key(|r| (index.get(r.cell.as_str()).copied(), r.repetition));
+    }
     (plan, records)
 }
 
@@ -1456,7 +1480,7 @@ fn aggregate_part(args: &Args) {
             (cells / 100).max(1)
         };
         if sub_cells < cells {
-            let (plan, records) = synthetic_run(sub_cells, per_cell);
+            let (plan, records) = synthetic_run(sub_cells, per_cell, args.aggregate_interleaved);
             let n = records.len();
             match time_aggregate(plan, records, timeout, None) {
                 Some((s, _)) => println!(
@@ -1468,7 +1492,7 @@ fn aggregate_part(args: &Args) {
                 None => println!("| {n} | {sub_cells} × {per_cell} | > {:.0} s | — | 1 % of the next row's cells |", timeout.as_secs_f64()),
             }
         }
-        let (plan, records) = synthetic_run(cells, per_cell);
+        let (plan, records) = synthetic_run(cells, per_cell, args.aggregate_interleaved);
         let n = records.len();
         let dump = args
             .aggregate_dump

@@ -13,6 +13,7 @@ mod order;
 mod outliers;
 mod percentile;
 mod sample;
+mod select;
 mod summary;
 mod tdist;
 
