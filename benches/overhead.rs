@@ -63,6 +63,12 @@ struct Args {
     aggregate_timeout_s: f64,
     /// `--aggregate-shape CELLSxPER`: time only that shape.
     aggregate_shape: Option<(usize, usize)>,
+    /// `--aggregate-dump DIR`: write each shape's summary there as JSON
+    /// (to compare two builds' numbers byte for byte).
+    aggregate_dump: Option<PathBuf>,
+    /// `--aggregate-interleaved`: records of the cells in turn instead of
+    /// each cell's together.
+    aggregate_interleaved: bool,
 }
 
 fn parse_args() -> Args {
@@ -77,12 +83,15 @@ fn parse_args() -> Args {
         quiet_wait_s: 60.0,
         aggregate_timeout_s: 60.0,
         aggregate_shape: None,
+        aggregate_dump: None,
+        aggregate_interleaved: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => args.quick = true,
             "--keep" => args.keep = true,
+            "--aggregate-interleaved" => args.aggregate_interleaved = true,
             "--only" => {
                 args.only = it
                     .next()
@@ -114,6 +123,7 @@ fn parse_args() -> Args {
                     Some((c.parse().ok()?, p.parse().ok()?))
                 })
             }
+            "--aggregate-dump" => args.aggregate_dump = it.next().map(PathBuf::from),
             "--quiet-wait" => {
                 args.quiet_wait_s = it.next().and_then(|v| v.parse().ok()).unwrap_or(60.0)
             }
@@ -1347,10 +1357,15 @@ fn copy_prompts(
 }
 
 /// A plan of `cells` cells and `per_cell` successful records for each, with
-/// jittered timings and `TIMED_CHUNKS` chunk offsets per record.
-fn synthetic_run(cells: usize, per_cell: usize) -> (Plan, Vec<Record>) {
-    let mut text = String::from(
-        "name = \"agg-bench\"\n[backend]\nkind = \"openai\"\nurl = \"http://127.0.0.1:9\"\n\n[[models]]\nname = \"fast\"\n\n[run]\nrepetitions = 1\n\n[[prompts]]\nid = \"p\"\ntext = \"prompt\"\n",
+/// jittered timings and `TIMED_CHUNKS` chunk offsets per record; the
+/// records of each cell together, as a run writes them, or with
+/// `interleaved` one record of each cell in turn (the worst order for the
+/// memory caches, which no run writes).
+fn synthetic_run(cells: usize, per_cell: usize, interleaved: bool) -> (Plan, Vec<Record>) {
+    // The plan asks for as many repetitions as there are records per cell,
+    // as the plan of a real run does.
+    let mut text = format!(
+        "name = \"agg-bench\"\n[backend]\nkind = \"openai\"\nurl = \"http://127.0.0.1:9\"\n\n[[models]]\nname = \"fast\"\n\n[run]\nrepetitions = {per_cell}\n\n[[prompts]]\nid = \"p\"\ntext = \"prompt\"\n",
     );
     text.push('\n');
     let mut experiment = llmbench::experiment::load_str(Path::new("agg.toml"), &text, &[])
@@ -1378,7 +1393,7 @@ fn synthetic_run(cells: usize, per_cell: usize) -> (Plan, Vec<Record>) {
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
     let total = cells * per_cell;
-    let records = (0..total)
+    let mut records: Vec<Record> = (0..total)
         .map(|i| {
             let mut r = template.clone();
             let cell = &plan.cells[i % cells];
@@ -1398,19 +1413,50 @@ fn synthetic_run(cells: usize, per_cell: usize) -> (Plan, Vec<Record>) {
             r
         })
         .collect();
+    if !interleaved {
+        // As a run writes them: each cell's records together (exec runs
+        // one cell's requests before the next cell's), same values, same
+        // order within a cell, so the summary is the interleaved order's.
+        // Sorted in place: a second copy of a million records would count
+        // in the peak memory printed below.
+        let index: HashMap<&str, usize> = plan
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| (cell.id.as_str(), i))
+            .collect();
+        records.sort_by_cached_key(|r| (index.get(r.cell.as_str()).copied(), r.repetition));
+    }
     (plan, records)
 }
 
-/// Times `aggregate` on a thread; `None` when it has not finished within
-/// `timeout` (the thread is left running; the process exits at the end).
-fn time_aggregate(plan: Plan, records: Vec<Record>, timeout: Duration) -> Option<f64> {
+/// Times aggregation on a thread, as [`llmbench::aggregate::aggregate`]
+/// does it (every record into an `Aggregator`, then `finish`): the total
+/// and the part spent adding records, in seconds; `None` when it has not
+/// finished within `timeout` (the thread is left running; the process exits
+/// at the end). With `dump`, the summary is written there as JSON.
+fn time_aggregate(
+    plan: Plan,
+    records: Vec<Record>,
+    timeout: Duration,
+    dump: Option<PathBuf>,
+) -> Option<(f64, f64)> {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let t = Instant::now();
-        let summary = llmbench::aggregate::aggregate(&plan, &records, 0);
+        let mut aggregator = llmbench::aggregate::Aggregator::new(&plan);
+        for record in &records {
+            aggregator.add(record);
+        }
+        let added = t.elapsed().as_secs_f64();
+        let summary = aggregator.finish(0);
         let elapsed = t.elapsed().as_secs_f64();
         assert_eq!(summary.totals.ok as usize, records.len());
-        let _ = sender.send(elapsed);
+        if let Some(path) = dump {
+            let json = serde_json::to_vec_pretty(&summary).expect("summary json");
+            std::fs::write(&path, json).expect("write the summary");
+        }
+        let _ = sender.send((elapsed, added));
     });
     receiver.recv_timeout(timeout).ok()
 }
@@ -1434,10 +1480,10 @@ fn aggregate_part(args: &Args) {
             (cells / 100).max(1)
         };
         if sub_cells < cells {
-            let (plan, records) = synthetic_run(sub_cells, per_cell);
+            let (plan, records) = synthetic_run(sub_cells, per_cell, args.aggregate_interleaved);
             let n = records.len();
-            match time_aggregate(plan, records, timeout) {
-                Some(s) => println!(
+            match time_aggregate(plan, records, timeout, None) {
+                Some((s, _)) => println!(
                     "| {n} | {sub_cells} × {per_cell} | {s:.3} s | {:.2} µs | 1 % of the next row's cells: × {} ≈ {:.1} s |",
                     s / n as f64 * 1e6,
                     cells / sub_cells,
@@ -1446,12 +1492,17 @@ fn aggregate_part(args: &Args) {
                 None => println!("| {n} | {sub_cells} × {per_cell} | > {:.0} s | — | 1 % of the next row's cells |", timeout.as_secs_f64()),
             }
         }
-        let (plan, records) = synthetic_run(cells, per_cell);
+        let (plan, records) = synthetic_run(cells, per_cell, args.aggregate_interleaved);
         let n = records.len();
-        match time_aggregate(plan, records, timeout) {
-            Some(s) => println!(
-                "| {n} | {cells} × {per_cell} | {s:.3} s | {:.2} µs | |",
-                s / n as f64 * 1e6
+        let dump = args
+            .aggregate_dump
+            .as_ref()
+            .map(|dir| dir.join(format!("aggregate-{cells}x{per_cell}.json")));
+        match time_aggregate(plan, records, timeout, dump) {
+            Some((s, added)) => println!(
+                "| {n} | {cells} × {per_cell} | {s:.3} s | {:.2} µs | adding records {added:.3} s, finish {:.3} s |",
+                s / n as f64 * 1e6,
+                s - added
             ),
             None => {
                 println!("| {n} | {cells} × {per_cell} | > {:.0} s | — | stopped waiting; later shapes skipped |", timeout.as_secs_f64());

@@ -89,6 +89,12 @@ impl CellTally {
         }
     }
 
+    /// Reserves room for `requests` successful requests.
+    pub fn reserve_for(&mut self, requests: usize) {
+        self.chunks.reserve(requests);
+        self.per_chunk.reserve(requests);
+    }
+
     /// Load figures of the cell, from the window between its first send and
     /// last completion.
     pub fn load_figures(
@@ -115,14 +121,21 @@ impl CellTally {
         }
     }
 
-    /// Validity figures of the cell (consumes the gathered values).
-    pub fn validity(self) -> Validity {
+    /// The values the validity figures summarise: chunks per request,
+    /// tokens per chunk, dispatch lags.
+    pub fn validity_values(&self) -> [&[f64]; 3] {
+        [&self.chunks, &self.per_chunk, &self.lags]
+    }
+
+    /// Validity figures of the cell, with the statistics of
+    /// [`CellTally::validity_values`], in that order.
+    pub fn validity(&self, [chunks, per_chunk, lags]: [Option<MetricSummary>; 3]) -> Validity {
         Validity {
             early_stops: self.early_stops,
             cache_hits: self.cache_hits,
-            chunks_per_request: MetricSummary::of(self.chunks),
-            tokens_per_chunk: MetricSummary::of(self.per_chunk),
-            dispatch_lag_ms: MetricSummary::of(self.lags),
+            chunks_per_request: chunks,
+            tokens_per_chunk: per_chunk,
+            dispatch_lag_ms: lags,
         }
     }
 }

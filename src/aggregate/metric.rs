@@ -49,7 +49,17 @@ impl MetricSummary {
     /// Statistics of `values`; `None` when empty or not finite. The values
     /// are ordered in place and consumed, never copied.
     pub fn of(values: Vec<f64>) -> Option<MetricSummary> {
-        let ordered = Ordered::new(values, MAX_BOOTSTRAP).ok()?;
+        MetricSummary::from_ordered(Ordered::new(values, MAX_BOOTSTRAP).ok()?)
+    }
+
+    /// Statistics of the values of `parts` one after the other (a model's
+    /// cells, pooled): the same numbers as [`MetricSummary::of`] their
+    /// concatenation, reading them in place when there are many.
+    pub fn of_parts(parts: Vec<&[f64]>) -> Option<MetricSummary> {
+        MetricSummary::from_ordered(Ordered::from_parts(parts, MAX_BOOTSTRAP).ok()?)
+    }
+
+    fn from_ordered(ordered: Ordered<'_>) -> Option<MetricSummary> {
         let resample = ordered.count() >= MIN_BOOTSTRAP;
         let (ci95_p50, ci95_p95) = if resample {
             // Sorted (≤ MAX_BOOTSTRAP values) or None for both.
@@ -86,22 +96,15 @@ impl MetricValues {
         self.token_gaps.extend_from_slice(&metrics.token_gaps_ms);
     }
 
-    /// Appends copies of `other`'s values (pooling cells into their model).
-    pub fn append(&mut self, other: &MetricValues) {
-        for (values, theirs) in self.scalars.iter_mut().zip(&other.scalars) {
-            values.extend_from_slice(theirs);
+    /// Reserves room for `requests` requests like `example` (the first).
+    pub fn reserve_for(&mut self, requests: usize, example: &RequestMetrics) {
+        for values in &mut self.scalars {
+            values.reserve(requests);
         }
-        self.gaps.extend_from_slice(&other.gaps);
-        self.token_gaps.extend_from_slice(&other.token_gaps);
-    }
-
-    /// Reserves room for `other`'s values (before appending many groups).
-    pub fn reserve_for(&mut self, other: &MetricValues) {
-        for (values, theirs) in self.scalars.iter_mut().zip(&other.scalars) {
-            values.reserve(theirs.len());
-        }
-        self.gaps.reserve(other.gaps.len());
-        self.token_gaps.reserve(other.token_gaps.len());
+        let gaps = requests.saturating_mul(example.chunk_gaps_ms.len());
+        self.gaps.reserve(gaps);
+        let token_gaps = requests.saturating_mul(example.token_gaps_ms.len());
+        self.token_gaps.reserve(token_gaps);
     }
 
     /// Every value held (to decide whether spreading the work pays).
@@ -110,46 +113,82 @@ impl MetricValues {
     }
 
     /// Metric name → statistics; a metric without (finite) values is left
-    /// out, and the report shows "n/a". Large groups are summarised on two
-    /// threads (the machine this runs on has at least two cores, and the
-    /// metrics are independent): the largest metric (chunk gaps, usually)
-    /// on one, the rest on the other.
+    /// out, and the report shows "n/a".
     pub fn summarize(self) -> BTreeMap<String, MetricSummary> {
         let big = self.len() >= PARALLEL_FROM;
         let names = SCALAR_METRICS.iter().map(|(name, _)| *name);
-        let mut named: Vec<(&str, Vec<f64>)> = names
+        let named: Vec<(&str, Vec<f64>)> = names
             .zip(self.scalars)
             .chain([
                 ("chunk_gap_ms", self.gaps),
                 ("token_gap_ms", self.token_gaps),
             ])
             .collect();
-        if !big {
-            return summarize_all(named);
-        }
-        named.sort_by_key(|(_, values)| std::cmp::Reverse(values.len()));
-        let rest = named.split_off(1);
-        std::thread::scope(|scope| {
-            let largest = scope.spawn(move || summarize_all(named));
-            let mut out = summarize_all(rest);
-            // A panic on the other thread is a bug here: pass it on.
-            match largest.join() {
-                Ok(theirs) => out.extend(theirs),
-                Err(panic) => std::panic::resume_unwind(panic),
+        summarize_named(named, big, Vec::len, MetricSummary::of)
+    }
+
+    /// Each metric's name and values, in report order of the scalars
+    /// first, then chunk and token gaps.
+    pub fn named(&self) -> Vec<(&'static str, &[f64])> {
+        let names = SCALAR_METRICS.iter().map(|(name, _)| *name);
+        names
+            .zip(self.scalars.iter().map(Vec::as_slice))
+            .chain([
+                ("chunk_gap_ms", self.gaps.as_slice()),
+                ("token_gap_ms", self.token_gaps.as_slice()),
+            ])
+            .collect()
+    }
+
+    /// [`MetricValues::named`] of `groups`' values pooled in order (a
+    /// model's cells): each metric's values as one slice per group.
+    pub fn pooled<'a>(groups: &[&'a MetricValues]) -> Vec<(&'static str, Vec<&'a [f64]>)> {
+        let mut pooled: Vec<(&'static str, Vec<&'a [f64]>)> = Vec::new();
+        for &group in groups {
+            for (i, (name, values)) in group.named().into_iter().enumerate() {
+                if i == pooled.len() {
+                    pooled.push((name, Vec::with_capacity(groups.len())));
+                }
+                pooled[i].1.push(values);
             }
-            out
-        })
+        }
+        pooled
     }
 }
 
 /// From this many values a group's metrics are summarised on two threads.
 const PARALLEL_FROM: usize = 200_000;
 
-fn summarize_all(named: Vec<(&str, Vec<f64>)>) -> BTreeMap<String, MetricSummary> {
-    named
-        .into_iter()
-        .filter_map(|(name, values)| Some((name.to_string(), MetricSummary::of(values)?)))
-        .collect()
+/// Each named metric's statistics. With `big`, on two threads (the machine
+/// this runs on has at least two cores, and the metrics are independent):
+/// the largest metric (chunk gaps, usually) on one, the rest on the other.
+fn summarize_named<T: Send>(
+    mut named: Vec<(&str, T)>,
+    big: bool,
+    size: impl Fn(&T) -> usize,
+    summary: impl Fn(T) -> Option<MetricSummary> + Sync,
+) -> BTreeMap<String, MetricSummary> {
+    let all = |named: Vec<(&str, T)>| -> BTreeMap<String, MetricSummary> {
+        named
+            .into_iter()
+            .filter_map(|(name, values)| Some((name.to_string(), summary(values)?)))
+            .collect()
+    };
+    if !big {
+        return all(named);
+    }
+    named.sort_by_key(|(_, values)| std::cmp::Reverse(size(values)));
+    let rest = named.split_off(1);
+    std::thread::scope(|scope| {
+        let largest = scope.spawn(|| all(named));
+        let mut out = all(rest);
+        // A panic on the other thread is a bug here: pass it on.
+        match largest.join() {
+            Ok(theirs) => out.extend(theirs),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        out
+    })
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ use crate::record::{Outcome, Record};
 use metric::MetricValues;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 /// Aggregates of a whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,10 +136,12 @@ pub fn aggregate(plan: &Plan, records: &[Record], unreadable_records: usize) -> 
 pub struct Aggregator<'p> {
     plan: &'p Plan,
     /// Cell id → index into `plan.cells` and `cells`.
-    index: HashMap<&'p str, usize>,
+    index: HashMap<&'p str, usize, BuildHasherDefault<IdHasher>>,
     cells: Vec<Tally>,
     /// Cold starts by model name, summarised apart from the warm cells.
     cold: HashMap<String, Tally>,
+    /// Reused for each record's metrics (no allocation per record).
+    scratch: RequestMetrics,
 }
 
 impl<'p> Aggregator<'p> {
@@ -153,6 +157,7 @@ impl<'p> Aggregator<'p> {
             index,
             cells: plan.cells.iter().map(|_| Tally::default()).collect(),
             cold: HashMap::new(),
+            scratch: RequestMetrics::default(),
         }
     }
 
@@ -170,7 +175,8 @@ impl<'p> Aggregator<'p> {
         }
         if let Some(&i) = self.index.get(record.cell.as_str()) {
             let cell = &self.plan.cells[i];
-            self.cells[i].add(cell, self.plan.slo.as_ref(), record);
+            let slo = self.plan.slo.as_ref();
+            self.cells[i].add(cell, slo, record, &mut self.scratch);
         }
     }
 
@@ -182,8 +188,9 @@ impl<'p> Aggregator<'p> {
             mut cold,
             ..
         } = self;
-        let (pools, cells) = summarize_cells(plan, tallies);
-        let mut models = summarize_models(plan, &cells, pools);
+        let (cells, pooled) = summarize(plan, &tallies);
+        drop(tallies);
+        let mut models = summarize_models(plan, &cells, pooled);
         for model in &mut models {
             if let Some(tally) = cold.remove(&model.name) {
                 model.cold_start = Some(tally.cold_summary());
@@ -196,6 +203,27 @@ impl<'p> Aggregator<'p> {
             models,
             unreadable_records,
         }
+    }
+}
+
+/// Hashes cell ids a word at a time (Fx-style): SipHash of the 64-byte id
+/// was a visible share of adding a record. The ids come from the plan and
+/// the run's own files, so there is no adversary to resist.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -216,8 +244,6 @@ struct Tally {
     output_tokens: Option<u64>,
     values: MetricValues,
     load: load::CellTally,
-    /// Reused for each record's metrics.
-    scratch: RequestMetrics,
 }
 
 impl Default for Tally {
@@ -233,13 +259,20 @@ impl Default for Tally {
             output_tokens: Some(0),
             values: MetricValues::default(),
             load: load::CellTally::default(),
-            scratch: RequestMetrics::default(),
         }
     }
 }
 
 impl Tally {
-    fn add(&mut self, cell: &Cell, slo: Option<&crate::experiment::Slo>, record: &Record) {
+    /// Takes a record of `cell`; `metrics` is a buffer to reuse for its
+    /// metrics (one for all cells: it stays in the cache).
+    fn add(
+        &mut self,
+        cell: &Cell,
+        slo: Option<&crate::experiment::Slo>,
+        record: &Record,
+        metrics: &mut RequestMetrics,
+    ) {
         self.records += 1;
         if record.warmup {
             self.warmup += 1;
@@ -250,12 +283,16 @@ impl Tally {
             self.load.add(cell, slo, record, None);
             return;
         }
-        // One buffer per tally, refilled per record (no allocation per record).
-        let mut metrics = std::mem::take(&mut self.scratch);
-        fill_request_metrics(record, &mut metrics);
-        self.load.add(cell, slo, record, Some(&metrics));
-        self.add_ok(record, &metrics);
-        self.scratch = metrics;
+        fill_request_metrics(record, metrics);
+        if self.ok == 0 && cell.duration_s.is_none() {
+            // Room for the planned requests at once instead of growing by
+            // doubling (each growth a copy, for many small cells).
+            let planned = cell.repetitions as usize;
+            self.values.reserve_for(planned, metrics);
+            self.load.reserve_for(planned);
+        }
+        self.load.add(cell, slo, record, Some(metrics));
+        self.add_ok(record, metrics);
     }
 
     /// A cold start: all of them, warmup or not, as the model's cold figures.
@@ -330,111 +367,190 @@ impl Tally {
     }
 }
 
-/// Every cell's summary, in plan order, and each model's pooled values
-/// (only for models with more than one cell: a model with one cell reuses
-/// that cell's statistics). A cell's values are copied into its model's
-/// pool before its own statistics consume them.
-fn summarize_cells(
-    plan: &Plan,
-    tallies: Vec<Tally>,
-) -> (HashMap<String, MetricValues>, Vec<CellSummary>) {
-    let mut cells_of: HashMap<&str, usize> = HashMap::new();
-    for cell in &plan.cells {
-        *cells_of.entry(cell.model.as_str()).or_default() += 1;
-    }
-    let mut pools: HashMap<String, MetricValues> = HashMap::new();
-    for (cell, tally) in plan.cells.iter().zip(&tallies) {
-        if cells_of[cell.model.as_str()] > 1 {
-            pools
-                .entry(cell.model.clone())
-                .or_default()
-                .reserve_for(&tally.values);
+/// Model name → metric name → statistics.
+type Pooled = HashMap<String, BTreeMap<String, MetricSummary>>;
+
+/// Every cell's summary, in plan order, and the statistics of each model
+/// with more than one cell over all its cells' values (pooled in plan
+/// order and read where they are, not copied together; a model with one
+/// cell reuses that cell's statistics). Every metric of every cell and
+/// pool is one job, and two threads take the jobs largest first, so the
+/// few large ones overlap with the many small ones.
+fn summarize(plan: &Plan, tallies: &[Tally]) -> (Vec<CellSummary>, Pooled) {
+    let mut jobs: Vec<Job> = Vec::new();
+    for (i, tally) in tallies.iter().enumerate() {
+        for (name, values) in tally.values.named() {
+            jobs.push(Job::cell(i, name, vec![values]));
+        }
+        for (k, values) in tally.load.validity_values().into_iter().enumerate() {
+            jobs.push(Job::cell(i, VALIDITY[k], vec![values]));
         }
     }
-    let mut summaries = Vec::with_capacity(plan.cells.len());
-    let mut pending = plan.cells.iter().zip(tallies).peekable();
-    while pending.peek().is_some() {
-        // A batch of cells goes into the pools, then is summarised (on two
-        // threads) and dropped: the pools never wait on all cells at once.
-        let batch: Vec<(&Cell, Tally)> = pending.by_ref().take(CELL_BATCH).collect();
-        for (cell, tally) in &batch {
-            if let Some(pool) = pools.get_mut(&cell.model) {
-                pool.append(&tally.values);
+    for (model, cells) in cells_by_model(plan, tallies) {
+        if cells.len() > 1 {
+            for (name, parts) in MetricValues::pooled(&cells) {
+                jobs.push(Job {
+                    owner: Owner::Model(model),
+                    name,
+                    parts,
+                });
             }
         }
-        summaries.extend(summarize_batch(plan, batch));
     }
-    (pools, summaries)
+    // Largest first (stable: ties keep plan order).
+    jobs.sort_by_key(|job| std::cmp::Reverse(job.size()));
+    let results = on_two_threads(jobs.len(), |j| {
+        MetricSummary::of_parts(jobs[j].parts.clone())
+    });
+    let mut by_cell: Vec<BTreeMap<&str, MetricSummary>> =
+        tallies.iter().map(|_| BTreeMap::new()).collect();
+    let mut pooled = Pooled::new();
+    for (job, result) in jobs.iter().zip(results) {
+        let Some(summary) = result else { continue };
+        match job.owner {
+            Owner::Cell(i) => {
+                by_cell[i].insert(job.name, summary);
+            }
+            Owner::Model(model) => {
+                pooled
+                    .entry(model.to_string())
+                    .or_default()
+                    .insert(job.name.to_string(), summary);
+            }
+        }
+    }
+    let cells = plan
+        .cells
+        .iter()
+        .zip(tallies)
+        .zip(by_cell)
+        .map(|((cell, tally), metrics)| summarize_cell(plan, cell, tally, metrics))
+        .collect();
+    (cells, pooled)
 }
 
-/// Cells summarised between two appends to the pools.
-const CELL_BATCH: usize = 64;
+/// Names of the validity figures' jobs (not metric names: they go to
+/// `validity`, in [`load::CellTally::validity_values`] order).
+const VALIDITY: [&str; 3] = ["validity:chunks", "validity:per_chunk", "validity:lags"];
 
-/// The batch's cell summaries, in order; the second half on another thread
-/// when there is more than one cell (cells are independent).
-fn summarize_batch(plan: &Plan, mut batch: Vec<(&Cell, Tally)>) -> Vec<CellSummary> {
-    let summarize = |batch: Vec<(&Cell, Tally)>| -> Vec<CellSummary> {
-        batch
-            .into_iter()
-            .map(|(cell, tally)| summarize_cell(plan, cell, tally))
-            .collect()
-    };
-    if batch.len() < 2 {
-        return summarize(batch);
+/// One metric of one cell or of one model's pool.
+struct Job<'a> {
+    owner: Owner<'a>,
+    name: &'static str,
+    /// The values, one after the other.
+    parts: Vec<&'a [f64]>,
+}
+
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    /// Index into the plan's cells.
+    Cell(usize),
+    Model(&'a str),
+}
+
+impl<'a> Job<'a> {
+    fn cell(i: usize, name: &'static str, parts: Vec<&'a [f64]>) -> Job<'a> {
+        Job {
+            owner: Owner::Cell(i),
+            name,
+            parts,
+        }
     }
-    let second = batch.split_off(batch.len() / 2);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| summarize(second));
-        let mut out = summarize(batch);
+
+    fn size(&self) -> usize {
+        self.parts.iter().map(|part| part.len()).sum()
+    }
+}
+
+/// Each model's cells' values, models in plan order.
+fn cells_by_model<'a>(
+    plan: &'a Plan,
+    tallies: &'a [Tally],
+) -> Vec<(&'a str, Vec<&'a MetricValues>)> {
+    let mut models: Vec<(&str, Vec<&MetricValues>)> = Vec::new();
+    for (cell, tally) in plan.cells.iter().zip(tallies) {
+        match models.iter_mut().find(|(model, _)| *model == cell.model) {
+            Some((_, cells)) => cells.push(&tally.values),
+            None => models.push((&cell.model, vec![&tally.values])),
+        }
+    }
+    models
+}
+
+/// `work(i)` for every `i` in `0..count`, in that order, computed on two
+/// threads (this machine has at least two cores) that take the next `i`
+/// from a shared counter.
+fn on_two_threads<T: Send>(count: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = AtomicUsize::new(0);
+    let run = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, AtomicOrdering::Relaxed);
+            if i >= count {
+                return done;
+            }
+            done.push((i, work(i)));
+        }
+    };
+    let mut all = std::thread::scope(|scope| {
+        let other = scope.spawn(run);
+        let mut mine = run();
         // A panic on the other thread is a bug here: pass it on.
         match other.join() {
-            Ok(theirs) => out.extend(theirs),
+            Ok(theirs) => mine.extend(theirs),
             Err(panic) => std::panic::resume_unwind(panic),
         }
-        out
-    })
+        mine
+    });
+    all.sort_unstable_by_key(|&(i, _)| i);
+    all.into_iter().map(|(_, result)| result).collect()
 }
 
-fn summarize_cell(plan: &Plan, cell: &Cell, tally: Tally) -> CellSummary {
+fn summarize_cell(
+    plan: &Plan,
+    cell: &Cell,
+    tally: &Tally,
+    mut metrics: BTreeMap<&str, MetricSummary>,
+) -> CellSummary {
     let window = tally.window_s();
     let counts = tally.counts();
     let load = tally.load.load_figures(cell, plan.slo.as_ref(), window);
+    let validity = VALIDITY.map(|name| metrics.remove(name));
     CellSummary {
         id: cell.id.clone(),
         model: cell.model.clone(),
         label: cell.label.clone(),
         prompt: cell.prompt.clone(),
-        errors: tally.errors.into_values().collect(),
-        metrics: tally.values.summarize(),
+        errors: tally.errors.values().cloned().collect(),
+        metrics: metrics
+            .into_iter()
+            .map(|(name, summary)| (name.to_string(), summary))
+            .collect(),
         throughput_tps: window.zip(tally.output_tokens).map(|(w, t)| t as f64 / w),
         request_rate: window.map(|w| counts.ok as f64 / w),
         counts,
-        finish_reasons: tally.finish_reasons,
+        finish_reasons: tally.finish_reasons.clone(),
         matrix: cell.matrix.iter().cloned().collect(),
         concurrency: match cell.load {
             crate::experiment::Load::Closed { concurrency } => Some(concurrency),
             crate::experiment::Load::Open { .. } => None,
         },
         load,
-        validity: tally.load.validity(),
+        validity: tally.load.validity(validity),
         quality: None,
         monitor: None,
     }
 }
 
-fn summarize_models(
-    plan: &Plan,
-    cells: &[CellSummary],
-    mut pools: HashMap<String, MetricValues>,
-) -> Vec<GroupSummary> {
+fn summarize_models(plan: &Plan, cells: &[CellSummary], mut pooled: Pooled) -> Vec<GroupSummary> {
     let mut groups: Vec<GroupSummary> = Vec::new();
     for cell in &plan.cells {
         if groups.iter().any(|g| g.name == cell.model) {
             continue;
         }
         let mine: Vec<&CellSummary> = cells.iter().filter(|c| c.model == cell.model).collect();
-        let metrics = match pools.remove(&cell.model) {
-            Some(pool) => pool.summarize(),
+        let metrics = match pooled.remove(&cell.model) {
+            Some(metrics) => metrics,
             // One cell: its statistics are the model's.
             None => mine.first().map(|c| c.metrics.clone()).unwrap_or_default(),
         };

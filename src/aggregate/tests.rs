@@ -180,3 +180,56 @@ fn metric_names_list_every_summarised_metric() {
     named.sort_unstable();
     assert_eq!(summarised, named);
 }
+
+#[test]
+fn a_models_pool_is_its_cells_values_in_plan_order() {
+    // Enough chunk gaps that the pool (and one cell) is read in place, few
+    // enough ttft values that each cell sorts its own: the model's figures
+    // must be those of the cells' values copied together in plan order.
+    let mut state = 7u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        (state >> 40) as f64 / 1e3
+    };
+    let mut records = Vec::new();
+    for (cell, count) in [("a.p", 1_200), ("a.q", 900)] {
+        for _ in 0..count {
+            let mut record = ok(cell, 0.0, next(), 0.0, 5, false);
+            let mut at = record.timing.ttft_ms.unwrap_or(0.0);
+            record.timing.chunk_offsets_ms = (0..60)
+                .map(|_| {
+                    at += (next() * 7.0).round() / 7.0; // ties on purpose
+                    at
+                })
+                .collect();
+            record.timing.e2e_ms = Some(at);
+            records.push(record);
+        }
+    }
+    let summary = aggregate(&plan(), &records, 0);
+    let pooled = |metric: &str| -> Vec<f64> {
+        records
+            .iter()
+            .filter(|r| r.cell == "a.p")
+            .chain(records.iter().filter(|r| r.cell == "a.q"))
+            .flat_map(|r| {
+                let m = crate::metrics::request_metrics(r);
+                match metric {
+                    "chunk_gap_ms" => m.chunk_gaps_ms,
+                    _ => m.ttft_ms.into_iter().collect(),
+                }
+            })
+            .collect()
+    };
+    for metric in ["chunk_gap_ms", "ttft_ms"] {
+        let want = MetricSummary::of(pooled(metric));
+        assert_eq!(
+            summary.models[0].metrics.get(metric),
+            want.as_ref(),
+            "{metric}"
+        );
+    }
+    assert!(summary.models[0].metrics["chunk_gap_ms"].count > 100_000);
+}

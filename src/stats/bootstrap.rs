@@ -4,9 +4,10 @@
 //! bit for bit across runs, platforms and `rand` releases.
 
 use super::interval::Interval;
-use super::order::{select_ranks, Ordered};
+use super::order::Ordered;
 use super::percentile::{interpolate, percentile, rank};
 use super::sample::Sample;
+use super::select::select_ranks;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -78,7 +79,7 @@ pub fn bootstrap_percentile_ci(
 /// `None` for each when `ordered` was not sorted (too many values for the
 /// bootstrap its owner chose to run).
 pub fn bootstrap_percentile_cis(
-    ordered: &Ordered,
+    ordered: &Ordered<'_>,
     ps: &[f64],
     resamples: usize,
     seed: u64,

@@ -14,6 +14,7 @@ mod outliers;
 mod percentile;
 mod rank_interval;
 mod sample;
+mod select;
 mod summary;
 mod tdist;
 

@@ -1,83 +1,139 @@
-//! `Ordered`: a validated sample that owns its values and orders them as
-//! little as its statistics need. Up to a size limit the values are sorted
-//! in place (the bootstrap needs them sorted). Beyond it they are not
-//! reordered at all: the order statistics of a summary's percentiles, and
-//! the median absolute deviation, come from one pass that counts the values
-//! below a few narrow windows (placed by a sorted sample of the values) and
-//! keeps only the values inside them, then selects within those — exact,
-//! with a full selection as the fallback should a window miss its rank.
+//! `Ordered`: a validated sample whose values are ordered as little as its
+//! statistics need. Up to a size limit the values are owned and sorted in
+//! place (the bootstrap needs them sorted). Beyond it they are never
+//! reordered, and may be borrowed as several slices read as one sequence (a
+//! model's cells, pooled without a copy): two passes over them find
+//! everything a summary needs — the first checks the values, finds min, max
+//! and sum and places the percentiles' order statistics (see
+//! [`select`](super::select)); the second sums the squared deviations from
+//! the mean and places the median absolute deviation — and the outlier count
+//! is a third. Sums run in the values' order, so every figure is the one a
+//! sorted or pooled copy of the values gives, bit for bit.
 
 use super::outliers::MAD_SCALE;
 use super::percentile::{interpolate, percentile, rank};
-use super::sample::{mean_of, stddev_of, StatsError};
+use super::sample::{mean_of, stddev_from, stddev_of, StatsError};
+use super::select::{
+    from_key, key, order_statistics, select_copy, select_key_ranks, sorted_sample, total_len,
+    WindowPass, BLOCK, SAMPLE_FROM,
+};
 use super::summary::SUMMARY_PERCENTILES;
-use crate::rng::SplitMix64;
 use std::cmp::Ordering;
 
-/// A non-empty set of finite values, owned and ordered in place.
+/// A non-empty set of finite values, sorted or read in place.
 ///
-/// Invariants (checked by [`Ordered::new`], the only constructor): at least
-/// one value, every value finite; `data` is a permutation of the values
-/// given; when `sorted`, it is ascending; otherwise `known` holds the
-/// `r`-th smallest value for each of its ranks `r`.
+/// Invariants (checked by [`Ordered::new`] and [`Ordered::from_parts`], the
+/// only constructors): at least one value, every value finite; when
+/// `sorted`, the values are owned and ascending; otherwise they are in the
+/// order given, `known` holds the `r`-th smallest value for each of its
+/// ranks `r`, and `spread` is set.
 #[derive(Debug, Clone)]
-pub struct Ordered {
-    data: Vec<f64>,
+pub struct Ordered<'a> {
+    data: Data<'a>,
+    count: usize,
     sorted: bool,
     /// (rank, value) of the summary's order statistics, by rank (unsorted data).
     known: Vec<(usize, f64)>,
     min: f64,
     max: f64,
     mean: f64,
+    /// Found while reading unsorted values; computed on demand when sorted.
+    spread: Option<Spread>,
 }
 
-impl Ordered {
+/// Where the values are.
+#[derive(Debug, Clone)]
+enum Data<'a> {
+    Owned(Vec<f64>),
+    /// Slices read one after the other as one sequence.
+    Parts(Vec<&'a [f64]>),
+}
+
+/// What the second pass over unsorted values finds.
+#[derive(Debug, Clone, Copy)]
+struct Spread {
+    stddev: Option<f64>,
+    median: f64,
+    /// Median absolute deviation from the median.
+    mad: f64,
+}
+
+/// Everything an unsorted `Ordered` holds besides its values.
+struct Figures {
+    known: Vec<(usize, f64)>,
+    min: f64,
+    max: f64,
+    mean: f64,
+    spread: Spread,
+}
+
+impl Ordered<'static> {
     /// Validates `values`, sorts them when there are at most `sort_up_to`,
     /// otherwise finds the order statistics of [`SUMMARY_PERCENTILES`].
     ///
     /// # Errors
     ///
     /// As [`Sample::new`](super::Sample::new): empty, or a value not finite.
-    pub fn new(mut values: Vec<f64>, sort_up_to: usize) -> Result<Ordered, StatsError> {
-        let (min, max, sum) = scan(&values)?;
-        let n = values.len();
-        let sorted = n <= sort_up_to;
-        let mut known = Vec::new();
-        if sorted {
-            // Unstable is enough: values equal under total_cmp are identical bits.
-            values.sort_unstable_by(f64::total_cmp);
-        } else {
-            let mut ranks: Vec<usize> = SUMMARY_PERCENTILES
-                .iter()
-                .flat_map(|&p| {
-                    let (lo, hi, _) = rank(n, p);
-                    [lo, hi]
-                })
-                .collect();
-            ranks.sort_unstable();
-            ranks.dedup();
-            let found = order_statistics(&values, &ranks, |x| x);
-            known = ranks.into_iter().zip(found).collect();
+    pub fn new(mut values: Vec<f64>, sort_up_to: usize) -> Result<Ordered<'static>, StatsError> {
+        if values.len() > sort_up_to {
+            return Ordered::unsorted(Data::Owned(values));
         }
-        let mean = if sum.is_finite() && !sorted {
-            (sum / n as f64).clamp(min, max)
-        } else {
-            // Sorted: sum in sorted order, as a Sample does (same bits).
-            mean_of(&values, min, max)
-        };
+        let (min, max, _) = scan(&values)?;
+        sort_by_key(&mut values);
+        // Sum in sorted order, as a Sample does (same bits).
+        let mean = mean_of(&values, min, max);
         Ok(Ordered {
-            data: values,
-            sorted,
-            known,
+            count: values.len(),
+            data: Data::Owned(values),
+            sorted: true,
+            known: Vec::new(),
             min,
             max,
             mean,
+            spread: None,
+        })
+    }
+}
+
+impl<'a> Ordered<'a> {
+    /// [`Ordered::new`] of the values of `parts` one after the other, but
+    /// without copying them when there are more than `sort_up_to` (at most
+    /// that many are copied and sorted).
+    ///
+    /// # Errors
+    ///
+    /// As [`Ordered::new`].
+    pub fn from_parts(parts: Vec<&'a [f64]>, sort_up_to: usize) -> Result<Ordered<'a>, StatsError> {
+        if total_len(&parts) <= sort_up_to {
+            return Ordered::new(parts.concat(), sort_up_to);
+        }
+        Ordered::unsorted(Data::Parts(parts))
+    }
+
+    fn unsorted(data: Data<'a>) -> Result<Ordered<'a>, StatsError> {
+        let parts = data.parts();
+        let count = total_len(&parts);
+        let ranks = summary_ranks(count);
+        let figures = if count < SAMPLE_FROM {
+            read_copy(&parts, &ranks)?
+        } else {
+            read_in_place(&parts, &ranks)?
+        };
+        Ok(Ordered {
+            data,
+            count,
+            sorted: false,
+            known: figures.known,
+            min: figures.min,
+            max: figures.max,
+            mean: figures.mean,
+            spread: Some(figures.spread),
         })
     }
 
     /// Number of values (at least 1).
     pub fn count(&self) -> usize {
-        self.data.len()
+        self.count
     }
 
     pub fn min(&self) -> f64 {
@@ -95,22 +151,32 @@ impl Ordered {
 
     /// Sample standard deviation (divisor `n - 1`); `None` for one value.
     pub fn stddev(&self) -> Option<f64> {
-        stddev_of(&self.data, self.mean)
+        match (&self.spread, &self.data) {
+            (Some(spread), _) => spread.stddev,
+            (None, Data::Owned(values)) => stddev_of(values, self.mean),
+            (None, Data::Parts(_)) => None, // never: parts are not sorted
+        }
     }
 
     /// The values sorted ascending, when they were sorted.
     pub fn sorted(&self) -> Option<&[f64]> {
-        self.sorted.then_some(self.data.as_slice())
+        match (&self.data, self.sorted) {
+            (Data::Owned(values), true) => Some(values),
+            _ => None,
+        }
     }
 
     /// The `p`-th percentile (numpy's linear method, see [`percentile`]).
     /// Immediate for sorted values and for [`SUMMARY_PERCENTILES`]; any
     /// other percentile of unsorted values costs a pass over them.
     pub fn percentile(&self, p: f64) -> f64 {
-        if self.sorted || p.is_nan() {
-            return percentile(&self.data, p);
+        if let Some(sorted) = self.sorted() {
+            return percentile(sorted, p);
         }
-        let (lo, hi, t) = rank(self.count(), p);
+        if p.is_nan() {
+            return f64::NAN;
+        }
+        let (lo, hi, t) = rank(self.count, p);
         let known = |r: usize| {
             self.known
                 .binary_search_by_key(&r, |&(rank, _)| rank)
@@ -120,7 +186,7 @@ impl Ordered {
         if let (Some(a), Some(b)) = (known(lo), known(hi)) {
             return interpolate(a, b, t);
         }
-        let found = order_statistics(&self.data, &[lo, hi], |x| x);
+        let found = order_statistics(&self.data.parts(), &[lo, hi], |x| x);
         interpolate(found[0], found[found.len() - 1], t)
     }
 
@@ -128,22 +194,222 @@ impl Ordered {
     /// above `threshold`, as [`outliers_mad`](super::outliers_mad) counts
     /// them (none when the MAD is 0).
     pub fn outlier_count(self, threshold: f64) -> usize {
-        let median = self.percentile(50.0);
-        let mad = if self.sorted {
-            sorted_mad(&self.data, median)
-        } else {
-            let (lo, hi, t) = rank(self.count(), 50.0);
-            let found = order_statistics(&self.data, &[lo, hi], |x| (x - median).abs());
-            interpolate(found[0], found[found.len() - 1], t)
+        let (median, mad) = match (&self.spread, self.sorted()) {
+            (Some(spread), _) => (spread.median, spread.mad),
+            (None, Some(sorted)) => {
+                let median = percentile(sorted, 50.0);
+                (median, sorted_mad(sorted, median))
+            }
+            (None, None) => return 0, // never: see the invariants
         };
         if mad == 0.0 || !mad.is_finite() {
             return 0;
         }
+        let outlier = |x: f64| (MAD_SCALE * (x - median) / mad).abs() > threshold;
         self.data
+            .parts()
             .iter()
-            .filter(|&&x| (MAD_SCALE * (x - median) / mad).abs() > threshold)
-            .count()
+            .map(|part| part.iter().filter(|&&x| outlier(x)).count())
+            .sum()
     }
+}
+
+impl Data<'_> {
+    /// The values as slices read one after the other.
+    fn parts(&self) -> Vec<&[f64]> {
+        match self {
+            Data::Owned(values) => vec![values.as_slice()],
+            Data::Parts(parts) => parts.clone(),
+        }
+    }
+}
+
+/// Sorts `values` under `total_cmp`, as their [`key`]s: integers sort
+/// faster than a comparison that converts both values every time.
+/// Unstable is enough: equal keys are identical bits.
+fn sort_by_key(values: &mut [f64]) {
+    let mut keys: Vec<i64> = values.iter().map(|&x| key(x)).collect();
+    keys.sort_unstable();
+    for (x, &k) in values.iter_mut().zip(&keys) {
+        *x = from_key(k);
+    }
+}
+
+/// The ranks of the order statistics of [`SUMMARY_PERCENTILES`] among
+/// `n` values, ascending, without repeats.
+fn summary_ranks(n: usize) -> Vec<usize> {
+    let mut ranks: Vec<usize> = SUMMARY_PERCENTILES
+        .iter()
+        .flat_map(|&p| {
+            let (lo, hi, _) = rank(n, p);
+            [lo, hi]
+        })
+        .collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    ranks
+}
+
+/// The figures of fewer than [`SAMPLE_FROM`] unsorted values, from one
+/// copy of them: sums in the values' order first, then selections.
+fn read_copy(parts: &[&[f64]], ranks: &[usize]) -> Result<Figures, StatsError> {
+    let copy = parts.concat();
+    let (min, max, sum) = scan(&copy)?;
+    let n = copy.len();
+    let mean = mean_from(sum, parts, min, max);
+    let stddev = stddev_of(&copy, mean);
+    let mut keys: Vec<i64> = copy.iter().map(|&x| key(x)).collect();
+    select_key_ranks(&mut keys, ranks);
+    let known: Vec<(usize, f64)> = ranks.iter().map(|&r| (r, from_key(keys[r]))).collect();
+    let median = median_of(&known, n);
+    for (k, &x) in keys.iter_mut().zip(&copy) {
+        *k = key((x - median).abs());
+    }
+    let (lo, hi, t) = rank(n, 50.0);
+    select_key_ranks(&mut keys, &[lo, hi]);
+    let mad = interpolate(from_key(keys[lo]), from_key(keys[hi]), t);
+    Ok(Figures {
+        known,
+        min,
+        max,
+        mean,
+        spread: Spread {
+            stddev,
+            median,
+            mad,
+        },
+    })
+}
+
+/// The figures of many unsorted values in two passes over them (and a
+/// selection among the few values kept by each).
+fn read_in_place(parts: &[&[f64]], ranks: &[usize]) -> Result<Figures, StatsError> {
+    let n = total_len(parts);
+    let sample = sorted_sample(parts, |x| x);
+    let first = first_pass(parts, WindowPass::new(&sample, n, ranks))?;
+    let found = first
+        .ranks
+        .unwrap_or_else(|| select_copy(parts, ranks, |x| x));
+    let known: Vec<(usize, f64)> = ranks.iter().copied().zip(found).collect();
+    let (min, max) = (first.min, first.max);
+    let mean = mean_from(first.sum, parts, min, max);
+    let median = median_of(&known, n);
+    // The sampled values' deviations are a sample of the deviations.
+    let mut deviations: Vec<f64> = sample.iter().map(|&x| (x - median).abs()).collect();
+    deviations.sort_unstable_by(f64::total_cmp);
+    let (lo, hi, t) = rank(n, 50.0);
+    let pass = WindowPass::new(&deviations, n, &[lo, hi]);
+    let (ss, found) = second_pass(parts, mean, median, pass);
+    let found = found.unwrap_or_else(|| select_copy(parts, &[lo, hi], |x| (x - median).abs()));
+    Ok(Figures {
+        known,
+        min,
+        max,
+        mean,
+        spread: Spread {
+            stddev: (n > 1).then(|| stddev_from(ss, n)).flatten(),
+            median,
+            mad: interpolate(found[0], found[1], t),
+        },
+    })
+}
+
+/// What the first pass over unsorted values finds.
+struct FirstPass {
+    min: f64,
+    max: f64,
+    sum: f64,
+    /// The values at the pass's ranks; `None` when a window missed.
+    ranks: Option<Vec<f64>>,
+}
+
+/// Checks every value, finds min and max (under `total_cmp`), the sum (in
+/// order, from 0.0 as [`scan`] sums) and the values at `pass`'s ranks.
+fn first_pass(parts: &[&[f64]], mut pass: WindowPass) -> Result<FirstPass, StatsError> {
+    let (mut low, mut high, mut sum, mut finite) = (i64::MAX, i64::MIN, 0.0, true);
+    for part in parts {
+        for block in part.chunks(BLOCK) {
+            for &x in block {
+                finite &= x.is_finite();
+                let k = key(x);
+                low = low.min(k);
+                high = high.max(k);
+                sum += x;
+            }
+            pass.add_block(block);
+        }
+    }
+    if !finite {
+        return Err(first_error(parts));
+    }
+    Ok(FirstPass {
+        min: from_key(low),
+        max: from_key(high),
+        sum,
+        ranks: pass.finish(),
+    })
+}
+
+/// Sums the squared deviations from `mean` (in order, as [`stddev_of`]
+/// sums them) and finds the values at `pass`'s ranks of `|x - median|`.
+fn second_pass(
+    parts: &[&[f64]],
+    mean: f64,
+    median: f64,
+    mut pass: WindowPass,
+) -> (f64, Option<Vec<f64>>) {
+    let mut ss = 0.0;
+    let mut deviations = [0.0; BLOCK];
+    for part in parts {
+        for block in part.chunks(BLOCK) {
+            for (d, &x) in deviations.iter_mut().zip(block) {
+                ss += (x - mean) * (x - mean);
+                *d = (x - median).abs();
+            }
+            pass.add_block(&deviations[..block.len()]);
+        }
+    }
+    (ss, pass.finish())
+}
+
+/// The error [`scan`] reports for the first value that is not finite.
+fn first_error(parts: &[&[f64]]) -> StatsError {
+    let mut index = 0;
+    for part in parts {
+        if let Err(StatsError::NonFinite { index: i, value }) = scan(part) {
+            return StatsError::NonFinite {
+                index: index + i,
+                value,
+            };
+        }
+        index += part.len();
+    }
+    StatsError::Empty // never: the caller saw a value that is not finite
+}
+
+/// The median from the summary's order statistics.
+fn median_of(known: &[(usize, f64)], n: usize) -> f64 {
+    let (lo, hi, t) = rank(n, 50.0);
+    let at = |r: usize| {
+        known
+            .iter()
+            .find(|&&(rank, _)| rank == r)
+            .map_or(f64::NAN, |&(_, value)| value)
+    };
+    interpolate(at(lo), at(hi), t)
+}
+
+/// The mean of unsorted values from their sum (in order), as
+/// [`mean_of`] finds it: a running mean in order should the sum overflow.
+fn mean_from(sum: f64, parts: &[&[f64]], min: f64, max: f64) -> f64 {
+    if sum.is_finite() {
+        return (sum / total_len(parts) as f64).clamp(min, max);
+    }
+    let mut mean = 0.0;
+    for (k, x) in parts.iter().flat_map(|part| part.iter()).enumerate() {
+        mean += (x - mean) / (k + 1) as f64;
+    }
+    mean.clamp(min, max)
 }
 
 /// Checks the invariants in one pass and returns min and max (under
@@ -164,168 +430,6 @@ fn scan(values: &[f64]) -> Result<(f64, f64, f64), StatsError> {
         sum += x;
     }
     Ok((lo, hi, sum))
-}
-
-/// Below this many values a copy and a selection beat sampling.
-const SAMPLE_FROM: usize = 1 << 16;
-/// Values drawn to place the windows.
-const SAMPLE: usize = 1 << 14;
-/// Half-width of a window, in standard deviations of a sample quantile's rank.
-const WINDOW_SDS: f64 = 6.0;
-
-/// The values at `ranks` (ascending, each `< data.len()`) of the multiset
-/// `{f(x) : x in data}`, under `total_cmp`, without reordering `data`.
-///
-/// A sorted sample of `f(x)` places a window around each rank, wide enough
-/// that the rank falls inside it all but never; one pass counts the values
-/// below each window and keeps those inside; a rank inside its window is
-/// then a selection among the kept values. Exact either way: a rank that
-/// fell outside its window is found by a full selection on a copy.
-pub(crate) fn order_statistics(data: &[f64], ranks: &[usize], f: impl Fn(f64) -> f64) -> Vec<f64> {
-    let n = data.len();
-    if n < SAMPLE_FROM {
-        return select_copy(data, ranks, f);
-    }
-    let (windows, window_of) = merge(place_windows(data, ranks, &f));
-    let count = windows.len();
-    // Values between window j-1 and window j (j == count: above the last),
-    // and values inside window j; a window of one value only counts its
-    // values, the others keep them.
-    let mut between = vec![0usize; count + 1];
-    let mut inside = vec![0usize; count];
-    let mut kept: Vec<Vec<f64>> = vec![Vec::new(); count];
-    for &x in data {
-        let v = f(x);
-        // Windows are disjoint and ascending: skip those wholly below v.
-        let mut j = 0;
-        while j < count && v.total_cmp(&windows[j].1) == Ordering::Greater {
-            j += 1;
-        }
-        if j == count || v.total_cmp(&windows[j].0) == Ordering::Less {
-            between[j] += 1;
-        } else {
-            inside[j] += 1;
-            if windows[j].0.to_bits() != windows[j].1.to_bits() {
-                kept[j].push(v);
-            }
-        }
-    }
-    // Values below window j: everything between and inside the ones before.
-    let below: Vec<usize> = (0..count)
-        .scan(0, |sum, j| {
-            *sum += between[j];
-            let here = *sum;
-            *sum += inside[j];
-            Some(here)
-        })
-        .collect();
-    let mut found = Vec::with_capacity(ranks.len());
-    for (&r, &j) in ranks.iter().zip(&window_of) {
-        let Some(k) = r.checked_sub(below[j]).filter(|&k| k < inside[j]) else {
-            return select_copy(data, ranks, f); // the window missed: rare
-        };
-        if kept[j].is_empty() {
-            found.push(windows[j].0);
-        } else {
-            let (_, value, _) = kept[j].select_nth_unstable_by(k, f64::total_cmp);
-            found.push(*value);
-        }
-    }
-    found
-}
-
-/// Overlapping windows (of ascending ranks, so ascending bounds) merged
-/// into one, so that no value is kept twice; with each rank's window.
-fn merge(windows: Vec<(f64, f64)>) -> (Vec<(f64, f64)>, Vec<usize>) {
-    let mut merged: Vec<(f64, f64)> = Vec::new();
-    let mut window_of = Vec::with_capacity(windows.len());
-    for (low, high) in windows {
-        match merged.last_mut() {
-            Some(last) if low.total_cmp(&last.1) != Ordering::Greater => {
-                if high.total_cmp(&last.1) == Ordering::Greater {
-                    last.1 = high;
-                }
-            }
-            _ => merged.push((low, high)),
-        }
-        window_of.push(merged.len() - 1);
-    }
-    (merged, window_of)
-}
-
-/// For each rank, a window `[low, high]` of values that holds it but for a
-/// chance of about 1e-9: sample quantiles around the rank's, `WINDOW_SDS`
-/// standard deviations of the sample rank apart.
-fn place_windows(data: &[f64], ranks: &[usize], f: &impl Fn(f64) -> f64) -> Vec<(f64, f64)> {
-    let n = data.len();
-    let step = n / SAMPLE; // ≥ 4, as n ≥ SAMPLE_FROM
-    let mut rng = SplitMix64::new(0x5eed);
-    let mut sample: Vec<f64> = (0..SAMPLE)
-        .map(|i| f(data[i * step + rng.below(step)]))
-        .collect();
-    sample.sort_unstable_by(f64::total_cmp);
-    let last = SAMPLE - 1;
-    ranks
-        .iter()
-        .map(|&r| {
-            let q = r as f64 / (n - 1) as f64;
-            let centre = q * last as f64;
-            let spread = WINDOW_SDS * (SAMPLE as f64 * q * (1.0 - q)).sqrt() + 2.0;
-            let lo = (centre - spread).floor();
-            let hi = (centre + spread).ceil();
-            let low = if lo <= 0.0 {
-                f64::MIN
-            } else {
-                sample[lo as usize]
-            };
-            let high = if hi >= last as f64 {
-                f64::MAX
-            } else {
-                sample[hi as usize]
-            };
-            (low, high)
-        })
-        .collect()
-}
-
-/// [`order_statistics`] by a selection on a copy of the mapped values.
-fn select_copy(data: &[f64], ranks: &[usize], f: impl Fn(f64) -> f64) -> Vec<f64> {
-    let mut copy: Vec<f64> = data.iter().map(|&x| f(x)).collect();
-    select_ranks(&mut copy, ranks);
-    ranks.iter().map(|&r| copy[r]).collect()
-}
-
-/// Puts the `r`-th smallest value at index `r` for every `r` in `ranks`
-/// (ascending, each `< data.len()`). Ranks are taken lowest first, each
-/// selected within what lies above the previous one, and a rank right
-/// after the previous one is just the minimum of the rest (a scan, not a
-/// selection).
-pub(crate) fn select_ranks(data: &mut [f64], ranks: &[usize]) {
-    let mut start = 0; // everything below `start` is in its final place
-    for &rank in ranks {
-        if rank < start || rank >= data.len() {
-            continue; // a repeated rank, or out of range
-        }
-        let rest = &mut data[start..];
-        let k = rank - start;
-        if k == 0 {
-            move_min_first(rest);
-        } else {
-            rest.select_nth_unstable_by(k, f64::total_cmp);
-        }
-        start = rank + 1;
-    }
-}
-
-/// Swaps the smallest value (under `total_cmp`) to the front of `data`.
-fn move_min_first(data: &mut [f64]) {
-    let mut min = 0;
-    for (i, x) in data.iter().enumerate().skip(1) {
-        if x.total_cmp(&data[min]) == Ordering::Less {
-            min = i;
-        }
-    }
-    data.swap(0, min);
 }
 
 /// The median of `|x - median|` over sorted `data`, without building the
@@ -414,43 +518,63 @@ mod tests {
     }
 
     #[test]
-    fn selection_puts_every_rank_in_place() {
-        let v: Vec<f64> = (0..10_001)
-            .map(|i| f64::from((i * 7919) % 10_007))
-            .collect();
-        let mut sorted = v.clone();
-        sorted.sort_by(f64::total_cmp);
-        let mut data = v;
-        let ranks = [0, 17, 5_000, 5_001, 9_999, 10_000];
-        select_ranks(&mut data, &ranks);
-        for r in ranks {
-            assert_eq!(data[r], sorted[r], "rank {r}");
+    fn parts_give_the_numbers_of_their_concatenation_bit_for_bit() {
+        // Sizes for each path: sorted, one copy, read in place (twice the
+        // sampling threshold); ties, both zeros and an outlier or two.
+        for n in [1_500, 20_000, 140_001] {
+            let values: Vec<f64> = (0..n)
+                .map(|i| {
+                    let x = ((i * 7_919) % 10_007) as f64 / 13.0 - 200.0;
+                    match i % 1_000 {
+                        0 => -0.0,
+                        1 => 0.0,
+                        2 => 1e6,
+                        _ => (x * 8.0).round() / 8.0,
+                    }
+                })
+                .collect();
+            let cuts = [0, 1, n / 3, n / 3, n - 2, n];
+            let parts: Vec<&[f64]> = cuts.windows(2).map(|w| &values[w[0]..w[1]]).collect();
+            let from_parts = Ordered::from_parts(parts, 2_000).unwrap();
+            let whole = Ordered::new(values.clone(), 2_000).unwrap();
+            let sample = Sample::new(values.clone()).unwrap();
+            for ordered in [&from_parts, &whole] {
+                assert_eq!(
+                    Summary::from_ordered(ordered),
+                    Summary::from_ordered(&whole)
+                );
+                assert_eq!(ordered.percentile(42.0), sample.percentile(42.0));
+            }
+            let want = Summary::from_sample(&sample);
+            let got = Summary::from_ordered(&whole);
+            assert_eq!(
+                (got.p50, got.p90, got.p95, got.p99),
+                (want.p50, want.p90, want.p95, want.p99)
+            );
+            let outliers = outliers_mad(&sample, MAD_THRESHOLD).len();
+            assert!(outliers > 0);
+            assert_eq!(from_parts.outlier_count(MAD_THRESHOLD), outliers);
+            assert_eq!(whole.outlier_count(MAD_THRESHOLD), outliers);
         }
     }
 
     #[test]
-    fn windows_find_exact_order_statistics_in_any_order() {
-        let n = 300_007;
-        let jitter = |i: usize| ((i * 2_654_435_761) % 1_000_003) as f64 / 997.0;
-        let shapes: [Vec<f64>; 4] = [
-            (0..n).map(jitter).collect(),
-            (0..n).map(|i| i as f64).collect(),       // sorted
-            (0..n).map(|i| (n - i) as f64).collect(), // reversed
-            (0..n).map(|i| (i % 7) as f64 * 0.5).collect(), // few values
-        ];
-        for values in shapes {
-            let mut sorted = values.clone();
-            sorted.sort_by(f64::total_cmp);
-            let ranks = [0, 1, n / 2, n / 2 + 1, n * 99 / 100, n - 1];
-            let found = order_statistics(&values, &ranks, |x| x);
-            let want: Vec<f64> = ranks.iter().map(|&r| sorted[r]).collect();
-            assert_eq!(found, want);
-            let median = sorted[n / 2];
-            let mut deviations: Vec<f64> = values.iter().map(|x| (x - median).abs()).collect();
-            deviations.sort_by(f64::total_cmp);
-            let found = order_statistics(&values, &[n / 2], |x| (x - median).abs());
-            assert_eq!(found, vec![deviations[n / 2]]);
-        }
+    fn a_part_with_a_value_not_finite_is_an_error_at_its_index() {
+        let first = vec![1.0; 3_000];
+        let second = [2.0, f64::INFINITY];
+        assert_eq!(
+            Ordered::from_parts(vec![&first, &second], 10).unwrap_err(),
+            StatsError::NonFinite {
+                index: 3_001,
+                value: f64::INFINITY
+            }
+        );
+        let many = vec![0.5; 100_000];
+        assert!(Ordered::from_parts(vec![&many, &second], 10).is_err());
+        assert_eq!(
+            Ordered::from_parts(vec![&[], &[]], 10).unwrap_err(),
+            StatsError::Empty
+        );
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! distance from the median in units of the median absolute deviation (MAD),
 //! which, unlike mean and stddev, the outliers themselves cannot inflate.
 
-use super::order::select_ranks;
 use super::percentile::{interpolate, rank};
 use super::sample::Sample;
+use super::select::select_ranks;
 
 /// The usual cut-off for [`outliers_mad`] (Iglewicz & Hoaglin).
 pub const MAD_THRESHOLD: f64 = 3.5;

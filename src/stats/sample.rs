@@ -123,6 +123,13 @@ pub(crate) fn stddev_of(values: &[f64], mean: f64) -> Option<f64> {
         return None;
     }
     let ss: f64 = values.iter().map(|x| (x - mean) * (x - mean)).sum();
+    stddev_from(ss, n)
+}
+
+/// The standard deviation of `n` (≥ 2) values whose squared deviations
+/// from the mean sum to `ss` (summed in the values' order, as
+/// [`stddev_of`] sums them); `None` when it overflows f64.
+pub(crate) fn stddev_from(ss: f64, n: usize) -> Option<f64> {
     let sd = (ss / (n - 1) as f64).sqrt();
     sd.is_finite().then_some(sd)
 }

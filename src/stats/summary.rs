@@ -55,7 +55,7 @@ impl Summary {
 
     /// Computes the summary of `ordered` (the same numbers a [`Sample`] of
     /// its values gives, but from values ordered in place).
-    pub fn from_ordered(ordered: &Ordered) -> Summary {
+    pub fn from_ordered(ordered: &Ordered<'_>) -> Summary {
         Summary::build(
             (ordered.count(), ordered.mean(), ordered.stddev()),
             (ordered.min(), ordered.max()),
