@@ -1,23 +1,27 @@
-//! `MetricSummary`: a `Summary` plus what needs resampling — seeded bootstrap
-//! intervals for the median and p95 — and the count of outliers by the
-//! modified z-score. It dereferences to `Summary`, and serialises flat, so
+//! `MetricSummary`: a `Summary` plus intervals for the median and p95 —
+//! seeded bootstrap up to 2,000 values, distribution-free order-statistic
+//! intervals beyond — and the count of outliers by the modified z-score. It dereferences to `Summary`, and serialises flat, so
 //! templates read `metrics.ttft_ms.p50` as before. Also `MetricValues`, the
 //! values of every summarised metric of a group of requests, gathered one
 //! request at a time and handed to the statistics without copies.
 
 use super::SCALAR_METRICS;
 use crate::metrics::RequestMetrics;
-use crate::stats::{bootstrap_percentile_cis, Interval, Ordered, Summary, MAD_THRESHOLD};
+use crate::stats::{
+    bootstrap_percentile_cis, Interval, Ordered, Summary, INTERVAL_LEVEL, INTERVAL_PERCENTILES,
+    MAD_THRESHOLD,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bootstrap resamples; fixed seed so a report re-renders identically.
 const RESAMPLES: usize = 1000;
 const SEED: u64 = 0x11_6d_be_9c;
-/// Above this many values the t interval of the mean says enough, and the
-/// percentile intervals of so large a sample are narrow: no bootstrap. Up
-/// to it the values are sorted (the bootstrap reads the sorted data); beyond
-/// it only the order statistics of the summary are selected, in linear time.
+/// Up to this many values they are sorted and the percentile intervals are
+/// bootstrapped (the bootstrap reads the sorted data); beyond it only the
+/// order statistics of the summary and of its intervals' bounds are
+/// selected, in linear time, and the intervals are distribution-free ones
+/// from order statistics (exact binomial ranks, which need many values).
 const MAX_BOOTSTRAP: usize = 2_000;
 /// Fewer values than this give no useful percentile interval.
 const MIN_BOOTSTRAP: usize = 10;
@@ -26,10 +30,11 @@ const MIN_BOOTSTRAP: usize = 10;
 pub struct MetricSummary {
     #[serde(flatten)]
     pub summary: Summary,
-    /// 95% bootstrap interval of the median.
+    /// 95% interval of the median (bootstrap, or order statistics above
+    /// 2,000 values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ci95_p50: Option<Interval>,
-    /// 95% bootstrap interval of p95.
+    /// 95% interval of p95 (as `ci95_p50`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ci95_p95: Option<Interval>,
     /// Values with a modified z-score above 3.5 (MAD-based).
@@ -60,13 +65,19 @@ impl MetricSummary {
     }
 
     fn from_ordered(ordered: Ordered<'_>) -> Option<MetricSummary> {
-        let resample = ordered.count() >= MIN_BOOTSTRAP;
-        let (ci95_p50, ci95_p95) = if resample {
-            // Sorted (≤ MAX_BOOTSTRAP values) or None for both.
-            let cis = bootstrap_percentile_cis(&ordered, &[50.0, 95.0], RESAMPLES, SEED, 0.95);
-            (cis[0], cis[1])
+        let [ci95_p50, ci95_p95] = if ordered.sorted().is_none() {
+            INTERVAL_PERCENTILES.map(|p| ordered.rank_interval(p, INTERVAL_LEVEL))
+        } else if ordered.count() >= MIN_BOOTSTRAP {
+            let cis = bootstrap_percentile_cis(
+                &ordered,
+                &INTERVAL_PERCENTILES,
+                RESAMPLES,
+                SEED,
+                INTERVAL_LEVEL,
+            );
+            [cis[0], cis[1]]
         } else {
-            (None, None)
+            [None, None]
         };
         Some(MetricSummary {
             summary: Summary::from_ordered(&ordered),
@@ -212,6 +223,23 @@ mod tests {
             Some(many),
             "seeded: the same every time"
         );
+    }
+
+    #[test]
+    fn large_samples_get_order_statistic_intervals() {
+        // 2,001 values 0..2000 in a scrambled order: the median's 95 %
+        // interval is between the order statistics at ranks 957 and 1,045
+        // (binomial(2001, 0.5) tails of at most 2.5 % each), i.e. the values
+        // 956 and 1,044.
+        let values: Vec<f64> = (0..2_001).map(|i| f64::from(i * 7 % 2_001)).collect();
+        let summary = MetricSummary::of(values).expect("summary");
+        let median = summary.ci95_p50.expect("median interval");
+        assert_eq!(
+            (median.low, median.high, median.level),
+            (956.0, 1_044.0, 0.95)
+        );
+        let p95 = summary.ci95_p95.expect("p95 interval");
+        assert!(p95.low < summary.p95 && summary.p95 < p95.high, "{p95:?}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ mod tdist;
 
 pub use bootstrap::{bootstrap_ci, bootstrap_percentile_ci, bootstrap_percentile_cis};
 pub use interval::Interval;
-pub use order::Ordered;
+pub use order::{Ordered, INTERVAL_LEVEL, INTERVAL_PERCENTILES};
 pub use outliers::{outliers_mad, MAD_THRESHOLD};
 pub use percentile::percentile;
 pub use rank_interval::percentile_rank_interval;

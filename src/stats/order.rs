@@ -10,8 +10,10 @@
 //! is a third. Sums run in the values' order, so every figure is the one a
 //! sorted or pooled copy of the values gives, bit for bit.
 
+use super::interval::Interval;
 use super::outliers::MAD_SCALE;
 use super::percentile::{interpolate, percentile, rank};
+use super::rank_interval::percentile_rank_interval;
 use super::sample::{mean_of, stddev_from, stddev_of, StatsError};
 use super::select::{
     from_key, key, order_statistics, select_copy, select_key_ranks, sorted_sample, total_len,
@@ -177,17 +179,40 @@ impl<'a> Ordered<'a> {
             return f64::NAN;
         }
         let (lo, hi, t) = rank(self.count, p);
-        let known = |r: usize| {
-            self.known
-                .binary_search_by_key(&r, |&(rank, _)| rank)
-                .ok()
-                .map(|i| self.known[i].1)
-        };
-        if let (Some(a), Some(b)) = (known(lo), known(hi)) {
+        if let (Some(a), Some(b)) = (self.known_at(lo), self.known_at(hi)) {
             return interpolate(a, b, t);
         }
         let found = order_statistics(&self.data.parts(), &[lo, hi], |x| x);
         interpolate(found[0], found[found.len() - 1], t)
+    }
+
+    /// The distribution-free interval of percentile `p` at `level`: the
+    /// order statistics whose ranks come from the binomial distribution of
+    /// the count below the true percentile (see
+    /// [`percentile_rank_interval`]). `None` when there are too few values.
+    /// Immediate for sorted values and for [`INTERVAL_PERCENTILES`] at
+    /// [`INTERVAL_LEVEL`]; others of unsorted values cost a pass.
+    pub fn rank_interval(&self, p: f64, level: f64) -> Option<Interval> {
+        let [j, k] = interval_ranks(self.count, p, level)?;
+        let [low, high] = match self.sorted() {
+            Some(sorted) => [sorted[j], sorted[k]],
+            None => match (self.known_at(j), self.known_at(k)) {
+                (Some(low), Some(high)) => [low, high],
+                _ => {
+                    let found = order_statistics(&self.data.parts(), &[j, k], |x| x);
+                    [found[0], found[found.len() - 1]]
+                }
+            },
+        };
+        Some(Interval { low, high, level })
+    }
+
+    /// The `r`-th smallest value (0-based) if the first pass placed it.
+    fn known_at(&self, r: usize) -> Option<f64> {
+        self.known
+            .binary_search_by_key(&r, |&(rank, _)| rank)
+            .ok()
+            .map(|i| self.known[i].1)
     }
 
     /// How many values have a modified z-score `0.6745 * |x - median| / MAD`
@@ -235,15 +260,32 @@ fn sort_by_key(values: &mut [f64]) {
     }
 }
 
-/// The ranks of the order statistics of [`SUMMARY_PERCENTILES`] among
-/// `n` values, ascending, without repeats.
+/// Percentiles whose distribution-free intervals ([`Ordered::rank_interval`])
+/// unsorted values carry without another pass, and the intervals' level.
+pub const INTERVAL_PERCENTILES: [f64; 2] = [50.0, 95.0];
+pub const INTERVAL_LEVEL: f64 = 0.95;
+
+/// 0-based ranks of the order statistics bounding the distribution-free
+/// interval of percentile `p` among `n` values.
+fn interval_ranks(n: usize, p: f64, level: f64) -> Option<[usize; 2]> {
+    percentile_rank_interval(n, p, level).map(|(j, k)| [j - 1, k - 1])
+}
+
+/// The ranks of the order statistics of [`SUMMARY_PERCENTILES`] and of the
+/// bounds of the [`INTERVAL_PERCENTILES`]' intervals among `n` values,
+/// ascending, without repeats.
 fn summary_ranks(n: usize) -> Vec<usize> {
+    let bounds = INTERVAL_PERCENTILES
+        .iter()
+        .filter_map(|&p| interval_ranks(n, p, INTERVAL_LEVEL))
+        .flatten();
     let mut ranks: Vec<usize> = SUMMARY_PERCENTILES
         .iter()
         .flat_map(|&p| {
             let (lo, hi, _) = rank(n, p);
             [lo, hi]
         })
+        .chain(bounds)
         .collect();
     ranks.sort_unstable();
     ranks.dedup();
@@ -551,6 +593,20 @@ mod tests {
                 (got.p50, got.p90, got.p95, got.p99),
                 (want.p50, want.p90, want.p95, want.p99)
             );
+            // Interval bounds are the order statistics at the binomial
+            // ranks, placed by the first pass or found by another.
+            for (p, level) in [(50.0, 0.95), (95.0, 0.95), (90.0, 0.8)] {
+                let (j, k) = percentile_rank_interval(n, p, level).expect("many values");
+                let want = Interval {
+                    low: sample.sorted()[j - 1],
+                    high: sample.sorted()[k - 1],
+                    level,
+                };
+                assert!(want.contains(sample.percentile(p)), "n={n} p={p}");
+                for ordered in [&from_parts, &whole] {
+                    assert_eq!(ordered.rank_interval(p, level), Some(want), "n={n} p={p}");
+                }
+            }
             let outliers = outliers_mad(&sample, MAD_THRESHOLD).len();
             assert!(outliers > 0);
             assert_eq!(from_parts.outlier_count(MAD_THRESHOLD), outliers);
