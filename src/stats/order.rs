@@ -36,6 +36,9 @@ pub struct Ordered<'a> {
     sorted: bool,
     /// (rank, value) of the summary's order statistics, by rank (unsorted data).
     known: Vec<(usize, f64)>,
+    /// Ranks of the bounds of the [`INTERVAL_PERCENTILES`]' intervals
+    /// (unsorted data; computed once, they are in `known`).
+    intervals: [Option<[usize; 2]>; 2],
     min: f64,
     max: f64,
     mean: f64,
@@ -89,6 +92,7 @@ impl Ordered<'static> {
             data: Data::Owned(values),
             sorted: true,
             known: Vec::new(),
+            intervals: [None; 2],
             min,
             max,
             mean,
@@ -115,7 +119,8 @@ impl<'a> Ordered<'a> {
     fn unsorted(data: Data<'a>) -> Result<Ordered<'a>, StatsError> {
         let parts = data.parts();
         let count = total_len(&parts);
-        let ranks = summary_ranks(count);
+        let intervals = INTERVAL_PERCENTILES.map(|p| interval_ranks(count, p, INTERVAL_LEVEL));
+        let ranks = summary_ranks(count, &intervals);
         let figures = if count < SAMPLE_FROM {
             read_copy(&parts, &ranks)?
         } else {
@@ -126,6 +131,7 @@ impl<'a> Ordered<'a> {
             count,
             sorted: false,
             known: figures.known,
+            intervals,
             min: figures.min,
             max: figures.max,
             mean: figures.mean,
@@ -193,7 +199,11 @@ impl<'a> Ordered<'a> {
     /// Immediate for sorted values and for [`INTERVAL_PERCENTILES`] at
     /// [`INTERVAL_LEVEL`]; others of unsorted values cost a pass.
     pub fn rank_interval(&self, p: f64, level: f64) -> Option<Interval> {
-        let [j, k] = interval_ranks(self.count, p, level)?;
+        let cached = INTERVAL_PERCENTILES
+            .iter()
+            .position(|&q| q == p && level == INTERVAL_LEVEL && !self.sorted)
+            .map(|i| self.intervals[i]);
+        let [j, k] = cached.unwrap_or_else(|| interval_ranks(self.count, p, level))?;
         let [low, high] = match self.sorted() {
             Some(sorted) => [sorted[j], sorted[k]],
             None => match (self.known_at(j), self.known_at(k)) {
@@ -272,13 +282,9 @@ fn interval_ranks(n: usize, p: f64, level: f64) -> Option<[usize; 2]> {
 }
 
 /// The ranks of the order statistics of [`SUMMARY_PERCENTILES`] and of the
-/// bounds of the [`INTERVAL_PERCENTILES`]' intervals among `n` values,
-/// ascending, without repeats.
-fn summary_ranks(n: usize) -> Vec<usize> {
-    let bounds = INTERVAL_PERCENTILES
-        .iter()
-        .filter_map(|&p| interval_ranks(n, p, INTERVAL_LEVEL))
-        .flatten();
+/// intervals' bounds among `n` values, ascending, without repeats.
+fn summary_ranks(n: usize, intervals: &[Option<[usize; 2]>]) -> Vec<usize> {
+    let bounds = intervals.iter().flatten().flatten().copied();
     let mut ranks: Vec<usize> = SUMMARY_PERCENTILES
         .iter()
         .flat_map(|&p| {

@@ -36,8 +36,9 @@ pub fn percentile_rank_interval(n: usize, p: f64, level: f64) -> Option<(usize, 
     (j >= 1 && k < n).then_some((j, k + 1))
 }
 
-/// Binomial(n, q) probabilities over the counts that carry any mass at
-/// double precision (mode ± 40 standard deviations, at least ± 40): built
+/// Binomial(n, q) probabilities over the counts that matter (mode ± 12
+/// standard deviations, at least ± 40: the mass beyond is below 1e-15,
+/// far from moving a 2.5 % tail's boundary): built
 /// from the mode outwards by the ratio of neighbouring terms, then
 /// normalised, so no factorial or gamma function is needed and nothing
 /// overflows for millions of trials.
@@ -50,7 +51,7 @@ impl BinomialMass {
     fn new(n: usize, q: f64) -> BinomialMass {
         let nf = n as f64;
         let mode = (((nf + 1.0) * q).floor() as usize).min(n);
-        let spread = (40.0 * (nf * q * (1.0 - q)).sqrt()).ceil().max(40.0) as usize;
+        let spread = (12.0 * (nf * q * (1.0 - q)).sqrt()).ceil().max(40.0) as usize;
         let first = mode.saturating_sub(spread);
         let last = (mode + spread).min(n);
         let odds = q / (1.0 - q);
