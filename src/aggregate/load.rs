@@ -8,7 +8,7 @@ use super::metric::MetricSummary;
 use crate::experiment::{Load, Slo};
 use crate::metrics::RequestMetrics;
 use crate::plan::Cell;
-use crate::record::Record;
+use crate::record::{ErrorKind, Outcome, Record};
 use serde::{Deserialize, Serialize};
 
 /// What the cell asked for and what it got.
@@ -39,7 +39,19 @@ pub struct Validity {
     pub tokens_per_chunk: Option<MetricSummary>,
     /// Open loop: how late requests went out after their scheduled time, ms.
     pub dispatch_lag_ms: Option<MetricSummary>,
+    /// Open loop: measured requests sent more than [`LATE_DISPATCH_MS`]
+    /// after their scheduled time.
+    #[serde(default)]
+    pub late_dispatches: u64,
+    /// Open loop: measured requests never sent, the in-flight cap being
+    /// reached at their scheduled time (also counted as failed, `dropped`).
+    #[serde(default)]
+    pub dropped: u64,
 }
+
+/// A dispatch later than this after its scheduled time counts as late, ms:
+/// well above the scheduler's own jitter, well below a request's duration.
+pub const LATE_DISPATCH_MS: f64 = 1.0;
 
 /// What a cell's load figures and validity figures need, gathered one
 /// request at a time.
@@ -52,6 +64,8 @@ pub(super) struct CellTally {
     good: usize,
     early_stops: u64,
     cache_hits: u64,
+    late: u64,
+    dropped: u64,
     chunks: Vec<f64>,
     per_chunk: Vec<f64>,
     lags: Vec<f64>,
@@ -71,6 +85,22 @@ impl CellTally {
             self.busy_ms += e2e;
         }
         self.lags.extend(record.timing.dispatch_lag_ms);
+        if record
+            .timing
+            .dispatch_lag_ms
+            .is_some_and(|lag| lag > LATE_DISPATCH_MS)
+        {
+            self.late += 1;
+        }
+        if matches!(
+            record.outcome,
+            Outcome::Error {
+                kind: ErrorKind::Dropped,
+                ..
+            }
+        ) {
+            self.dropped += 1;
+        }
         let Some(metrics) = ok else { return };
         if slo.is_some_and(|slo| meets(slo, record, metrics)) {
             self.good += 1;
@@ -136,6 +166,8 @@ impl CellTally {
             chunks_per_request: chunks,
             tokens_per_chunk: per_chunk,
             dispatch_lag_ms: lags,
+            late_dispatches: self.late,
+            dropped: self.dropped,
         }
     }
 }

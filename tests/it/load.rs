@@ -68,6 +68,7 @@ fn open_loop_keeps_the_schedule_and_measures_dispatch_lag() {
     );
     assert_eq!(ws.exec(&file, &[]), 0);
     let run = ws.run();
+    let mut late = 0;
     for record in records(&run) {
         assert!(record.outcome.is_ok(), "{:?}", record.outcome);
         let lag = record
@@ -75,8 +76,11 @@ fn open_loop_keeps_the_schedule_and_measures_dispatch_lag() {
             .dispatch_lag_ms
             .expect("open-loop records carry their dispatch lag");
         assert!((0.0..50.0).contains(&lag), "lag {lag} ms");
+        late += u64::from(lag > 1.0);
     }
     let cell = &json(&run.join("summary.json"))["cells"][0];
+    assert_eq!(cell["validity"]["late_dispatches"].as_u64(), Some(late));
+    assert_eq!(cell["validity"]["dropped"].as_u64(), Some(0));
     assert_eq!(cell["load"]["rate"].as_f64(), Some(25.0));
     let achieved = cell["load"]["achieved_rate"].as_f64().unwrap_or(0.0);
     assert!(
@@ -102,7 +106,8 @@ fn open_loop_arrivals_beyond_the_in_flight_cap_are_dropped_and_counted() {
         &one_prompt(&ollama_experiment(&server.url(), "qwen3:0.6b", run)),
     );
     assert_eq!(ws.exec(&file, &[]), 0);
-    let records = records(&ws.run());
+    let run = ws.run();
+    let records = records(&run);
     assert_eq!(records.len(), 10, "dropped arrivals are recorded too");
     let dropped = records
         .iter()
@@ -124,6 +129,10 @@ fn open_loop_arrivals_beyond_the_in_flight_cap_are_dropped_and_counted() {
         records.iter().filter(|r| r.outcome.is_ok()).count(),
         10 - dropped
     );
+    let cell = &json(&run.join("summary.json"))["cells"][0];
+    assert_eq!(cell["validity"]["dropped"].as_u64(), Some(dropped as u64));
+    let report = std::fs::read_to_string(run.join("report.md")).expect("report.md");
+    assert!(report.contains("## Measurement validity"), "{report}");
 }
 
 #[test]
