@@ -7,7 +7,7 @@
 //! a kept-alive connection turns out closed before any response byte.
 
 use crate::backend::http1::{self, Http1};
-use crate::backend::{error_message, Backend, Event, GenRequest, ServerStats};
+use crate::backend::{error_message, Backend, Decoder, Event, GenRequest, ServerStats};
 use crate::plan::Cell;
 use crate::record::{ErrorKind, Outcome, Record, Response, Timing, TokenCounts};
 use futures_util::StreamExt;
@@ -118,11 +118,21 @@ async fn stream(
             .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
         probe.events(&mut events, at)?;
     }
-    decoder
-        .finish(&mut events)
-        .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
-    probe.events(&mut events, Instant::now())?;
+    end_of_body(decoder.as_mut(), &mut events, probe)?;
     probe.require_done()
+}
+
+/// The body has ended: whatever the decoder still holds (a last line
+/// without its newline) goes to the probe, stamped now.
+fn end_of_body(
+    decoder: &mut dyn Decoder,
+    events: &mut Vec<Event>,
+    probe: &mut Probe,
+) -> Result<(), Failure> {
+    decoder
+        .finish(events)
+        .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
+    probe.events(events, Instant::now())
 }
 
 /// Streams the response through the lean client into the probe: one clock
@@ -176,10 +186,7 @@ async fn stream_http1(
             .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
         probe.events(&mut events, at)?;
     }
-    decoder
-        .finish(&mut events)
-        .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
-    probe.events(&mut events, Instant::now())?;
+    end_of_body(decoder.as_mut(), &mut events, probe)?;
     if body.reusable(&head) {
         http.put_back(conn);
     }
