@@ -100,16 +100,13 @@ pub fn matrix(
     let Some(table) = raw else { return Ok(points) };
     for (key, values) in table {
         let at = KeyPath::top("matrix").key(&key);
-        let toml::Value::Array(values) = values else {
-            return Err(doc
-                .error(&at, "a matrix axis is a list of values")
-                .with_help(format!("e.g. {key} = [128, 512]")));
-        };
-        if values.is_empty() {
-            return Err(doc
-                .error(&at, "the list is empty")
-                .with_help("give at least one value, or remove the axis"));
-        }
+        let values = axis_list(
+            doc,
+            &at,
+            values,
+            "a matrix axis",
+            &format!("{key} = [128, 512]"),
+        )?;
         let mut settings = Vec::with_capacity(values.len());
         for (i, value) in values.iter().enumerate() {
             settings.push(axis_value(doc, &at.index(i), &key, value)?);
@@ -126,6 +123,28 @@ pub fn matrix(
             .collect();
     }
     Ok(points)
+}
+
+/// The values of a sweep axis (`[matrix]`, `[server.matrix]`): a list of
+/// at least one value, else an error at `at` with an example of the form.
+pub(super) fn axis_list(
+    doc: &Document<'_>,
+    at: &KeyPath,
+    values: toml::Value,
+    what: &str,
+    example: &str,
+) -> Result<Vec<toml::Value>, ExperimentError> {
+    let toml::Value::Array(values) = values else {
+        return Err(doc
+            .error(at, format!("{what} is a list of values"))
+            .with_help(format!("e.g. {example}")));
+    };
+    if values.is_empty() {
+        return Err(doc
+            .error(at, "the list is empty")
+            .with_help("give at least one value, or remove the axis"));
+    }
+    Ok(values)
 }
 
 /// One axis value as request settings, checked like `[defaults]`.

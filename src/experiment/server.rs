@@ -6,6 +6,7 @@
 use super::backends::DEFAULT_BACKEND;
 use super::document::Document;
 use super::error::ExperimentError;
+use super::load::axis_list;
 use super::locate::KeyPath;
 use super::manifest::RawServer;
 use super::suggest::did_you_mean;
@@ -98,16 +99,13 @@ fn points(
                     "choose another axis name; to try several ports, use several experiment files",
                 ));
         }
-        let toml::Value::Array(values) = values else {
-            return Err(doc
-                .error(&axis, "a server axis is a list of values")
-                .with_help(format!("e.g. {name} = [1, 4]")));
-        };
-        if values.is_empty() {
-            return Err(doc
-                .error(&axis, "the list is empty")
-                .with_help("give at least one value, or remove the axis"));
-        }
+        let values = axis_list(
+            doc,
+            &axis,
+            values,
+            "a server axis",
+            &format!("{name} = [1, 4]"),
+        )?;
         let mut texts = Vec::with_capacity(values.len());
         for (i, value) in values.iter().enumerate() {
             texts.push(axis_text(value).ok_or_else(|| {
