@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "llmbench",
-    version,
+    version = env!("LLMBENCH_VERSION_LINE"),
     about = "Benchmark LLMs served by Ollama or OpenAI-compatible servers, from experiment files kept in git."
 )]
 #[command(
@@ -53,6 +53,27 @@ pub enum Command {
         after_help = "Example:\n  llmbench models --url http://127.0.0.1:11434 --kind ollama"
     )]
     Models(ModelsArgs),
+    // ---- tools: schema, completions, man page, export (args below, code in app/tools.rs, app/export.rs) ----
+    /// Print the JSON Schema of experiment files, for editors and validators.
+    #[command(
+        after_help = "Example:\n  llmbench schema experiment > experiment.schema.json\n\nThe same schema is committed as schemas/experiment.schema.json; start an experiment with\n  #:schema ../schemas/experiment.schema.json\nfor completion and checking in editors that use taplo (see docs/experiment-format.md)."
+    )]
+    Schema(SchemaArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell).
+    #[command(
+        after_help = "Examples:\n  llmbench completions bash > ~/.local/share/bash-completion/completions/llmbench\n  llmbench completions zsh > ~/.zfunc/_llmbench\n  llmbench completions fish > ~/.config/fish/completions/llmbench.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. for man/man1/llmbench.1.
+    #[command(
+        after_help = "Example:\n  llmbench man > ~/.local/share/man/man1/llmbench.1 && man llmbench"
+    )]
+    Man,
+    /// Export a stored run's cells and requests for dashboards: OpenMetrics text or JSON lines.
+    #[command(
+        after_help = "Examples:\n  llmbench export benchmarks/coding/RUN --format openmetrics > llmbench.prom\n  llmbench export benchmarks/coding/RUN --format jsonl --what requests | jq .ttft_ms"
+    )]
+    Export(ExportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -157,6 +178,61 @@ pub struct ModelsArgs {
 pub enum KindArg {
     Ollama,
     Openai,
+}
+
+// ---- tools: schema, completions, man page, export ----
+
+/// The git commit this binary was built from (build.rs), if known.
+pub fn build_commit() -> Option<&'static str> {
+    Some(env!("LLMBENCH_BUILD_COMMIT")).filter(|commit| !commit.is_empty())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// Which file format.
+    #[arg(value_enum)]
+    pub format: SchemaKind,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaKind {
+    /// Experiment files (experiments/*.toml).
+    Experiment,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// A run directory (benchmarks/<experiment>/<run>).
+    pub run_dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// What to export: cell summaries, requests, or both (JSON lines only;
+    /// OpenMetrics carries cell summaries).
+    #[arg(long, value_enum, default_value = "cells")]
+    pub what: ExportWhat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// OpenMetrics / Prometheus text exposition, for a Pushgateway or a textfile collector.
+    Openmetrics,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportWhat {
+    Cells,
+    Requests,
+    All,
 }
 
 /// Documented exit codes.

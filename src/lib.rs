@@ -12,6 +12,7 @@ pub mod cli;
 pub mod compare;
 pub mod exec;
 pub mod experiment;
+pub mod history;
 pub mod metrics;
 pub mod monitor;
 pub mod plan;

@@ -26,8 +26,67 @@ fn error(text: &str) -> String {
 fn error_with(text: &str, set: &[&str]) -> String {
     match load_str(Path::new(FILE), text, &overrides(set)) {
         Ok(_) => panic!("expected an error for:\n{text}"),
-        Err(error) => error.to_string(),
+        Err(error) => {
+            if set.is_empty() {
+                schema_rejects_too(text);
+            }
+            error.to_string()
+        }
     }
+}
+
+#[path = "schema_check.rs"]
+mod schema_check;
+
+/// Invalid files the JSON Schema accepts, by test, and why the loader is
+/// stricter: what a schema cannot say (uniqueness across tables, references
+/// between keys, the file system, secrets), not what it forgot.
+const LOADER_STRICTER: &[(&str, &str)] = &[
+    (
+        "duplicate_model",
+        "uniqueness of a key's value across array items (name + backend) is beyond JSON Schema",
+    ),
+    (
+        "duplicate_prompt_id",
+        "uniqueness of `id` across array items (and prompt files) is beyond JSON Schema",
+    ),
+    (
+        "missing_template",
+        "whether a template file exists is a question for the file system",
+    ),
+    (
+        "a_server_axis_the_command_does_not_use_is_an_error",
+        "an axis must appear as {axis} inside the command's strings: a reference between keys",
+    ),
+    (
+        "an_unknown_server_placeholder_is_an_error",
+        "each {name} in the command must be an axis: a reference between keys",
+    ),
+    (
+        "warmup_is_a_count_or_a_duration",
+        "\"0s\" has the form of a duration; refusing a zero value is the loader's check",
+    ),
+];
+
+/// An invalid file (the loader refused `text`) must fail the schema too, so an
+/// editor flags it, unless its test is in `LOADER_STRICTER`. Tests run on
+/// threads named after them, which is how the table is keyed.
+fn schema_rejects_too(text: &str) {
+    let Ok(errors) = schema_check::schema_errors(text) else {
+        return; // not TOML: every editor flags it
+    };
+    if !errors.is_empty() {
+        return;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        LOADER_STRICTER.iter().any(|(name, _)| *name == test),
+        "{test}: the loader rejects this file but schemas/experiment.schema.json accepts it; \
+         tighten the schema, or add the test to LOADER_STRICTER with the reason:\n{text}"
+    );
 }
 
 /// Writes `files` (relative path, text) under a new temporary directory.

@@ -482,6 +482,7 @@ fn manifest(
     let digest = Sha256::digest(experiment.source.text.as_bytes());
     RunManifest {
         llmbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        llmbench_commit: crate::cli::build_commit().map(str::to_string),
         run_id,
         experiment: experiment.name.clone(),
         description: experiment.description.clone(),

@@ -3,10 +3,12 @@
 //! carrying its documented exit code.
 
 mod exec;
+mod export;
 mod models;
 mod plan;
 mod report;
 mod tokens;
+mod tools;
 
 use crate::cli::{exit, Cli, Command};
 use std::fmt;
@@ -65,6 +67,10 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             Command::Models(args) => models::models(args).await,
             Command::Tokenize(args) => tokens::tokenize(args).await,
             Command::Compare(args) => report::compare(args),
+            Command::Schema(args) => tools::schema(args),
+            Command::Completions(args) => tools::completions(args),
+            Command::Man => tools::man(),
+            Command::Export(args) => export::export(args),
         }
     })
 }

@@ -4,7 +4,11 @@
 //! business of `resolve.rs`. Field order is the order "valid keys: ..." lists
 //! them in error messages.
 
+use super::schema::{
+    AxisTable, Concurrency, DurationText, MatrixTable, OptionsTable, Rate, SloTable, WarmupValue,
+};
 use super::types::{Arrivals, BackendKind, OllamaApi, ReportFormat, RequestSettings};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -17,13 +21,28 @@ macro_rules! with_request_settings {
         $(#[$meta])*
         pub struct $name {
             $($(#[$fmeta])* pub $field: $ty,)*
+            /// Request setting: most tokens generated per response (sent to Ollama as `num_predict`).
+            #[schemars(range(min = 1), extend("examples" = [64, 512]))]
             pub max_tokens: Option<u32>,
+            /// Request setting: sampling temperature, 0 to 2; 0 is greedy.
+            #[schemars(range(min = 0, max = 2), extend("examples" = [0.0, 0.6]))]
             pub temperature: Option<f64>,
+            /// Request setting: nucleus sampling, > 0 and ≤ 1.
+            #[schemars(range(max = 1), extend("exclusiveMinimum" = 0))]
             pub top_p: Option<f64>,
+            /// Request setting: top-k sampling, ≥ 1.
+            #[schemars(range(min = 1))]
             pub top_k: Option<u32>,
+            /// Request setting: sampling seed, for repeatable outputs.
+            #[schemars(extend("examples" = [42]))]
             pub seed: Option<i64>,
+            /// Request setting: stop sequences (non-empty strings).
+            #[schemars(extend("examples" = [["</answer>"]]))]
             pub stop: Option<Vec<String>>,
+            /// Request setting: Ollama `think` for thinking models; not sent to OpenAI-compatible servers.
             pub think: Option<bool>,
+            /// Request setting: Ollama `keep_alive`, a duration, "0" (unload at once) or "-1" (keep loaded); note the quotes.
+            #[schemars(extend("examples" = ["30m", "-1"]))]
             pub keep_alive: Option<String>,
         }
 
@@ -45,25 +64,51 @@ macro_rules! with_request_settings {
     };
 }
 
-/// The experiment file, as written.
-#[derive(Debug, Deserialize)]
+/// An llmbench experiment file (docs/experiment-format.md).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("allOf" = [
+    {"anyOf": [{"required": ["backend"]}, {"required": ["backends"]}]},
+    {"anyOf": [{"required": ["prompts"]}, {"required": ["prompt_files"]}]},
+]))]
 pub struct Manifest {
+    /// Names the experiment and its directory under benchmarks/; letters, digits, `.`, `_` and `-`.
+    #[schemars(extend("pattern" = "^[A-Za-z0-9._-]+$", "examples" = ["coding-small"]))]
     pub name: String,
+    /// Free text, shown in reports.
     pub description: Option<String>,
+    /// One server, stored as the backend named "default".
     pub backend: Option<RawBackend>,
+    /// Named servers: `[backends.NAME]`, same keys as `[backend]`.
     pub backends: Option<BTreeMap<String, RawBackend>>,
+    /// `[[models]]`: the models to benchmark (at least one).
+    #[schemars(length(min = 1))]
     pub models: Vec<RawModel>,
+    /// Request settings for every model and prompt (the bottom layer).
     pub defaults: Option<RequestSettings>,
+    /// How many requests, and under what load.
     pub run: Option<RawRun>,
+    /// `[[prompts]]`: the prompts, inline.
     pub prompts: Option<Vec<RawPrompt>>,
+    /// Glob patterns of prompt files (TOML or .jsonl datasets), relative to this file.
+    #[schemars(extend("examples" = [["../prompts/coding/*.toml"]]))]
     pub prompt_files: Option<Vec<String>>,
+    /// Which reports to write.
     pub report: Option<RawReport>,
+    /// A server llmbench starts before the run and stops after it.
     pub server: Option<RawServer>,
+    /// Request settings to sweep: each key a request setting, each value a non-empty list.
+    #[schemars(with = "Option<MatrixTable>", extend("examples" = [{"temperature": [0.0, 0.8], "max_tokens": [128, 512]}]))]
     pub matrix: Option<toml::Table>,
+    /// Resource sampling during the run (on by default).
     pub monitor: Option<crate::monitor::MonitorConfig>,
+    /// Model-name glob pattern → tokenizer spec (docs/tokenizers.md).
+    #[schemars(extend("examples" = [{"qwen2.5*": "hf:tokenizers/qwen2.5/tokenizer.json", "*": "server"}]))]
     pub tokenizers: Option<BTreeMap<String, String>>,
+    /// Limits checked on every cell after the run (exit 6), metric → condition (docs/compare.md).
     pub thresholds: Option<BTreeMap<String, String>>,
+    /// Per-request latency targets for goodput.
+    #[schemars(with = "Option<SloTable>")]
     pub slo: Option<BTreeMap<String, String>>,
 }
 
@@ -127,83 +172,159 @@ impl<T> OneOrMany<T> {
 }
 
 /// `[server]`: a server llmbench starts, waits for and stops.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
+    /// The program and its arguments, one per element (no shell); `{port}`, `{host}` and `{url}` are filled in.
+    #[schemars(length(min = 1), extend("examples" = [["llama-server", "--port", "{port}"]]))]
     pub command: Vec<String>,
+    /// The backend this server serves (default: `[backend]`, or the only `[backends.NAME]`).
     pub backend: Option<String>,
+    /// Extra environment variables (strings); the rest of llmbench's environment is passed on.
+    #[schemars(extend("examples" = [{"CUDA_VISIBLE_DEVICES": "0"}]))]
     pub env: Option<BTreeMap<String, String>>,
+    /// Working directory, relative to the experiment file's directory.
+    #[schemars(extend("default" = "."))]
     pub cwd: Option<String>,
+    /// Path polled until it answers HTTP 200.
+    #[schemars(extend("default" = "/health", "pattern" = "^/"))]
     pub health: Option<String>,
+    /// How long to wait for the server to become healthy.
+    #[schemars(with = "Option<DurationText>", extend("default" = "120s"))]
     pub startup_timeout: Option<String>,
+    /// How long to wait after SIGTERM before SIGKILL.
+    #[schemars(with = "Option<DurationText>", extend("default" = "10s"))]
     pub stop_timeout: Option<String>,
     /// `[server.matrix]`: server settings as sweep axes (each point restarts the server).
+    #[schemars(with = "Option<AxisTable>", extend("examples" = [{"parallel": [1, 4], "threads": [4, 8]}]))]
     pub matrix: Option<toml::Table>,
 }
 
 /// `[backend]` or `[backends.NAME]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBackend {
+    /// The server's protocol.
     pub kind: BackendKind,
+    /// The server's base URL with its port, without `/v1` or `/api`.
+    #[schemars(extend("pattern" = "^https?://", "examples" = ["http://127.0.0.1:11434"]))]
     pub url: String,
+    /// Whole-request timeout.
+    #[schemars(with = "Option<DurationText>", extend("default" = "120s", "examples" = ["60s", "10m"]))]
     pub timeout: Option<String>,
+    /// The NAME of the environment variable holding the API key (never the key itself).
+    #[schemars(extend("pattern" = "^[A-Za-z_][A-Za-z0-9_]*$", "examples" = ["OPENAI_API_KEY"]))]
     pub api_key_env: Option<String>,
 }
 
 with_request_settings! {
-    /// One `[[models]]` entry.
-    #[derive(Debug, Deserialize)]
+    /// One `[[models]]` entry: a model on a backend, with its own request settings.
+    #[derive(Debug, Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
     pub struct RawModel {
+        /// The model id sent to the server.
+        #[schemars(length(min = 1), extend("examples" = ["qwen3:0.6b", "smollm2"]))]
         pub name: String,
+        /// Display name in reports (default: `name`).
+        #[schemars(length(min = 1), extend("examples" = ["SmolLM2-135M Q4_1"]))]
         pub label: Option<String>,
+        /// Name of the backend to use (default: `[backend]`, or the only `[backends.NAME]`).
         pub backend: Option<String>,
+        /// Passed through to the server: Ollama `options`; merged into an OpenAI-compatible request body.
+        #[schemars(with = "Option<OptionsTable>", extend("examples" = [{"num_ctx": 4096}]))]
         pub options: Option<toml::Table>,
+        /// How this model's tokens are counted, a tokenizer spec (default: from `[tokenizers]`, else "auto").
+        #[schemars(extend("examples" = ["auto", "server", "tiktoken:o200k_base", "gguf", "llamacpp"]))]
         pub tokenizer: Option<String>,
     }
 }
 
 with_request_settings! {
     /// One `[[prompts]]` entry, in the experiment or in a prompt file.
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
+    #[schemars(extend("oneOf" = [{"required": ["text"]}, {"required": ["input_tokens"]}]))]
     pub struct RawPrompt {
+        /// Unique across the experiment and its prompt files; names the prompt in reports and cell ids.
+        #[schemars(extend("pattern" = "^[A-Za-z0-9._-]+$", "examples" = ["capital"]))]
         pub id: String,
+        /// The user message (this or `input_tokens`), not only blanks.
+        #[schemars(extend("pattern" = "\\S"))]
         pub text: Option<String>,
         /// A synthetic prompt of this many tokens instead of `text`.
+        #[schemars(range(min = 1, max = 1_000_000), extend("examples" = [512]))]
         pub input_tokens: Option<u32>,
+        /// The system prompt.
+        #[schemars(extend("examples" = ["You are a concise coding assistant."]))]
         pub system: Option<String>,
+        /// `[[prompts.checks]]`: quality checks every response to this prompt gets.
         pub checks: Option<Vec<crate::quality::CheckSpec>>,
     }
 }
 
-/// `[run]`.
-#[derive(Debug, Default, Deserialize)]
+/// `[run]`: how many requests, and under what load.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("dependencies" = {
+    "arrivals": ["rate"], "arrival_seed": ["rate"], "max_in_flight": ["rate"],
+    "mix_seed": ["mix_prompts"], "cold_repetitions": ["cold_start"],
+}))]
 pub struct RawRun {
+    /// Measured requests per cell.
+    #[schemars(range(min = 1), extend("default" = 1, "examples" = [20]))]
     pub repetitions: Option<u32>,
-    /// A request count or a duration ("10s").
+    /// A request count (sent first, one at a time, unmeasured) or a duration each cell first runs under its own load.
+    #[schemars(with = "Option<WarmupValue>", extend("default" = 0, "examples" = [2, "10s"]))]
     pub warmup: Option<toml::Value>,
+    /// One cell per model × matrix point × load level whose requests cycle through every prompt in a seeded order.
+    #[schemars(extend("default" = false))]
     pub mix_prompts: Option<bool>,
+    /// The seed of the mixed prompt order; needs `mix_prompts = true`.
+    #[schemars(extend("default" = 1))]
     pub mix_seed: Option<u64>,
+    /// Closed loop: requests in flight at once; a list is a sweep.
+    #[schemars(extend("default" = 1, "examples" = [4, [1, 4, 16]]))]
+    #[schemars(with = "Option<OneOrMany<Concurrency>>")]
     pub concurrency: Option<OneOrMany<u32>>,
+    /// Open loop: requests per second; a list is a sweep.
+    #[schemars(extend("examples" = [2.0, [0.5, 2.0]]))]
+    #[schemars(with = "Option<OneOrMany<Rate>>")]
     pub rate: Option<OneOrMany<f64>>,
+    /// Open loop: the arrival process; needs `rate`.
+    #[schemars(extend("default" = "poisson"))]
     pub arrivals: Option<Arrivals>,
+    /// Open loop: seed of the Poisson schedule; needs `rate`.
+    #[schemars(extend("default" = 1, "examples" = [7]))]
     pub arrival_seed: Option<u64>,
+    /// Open loop: most requests in flight; an arrival beyond that is dropped and counted. Needs `rate`.
+    #[schemars(range(min = 1), extend("default" = 1024, "examples" = [64]))]
     pub max_in_flight: Option<u32>,
+    /// Run each cell's measured requests for this long instead of `repetitions` times.
+    #[schemars(with = "Option<DurationText>", extend("examples" = ["30s"]))]
     pub duration: Option<String>,
+    /// Ollama endpoint; OpenAI-compatible servers always get /v1/chat/completions.
+    #[schemars(extend("default" = "chat"))]
     pub ollama_api: Option<OllamaApi>,
+    /// Measure cold starts (model unloaded first) before each model's cells. Ollama only.
+    #[schemars(extend("default" = false))]
     pub cold_start: Option<bool>,
+    /// Cold starts per model (3 by default with `cold_start`); needs `cold_start = true`.
+    #[schemars(range(min = 1), extend("examples" = [5]))]
     pub cold_repetitions: Option<u32>,
 }
 
-/// `[report]`.
-#[derive(Debug, Default, Deserialize)]
+/// `[report]`: which reports to write.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawReport {
+    /// Built-in reports to write, each once.
+    #[schemars(length(min = 1), extend("uniqueItems" = true, "default" = ["markdown", "json"], "examples" = [["markdown", "html", "csv"]]))]
     pub formats: Option<Vec<ReportFormat>>,
+    /// Write every response's text under responses/ in the run directory.
+    #[schemars(extend("default" = false))]
     pub save_responses: Option<bool>,
+    /// Your own Handlebars templates, relative to the experiment file.
+    #[schemars(extend("examples" = [["../templates/examples/team.adoc.hbs"]]))]
     pub templates: Option<Vec<String>>,
 }
 

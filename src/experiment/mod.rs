@@ -26,6 +26,7 @@ mod models;
 mod overrides;
 mod prompts;
 mod resolve;
+pub mod schema;
 mod server;
 mod settings;
 mod suggest;

@@ -16,7 +16,7 @@ use crate::tokenize::{resolve_mapping, TokenizerSpec};
 use std::collections::{BTreeMap, HashMap};
 
 /// Keys of `options` that llmbench sets itself, and what to write instead.
-const RESERVED_OPTIONS: [(&str, &str); 13] = [
+pub(super) const RESERVED_OPTIONS: [(&str, &str); 13] = [
     (
         "max_tokens",
         "write max_tokens = N in the model or [defaults]",

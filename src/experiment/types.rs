@@ -72,7 +72,9 @@ impl Load {
 }
 
 /// Open-loop arrival process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Arrivals {
     /// Exponential gaps (seeded): the arrivals of many independent users.
@@ -197,10 +199,15 @@ pub struct Source {
     pub overrides: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+/// A server's protocol.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
+    /// Ollama's native API (/api/chat or /api/generate).
     Ollama,
+    /// Any OpenAI-compatible server (llama.cpp's llama-server, vLLM, LM Studio, Ollama's /v1): /v1/chat/completions.
     Openai,
 }
 
@@ -269,27 +276,41 @@ impl Prompt {
 }
 
 /// Request settings; every field optional so layers can be merged:
-/// `[defaults]` < model < prompt.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+/// `[defaults]` < model < prompt. One left out everywhere is not sent, so the
+/// server's own default applies.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSettings {
+    /// Most tokens generated per response (sent to Ollama as `num_predict`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1), extend("examples" = [64, 512]))]
     pub max_tokens: Option<u32>,
+    /// Sampling temperature, 0 to 2; 0 is greedy.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2), extend("examples" = [0.0, 0.6]))]
     pub temperature: Option<f64>,
+    /// Nucleus sampling, > 0 and ≤ 1.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 1), extend("exclusiveMinimum" = 0))]
     pub top_p: Option<f64>,
+    /// Top-k sampling, ≥ 1.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub top_k: Option<u32>,
+    /// Sampling seed, for repeatable outputs.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [42]))]
     pub seed: Option<i64>,
+    /// Stop sequences (non-empty strings).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [["</answer>"]]))]
     pub stop: Option<Vec<String>>,
     /// Ollama `think` (thinking models); ignored by OpenAI-compatible servers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub think: Option<bool>,
-    /// Ollama `keep_alive` as a duration string (`"30m"`, `"-1"`).
+    /// Ollama `keep_alive`: a duration ("30m"), "0" (unload at once) or "-1" (keep loaded); note the quotes.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = ["30m", "-1"]))]
     pub keep_alive: Option<String>,
 }
 
@@ -311,10 +332,14 @@ impl RequestSettings {
 
 /// Which Ollama endpoint to use. OpenAI-compatible servers always get
 /// `/v1/chat/completions`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum OllamaApi {
+    /// /api/chat
     Chat,
+    /// /api/generate (the system prompt goes in `system`)
     Generate,
 }
 
@@ -352,10 +377,15 @@ pub struct RunConfig {
     pub cold_repetitions: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+/// A built-in report.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportFormat {
+    /// report.md
     Markdown,
+    /// report.json
     Json,
     /// report.html: self-contained page with inline SVG charts.
     Html,

@@ -12,10 +12,11 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Settings of the background resource monitor (`[monitor]` in an experiment).
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MonitorConfig {
     /// Sampling period, e.g. "250ms" (the default), "1s".
+    #[schemars(with = "crate::experiment::schema::DurationText")]
     pub interval: String,
     /// Whether and how GPUs are sampled.
     pub gpu: GpuMode,
@@ -83,7 +84,9 @@ impl MonitorConfig {
 }
 
 /// How GPUs are sampled.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum GpuMode {
     /// Sample NVIDIA GPUs through NVML when it starts; otherwise record why not and go on.
@@ -97,11 +100,11 @@ pub enum GpuMode {
 
 /// The server process to follow: a pid, or a name matched against process
 /// names (exactly) and then against command lines (as a substring).
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ProcessTarget {
     Pid(u32),
-    Name(String),
+    Name(#[schemars(length(min = 1))] String),
 }
 
 impl fmt::Display for ProcessTarget {

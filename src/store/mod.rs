@@ -55,6 +55,10 @@ pub const TOKENS_FILE: &str = "tokens.jsonl";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunManifest {
     pub llmbench_version: String,
+    /// The git commit llmbench was built from (`llmbench --version`); absent
+    /// when it was built outside a git checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llmbench_commit: Option<String>,
     pub run_id: String,
     pub experiment: String,
     #[serde(default)]

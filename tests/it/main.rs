@@ -9,5 +9,6 @@ mod mock_exec;
 mod mock_faults;
 mod quality_monitor;
 mod retry;
+mod schema;
 mod support;
 mod tokens;

@@ -1,0 +1,51 @@
+//! Reading one stored run as `history` and `export` need it: the manifest
+//! and the cell and model summaries of summary.json. One small function, so
+//! it can be switched to the store's own stored-run reader when there is one.
+
+use crate::aggregate::{CellSummary, GroupSummary};
+use crate::store::{RunDir, RunManifest, MANIFEST_FILE, SUMMARY_FILE};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// A stored run: where it is, its manifest and its summaries.
+#[derive(Debug, Clone)]
+pub struct StoredRun {
+    pub dir: PathBuf,
+    pub manifest: RunManifest,
+    pub cells: Vec<CellSummary>,
+    pub models: Vec<GroupSummary>,
+}
+
+/// The part of summary.json read here (serde skips the rest).
+#[derive(Deserialize)]
+struct SummaryFile {
+    cells: Vec<CellSummary>,
+    #[serde(default)]
+    models: Vec<GroupSummary>,
+}
+
+/// Reads `dir`'s manifest.json and summary.json; the message names the file.
+pub fn read_run(dir: &Path) -> Result<StoredRun, String> {
+    let run = RunDir::open(dir).map_err(|e| e.to_string())?;
+    let manifest: RunManifest = run
+        .read_json(MANIFEST_FILE)
+        .map_err(|e| format!("{}: {e}", dir.join(MANIFEST_FILE).display()))?;
+    let summary: SummaryFile = run.read_json(SUMMARY_FILE).map_err(|e| {
+        format!(
+            "{}: {e} (run `llmbench report {}` to write it)",
+            dir.join(SUMMARY_FILE).display(),
+            dir.display()
+        )
+    })?;
+    Ok(StoredRun {
+        dir: dir.to_path_buf(),
+        manifest,
+        cells: summary.cells,
+        models: summary.models,
+    })
+}
+
+/// Whether `dir` holds a run (a manifest.json).
+pub fn is_run_dir(dir: &Path) -> bool {
+    dir.join(MANIFEST_FILE).is_file()
+}
