@@ -67,9 +67,12 @@ macro_rules! with_request_settings {
 /// An llmbench experiment file (docs/experiment-format.md).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// "if absent, then required" rather than `anyOf` of `required`s, so an
+// editor says "backend is a required property" instead of "not valid under
+// any of the schemas listed in anyOf".
 #[schemars(extend("allOf" = [
-    {"anyOf": [{"required": ["backend"]}, {"required": ["backends"]}]},
-    {"anyOf": [{"required": ["prompts"]}, {"required": ["prompt_files"]}]},
+    {"if": {"not": {"required": ["backends"]}}, "then": {"required": ["backend"]}},
+    {"if": {"not": {"required": ["prompt_files"]}}, "then": {"required": ["prompts"]}},
 ]))]
 pub struct Manifest {
     /// Names the experiment and its directory under benchmarks/; letters, digits, `.`, `_` and `-`.

@@ -12,3 +12,4 @@ mod retry;
 mod schema;
 mod support;
 mod tokens;
+mod tools;
