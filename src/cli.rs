@@ -74,6 +74,11 @@ pub enum Command {
         after_help = "Examples:\n  llmbench export benchmarks/coding/RUN --format openmetrics > llmbench.prom\n  llmbench export benchmarks/coding/RUN --format jsonl --what requests | jq .ttft_ms"
     )]
     Export(ExportArgs),
+    /// Follow an experiment's runs across git commits: per cell and model series, change points, what else changed.
+    #[command(
+        after_help = "Examples:\n  llmbench history benchmarks/coding\n  llmbench history benchmarks/coding --format html > history.html\n  llmbench history benchmarks/coding --fail-on-regression --min-change 10\n\nExit 6 with --fail-on-regression when a series' latest change point is a regression. See docs/history.md."
+    )]
+    History(HistoryArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -233,6 +238,35 @@ pub enum ExportWhat {
     Cells,
     Requests,
     All,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// Run directories, experiment folders of runs (benchmarks/<experiment>), or benchmarks/ itself.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: HistoryFormat,
+    /// Smallest change reported, in percent (percentage points for error and pass rates).
+    #[arg(long, default_value_t = 5.0, value_name = "PERCENT")]
+    pub min_change: f64,
+    /// Significance level of the change-point test.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Exit 6 when the newest run is past a regression change point.
+    #[arg(long)]
+    pub fail_on_regression: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    /// A table of change points for the terminal.
+    Text,
+    Md,
+    Json,
+    /// One self-contained page with a chart per metric per series.
+    Html,
 }
 
 /// Documented exit codes.

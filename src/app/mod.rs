@@ -4,6 +4,7 @@
 
 mod exec;
 mod export;
+mod history;
 mod models;
 mod plan;
 mod report;
@@ -71,6 +72,7 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             Command::Completions(args) => tools::completions(args),
             Command::Man => tools::man(),
             Command::Export(args) => export::export(args),
+            Command::History(args) => history::history(args),
         }
     })
 }
