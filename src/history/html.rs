@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 64.0;
-const RIGHT: f64 = 16.0;
+const RIGHT: f64 = 48.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 56.0;
 
@@ -135,11 +135,10 @@ fn chart(history: &History, metric: &MetricSeries, changes: &[&Change], out: &mu
                 hi.max(e.high.unwrap_or(e.value)).max(e.value),
             )
         });
-    let (lo, hi) = if hi - lo < 1e-12 {
-        (lo - 1.0, hi + 1.0)
-    } else {
-        (lo - (hi - lo) * 0.05, hi + (hi - lo) * 0.05)
-    };
+    // At least ±5 % of the level, so run-to-run noise does not fill the chart.
+    let (mid, half) = ((lo + hi) / 2.0, (hi - lo) / 2.0 * 1.05);
+    let half = half.max(mid.abs() * 0.05).max(1e-9);
+    let (lo, hi) = (mid - half, mid + half);
     let runs = history.runs.len().max(2) as f64;
     let x = |run: usize| LEFT + (WIDTH - LEFT - RIGHT) * run as f64 / (runs - 1.0);
     let y = |v: f64| TOP + (HEIGHT - TOP - BOTTOM) * (hi - v) / (hi - lo);
@@ -152,7 +151,11 @@ fn chart(history: &History, metric: &MetricSeries, changes: &[&Change], out: &mu
         out,
         "<text x=\"{LEFT}\" y=\"12\">{} ({})</text>",
         metric.metric,
-        esc(metric.unit)
+        esc(if metric.unit.is_empty() {
+            "share"
+        } else {
+            metric.unit
+        })
     );
     for v in [lo, (lo + hi) / 2.0, hi] {
         let _ = writeln!(out, "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><line x1=\"{LEFT}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#eee\"/>", LEFT - 4.0, y(v) + 4.0, tick(v), WIDTH - RIGHT, y(v), y(v));
