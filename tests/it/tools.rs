@@ -231,3 +231,14 @@ fn check_openmetrics(text: &str) {
         }
     }
 }
+
+#[test]
+fn help_lists_the_new_commands() {
+    let help = stdout(&llmbench(&["--help"]));
+    for command in ["schema", "completions", "man", "export", "history"] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(command)),
+            "{command}:\n{help}"
+        );
+    }
+}
