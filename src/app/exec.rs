@@ -9,12 +9,12 @@ use crate::backend::{Backend, ServerInfo};
 use crate::cli::{exit, ExecArgs};
 use crate::exec::{execute, ExecOptions, ExecOutcome, PendingCheck, Progress, Target};
 use crate::experiment::Experiment;
-use crate::monitor::{GpuStatus, Monitor, MonitorHandle, MonitorSummary};
+use crate::monitor::{GpuStatus, Monitor, MonitorHandle};
 use crate::plan::{plan, Plan};
 use crate::server::ManagedServer;
-use crate::store::{
-    collect_environment, git_info, RecordWriter, RunDir, RunManifest, SAMPLES_FILE, SERVER_LOG,
-};
+use crate::store::{collect_environment, git_info, RecordWriter, RunDir, RunManifest};
+use crate::store::{ManagedServerFacts, MonitorFacts, RunStatus, ServerPointFacts};
+use crate::store::{StoredRun, SAMPLES_FILE, SERVER_LOG};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -125,7 +125,7 @@ async fn run_experiment(
         .run_groups(&groups, &mut managed, &mut manifest, &mut writer, cancel)
         .await;
     progress.finish();
-    manifest.monitor = monitor.map(|m| monitor_facts(m.stop()));
+    manifest.monitor = monitor.map(|m| MonitorFacts::from(m.stop()));
     let (mut outcome, counted) = outcome?;
     if !counted.is_empty() {
         run.write_tokens(&counted)?;
@@ -136,11 +136,10 @@ async fn run_experiment(
     manifest.loaded_models = outcome.loaded.clone();
     manifest.finished_at = Some(jiff::Timestamp::now().to_string());
     manifest.status = if outcome.interrupted {
-        "interrupted"
+        RunStatus::Interrupted
     } else {
-        "complete"
-    }
-    .to_string();
+        RunStatus::Complete
+    };
     run.write_json(crate::store::MANIFEST_FILE, &manifest)?;
 
     let templates = [experiment.report.templates.clone(), args.templates.clone()].concat();
@@ -150,7 +149,7 @@ async fn run_experiment(
         print_table: true,
         thresholds: experiment.thresholds.clone(),
     };
-    let finished = finish_run(&run, &manifest, &options)?;
+    let finished = finish_run(&StoredRun::open(&run.path)?, &options)?;
     Ok(exit_code(&outcome, finished.code))
 }
 
@@ -192,17 +191,22 @@ impl Stage<'_> {
                 *managed = None;
                 match self.restart(index).await {
                     Ok(server) => {
-                        points.push(managed_facts(self.experiment, index, &server));
+                        let facts = managed_facts(self.experiment, index, &server);
+                        points.push(ServerPointFacts::Started(Box::new(facts)));
                         *managed = Some(server);
                     }
                     Err(error) => {
                         eprintln!("warning: {}; skipping its cells", error.message);
-                        points.push(serde_json::json!({ "point": index, "error": error.message }));
+                        points.push(ServerPointFacts::Failed {
+                            error: error.message,
+                            point: index,
+                        });
                         continue;
                     }
                 }
             } else if let Some(server) = managed.as_ref() {
-                points.push(managed_facts(self.experiment, 0, server));
+                let facts = managed_facts(self.experiment, 0, server);
+                points.push(ServerPointFacts::Started(Box::new(facts)));
             }
             let mut outcome = execute(
                 group,
@@ -224,7 +228,7 @@ impl Stage<'_> {
         }
         if groups.len() > 1 {
             if let Some(facts) = manifest.managed_server.as_mut() {
-                facts["points"] = serde_json::Value::Array(points);
+                facts.points = points;
             }
         }
         Ok((total, counted))
@@ -279,25 +283,13 @@ fn start_monitor(
     Ok(Some(handle))
 }
 
-fn monitor_facts(summary: MonitorSummary) -> serde_json::Value {
-    serde_json::json!({
-        "gpu": summary.gpu_status,
-        "samples": summary.samples,
-        "missed_ticks": summary.missed_ticks,
-        "interval_ms": summary.interval_ms,
-        "sampler_cpu_pct": summary.sampler_cpu_pct(),
-        "server_pid": summary.server_pid,
-        "error": summary.error,
-    })
-}
-
 /// Notes a managed server that died during the run, then stops it.
 fn stop_server(server: Option<&mut ManagedServer>, manifest: &mut RunManifest) {
     let Some(server) = server else { return };
     if let Err(error) = server.check_alive() {
         eprintln!("warning: {error}");
         if let Some(facts) = manifest.managed_server.as_mut() {
-            facts["exited_during_run"] = serde_json::Value::String(error.to_string());
+            facts.exited_during_run = Some(error.to_string());
         }
     }
     server.stop();
@@ -366,22 +358,24 @@ fn managed_facts(
     experiment: &Experiment,
     index: usize,
     server: &ManagedServer,
-) -> serde_json::Value {
+) -> ManagedServerFacts {
     let config = experiment.server.as_ref();
     let point = config
         .and_then(|c| c.points.get(index))
         .cloned()
         .unwrap_or_default();
     let filled = config.map(|c| c.at_point(&point));
-    serde_json::json!({
-        "point": index,
-        "values": point.values.iter().cloned().collect::<BTreeMap<_, _>>(),
-        "command": filled.as_ref().map(|c| c.command.clone()),
-        "env": filled.as_ref().map(|c| c.env.clone()),
-        "pid": server.pid(),
-        "ready_after_ms": server.ready_after.as_secs_f64() * 1e3,
-        "log": server_log(experiment, index),
-    })
+    ManagedServerFacts {
+        point: index,
+        values: point.values.iter().cloned().collect(),
+        command: filled.as_ref().map(|c| c.command.clone()),
+        env: filled.as_ref().map(|c| c.env.clone()),
+        pid: server.pid(),
+        ready_after_ms: server.ready_after.as_secs_f64() * 1e3,
+        log: server_log(experiment, index),
+        exited_during_run: None,
+        points: Vec::new(),
+    }
 }
 
 fn exit_code(outcome: &ExecOutcome, report_code: u8) -> u8 {
@@ -491,13 +485,13 @@ fn manifest(
         git: git_info(&absolute(&experiment.source.path)),
         started_at: started_at.to_string(),
         finished_at: None,
-        status: "running".into(),
+        status: RunStatus::Running,
         environment: collect_environment(),
         servers: serde_json::to_value(servers).unwrap_or_default(),
         managed_server: None,
         loaded_models: BTreeMap::new(),
         monitor: None,
-        tokenizers: serde_json::Value::Null,
+        tokenizers: BTreeMap::new(),
     }
 }
 

@@ -8,13 +8,11 @@ use super::AppError;
 use crate::aggregate::{attach_quality, Aggregator, ResourceTally, RunSummary, TokenTally};
 use crate::cli::{exit, ReportArgs};
 use crate::experiment::ReportFormat;
-use crate::monitor::{read_samples, Sample, WindowSummary};
-use crate::plan::Plan;
-use crate::record::{Record, TokenRecord};
+use crate::monitor::{Sample, WindowSummary};
+use crate::record::Record;
 use crate::report::{request_line, MonitorView, TimelinePoint, REQUESTS_CSV, REQUESTS_CSV_HEADER};
 use crate::report::{select_templates, summary_table, user_template, write_reports, ReportModel};
-use crate::store::SAMPLES_FILE;
-use crate::store::{RunDir, RunManifest, SUMMARY_FILE};
+use crate::store::{RunManifest, StoredRun, SUMMARY_FILE};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -34,23 +32,20 @@ pub struct Finished {
     pub code: u8,
 }
 
-/// Reads the stored records back, writes summary.json and the reports, and
+/// Reads the stored run back, writes summary.json and the reports, and
 /// checks the thresholds. A failed template does not stop the others.
-pub fn finish_run(
-    run: &RunDir,
-    manifest: &RunManifest,
-    options: &RenderOptions,
-) -> Result<Finished, AppError> {
-    let plan = run.read_plan()?;
+pub fn finish_run(stored: &StoredRun, options: &RenderOptions) -> Result<Finished, AppError> {
+    let run = &stored.dir;
+    let manifest = &stored.manifest;
     let csv = options
         .formats
         .contains(&ReportFormat::Csv)
         .then(|| CsvStream::create(run.file(REQUESTS_CSV)));
-    let read = read_run(run, &plan, csv)?;
+    let read = read_run(stored, csv)?;
     let mut summary = read.summary;
     read.tokens.attach(&mut summary);
-    attach_quality(&mut summary, &run.read_checks()?);
-    let samples = read_samples(&run.file(SAMPLES_FILE)).unwrap_or_default();
+    attach_quality(&mut summary, &stored.checks()?);
+    let samples = stored.samples();
     let run_window = read.resources.attach(&mut summary, &samples);
     let mut model = ReportModel::new(manifest, summary, &run.path.display().to_string());
     model.monitor = monitor_view(manifest, &model, &read.cell_starts, &samples, run_window);
@@ -90,8 +85,7 @@ pub fn finish_run(
 }
 
 pub fn report(args: ReportArgs) -> Result<u8, AppError> {
-    let run = RunDir::open(&args.run_dir)?;
-    let manifest = run.read_manifest()?;
+    let stored = StoredRun::open(&args.run_dir)?;
     let options = RenderOptions {
         formats: vec![
             ReportFormat::Markdown,
@@ -103,7 +97,7 @@ pub fn report(args: ReportArgs) -> Result<u8, AppError> {
         print_table: true,
         thresholds: Vec::new(),
     };
-    Ok(finish_run(&run, &manifest, &options)?.code)
+    Ok(finish_run(&stored, &options)?.code)
 }
 
 /// What reading a run's records gave: the summary and what else the
@@ -117,17 +111,14 @@ struct ReadRun {
     csv: Option<CsvStream>,
 }
 
-/// Streams requests.jsonl through the aggregation (with the after-run token
-/// counts applied to each record) and, when asked, into requests.csv.
-fn read_run(run: &RunDir, plan: &Plan, mut csv: Option<CsvStream>) -> Result<ReadRun, AppError> {
-    let token_counts = run.read_tokens()?;
-    let counts = TokenIndex::new(&token_counts);
-    let mut aggregator = Aggregator::new(plan);
+/// Streams the records (with their after-run token counts) through the
+/// aggregation and, when asked, into requests.csv.
+fn read_run(stored: &StoredRun, mut csv: Option<CsvStream>) -> Result<ReadRun, AppError> {
+    let mut aggregator = Aggregator::new(&stored.plan);
     let mut tokens = TokenTally::default();
     let mut resources = ResourceTally::default();
     let mut cell_starts: HashMap<String, f64> = HashMap::new();
-    let unreadable = run.for_each_record(|mut record| {
-        counts.apply(&mut record);
+    let unreadable = stored.for_each_record(|record| {
         aggregator.add(&record);
         tokens.add(&record);
         resources.add(&record);
@@ -195,7 +186,7 @@ fn monitor_view(
     samples: &[Sample],
     run: Option<WindowSummary>,
 ) -> Option<MonitorView> {
-    let facts = manifest.monitor.clone()?;
+    let facts = serde_json::to_value(manifest.monitor.as_ref()?).ok()?;
     let step = samples.len().div_ceil(MAX_TIMELINE_POINTS).max(1);
     let windows = model
         .cells
@@ -222,38 +213,6 @@ fn monitor_view(
             .collect(),
         windows,
     })
-}
-
-/// The after-run token counts by request (tokens.jsonl is written once the
-/// run is over; requests.jsonl is never rewritten), to put on each record
-/// as it is read. A later count for the same request wins.
-struct TokenIndex<'a> {
-    by_key: HashMap<(&'a str, u32, bool, bool), &'a TokenRecord>,
-}
-
-impl<'a> TokenIndex<'a> {
-    fn new(counts: &'a [TokenRecord]) -> TokenIndex<'a> {
-        let by_key = counts
-            .iter()
-            .map(|c| ((c.cell.as_str(), c.repetition, c.warmup, c.cold), c))
-            .collect();
-        TokenIndex { by_key }
-    }
-
-    fn apply(&self, record: &mut Record) {
-        if self.by_key.is_empty() {
-            return;
-        }
-        let key = (
-            record.cell.as_str(),
-            record.repetition,
-            record.warmup,
-            record.cold,
-        );
-        if let Some(count) = self.by_key.get(&key).copied() {
-            count.apply(record);
-        }
-    }
 }
 
 /// `llmbench compare`: the comparison on standard output; exit 6 when a

@@ -11,6 +11,7 @@ use crate::exec::PendingCount;
 use crate::experiment::{BackendKind, Experiment};
 use crate::plan::{Cell, Plan};
 use crate::record::TokenRecord;
+use crate::store::TokenizerFacts;
 use crate::tokenize::{
     attribute, load_local, load_ollama_gguf, LlamaCppTokenizer, TokenCounter, TokenizerSpec,
 };
@@ -291,16 +292,25 @@ async fn count_text(
 }
 
 /// What the manifest says about each model's token source.
-pub fn describe(counters: &Counters) -> serde_json::Value {
+pub fn describe(counters: &Counters) -> BTreeMap<String, TokenizerFacts> {
     let entries = counters.by_model.iter().map(|(model, counter)| {
         let note = match counter {
             Counter::Server { note } => note.clone(),
             _ => None,
         };
-        let used = if counters.explicit.contains(model) { counter.source() } else { "server (local count as a cross-check)".into() };
-        (model.clone(), serde_json::json!({ "counter": counter.source(), "used_for_output_tokens": used, "note": note }))
+        let used = if counters.explicit.contains(model) {
+            counter.source()
+        } else {
+            "server (local count as a cross-check)".into()
+        };
+        let facts = TokenizerFacts {
+            counter: counter.source(),
+            note,
+            used_for_output_tokens: used,
+        };
+        (model.clone(), facts)
     });
-    serde_json::Value::Object(entries.collect())
+    entries.collect()
 }
 
 /// `llmbench tokenize`: the count (and ids) of a text with one spec.
