@@ -5,8 +5,8 @@
 //! OpenAI-compatible server that has it, the model's own vocabulary from
 //! Ollama's `/api/show` on Ollama, and the server's counts otherwise.
 
-use super::AppError;
 use crate::cli::exit;
+use crate::error::AppError;
 use crate::exec::PendingCount;
 use crate::experiment::{BackendKind, Experiment};
 use crate::plan::{Cell, Plan};
@@ -311,27 +311,6 @@ pub fn describe(counters: &Counters) -> BTreeMap<String, TokenizerFacts> {
         (model.clone(), facts)
     });
     entries.collect()
-}
-
-/// `llmbench tokenize`: the count (and ids) of a text with one spec.
-pub async fn tokenize(args: crate::cli::TokenizeArgs) -> Result<u8, AppError> {
-    let text = match args.text {
-        Some(text) => text,
-        None => {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map_err(|e| {
-                AppError::new(exit::ERROR, format!("cannot read standard input: {e}"))
-            })?;
-            String::from_utf8(bytes)
-                .map_err(|_| AppError::new(exit::BAD_INPUT, "standard input is not UTF-8 text"))?
-        }
-    };
-    let output =
-        crate::tokenize::tokenize_command(&args.tokenizer, &text, args.ids, args.url.as_deref())
-            .await
-            .map_err(|e| AppError::new(exit::BAD_INPUT, e.to_string()))?;
-    println!("{output}");
-    Ok(exit::OK)
 }
 
 /// Refits every synthetic prompt (`input_tokens`) of the plan with its
