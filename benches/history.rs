@@ -1,7 +1,7 @@
 //! `llmbench history` at scale, and the change-point test's error rates.
 //!
-//! Default: writes 1,000 runs × 100 cells (summary.json and manifest.json
-//! each, cells cloned from the report fixture's with values varied by
+//! Default: writes 1,000 runs × 100 cells (summary.json, manifest.json and
+//! plan.json each, cells cloned from the report fixture's with values varied by
 //! noise and a 10 % shift in one cell from run 600), then times reading and
 //! analysing them as `llmbench history` does and prints the peak RSS of
 //! that part (VmHWM, reset before it). `-- --runs N --cells M` for other
@@ -97,6 +97,16 @@ fn write_runs(root: &Path, runs: usize, cells: usize) {
     let models = serde_json::to_value(&model.models).expect("models JSON");
     let mut manifest =
         serde_json::to_value(llmbench::report::fixture::manifest()).expect("manifest JSON");
+    let mut plan = serde_json::to_value(llmbench::report::fixture::plan()).expect("plan JSON");
+    let plan_cell = plan["cells"][0].clone();
+    plan["cells"] = (0..cells)
+        .map(|c| {
+            let mut cell = plan_cell.clone();
+            cell["id"] = format!("m.p{c}.{c:08x}").into();
+            cell
+        })
+        .collect();
+    let plan = serde_json::to_vec(&plan).expect("JSON");
     manifest["git"] = serde_json::Value::Null;
     for run in 0..runs {
         let run_dir = root.join("exp").join(format!("run-{run:05}"));
@@ -127,6 +137,7 @@ fn write_runs(root: &Path, runs: usize, cells: usize) {
             serde_json::to_vec(&manifest).expect("JSON"),
         )
         .expect("write");
+        std::fs::write(run_dir.join("plan.json"), &plan).expect("write");
     }
 }
 

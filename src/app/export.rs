@@ -12,7 +12,6 @@ use crate::aggregate::CellSummary;
 use crate::cli::{exit, ExportArgs, ExportFormat, ExportWhat};
 use crate::history::stored::{read_run, StoredRun};
 use crate::metrics::request_metrics;
-use crate::store::RunDir;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
@@ -263,7 +262,9 @@ pub fn cells_jsonl(run: &StoredRun) -> String {
 /// One line per stored request (streamed, one record at a time): the run's
 /// identity, the record as stored, and its metrics (`ttft_ms`, `e2e_ms`, ...).
 fn requests_jsonl(run: &StoredRun) -> Result<(), AppError> {
-    let dir = RunDir::open(&run.dir)?;
+    // The store's reader applies the after-run token counts (tokens.jsonl),
+    // so the metrics here are the ones the reports show.
+    let dir = crate::store::StoredRun::open(&run.dir)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = None;

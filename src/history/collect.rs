@@ -266,14 +266,29 @@ fn facts(run: &StoredRun) -> BTreeMap<&'static str, String> {
     facts.insert("server version", servers);
     facts.insert("model digest", models);
     facts.insert("host", m.environment.host.clone());
-    let gpu = m
-        .monitor
-        .as_ref()
-        .and_then(|monitor| monitor.get("gpu"))
-        .map(|gpu| gpu.to_string())
-        .unwrap_or_default();
-    facts.insert("GPU", gpu);
+    facts.insert(
+        "GPU",
+        gpu_fact(m.monitor.as_ref().map(|monitor| &monitor.gpu)),
+    );
     facts
+}
+
+/// "NVIDIA H200 ×2 (driver 570.1)", "off", "unavailable", or empty without a monitor.
+fn gpu_fact(status: Option<&crate::monitor::GpuStatus>) -> String {
+    use crate::monitor::GpuStatus;
+    match status {
+        None => String::new(),
+        Some(GpuStatus::Off) => "off".into(),
+        Some(GpuStatus::Unavailable { .. }) => "unavailable".into(),
+        Some(GpuStatus::Available {
+            driver_version,
+            devices,
+        }) => {
+            let names: Vec<&str> = devices.iter().map(|d| d.name.as_str()).collect();
+            let driver = driver_version.as_deref().unwrap_or("?");
+            format!("{} (driver {driver})", names.join(", "))
+        }
+    }
 }
 
 /// "default=0.6.2" per backend and "qwen3:0.6b=1a2b3c4d5e6f" per model.

@@ -1,9 +1,9 @@
 //! Reading one stored run as `history` and `export` need it: the manifest
-//! and the cell and model summaries of summary.json. One small function, so
-//! it can be switched to the store's own stored-run reader when there is one.
+//! (through the store's one stored-run reader, `store::StoredRun`) and the
+//! cell and model summaries of its summary.json.
 
 use crate::aggregate::{CellSummary, GroupSummary};
-use crate::store::{RunDir, RunManifest, MANIFEST_FILE, SUMMARY_FILE};
+use crate::store::{RunManifest, MANIFEST_FILE, SUMMARY_FILE};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -24,22 +24,18 @@ struct SummaryFile {
     models: Vec<GroupSummary>,
 }
 
-/// Reads `dir`'s manifest.json and summary.json; the message names the file.
+/// Reads `dir`'s manifest, plan and summary.json; the message names the file.
 pub fn read_run(dir: &Path) -> Result<StoredRun, String> {
-    let run = RunDir::open(dir).map_err(|e| e.to_string())?;
-    let manifest: RunManifest = run
-        .read_json(MANIFEST_FILE)
-        .map_err(|e| format!("{}: {e}", dir.join(MANIFEST_FILE).display()))?;
-    let summary: SummaryFile = run.read_json(SUMMARY_FILE).map_err(|e| {
+    let run = crate::store::StoredRun::open(dir).map_err(|e| e.to_string())?;
+    let summary: SummaryFile = run.dir.read_json(SUMMARY_FILE).map_err(|e| {
         format!(
-            "{}: {e} (run `llmbench report {}` to write it)",
-            dir.join(SUMMARY_FILE).display(),
+            "{e} (run `llmbench report {}` to write the summary)",
             dir.display()
         )
     })?;
     Ok(StoredRun {
         dir: dir.to_path_buf(),
-        manifest,
+        manifest: run.manifest,
         cells: summary.cells,
         models: summary.models,
     })
