@@ -367,3 +367,37 @@ fn git_show(dir: &Path, hash: &str) -> Option<CommitInfo> {
         time: parts.next()?.parse().ok()?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "{}").unwrap();
+    }
+
+    #[test]
+    fn runs_are_found_at_any_level_and_a_merged_run_counts_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("benchmarks");
+        touch(&root.join("a/run-1/manifest.json"));
+        touch(&root.join("a/run-2/manifest.json"));
+        // A merged run keeps each shard's manifest under shards/: one run.
+        touch(&root.join("a/run-2/shards/0/manifest.json"));
+        touch(&root.join("b/run-3/manifest.json"));
+        std::fs::create_dir_all(root.join("b/not-a-run")).unwrap();
+        let names = |dirs: &[PathBuf]| -> Vec<String> {
+            find_runs(dirs)
+                .iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(names(&[root.clone()]), ["run-1", "run-2", "run-3"]);
+        assert_eq!(names(&[root.join("a")]), ["run-1", "run-2"]);
+        assert_eq!(
+            names(&[root.join("a/run-2"), root.join("a")]),
+            ["run-1", "run-2"]
+        );
+    }
+}

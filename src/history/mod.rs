@@ -269,3 +269,80 @@ fn definition_notes(collected: &Collected) -> Vec<Note> {
     }
     notes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::collect::{SeriesData, SeriesKind, SeriesMeta};
+    use super::*;
+
+    fn run(i: usize, host: &str) -> RunInfo {
+        RunInfo {
+            dir: format!("runs/{i}").into(),
+            run_id: format!("r{i}"),
+            experiment: "exp".into(),
+            started_at: format!("2026-01-01T00:00:{i:02}Z"),
+            commit: None,
+            dirty: false,
+            facts: [("host", host.to_string())].into_iter().collect(),
+        }
+    }
+
+    fn cell(id: &str, runs: std::ops::Range<usize>) -> SeriesData {
+        let value = |v| {
+            Some(Estimate {
+                value: v,
+                low: None,
+                high: None,
+            })
+        };
+        SeriesData {
+            meta: SeriesMeta {
+                kind: SeriesKind::Cell,
+                id: id.into(),
+                experiment: "exp".into(),
+                model: "m".into(),
+                label: "m".into(),
+                prompt: "p".into(),
+                definition: "m|p".into(),
+            },
+            points: runs
+                .map(|r| {
+                    (
+                        r,
+                        METRICS
+                            .iter()
+                            .map(|_| value(100.0 + r as f64 % 2.0))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_changed_definition_and_a_new_host_are_noted_and_never_joined() {
+        let runs = (0..8)
+            .map(|i| run(i, if i < 5 { "a" } else { "b" }))
+            .collect();
+        let collected = Collected {
+            runs,
+            series: vec![cell("m.p.11111111", 0..4), cell("m.p.22222222", 4..8)],
+            skipped: vec![],
+        };
+        let history = analyse(collected, &Settings::default());
+        assert_eq!(history.series.len(), 2, "two ids, two series");
+        let notes: Vec<(usize, &str)> = history
+            .notes
+            .iter()
+            .map(|n| (n.run, n.text.as_str()))
+            .collect();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert_eq!(notes[0].0, 4);
+        assert!(
+            notes[0].1.contains("m.p.11111111 became m.p.22222222"),
+            "{notes:?}"
+        );
+        assert_eq!(notes[1], (5, "exp: host a → b"));
+        assert!(history.change_points.is_empty());
+    }
+}
