@@ -192,8 +192,7 @@ pub const SCALAR_COUNT: usize = {
 
 /// The metrics with one value per request, in report order, with their getters.
 pub const SCALARS: [(&str, Getter); SCALAR_COUNT] = {
-    let mut scalars: [(&str, Getter); SCALAR_COUNT] =
-        [("", |_| None); SCALAR_COUNT];
+    let mut scalars: [(&str, Getter); SCALAR_COUNT] = [("", |_| None); SCALAR_COUNT];
     let (mut n, mut i) = (0, 0);
     while i < METRICS.len() {
         if let Values::Scalar(get) = METRICS[i].values {
