@@ -19,7 +19,10 @@ cd "$(dirname "$0")/.."
 bins=target/gpu-check
 
 prepare() {
-    cargo build --release --bin llmbench -p llmbench -p mock-ollama
+    # One package at a time: `--bin llmbench` with both packages selected
+    # builds no mock-ollama binary.
+    cargo build --release -p llmbench --bin llmbench
+    cargo build --release -p mock-ollama --bin mock-ollama
     local test_bin
     test_bin=$(cargo test --release --test monitor --no-run --message-format=json 2>/dev/null |
         python3 -c 'import json,sys
