@@ -69,7 +69,9 @@ for phase in idle busy; do
     # The reference writes its first reading once the load runs; a second of
     # readings before the run lets every sample be compared.
     for _ in $(seq 600); do
-        [ "$(wc -l <"$work/$phase-reference.jsonl" 2>/dev/null || echo 0)" -ge 20 ] && break
+        # The file appears only once the reference starts reading.
+        [ -f "$work/$phase-reference.jsonl" ] &&
+            [ "$(wc -l <"$work/$phase-reference.jsonl")" -ge 20 ] && break
         sleep 0.2
     done
     "$bins/llmbench" exec scripts/gpu/experiment.toml --out "$work/$phase" --quiet
