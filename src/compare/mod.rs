@@ -170,8 +170,13 @@ pub struct Comparison {
     pub violations: Vec<Violation>,
 }
 
-/// Compares the runs in directories `a` (baseline) and `b`.
-pub fn compare_runs(a: &Path, b: &Path, options: &CompareOptions) -> Result<Comparison, String> {
+/// Compares the runs in directories `a` (baseline) and `b`; fails only
+/// when a run cannot be read (the error names the file).
+pub fn compare_runs(
+    a: &Path,
+    b: &Path,
+    options: &CompareOptions,
+) -> Result<Comparison, crate::store::StoreError> {
     let a = RunData::load(a)?;
     let b = RunData::load(b)?;
     Ok(compare(&a, &b, options))
