@@ -82,6 +82,9 @@ mod tests {
         assert!(cause.source().is_some(), "and its io error");
         let io = std::io::Error::other("refused");
         let error = AppError::new(exit::SERVER, "backend `b`: refused").because(io);
-        assert_eq!(error.source().map(|e| e.to_string()), Some("refused".into()));
+        assert_eq!(
+            error.source().map(|e| e.to_string()),
+            Some("refused".into())
+        );
     }
 }

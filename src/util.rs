@@ -45,6 +45,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// The JSON Schema of a duration string (experiment files' schema): the
+/// form `parse_duration` reads.
+/// A duration string such as "250ms" or "1.5s" (docs/experiment-format.md#durations).
+pub struct DurationText;
+
+/// The loader's duration syntax (`util::parse_duration`): a number and a
+/// unit, spaces allowed around them, no sign, no compound durations.
+pub const DURATION_PATTERN: &str = r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*(ns|us|µs|ms|s|m|h)\s*$";
+
+impl schemars::JsonSchema for DurationText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "description": "A number and a unit: ns, us, ms, s, m or h, e.g. \"250ms\", \"1.5s\", \"2m\".",
+        })
+    }
+}
+
 /// "1 cell", "2 cells": a count with its noun, plural by adding "s".
 pub fn count_of(count: usize, noun: &str) -> String {
     if count == 1 {

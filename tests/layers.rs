@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Bottom to top.
-const LAYERS: [&str; 21] = [
+const LAYERS: [&str; 22] = [
     "util",
     "rng",
     "stats",
@@ -26,6 +26,7 @@ const LAYERS: [&str; 21] = [
     "aggregate",
     "report",
     "compare",
+    "history",
     "cli",
     "error",
     "pipeline",

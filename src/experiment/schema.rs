@@ -9,6 +9,7 @@
 //! Draft-07, because that is the draft taplo (Even Better TOML, the taplo LSP
 //! in Neovim and Helix) and VS Code's JSON support validate fully.
 
+pub use crate::util::{DurationText, DURATION_PATTERN};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use std::borrow::Cow;
 
@@ -90,27 +91,6 @@ fn const_choices(one_of: Option<&serde_json::Value>) -> Option<Vec<serde_json::V
         .iter()
         .map(|branch| branch.get("const").cloned())
         .collect()
-}
-
-/// A duration string such as "250ms" or "1.5s" (docs/experiment-format.md#durations).
-pub struct DurationText;
-
-/// The loader's duration syntax (`util::parse_duration`): a number and a
-/// unit, spaces allowed around them, no sign, no compound durations.
-pub const DURATION_PATTERN: &str = r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*(ns|us|µs|ms|s|m|h)\s*$";
-
-impl JsonSchema for DurationText {
-    fn schema_name() -> Cow<'static, str> {
-        "Duration".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "pattern": DURATION_PATTERN,
-            "description": "A number and a unit: ns, us, ms, s, m or h, e.g. \"250ms\", \"1.5s\", \"2m\".",
-        })
-    }
 }
 
 /// A model's `options`, passed through untouched, except the keys llmbench

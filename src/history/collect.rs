@@ -393,7 +393,10 @@ mod tests {
                 .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
                 .collect()
         };
-        assert_eq!(names(std::slice::from_ref(&root)), ["run-1", "run-2", "run-3"]);
+        assert_eq!(
+            names(std::slice::from_ref(&root)),
+            ["run-1", "run-2", "run-3"]
+        );
         assert_eq!(names(&[root.join("a")]), ["run-1", "run-2"]);
         assert_eq!(
             names(&[root.join("a/run-2"), root.join("a")]),

@@ -113,7 +113,7 @@ pub fn analyse(collected: Collected, settings: &Settings) -> History {
             .map(|(m, def)| MetricSeries {
                 metric: def.name,
                 unit: def.unit,
-                better: def.better,
+                better: def.better(),
                 points: data
                     .points
                     .iter()

@@ -16,7 +16,7 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 #[serde(deny_unknown_fields, default)]
 pub struct MonitorConfig {
     /// Sampling period, e.g. "250ms" (the default), "1s".
-    #[schemars(with = "crate::experiment::schema::DurationText")]
+    #[schemars(with = "crate::util::DurationText")]
     pub interval: String,
     /// Whether and how GPUs are sampled.
     pub gpu: GpuMode,
