@@ -31,12 +31,7 @@ pub async fn exec(args: ExecArgs) -> Result<u8, AppError> {
         .map(|file| crate::experiment::load(file, &args.set))
         .collect::<Result<Vec<_>, _>>()?;
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping: no new requests; requests in flight are recorded as cancelled");
-            let _ = cancel_tx.send(true);
-        }
-    });
+    crate::exec::shutdown::cancel_on_signal(cancel_tx);
     let mut code = exit::OK;
     for experiment in &experiments {
         let this = run_experiment(experiment, &args, cancel_rx.clone()).await?;
@@ -122,7 +117,13 @@ async fn run_experiment(
         options,
     };
     let outcome = stage
-        .run_groups(&groups, &mut managed, &mut manifest, &mut writer, cancel)
+        .run_groups(
+            &groups,
+            &mut managed,
+            &mut manifest,
+            &mut writer,
+            cancel.clone(),
+        )
         .await;
     progress.finish();
     manifest.monitor = monitor.map(|m| monitor_facts(m.stop()));
@@ -131,9 +132,11 @@ async fn run_experiment(
         run.write_tokens(&counted)?;
     }
     stop_server(managed.as_mut(), &mut manifest);
-    score_responses(&run, std::mem::take(&mut outcome.pending_checks)).await?;
+    let pending = std::mem::take(&mut outcome.pending_checks);
+    outcome.interrupted |= !score_responses(&run, pending, cancel).await?;
     manifest.tokenizers = tokens::describe(&counters);
     manifest.loaded_models = outcome.loaded.clone();
+    manifest.stopped_cells = outcome.stopped_cells.clone();
     manifest.finished_at = Some(jiff::Timestamp::now().to_string());
     manifest.status = if outcome.interrupted {
         "interrupted"
@@ -220,7 +223,11 @@ impl Stage<'_> {
                 eprintln!("counting the tokens of {} responses ...", pending.len());
                 counted.extend(tokens::count(self.counters, pending, self.client, group).await);
             }
+            let lost = !outcome.stopped_cells.is_empty();
             merge(&mut total, outcome);
+            if lost && server_exited(managed.as_mut(), manifest) {
+                break;
+            }
         }
         if groups.len() > 1 {
             if let Some(facts) = manifest.managed_server.as_mut() {
@@ -253,6 +260,7 @@ fn merge(total: &mut ExecOutcome, outcome: ExecOutcome) {
     total.loaded.extend(outcome.loaded);
     total.pending_checks.extend(outcome.pending_checks);
     total.pending_counts.extend(outcome.pending_counts);
+    total.stopped_cells.extend(outcome.stopped_cells);
 }
 
 /// Starts the resource monitor (unless `[monitor] enabled = false`),
@@ -291,6 +299,23 @@ fn monitor_facts(summary: MonitorSummary) -> serde_json::Value {
     })
 }
 
+/// After cells stopped for connection failures: whether the managed server
+/// has exited (then it is noted with its log tail and the run stops).
+fn server_exited(server: Option<&mut ManagedServer>, manifest: &mut RunManifest) -> bool {
+    let Some(server) = server else { return false };
+    let Err(error) = server.check_alive() else {
+        return false;
+    };
+    eprintln!(
+        "error: {error}; the run stops. The end of its log:\n{}",
+        server.log_tail(20)
+    );
+    if let Some(facts) = manifest.managed_server.as_mut() {
+        facts["exited_during_run"] = serde_json::Value::String(error.to_string());
+    }
+    true
+}
+
 /// Notes a managed server that died during the run, then stops it.
 fn stop_server(server: Option<&mut ManagedServer>, manifest: &mut RunManifest) {
     let Some(server) = server else { return };
@@ -304,16 +329,24 @@ fn stop_server(server: Option<&mut ManagedServer>, manifest: &mut RunManifest) {
 }
 
 /// Runs the quality checks of the measured responses, now that nothing is
-/// being timed, and stores the results in checks.jsonl.
-async fn score_responses(run: &RunDir, pending: Vec<PendingCheck>) -> Result<(), AppError> {
+/// being timed, and stores the results in checks.jsonl. False when a
+/// signal stopped them (nothing is stored then).
+async fn score_responses(
+    run: &RunDir,
+    pending: Vec<PendingCheck>,
+    cancel: watch::Receiver<bool>,
+) -> Result<bool, AppError> {
     if pending.is_empty() {
-        return Ok(());
+        return Ok(!*cancel.borrow());
     }
     eprintln!("checking {} responses ...", pending.len());
     let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let checks = crate::quality::score(pending, parallel).await;
+    let Some(checks) = crate::quality::score_until(pending, parallel, cancel).await else {
+        eprintln!("checks stopped; checks.jsonl not written");
+        return Ok(false);
+    };
     run.write_checks(&checks)?;
-    Ok(())
+    Ok(true)
 }
 
 /// Starts the `[server]` for its backend, at `[server.matrix]` point
@@ -387,6 +420,12 @@ fn managed_facts(
 fn exit_code(outcome: &ExecOutcome, report_code: u8) -> u8 {
     if outcome.interrupted {
         exit::INTERRUPTED
+    } else if !outcome.stopped_cells.is_empty() {
+        eprintln!(
+            "error: {} stopped early: the server stopped answering (see stopped_cells in manifest.json)",
+            crate::util::count_of(outcome.stopped_cells.len(), "cell")
+        );
+        exit::SERVER
     } else if outcome.measured_ok == 0 && outcome.measured_failed > 0 {
         eprintln!("error: every measured request failed; see the errors in the report");
         exit::ALL_FAILED
@@ -458,7 +497,8 @@ async fn preflight(
                 AppError::new(
                     exit::SERVER,
                     format!(
-                        "backend `{name}`: {e}\nnothing was sent; no run directory was created"
+                        "backend `{name}`: {}\nnothing was sent; no run directory was created",
+                        target.backend.redact(&e.to_string())
                     ),
                 )
             })?;
@@ -498,6 +538,7 @@ fn manifest(
         loaded_models: BTreeMap::new(),
         monitor: None,
         tokenizers: serde_json::Value::Null,
+        stopped_cells: Vec::new(),
     }
 }
 

@@ -21,7 +21,7 @@ mod testutil;
 
 pub use event::{Decoder, Event, ProtocolError, ServerStats};
 
-pub use client::{Backend, GenRequest};
+pub use client::{Backend, GenRequest, REDACTED_KEY};
 pub use error::{closed_while_idle, error_message, BackendError, PreflightError};
 pub use ollama::NdjsonDecoder;
 pub use openai::SseDecoder;

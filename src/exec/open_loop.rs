@@ -49,7 +49,7 @@ pub fn dispatch(
         for (job, offset) in jobs.zip(schedule) {
             let due = start + offset;
             tokio::time::sleep_until(due.into()).await;
-            if *cancel.borrow() {
+            if *cancel.borrow() || batch.stopped.load(Ordering::SeqCst) {
                 break;
             }
             let job = Job {

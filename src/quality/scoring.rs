@@ -5,6 +5,7 @@
 use super::{run_many, CheckResult};
 use crate::exec::PendingCheck;
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 /// The checks of one response, as stored in checks.jsonl.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,6 +15,22 @@ pub struct CheckRecord {
     /// Every check passed.
     pub passed: bool,
     pub results: Vec<CheckResult>,
+}
+
+/// Runs the pending checks like [`score`] until `cancel` turns true; then
+/// stops them (their processes are killed) and returns `None`.
+pub async fn score_until(
+    pending: Vec<PendingCheck>,
+    parallel: usize,
+    mut cancel: watch::Receiver<bool>,
+) -> Option<Vec<CheckRecord>> {
+    if *cancel.borrow() {
+        return None;
+    }
+    tokio::select! {
+        records = score(pending, parallel) => Some(records),
+        _ = cancel.wait_for(|stop| *stop) => None,
+    }
 }
 
 /// Runs the pending checks, at most `parallel` at once.

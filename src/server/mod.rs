@@ -86,6 +86,14 @@ impl ManagedServer {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The last `lines` lines of the server's log (for an error message).
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read(&self.log).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// An error when the server has exited (it must live for the whole run).
     pub fn check_alive(&mut self) -> Result<(), ServerError> {
         match self.child.as_mut().map(Child::try_wait) {

@@ -91,6 +91,9 @@ pub struct RunManifest {
     /// Each model's token counter and whether its counts are the ones used.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub tokenizers: serde_json::Value,
+    /// Cells stopped after connection failures in a row (the server seemed gone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stopped_cells: Vec<crate::record::StoppedCell>,
 }
 
 /// An open run directory.

@@ -3,6 +3,8 @@
 //! server (tests/mock-ollama) and the real llama.cpp server.
 
 mod cli;
+mod fault_server;
+mod faults;
 mod llama;
 mod load;
 mod mock_exec;
