@@ -11,5 +11,6 @@ mod mock_exec;
 mod mock_faults;
 mod quality_monitor;
 mod retry;
+mod server_tree;
 mod support;
 mod tokens;
