@@ -532,6 +532,7 @@ fn manifest(
         started_at: started_at.to_string(),
         finished_at: None,
         status: "running".into(),
+        pid: Some(std::process::id()),
         environment: collect_environment(),
         servers: serde_json::to_value(servers).unwrap_or_default(),
         managed_server: None,

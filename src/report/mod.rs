@@ -14,6 +14,7 @@ mod collections;
 mod csv;
 pub mod fixture;
 mod helpers;
+mod liveness;
 mod model;
 #[cfg(test)]
 pub(crate) mod snapshot;

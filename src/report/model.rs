@@ -161,7 +161,9 @@ impl ReportModel {
 /// Plain-language warnings about what makes figures doubtful.
 fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
     let mut out = Vec::new();
-    if manifest.status != "complete" {
+    if manifest.status == "running" && !super::liveness::still_running(manifest) {
+        out.push("The run stopped without finishing (its llmbench process is gone: killed or crashed); figures cover only the requests recorded.".to_string());
+    } else if manifest.status != "complete" {
         out.push(format!(
             "The run is {}: figures cover only the requests that finished.",
             manifest.status

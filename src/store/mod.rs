@@ -72,6 +72,10 @@ pub struct RunManifest {
     pub finished_at: Option<String>,
     /// "running", "complete", "interrupted" or "failed".
     pub status: String,
+    /// The llmbench process writing the run (with `environment.host`, tells
+    /// a run still going from one that died: see `report::liveness`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
     pub environment: Environment,
     /// What each backend's server said about itself and its models.
     #[serde(default)]

@@ -93,9 +93,23 @@ fn the_server_tree_dies_with_llmbench_on_sigterm_and_sigkill() {
             survivors.is_empty(),
             "SIG{signal}: {survivors:?} outlived llmbench"
         );
+        let run = ws.run();
         if signal == "TERM" {
-            let manifest = json(&ws.run().join("manifest.json"));
-            assert_eq!(manifest["status"], "interrupted");
+            assert_eq!(json(&run.join("manifest.json"))["status"], "interrupted");
+        } else {
+            // The manifest still says `running`; `llmbench report` tells it
+            // is dead (pid gone), not live.
+            assert_eq!(json(&run.join("manifest.json"))["status"], "running");
+            let report = Command::new(assert_cmd::cargo::cargo_bin("llmbench"))
+                .args(["report", &run.display().to_string()])
+                .output()
+                .expect("llmbench report");
+            let text = std::fs::read_to_string(run.join("report.md")).expect("report.md");
+            assert!(
+                text.contains("stopped without finishing") && !text.contains("The run is running"),
+                "{}",
+                String::from_utf8_lossy(&report.stderr)
+            );
         }
     }
 }
