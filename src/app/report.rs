@@ -41,6 +41,13 @@ pub fn finish_run(
     manifest: &RunManifest,
     options: &RenderOptions,
 ) -> Result<Finished, AppError> {
+    // Templates first: one that is refused must leave the run untouched.
+    let user = options
+        .templates
+        .iter()
+        .map(|path| user_template(path))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AppError::new(exit::BAD_INPUT, e))?;
     let plan = run.read_plan()?;
     let csv = options
         .formats
@@ -57,12 +64,6 @@ pub fn finish_run(
     model.add_monitor_warnings();
     run.write_json(SUMMARY_FILE, &model)?;
 
-    let user = options
-        .templates
-        .iter()
-        .map(|path| user_template(path))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AppError::new(exit::BAD_INPUT, e))?;
     let templates = select_templates(&options.formats, user);
     let (mut written, mut errors) = write_reports(&run.path, &templates, &model);
     if let Some(csv) = read.csv {

@@ -273,3 +273,61 @@ fn a_server_that_dies_stops_the_cell_and_fails_the_run() {
         assert!(report.contains("connection failures in a row"), "{api:?}");
     }
 }
+
+/// A user template named after a file llmbench owns is refused (exit 2)
+/// before anything is written, by `exec` and by `report --template`; one
+/// nested 5,000 deep fails cleanly (exit 5) instead of overflowing the stack.
+#[test]
+fn hostile_templates_are_refused() {
+    let server = FaultServer::start(Api::OpenAi, |_| Reply::ok());
+    let ws = Workspace::new();
+    let file = ws.write(
+        "e.toml",
+        &experiment(Api::OpenAi, &server.url(), "repetitions = 2", ""),
+    );
+    let owned = ws.write("requests.jsonl.hbs", "{{experiment.name}}\n");
+    let owned = owned.display().to_string();
+    assert_eq!(ws.exec(&file, &["--template", &owned]), 2);
+    assert!(ws.runs().is_empty(), "nothing ran");
+
+    let depth = 5000;
+    let deep = ws.write(
+        "deep.txt.hbs",
+        &format!(
+            "{}x{}",
+            "{{#if true}}".repeat(depth),
+            "{{/if}}".repeat(depth)
+        ),
+    );
+    let llmbench = || Command::new(assert_cmd::cargo::cargo_bin("llmbench"));
+    let output = llmbench()
+        .args(["exec", &file.display().to_string(), "--out"])
+        .arg(ws.path("runs"))
+        .args(["--template", &deep.display().to_string()])
+        .output()
+        .expect("llmbench runs");
+    assert_eq!(
+        output.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run = ws.run();
+    let manifest = std::fs::read(run.join("manifest.json")).expect("manifest");
+    let manifest_template = ws.write("manifest.json.hbs", "{}");
+    let output = llmbench()
+        .args(["report", &run.display().to_string(), "--template"])
+        .arg(&manifest_template)
+        .output()
+        .expect("llmbench report");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("manifest.json") && stderr.contains("rename"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(run.join("manifest.json")).expect("manifest"),
+        manifest
+    );
+}
