@@ -26,7 +26,8 @@ pub fn schedule(count: usize, rate: f64, arrivals: Arrivals, seed: u64) -> Vec<D
                     Arrivals::Poisson => -(1.0 - random.unit()).ln() / rate,
                 };
             }
-            Duration::from_secs_f64(at)
+            // Validation keeps rates sane; a schedule never panics anyway.
+            Duration::try_from_secs_f64(at).unwrap_or(Duration::MAX)
         })
         .collect()
 }

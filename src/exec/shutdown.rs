@@ -71,3 +71,14 @@ pub fn cancel_on_signal(cancel: watch::Sender<bool>) {
         std::process::exit(128 + number);
     });
 }
+
+/// Ignores SIGXFSZ, which the kernel sends when a write passes the file
+/// size limit (`ulimit -f`) and which would end llmbench without a word:
+/// ignored, the write fails with EFBIG ("File too large") and the error
+/// names the file.
+pub fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}

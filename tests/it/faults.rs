@@ -331,3 +331,32 @@ fn hostile_templates_are_refused() {
         manifest
     );
 }
+
+/// Under `ulimit -f` a write past the limit is an error with a message
+/// (EFBIG), not a silent kill by SIGXFSZ.
+#[test]
+fn a_file_size_limit_is_an_error_with_a_message() {
+    let server = FaultServer::start(Api::OpenAi, |_| Reply::ok());
+    let ws = Workspace::new();
+    let file = ws.write(
+        "e.toml",
+        &experiment(Api::OpenAi, &server.url(), "repetitions = 200", ""),
+    );
+    let script = format!(
+        "ulimit -f 16; exec {} exec {} --out {} -q",
+        assert_cmd::cargo::cargo_bin("llmbench").display(),
+        file.display(),
+        ws.path("runs").display()
+    );
+    let output = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .expect("sh runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.code().is_some_and(|c| c != 0),
+        "{:?}: {stderr}",
+        output.status
+    );
+    assert!(stderr.contains("File too large"), "{stderr}");
+}
