@@ -360,3 +360,39 @@ fn a_file_size_limit_is_an_error_with_a_message() {
     );
     assert!(stderr.contains("File too large"), "{stderr}");
 }
+
+/// A 429 with Retry-After: the wait the server asked for is recorded in the
+/// failed request's message (llmbench does not retry on its own).
+#[test]
+fn retry_after_on_429_is_recorded() {
+    for api in [Api::OpenAi, Api::Ollama] {
+        let server = FaultServer::start(api, |n| match n {
+            1 => Reply::Status {
+                status: 429,
+                headers: vec![("Retry-After".into(), "7".into())],
+                body: r#"{"error":"too many requests"}"#.into(),
+            },
+            _ => Reply::ok(),
+        });
+        let ws = Workspace::new();
+        let file = ws.write(
+            "e.toml",
+            &experiment(api, &server.url(), "repetitions = 3", ""),
+        );
+        assert_eq!(ws.exec(&file, &[]), 0);
+        let records = records(&ws.run());
+        let messages: Vec<&str> = records
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Error { message, .. } => Some(message.as_str()),
+                Outcome::Ok => None,
+            })
+            .collect();
+        assert_eq!(messages.len(), 1, "{api:?}");
+        assert!(
+            messages[0].starts_with("HTTP 429") && messages[0].ends_with("(Retry-After: 7 s)"),
+            "{api:?}: {}",
+            messages[0]
+        );
+    }
+}
