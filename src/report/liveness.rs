@@ -52,7 +52,7 @@ mod tests {
 
     fn manifest(pid: Option<u32>, started_at: &str) -> RunManifest {
         let mut manifest = crate::report::fixture::manifest();
-        manifest.status = "running".into();
+        manifest.status = crate::store::RunStatus::Running;
         manifest.pid = pid;
         manifest.started_at = started_at.into();
         manifest.environment.host = std::fs::read_to_string("/proc/sys/kernel/hostname")
