@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = llmbench::cli::Cli::parse();
+    llmbench::exec::shutdown::ignore_file_size_signal();
     match llmbench::app::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {

@@ -48,6 +48,14 @@ fn is_zero(value: &u32) -> bool {
     *value == 0
 }
 
+/// A cell stopped before its end (the server seemed gone), and why; listed
+/// in manifest.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoppedCell {
+    pub cell: String,
+    pub reason: String,
+}
+
 /// Outcome of a request. Failed requests are data: they are counted by kind
 /// and never enter latency statistics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -974,3 +974,47 @@ fn a_check_without_kind_lists_the_check_kinds() {
         "{message}"
     );
 }
+
+/// Hostile values that used to pass validation and fail (or panic) later.
+#[test]
+fn extreme_values_fail_validation() {
+    let run = |lines: &str| MINIMAL_RUN.replace("REPLACE", lines);
+    let message = error_with(&run(""), &["run.rate=[1e-300]"]);
+    assert!(message.contains("from 0.0001 to 1000000"), "{message}");
+    let long = "n".repeat(300);
+    let message = error(&run("").replace("name = \"x\"", &format!("name = \"{long}\"")));
+    assert!(
+        message.contains("300 characters long; at most 128"),
+        "{message}"
+    );
+    for url in ["http://[::1", "http://127.0.0.1:99999"] {
+        let message = error(&run("").replace("http://127.0.0.1:11434", url));
+        assert!(message.contains("is not a valid URL"), "{url}: {message}");
+    }
+    experiment(
+        &run("").replace("http://127.0.0.1:11434", "http://[::1]:8080"),
+        &[],
+    );
+}
+
+#[test]
+fn a_dataset_with_a_byte_order_mark_loads() {
+    let dir = write_tree(&[
+        (
+            "x.toml",
+            &MINIMAL_RUN
+                .replace("[[prompts]]\nid = \"p\"\ntext = \"t\"\n", "")
+                .replace(
+                    "name = \"x\"\n",
+                    "name = \"x\"\nprompt_files = [\"d.jsonl\"]\n",
+                )
+                .replace("REPLACE", ""),
+        ),
+        (
+            "d.jsonl",
+            "\u{feff}{\"text\": \"hello\"}\n{\"text\": \"again\"}\n",
+        ),
+    ]);
+    let experiment = load(&dir.path().join("x.toml"), &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(experiment.prompts.len(), 2);
+}

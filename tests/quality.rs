@@ -194,7 +194,13 @@ async fn code_that_loops_forever_is_killed_with_its_process_group() {
     let started = Instant::now();
     let results = run_then_more(vec![python("assert True", "1s")], &block(&code)).await;
     assert!(!results[0].passed);
-    assert_eq!(results[0].reason, "timed out after 1s; killed");
+    // Beside other checks (the tests run in parallel) it runs once more alone.
+    let reason = &results[0].reason;
+    assert!(
+        reason == "timed out after 1s; killed"
+            || reason == "timed out after 1s (also when run alone); killed",
+        "{reason}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",

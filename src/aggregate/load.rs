@@ -47,6 +47,11 @@ pub struct Validity {
     /// reached at their scheduled time (also counted as failed, `dropped`).
     #[serde(default)]
     pub dropped: u64,
+    /// Measured requests resent once because the server closed a kept-alive
+    /// connection without answering: each one is a request the server
+    /// dropped, hidden from the success count.
+    #[serde(default)]
+    pub resends: u64,
 }
 
 /// A dispatch later than this after its scheduled time counts as late, ms:
@@ -66,6 +71,7 @@ pub(super) struct CellTally {
     cache_hits: u64,
     late: u64,
     dropped: u64,
+    resends: u64,
     chunks: Vec<f64>,
     per_chunk: Vec<f64>,
     lags: Vec<f64>,
@@ -81,6 +87,7 @@ impl CellTally {
         ok: Option<&RequestMetrics>,
     ) {
         self.measured += 1;
+        self.resends += u64::from(record.retries);
         if let Some(e2e) = record.timing.e2e_ms {
             self.busy_ms += e2e;
         }
@@ -168,6 +175,7 @@ impl CellTally {
             dispatch_lag_ms: lags,
             late_dispatches: self.late,
             dropped: self.dropped,
+            resends: self.resends,
         }
     }
 }

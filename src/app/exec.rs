@@ -14,13 +14,16 @@ pub async fn exec(args: ExecArgs) -> Result<u8, AppError> {
         .iter()
         .map(|file| crate::experiment::load(file, &args.set))
         .collect::<Result<Vec<_>, _>>()?;
+    // A template that cannot be used is refused before anything runs.
+    for path in experiments
+        .iter()
+        .flat_map(|e| &e.report.templates)
+        .chain(&args.templates)
+    {
+        crate::report::user_template(path).map_err(|e| AppError::new(exit::BAD_INPUT, e))?;
+    }
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping: no new requests; requests in flight are recorded as cancelled");
-            let _ = cancel_tx.send(true);
-        }
-    });
+    crate::exec::shutdown::cancel_on_signal(cancel_tx);
     let options = RunOptions {
         out: args.out.clone(),
         templates: args.templates.clone(),

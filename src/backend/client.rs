@@ -199,6 +199,23 @@ impl Backend {
         }
     }
 
+    /// `text` with every occurrence of the API key replaced by
+    /// [`REDACTED_KEY`]: a server may echo the Authorization header in an
+    /// error body, and nothing llmbench writes may hold the key.
+    pub fn redact(&self, text: &str) -> String {
+        match self.api_key.as_deref() {
+            Some(key) if text.contains(key) => text.replace(key, REDACTED_KEY),
+            _ => text.to_string(),
+        }
+    }
+
+    /// Whether `text` holds the API key (then [`Backend::redact`] it).
+    pub fn leaks_key(&self, text: &str) -> bool {
+        self.api_key
+            .as_deref()
+            .is_some_and(|key| text.contains(key))
+    }
+
     pub(crate) fn has_api_key(&self) -> bool {
         self.api_key.is_some()
     }
@@ -211,6 +228,9 @@ impl Backend {
         }
     }
 }
+
+/// What stands in for the API key wherever llmbench writes.
+pub const REDACTED_KEY: &str = "[redacted api key]";
 
 #[cfg(test)]
 mod tests {

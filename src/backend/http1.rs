@@ -197,6 +197,8 @@ pub(crate) struct Head {
     pub(crate) status: u16,
     framing: Framing,
     keep_alive: bool,
+    /// `Retry-After` in seconds (the delta-seconds form; a date is ignored).
+    pub(crate) retry_after_s: Option<u64>,
 }
 
 impl Conn {
@@ -377,9 +379,12 @@ fn head_of(response: &httparse::Response, status: u16) -> Result<Head, Failure> 
     let mut chunked = None;
     let mut length: Option<u64> = None;
     let mut keep_alive = response.version == Some(1);
+    let mut retry_after_s = None;
     for header in response.headers.iter() {
         let value = std::str::from_utf8(header.value).unwrap_or("").trim();
-        if header.name.eq_ignore_ascii_case("transfer-encoding") {
+        if header.name.eq_ignore_ascii_case("retry-after") {
+            retry_after_s = value.parse().ok();
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             let last = value.rsplit(',').next().unwrap_or("").trim();
             chunked = Some(last.eq_ignore_ascii_case("chunked"));
         } else if header.name.eq_ignore_ascii_case("content-length") {
@@ -411,6 +416,7 @@ fn head_of(response: &httparse::Response, status: u16) -> Result<Head, Failure> 
         status,
         framing,
         keep_alive,
+        retry_after_s,
     })
 }
 

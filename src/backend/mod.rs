@@ -22,7 +22,7 @@ mod testutil;
 pub use event::{Decoder, Event, ProtocolError, ServerStats};
 
 pub use crate::util::closed_while_idle;
-pub use client::{Backend, GenRequest};
+pub use client::{Backend, GenRequest, REDACTED_KEY};
 pub use error::{error_message, BackendError, PreflightError};
 pub use ollama::NdjsonDecoder;
 pub use openai::SseDecoder;

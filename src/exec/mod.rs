@@ -7,6 +7,7 @@ mod open_loop;
 mod order;
 mod progress;
 mod request;
+pub mod shutdown;
 mod sink;
 
 pub use crate::quality::PendingCheck;
@@ -17,10 +18,10 @@ pub use sink::{RecordSink, WithProgress};
 use crate::backend::Backend;
 use crate::experiment::Load;
 use crate::plan::{Cell, Plan};
-use crate::record::{Record, Response};
+use crate::record::{Record, Response, StoppedCell};
 use crate::store::StoreError;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -31,6 +32,10 @@ pub struct Target {
     pub backend: Backend,
     pub timeout: Duration,
 }
+
+/// Consecutive connection failures after which a cell stops sending: the
+/// server is most likely gone, and every further request would fail at once.
+pub const CONNECT_FAILURES_TO_STOP: u32 = 5;
 
 /// How a run ended.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,6 +51,8 @@ pub struct ExecOutcome {
     pub pending_checks: Vec<PendingCheck>,
     /// Responses to count tokens of once the run is over.
     pub pending_counts: Vec<PendingCount>,
+    /// Cells stopped after [`CONNECT_FAILURES_TO_STOP`] connection failures in a row.
+    pub stopped_cells: Vec<StoppedCell>,
 }
 
 /// A response kept for token counting after the run.
@@ -105,7 +112,9 @@ pub async fn execute(
         }
         for cell in &cells {
             for warmup in [true, false] {
-                run.batch(target, cell, jobs_for(cell, warmup)).await?;
+                if !run.batch(target, cell, jobs_for(cell, warmup)).await? {
+                    break;
+                }
             }
             run.sink.cell_done();
         }
@@ -127,9 +136,15 @@ struct Run<'a> {
 impl Run<'_> {
     /// Runs `jobs` of one cell: warmups one at a time, measured requests
     /// under the cell's load (closed-loop workers or an open-loop schedule).
-    async fn batch(&mut self, target: &Target, cell: &Cell, jobs: Jobs) -> Result<(), StoreError> {
+    /// False when the cell was stopped (the server seems gone).
+    async fn batch(
+        &mut self,
+        target: &Target,
+        cell: &Cell,
+        jobs: Jobs,
+    ) -> Result<bool, StoreError> {
         if jobs.count == 0 || *self.cancel.borrow() {
-            return Ok(());
+            return Ok(true);
         }
         let warmup = jobs.first.warmup;
         // A cell with a duration runs its measured requests (or its warmup)
@@ -147,6 +162,7 @@ impl Run<'_> {
             jobs,
             deadline,
         ));
+        let sending = batch.clone();
         let receiver = match cell.load {
             // Counted warmups go one at a time; a warmup duration runs the cell's own load.
             _ if warmup && cell.warmup_s.is_none() => closed_loop(batch, 1, &self.cancel),
@@ -165,7 +181,19 @@ impl Run<'_> {
                 open_loop::dispatch(batch, schedule, max_in_flight, &self.cancel)
             }
         };
-        self.drain(cell, receiver).await
+        self.drain(cell, receiver).await?;
+        if !sending.stopped.load(Ordering::SeqCst) {
+            return Ok(true);
+        }
+        let reason = format!(
+            "stopped after {CONNECT_FAILURES_TO_STOP} connection failures in a row (is the server down?)"
+        );
+        eprintln!("cell {}: {reason}", cell.id);
+        self.outcome.stopped_cells.push(StoppedCell {
+            cell: cell.id.clone(),
+            reason,
+        });
+        Ok(false)
     }
 
     /// Writes every record as it arrives, until all senders are gone.
@@ -241,7 +269,7 @@ impl Run<'_> {
                 .await
             {
                 Ok(()) => {
-                    measure(
+                    let result = measure(
                         &self.context,
                         &target.backend,
                         target.timeout,
@@ -249,9 +277,10 @@ impl Run<'_> {
                         job,
                         &mut self.cancel,
                     )
-                    .await
+                    .await;
+                    scrub(&target.backend, result)
                 }
-                Err(error) => unload_failure(cell, job, error.to_string()),
+                Err(error) => unload_failure(cell, job, target.backend.redact(&error.to_string())),
             };
             record.cold = true;
             self.sink.add(&record, &response)?;
@@ -280,6 +309,23 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// The record and response with the API key taken out of every text a
+/// server controls (an error body that echoes the Authorization header, a
+/// reply that repeats it), before anything is written.
+fn scrub(backend: &Backend, (mut record, mut response): (Record, Response)) -> (Record, Response) {
+    if let crate::record::Outcome::Error { message, .. } = &mut record.outcome {
+        if backend.leaks_key(message) {
+            *message = backend.redact(message);
+        }
+    }
+    for text in [&mut response.content, &mut response.reasoning] {
+        if backend.leaks_key(text) {
+            *text = backend.redact(text);
+        }
+    }
+    (record, response)
 }
 
 fn unload_failure(cell: &Cell, job: Job, message: String) -> (Record, Response) {
@@ -343,6 +389,10 @@ pub(crate) struct Batch {
     pub(crate) jobs: Jobs,
     /// Closed loop with a duration: no request starts after this.
     pub(crate) deadline: Option<Instant>,
+    /// No further request starts (the server seems gone).
+    pub(crate) stopped: AtomicBool,
+    /// Connection failures in a row, as requests end.
+    connect_failures: AtomicU32,
 }
 
 impl Batch {
@@ -370,6 +420,8 @@ impl Batch {
             order,
             jobs,
             deadline,
+            stopped: AtomicBool::new(false),
+            connect_failures: AtomicU32::new(0),
         }
     }
 
@@ -388,7 +440,7 @@ impl Batch {
         job: Job,
         cancel: &mut watch::Receiver<bool>,
     ) -> (Record, Response) {
-        measure(
+        let result = measure(
             &self.context,
             &self.target.backend,
             self.target.timeout,
@@ -396,7 +448,28 @@ impl Batch {
             job,
             cancel,
         )
-        .await
+        .await;
+        self.count_connect_failures(&result.0);
+        scrub(&self.target.backend, result)
+    }
+
+    /// Stops the batch once [`CONNECT_FAILURES_TO_STOP`] requests in a row
+    /// could not connect.
+    fn count_connect_failures(&self, record: &Record) {
+        let refused = matches!(
+            record.outcome,
+            crate::record::Outcome::Error {
+                kind: crate::record::ErrorKind::Connect,
+                ..
+            }
+        );
+        if !refused {
+            self.connect_failures.store(0, Ordering::SeqCst);
+        } else if self.connect_failures.fetch_add(1, Ordering::SeqCst) + 1
+            >= CONNECT_FAILURES_TO_STOP
+        {
+            self.stopped.store(true, Ordering::SeqCst);
+        }
     }
 }
 
@@ -420,7 +493,7 @@ fn closed_loop(
                     break;
                 };
                 let past_deadline = batch.deadline.is_some_and(|d| Instant::now() >= d);
-                if *cancel.borrow() || past_deadline {
+                if *cancel.borrow() || past_deadline || batch.stopped.load(Ordering::SeqCst) {
                     break;
                 }
                 let result = batch.measure(job, &mut cancel).await;

@@ -26,7 +26,8 @@ pub fn schedule(count: usize, rate: f64, arrivals: Arrivals, seed: u64) -> Vec<D
                     Arrivals::Poisson => -(1.0 - random.unit()).ln() / rate,
                 };
             }
-            Duration::from_secs_f64(at)
+            // Validation keeps rates sane; a schedule never panics anyway.
+            Duration::try_from_secs_f64(at).unwrap_or(Duration::MAX)
         })
         .collect()
 }
@@ -49,7 +50,7 @@ pub fn dispatch(
         for (job, offset) in jobs.zip(schedule) {
             let due = start + offset;
             tokio::time::sleep_until(due.into()).await;
-            if *cancel.borrow() {
+            if *cancel.borrow() || batch.stopped.load(Ordering::SeqCst) {
                 break;
             }
             let job = Job {

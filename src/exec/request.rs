@@ -170,7 +170,12 @@ async fn stream_http1(
         }
         return Err((
             ErrorKind::Http,
-            format!("HTTP {}: {}", head.status, error_message(&message)),
+            format!(
+                "HTTP {}: {}{}",
+                head.status,
+                error_message(&message),
+                retry_after(head.retry_after_s)
+            ),
         ));
     }
     let mut decoder = backend.decoder();
@@ -267,8 +272,19 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// The server's `Retry-After` (on a 429 or 503), as noted in the error
+/// message; llmbench does not wait or retry on its own.
+fn retry_after(seconds: Option<u64>) -> String {
+    seconds.map_or(String::new(), |s| format!(" (Retry-After: {s} s)"))
+}
+
 async fn http_failure(mut response: reqwest::Response) -> Failure {
     let status = response.status();
+    let wait = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
     let mut body = Vec::new();
     while let Ok(Some(piece)) = response.chunk().await {
         body.extend_from_slice(&piece);
@@ -278,7 +294,12 @@ async fn http_failure(mut response: reqwest::Response) -> Failure {
     }
     (
         ErrorKind::Http,
-        format!("HTTP {}: {}", status.as_u16(), error_message(&body)),
+        format!(
+            "HTTP {}: {}{}",
+            status.as_u16(),
+            error_message(&body),
+            retry_after(wait)
+        ),
     )
 }
 

@@ -119,6 +119,12 @@ fn check_url(kind: BackendKind, url: &str) -> Result<String, (String, String)> {
     if url.chars().any(char::is_whitespace) {
         return Err((format!("`{url}` contains spaces"), "remove them".to_owned()));
     }
+    if let Err(error) = reqwest::Url::parse(url) {
+        return Err((
+            format!("`{url}` is not a valid URL ({error})"),
+            "e.g. url = \"http://127.0.0.1:11434\"; an IPv6 host goes in brackets, \"http://[::1]:8080\"; ports go up to 65535".to_owned(),
+        ));
+    }
     let base = url.trim_end_matches('/');
     let (suffix, added) = match kind {
         BackendKind::Openai => ("/v1", "/v1/chat/completions"),

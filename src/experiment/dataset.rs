@@ -29,6 +29,8 @@ struct Turn {
 pub fn read(path: &Path) -> Result<Vec<Prompt>, ExperimentError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ExperimentError::file(path, format!("cannot read the dataset: {e}")))?;
+    // Editors on Windows start UTF-8 files with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let stem = path
         .file_stem()
         .and_then(|s| s.to_str())

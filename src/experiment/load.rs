@@ -14,6 +14,11 @@ use std::collections::BTreeMap;
 
 const DEFAULT_MAX_IN_FLIGHT: u32 = 1024;
 
+/// The slowest open-loop rate: one request per 10,000 s (2.8 hours).
+pub const MIN_RATE: f64 = 1e-4;
+/// The fastest open-loop rate, requests/s (far above any one client).
+pub const MAX_RATE: f64 = 1e6;
+
 /// The load levels of `[run]`: closed-loop concurrency levels, then open-loop rates.
 pub fn levels(doc: &Document<'_>, raw: &RawRun) -> Result<Vec<Load>, ExperimentError> {
     let at = KeyPath::top("run");
@@ -39,11 +44,11 @@ pub fn levels(doc: &Document<'_>, raw: &RawRun) -> Result<Vec<Load>, ExperimentE
         .map(OneOrMany::into_vec)
         .unwrap_or_default();
     for (i, rate) in rates.iter().enumerate() {
-        if !(rate.is_finite() && *rate > 0.0) {
+        if !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(rate)) {
             return Err(doc
                 .error(
                     &indexed(&at.key("rate"), &raw.rate, i),
-                    format!("must be a positive number of requests per second, found {rate}"),
+                    format!("must be a number of requests per second from {MIN_RATE} to {MAX_RATE}, found {rate}"),
                 )
                 .with_help("rate = 2.0 sends two requests per second on average"));
         }

@@ -71,7 +71,12 @@ pub fn resolve(
     })
 }
 
-/// Names that become directory names or ids: `[A-Za-z0-9._-]+`, not `.` or `..`.
+/// Longest name: it becomes part of directory and file names (at most 255
+/// bytes each on common filesystems, with a time stamp and id added).
+pub const MAX_NAME_CHARS: usize = 128;
+
+/// Names that become directory names or ids: `[A-Za-z0-9._-]+`, not `.` or
+/// `..`, at most [`MAX_NAME_CHARS`] long.
 pub fn check_name(
     doc: &Document<'_>,
     at: &KeyPath,
@@ -85,6 +90,19 @@ pub fn check_name(
         format!("the {what} {name:?} may only use letters, digits, '.', '_' and '-'")
     } else if name.chars().all(|c| c == '.') {
         format!("the {what} {name:?} is not a usable name")
+    } else if name.len() > MAX_NAME_CHARS {
+        return Err(doc
+            .error(
+                at,
+                format!(
+                    "the {what} is {} characters long; at most {MAX_NAME_CHARS} are allowed",
+                    name.len()
+                ),
+            )
+            .with_help(format!(
+                "it names files and directories; shorten it, e.g. {:?}",
+                &name[..32]
+            )));
     } else {
         return Ok(());
     };

@@ -6,7 +6,7 @@
 //! not start is noted in the manifest and skipped; the others still run.
 
 use super::open::OpenRun;
-use super::server::{managed_facts, start_server, stop_server};
+use super::server::{managed_facts, server_exited, start_server, stop_server};
 use super::{tokens, Executed};
 use crate::cli::exit;
 use crate::error::AppError;
@@ -92,7 +92,11 @@ impl OpenRun<'_> {
                 eprintln!("counting the tokens of {} responses ...", pending.len());
                 counted.extend(tokens::count(&self.counters, pending, &self.client, group).await);
             }
+            let lost = !outcome.stopped_cells.is_empty();
             merge(&mut total, outcome);
+            if lost && server_exited(self.managed.as_mut(), &mut self.manifest) {
+                break;
+            }
         }
         if groups.len() > 1 {
             if let Some(facts) = self.manifest.managed_server.as_mut() {
@@ -149,4 +153,5 @@ fn merge(total: &mut ExecOutcome, outcome: ExecOutcome) {
     total.loaded.extend(outcome.loaded);
     total.pending_checks.extend(outcome.pending_checks);
     total.pending_counts.extend(outcome.pending_counts);
+    total.stopped_cells.extend(outcome.stopped_cells);
 }

@@ -58,6 +58,13 @@ pub struct Finished {
 pub fn finish_run(stored: &StoredRun, options: &RenderOptions) -> Result<Finished, AppError> {
     let run = &stored.dir;
     let manifest = &stored.manifest;
+    // Templates first: one that is refused must leave the run untouched.
+    let user = options
+        .templates
+        .iter()
+        .map(|path| user_template(path))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AppError::new(exit::BAD_INPUT, e))?;
     let csv = options
         .formats
         .contains(&ReportFormat::Csv)
@@ -73,12 +80,6 @@ pub fn finish_run(stored: &StoredRun, options: &RenderOptions) -> Result<Finishe
     model.add_monitor_warnings();
     run.write_json(SUMMARY_FILE, &model)?;
 
-    let user = options
-        .templates
-        .iter()
-        .map(|path| user_template(path))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AppError::new(exit::BAD_INPUT, e))?;
     let templates = select_templates(&options.formats, user);
     let (mut written, mut errors) = write_reports(&run.path, &templates, &model);
     if let Some(csv) = read.csv {

@@ -84,9 +84,9 @@ pub async fn run_experiment(
 ) -> Result<RunResult, AppError> {
     let prepared = prepare(experiment, &options.out).await?;
     let mut run = open(prepared)?;
-    let executed = execute_to_files(&mut run, options, cancel).await;
+    let executed = execute_to_files(&mut run, options, cancel.clone()).await;
     let executed = run.fail_on_error(executed)?;
-    let outcome = run.post_process(executed).await?;
+    let outcome = run.post_process_until(executed, cancel).await?;
     let code = finish(&run, &outcome, &options.templates)?;
     Ok(RunResult {
         dir: run.dir.path.clone(),
@@ -119,6 +119,12 @@ async fn execute_to_files(
 pub fn exit_code(outcome: &ExecOutcome, report_code: u8) -> u8 {
     if outcome.interrupted {
         exit::INTERRUPTED
+    } else if !outcome.stopped_cells.is_empty() {
+        eprintln!(
+            "error: {} stopped early: the server stopped answering (see stopped_cells in manifest.json)",
+            crate::util::count_of(outcome.stopped_cells.len(), "cell")
+        );
+        exit::SERVER
     } else if outcome.measured_ok == 0 && outcome.measured_failed > 0 {
         eprintln!("error: every measured request failed; see the errors in the report");
         exit::ALL_FAILED

@@ -103,12 +103,14 @@ fn manifest(
         started_at: started_at.to_string(),
         finished_at: None,
         status: RunStatus::Running,
+        pid: Some(std::process::id()),
         environment: collect_environment(),
         servers: serde_json::to_value(servers).unwrap_or_default(),
         managed_server: None,
         loaded_models: BTreeMap::new(),
         monitor: None,
         tokenizers: BTreeMap::new(),
+        stopped_cells: Vec::new(),
     }
 }
 

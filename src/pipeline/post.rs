@@ -10,16 +10,33 @@ use crate::error::AppError;
 use crate::exec::ExecOutcome;
 use crate::quality::PendingCheck;
 use crate::store::{RunDir, RunStatus, MANIFEST_FILE};
+use tokio::sync::watch;
 
 impl OpenRun<'_> {
     /// Post-processes an executed run; returns its outcome (the responses
     /// kept for checks handed over). An error marks the run `failed`.
     pub async fn post_process(&mut self, executed: Executed) -> Result<ExecOutcome, AppError> {
-        let result = self.post_process_inner(executed).await;
+        // Nobody can cancel through a channel whose sender is gone.
+        let (_, never) = watch::channel(false);
+        self.post_process_until(executed, never).await
+    }
+
+    /// [`OpenRun::post_process`], stopping the checks when `cancel` turns true
+    /// (the run is then `interrupted`).
+    pub async fn post_process_until(
+        &mut self,
+        executed: Executed,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<ExecOutcome, AppError> {
+        let result = self.post_process_inner(executed, cancel).await;
         self.fail_on_error(result)
     }
 
-    async fn post_process_inner(&mut self, executed: Executed) -> Result<ExecOutcome, AppError> {
+    async fn post_process_inner(
+        &mut self,
+        executed: Executed,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<ExecOutcome, AppError> {
         let Executed {
             mut outcome,
             counted,
@@ -30,10 +47,12 @@ impl OpenRun<'_> {
             self.dir.write_tokens(&counted)?;
         }
         stop_server(self.managed.as_mut(), &mut self.manifest);
-        score_responses(&self.dir, std::mem::take(&mut outcome.pending_checks)).await?;
+        let pending = std::mem::take(&mut outcome.pending_checks);
+        outcome.interrupted |= !score_responses(&self.dir, pending, cancel).await?;
         let manifest = &mut self.manifest;
         manifest.tokenizers = tokens::describe(&self.counters);
         manifest.loaded_models = outcome.loaded.clone();
+        manifest.stopped_cells = outcome.stopped_cells.clone();
         manifest.finished_at = Some(jiff::Timestamp::now().to_string());
         manifest.status = if outcome.interrupted {
             RunStatus::Interrupted
@@ -46,14 +65,22 @@ impl OpenRun<'_> {
 }
 
 /// Runs the quality checks of the measured responses, now that nothing is
-/// being timed, and stores the results in checks.jsonl.
-async fn score_responses(run: &RunDir, pending: Vec<PendingCheck>) -> Result<(), AppError> {
+/// being timed, and stores the results in checks.jsonl. False when a
+/// signal stopped them (nothing is stored then).
+async fn score_responses(
+    run: &RunDir,
+    pending: Vec<PendingCheck>,
+    cancel: watch::Receiver<bool>,
+) -> Result<bool, AppError> {
     if pending.is_empty() {
-        return Ok(());
+        return Ok(!*cancel.borrow());
     }
     eprintln!("checking {} responses ...", pending.len());
     let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let checks = crate::quality::score(pending, parallel).await;
+    let Some(checks) = crate::quality::score_until(pending, parallel, cancel).await else {
+        eprintln!("checks stopped; checks.jsonl not written");
+        return Ok(false);
+    };
     run.write_checks(&checks)?;
-    Ok(())
+    Ok(true)
 }

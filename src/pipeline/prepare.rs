@@ -172,7 +172,8 @@ async fn preflight(
                 AppError::new(
                     exit::SERVER,
                     format!(
-                        "backend `{name}`: {e}\nnothing was sent; no run directory was created"
+                        "backend `{name}`: {}\nnothing was sent; no run directory was created",
+                        target.backend.redact(&e.to_string())
                     ),
                 )
                 .because(e)

@@ -43,6 +43,26 @@ pub(super) async fn start_server(
     Ok(server)
 }
 
+/// After cells stopped for connection failures: whether the managed server
+/// has exited (then it is noted with its log tail and the run stops).
+pub(super) fn server_exited(
+    server: Option<&mut ManagedServer>,
+    manifest: &mut RunManifest,
+) -> bool {
+    let Some(server) = server else { return false };
+    let Err(error) = server.check_alive() else {
+        return false;
+    };
+    eprintln!(
+        "error: {error}; the run stops. The end of its log:\n{}",
+        server.log_tail(20)
+    );
+    if let Some(facts) = manifest.managed_server.as_mut() {
+        facts.exited_during_run = Some(error.to_string());
+    }
+    true
+}
+
 /// Notes a managed server that died during the run, then stops it.
 pub(super) fn stop_server(server: Option<&mut ManagedServer>, manifest: &mut RunManifest) {
     let Some(server) = server else { return };

@@ -290,8 +290,33 @@ impl Cell {
             text: variant.text.clone(),
             settings: variant.settings.clone(),
             checks: variant.checks.clone(),
+            ..self.without_variants()
+        }
+    }
+
+    /// A copy of the cell without its variants: copying them for each of
+    /// n prompts would make a mixed cell's set-up quadratic in n.
+    fn without_variants(&self) -> Cell {
+        Cell {
+            index: self.index,
+            id: self.id.clone(),
+            model: self.model.clone(),
+            label: self.label.clone(),
+            backend: self.backend.clone(),
+            prompt: self.prompt.clone(),
+            system: self.system.clone(),
+            text: self.text.clone(),
+            settings: self.settings.clone(),
+            options: self.options.clone(),
+            load: self.load,
+            matrix: self.matrix.clone(),
+            duration_s: self.duration_s,
+            checks: self.checks.clone(),
+            repetitions: self.repetitions,
+            warmup: self.warmup,
+            warmup_s: self.warmup_s,
             variants: Vec::new(),
-            ..self.clone()
+            mix_seed: self.mix_seed,
         }
     }
 }

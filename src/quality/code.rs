@@ -99,9 +99,17 @@ pub(crate) async fn shell(response: &str, command: &str, timeout: Duration) -> (
 /// non-zero exit (the exception, the command's last words).
 fn judge(outcome: &Outcome, timeout: Duration, detail: impl FnOnce() -> String) -> (bool, String) {
     if outcome.timed_out {
+        let alone = if outcome.rerun_alone {
+            " (also when run alone)"
+        } else {
+            ""
+        };
         return (
             false,
-            format!("timed out after {}; killed", format_duration(timeout)),
+            format!(
+                "timed out after {}{alone}; killed",
+                format_duration(timeout)
+            ),
         );
     }
     if outcome.output_exceeded {

@@ -12,6 +12,10 @@ use std::time::Duration;
 
 /// Address space of each sandboxed process (RLIMIT_AS).
 pub const MEMORY_BYTES: u64 = 1 << 30;
+/// Address space of all sandboxed runs together: [`MEMORY_BYTES`] times
+/// the runs allowed at once (a run of several processes can exceed its
+/// share; the task limit bounds how far).
+pub const CHECKS_MEMORY_BYTES: u64 = 2 << 30;
 /// Largest file a sandboxed process may write (RLIMIT_FSIZE).
 pub const FILE_SIZE_BYTES: u64 = 16 << 20;
 /// Output (stdout and stderr together) beyond which the run is killed.

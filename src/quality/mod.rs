@@ -15,12 +15,13 @@ pub mod sandbox;
 mod schema;
 mod score;
 mod scoring;
+mod seccomp;
 mod text;
 
 pub use code::python_interpreter;
 pub use schema::{check_schema, validate as validate_schema};
 pub use score::{pass_at_k, pass_rate, wilson_interval, PassRate};
-pub use scoring::{score, CheckRecord, PendingCheck};
+pub use scoring::{score, score_until, CheckRecord, PendingCheck};
 pub use text::extract_code_block;
 
 use crate::util::parse_duration;
@@ -216,39 +217,50 @@ async fn evaluate(check: &CheckSpec, response: &str) -> (bool, String) {
 /// Runs many `(id, checks, response)` jobs, at most `parallel` at once (at
 /// least one), and returns `(id, results)` in the jobs' order. Meant to run
 /// after the requests it scores: code checks use CPU that would disturb a
-/// server measured on the same machine.
+/// server measured on the same machine. Dropping the future stops every
+/// check (their processes are killed).
 pub async fn run_many(
     jobs: Vec<(usize, Vec<CheckSpec>, String)>,
     parallel: usize,
 ) -> Vec<(usize, Vec<CheckResult>)> {
     let permits = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
-    let mut running = Vec::with_capacity(jobs.len());
-    for (id, checks, response) in jobs {
+    let mut running = tokio::task::JoinSet::new();
+    let mut positions = std::collections::HashMap::with_capacity(jobs.len());
+    let mut done: Vec<Option<(usize, Vec<CheckResult>)>> = Vec::with_capacity(jobs.len());
+    for (position, (id, checks, response)) in jobs.into_iter().enumerate() {
         let kinds: Vec<&'static str> = checks.iter().map(CheckSpec::kind).collect();
         let permits = permits.clone();
-        let task = tokio::spawn(async move {
+        let task = running.spawn(async move {
             let _permit = permits.acquire_owned().await.ok();
             run_checks(&checks, &response).await
         });
-        running.push((id, kinds, task));
+        positions.insert(task.id(), (position, id, kinds));
+        done.push(None);
     }
-    let mut done = Vec::with_capacity(running.len());
-    for (id, kinds, task) in running {
-        let results = match task.await {
-            Ok(results) => results,
-            Err(error) => kinds
-                .iter()
-                .map(|kind| CheckResult {
-                    kind: kind.to_string(),
-                    passed: false,
-                    reason: format!("the check task failed: {error}"),
-                    duration_ms: 0.0,
-                })
-                .collect(),
+    while let Some(finished) = running.join_next_with_id().await {
+        let (task, results) = match finished {
+            Ok((task, results)) => (task, results),
+            Err(error) => {
+                let Some((_, _, kinds)) = positions.get(&error.id()) else {
+                    continue;
+                };
+                let results = kinds
+                    .iter()
+                    .map(|kind| CheckResult {
+                        kind: kind.to_string(),
+                        passed: false,
+                        reason: format!("the check task failed: {error}"),
+                        duration_ms: 0.0,
+                    })
+                    .collect();
+                (error.id(), results)
+            }
         };
-        done.push((id, results));
+        if let Some((position, id, _)) = positions.get(&task) {
+            done[*position] = Some((*id, results));
+        }
     }
-    done
+    done.into_iter().flatten().collect()
 }
 
 #[cfg(test)]

@@ -202,3 +202,95 @@ async fn namespaces_remove_network_and_write_access() {
         Some("fd full null random stderr stdin stdout urandom zero ")
     );
 }
+
+/// A Unix socket listening outside, in a directory the sandbox can see
+/// (read-only mounts do not stop `connect`): nothing inside may reach it,
+/// under any isolation level.
+#[tokio::test]
+async fn unix_sockets_outside_cannot_be_reached() {
+    let python = match crate::quality::python_interpreter().await {
+        Some(python) => python,
+        None => {
+            eprintln!("skipped: no python3");
+            return;
+        }
+    };
+    let dir = std::env::temp_dir().join(format!("llmbench-sock-{}", marker()));
+    std::fs::create_dir_all(&dir).expect("socket directory");
+    let path = dir.join("outside.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let script = format!(
+        "import socket\ntry:\n    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n    \
+         s.connect({:?})\n    s.sendall(b'hello-from-sandbox')\n    print('connected')\n\
+         except OSError as e:\n    print('refused', e.errno)\n",
+        path.display().to_string()
+    );
+    for level in levels().await {
+        let job = Job {
+            program: python.clone(),
+            args: vec!["-I".into(), "main.py".into()],
+            files: vec![("main.py".into(), script.clone().into_bytes())],
+            stdin: None,
+            timeout: Duration::from_secs(20),
+        };
+        let outcome = execute(&job, level).await.expect("runs");
+        let accepted = listener.accept().is_ok();
+        assert!(
+            !accepted && !outcome.stdout.contains("connected"),
+            "{level:?}: {} {}",
+            outcome.stdout,
+            outcome.stderr
+        );
+        assert_eq!(
+            outcome.stdout.trim(),
+            format!("refused {}", libc::EACCES),
+            "{level:?}: {}",
+            outcome.stderr
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn password_hashes_and_run_are_hidden() {
+    let level = isolation().await;
+    if !matches!(level, Isolation::Namespaces { .. }) {
+        eprintln!("skipped: no namespaces here ({level:?})");
+        return;
+    }
+    let job = sh("wc -c < /etc/shadow; ls -A /run", 5000);
+    let outcome = execute(&job, level).await.expect("runs");
+    let lines: Vec<&str> = outcome.stdout.lines().map(str::trim).collect();
+    assert_eq!(lines.first(), Some(&"0"), "{}", outcome.stderr);
+    // Only util-linux's own mount table (written by the wrapper's mounts).
+    assert!(
+        lines[1..].iter().all(|entry| *entry == "mount"),
+        "{lines:?}"
+    );
+}
+
+/// A run that keeps every core busy (here 32 busy loops, as a fork bomb
+/// would under the task limit) beside a benign run needing ~0.3 s of CPU
+/// within 2 s: the benign one passes (run again alone), the hog times out.
+#[tokio::test]
+async fn a_cpu_hog_beside_a_check_does_not_fail_it() {
+    let hog = sh(
+        "for i in $(seq 32); do (while :; do :; done) & done; wait",
+        3000,
+    );
+    let benign = sh(
+        "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo finished",
+        2000,
+    );
+    let (hog, benign) = tokio::join!(run(&hog), async {
+        // Let the hog spin up first.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        run(&benign).await
+    });
+    let (hog, benign) = (hog.expect("hog runs"), benign.expect("benign runs"));
+    assert!(hog.timed_out, "{hog:?}");
+    assert!(!benign.timed_out, "{benign:?}");
+    assert_eq!(benign.exit, Exit::Code(0), "{}", benign.stderr);
+    assert_eq!(benign.stdout.trim(), "finished");
+}

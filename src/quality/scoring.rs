@@ -4,6 +4,7 @@
 
 use super::{run_many, CheckResult, CheckSpec};
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 /// A measured response whose prompt has checks, kept by the executor to
 /// score once the run is over.
@@ -23,6 +24,27 @@ pub struct CheckRecord {
     /// Every check passed.
     pub passed: bool,
     pub results: Vec<CheckResult>,
+}
+
+/// Runs the pending checks like [`score`] until `cancel` turns true; then
+/// stops them (their processes are killed) and returns `None`.
+pub async fn score_until(
+    pending: Vec<PendingCheck>,
+    parallel: usize,
+    mut cancel: watch::Receiver<bool>,
+) -> Option<Vec<CheckRecord>> {
+    if *cancel.borrow() {
+        return None;
+    }
+    tokio::select! {
+        records = score(pending, parallel) => Some(records),
+        _ = async {
+            // A closed channel means nobody can cancel any more: wait forever.
+            if cancel.wait_for(|stop| *stop).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        } => None,
+    }
 }
 
 /// Runs the pending checks, at most `parallel` at once.

@@ -14,6 +14,7 @@ mod collections;
 mod csv;
 pub mod fixture;
 mod helpers;
+mod liveness;
 mod model;
 #[cfg(test)]
 pub(crate) mod snapshot;
@@ -92,12 +93,51 @@ pub fn user_template(path: &Path) -> Result<Template, String> {
         .and_then(|n| n.to_str())
         .unwrap_or("report");
     let output = name.strip_suffix(".hbs").unwrap_or(name).to_string();
+    if let Some(owner) = owned_by_llmbench(&output) {
+        return Err(format!(
+            "template {}: its output would be {output}, which llmbench writes itself ({owner}); \
+             rename the template (e.g. my-{output}.hbs)",
+            path.display()
+        ));
+    }
     Ok(Template {
         origin: path.display().to_string(),
         output,
         text,
         strict: true,
     })
+}
+
+/// Why llmbench owns the output name `output` in a run directory (raw data,
+/// the run's own records, or not a file name at all); `None` when a user
+/// template may write it. Built-in report names (report.md, cells.csv, …)
+/// are not owned: a user template replaces them on purpose.
+fn owned_by_llmbench(output: &str) -> Option<&'static str> {
+    use crate::store::{
+        CHECKS_FILE, EXPERIMENT_FILE, MANIFEST_FILE, PLAN_FILE, REQUESTS_FILE, RESPONSES_DIR,
+        SAMPLES_FILE, SERVER_LOG, SUMMARY_FILE, TOKENS_FILE,
+    };
+    let raw = [
+        REQUESTS_FILE,
+        MANIFEST_FILE,
+        PLAN_FILE,
+        EXPERIMENT_FILE,
+        CHECKS_FILE,
+        SAMPLES_FILE,
+        TOKENS_FILE,
+        RESPONSES_DIR,
+        SERVER_LOG,
+    ];
+    let lower = output.to_ascii_lowercase();
+    if raw.contains(&lower.as_str()) || (lower.starts_with("server-") && lower.ends_with(".log")) {
+        Some("the run's raw data")
+    } else if lower == SUMMARY_FILE || lower == REQUESTS_CSV {
+        Some("written from the raw data on every report")
+    } else if output.is_empty() || output == "." || output == ".." || output.starts_with('.') {
+        Some("not a plain file name")
+    } else {
+        None
+    }
 }
 
 /// Built-ins for `formats`, then user templates; a user template whose output
@@ -125,12 +165,44 @@ pub fn render(template: &Template, model: &impl Serialize) -> Result<String, Str
         let at = line.map_or(String::new(), |l| format!(", line {l}"));
         format!("template {} ({}{at})", template.output, template.origin)
     };
+    if let Some(line) = too_deep(&template.text) {
+        return Err(format!(
+            "{}: blocks nested more than {MAX_BLOCK_DEPTH} deep; flatten the template (use partials or fewer nested #if/#each)",
+            place(Some(line))
+        ));
+    }
     registry
         .register_template_string(&template.output, &template.text)
         .map_err(|e| format!("{}: {}", place(e.pos().map(|(line, _)| line)), e.reason()))?;
     registry
         .render(&template.output, model)
         .map_err(|e| format!("{}: {}", place(e.line_no), describe(e.reason())))
+}
+
+/// Deepest block nesting (`{{#if}}` inside `{{#each}}` …) a template may
+/// have: the template engine parses and renders blocks recursively, and a
+/// deeper template would overflow the stack.
+pub const MAX_BLOCK_DEPTH: usize = 64;
+
+/// The line where `text` opens a block deeper than [`MAX_BLOCK_DEPTH`].
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut line = 1;
+    let mut rest = text;
+    while let Some(at) = rest.find("{{") {
+        line += rest[..at].matches('\n').count();
+        let tag = rest[at + 2..].trim_start_matches(['{', '~']);
+        if tag.starts_with('#') {
+            depth += 1;
+            if depth > MAX_BLOCK_DEPTH {
+                return Some(line);
+            }
+        } else if tag.starts_with('/') {
+            depth = depth.saturating_sub(1);
+        }
+        rest = &rest[at + 2..];
+    }
+    None
 }
 
 /// A render error in words; a missing field names its path.

@@ -161,7 +161,9 @@ impl ReportModel {
 /// Plain-language warnings about what makes figures doubtful.
 fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
     let mut out = Vec::new();
-    if manifest.status != RunStatus::Complete {
+    if manifest.status == RunStatus::Running && !super::liveness::still_running(manifest) {
+        out.push("The run stopped without finishing (its llmbench process is gone: killed or crashed); figures cover only the requests recorded.".to_string());
+    } else if manifest.status != RunStatus::Complete {
         out.push(format!(
             "The run is {}: figures cover only the requests that finished.",
             manifest.status
@@ -169,6 +171,12 @@ fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
     }
     if let Some(git) = manifest.git.as_ref().filter(|g| g.dirty) {
         out.push(format!("The experiment file had uncommitted changes (on top of commit {}); commit it so the run can be reproduced.", short(&git.commit)));
+    }
+    for stopped in &manifest.stopped_cells {
+        out.push(format!(
+            "Cell {}: {}; its figures cover only the requests before.",
+            stopped.cell, stopped.reason
+        ));
     }
     if summary.unreadable_records > 0 {
         out.push(format!("{} record line(s) in requests.jsonl could not be read (cut short by a crash?) and are left out.", summary.unreadable_records));
@@ -231,6 +239,9 @@ fn validity_warnings(cell: &CellSummary, name: &str, out: &mut Vec<String>) {
         }
     }
     let validity = &cell.validity;
+    if validity.resends > 0 {
+        out.push(format!("{name}: {} request(s) were resent after the server closed a kept-alive connection without answering; the server dropped that many requests (counted as ok once the resend succeeded).", validity.resends));
+    }
     if let Some(lag) = validity.dispatch_lag_ms.as_ref().filter(|l| l.p99 > 10.0) {
         out.push(format!("{name}: requests went out up to {:.1} ms (p99) after their scheduled time; the client or the machine could not keep the rate, so latency from the schedule is the figure to trust.", lag.p99));
     }

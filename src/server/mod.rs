@@ -2,8 +2,13 @@
 //! capture its output to server.log, poll its health URL until it answers 200
 //! (measuring the time to ready), and stop it — SIGTERM to the whole group,
 //! then SIGKILL after the stop timeout — at the end, on error, on Ctrl-C and
-//! when the handle is dropped. The child also gets SIGTERM if llmbench itself
-//! dies (PR_SET_PDEATHSIG), so no server is ever orphaned.
+//! when the handle is dropped. The server's whole process group also dies
+//! with llmbench however llmbench ends, SIGKILL included: a small watchdog
+//! (`sh`, in its own group) reads a pipe that only llmbench holds open; when
+//! the pipe closes it sends SIGTERM to the server's group and SIGKILL after
+//! the stop timeout. (PR_SET_PDEATHSIG, also set, reaches only the direct
+//! child, not a `sh -c` wrapper's children.) A process that leaves the group
+//! (setsid, a daemon that double-forks) is not reached.
 
 use crate::experiment::ServerConfig;
 use std::fs::File;
@@ -29,9 +34,21 @@ pub enum ServerError {
     Crashed { status: String, log: String },
 }
 
+/// The watchdog script: `$1` the server's process group, `$2` the stop
+/// timeout in seconds. Signals to llmbench's terminal or session do not stop
+/// it; only the end of its stdin does.
+const WATCHDOG: &str = r#"trap '' INT TERM HUP
+while read -r _; do :; done
+kill -TERM "-$1" 2>/dev/null || exit 0
+sleep "$2"
+kill -KILL "-$1" 2>/dev/null
+exit 0"#;
+
 /// A running server. Dropping it stops it.
 pub struct ManagedServer {
     child: Option<Child>,
+    /// Stops the server's group if llmbench dies without stopping it.
+    watchdog: Option<Child>,
     stop_timeout: Duration,
     log: String,
     /// From spawn to the first healthy answer.
@@ -70,8 +87,10 @@ impl ManagedServer {
         }
         let started = Instant::now();
         let child = process.spawn().map_err(|e| spawn_error(&command[0], e))?;
+        let watchdog = start_watchdog(child.id(), config.stop_timeout);
         let mut server = ManagedServer {
             child: Some(child),
+            watchdog,
             stop_timeout: config.stop_timeout,
             log: log_text,
             ready_after: Duration::ZERO,
@@ -84,6 +103,14 @@ impl ManagedServer {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// The last `lines` lines of the server's log (for an error message).
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read(&self.log).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
     }
 
     /// An error when the server has exited (it must live for the whole run).
@@ -127,6 +154,11 @@ impl ManagedServer {
         let Some(mut child) = self.child.take() else {
             return;
         };
+        // The watchdog goes first: once the group is gone its id may be reused.
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
         let group = child.id() as libc::pid_t;
         // SAFETY: killpg only sends a signal to the group this child leads.
         unsafe { libc::killpg(group, libc::SIGTERM) };
@@ -147,6 +179,29 @@ impl ManagedServer {
 impl Drop for ManagedServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Starts the watchdog of the server whose group is `group`; `None` (with a
+/// warning) when it cannot start, the server then relies on
+/// PR_SET_PDEATHSIG alone.
+fn start_watchdog(group: u32, stop_timeout: Duration) -> Option<Child> {
+    let seconds = stop_timeout.as_secs_f64().ceil().max(1.0) as u64;
+    let started = Command::new("/bin/sh")
+        .args(["-c", WATCHDOG, "llmbench-server-watchdog"])
+        .arg(group.to_string())
+        .arg(seconds.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    match started {
+        Ok(watchdog) => Some(watchdog),
+        Err(error) => {
+            eprintln!("warning: cannot start the server's watchdog ({error}); if llmbench is killed, stop the server's process group {group} yourself");
+            None
+        }
     }
 }
 

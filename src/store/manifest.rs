@@ -67,6 +67,10 @@ pub struct RunManifest {
     #[serde(default)]
     pub finished_at: Option<String>,
     pub status: RunStatus,
+    /// The llmbench process writing the run (with `environment.host`, tells
+    /// a run still going from one that died: see `report::liveness`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
     pub environment: Environment,
     /// What each backend's server said about itself and its models, by
     /// backend name (the servers' own words, kept as they came).
@@ -85,6 +89,9 @@ pub struct RunManifest {
     /// Each model's token counter and whether its counts are the ones used.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tokenizers: BTreeMap<String, TokenizerFacts>,
+    /// Cells stopped after connection failures in a row (the server seemed gone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stopped_cells: Vec<crate::record::StoppedCell>,
 }
 
 /// The `[server]` llmbench started: command, pid, time to ready, whether it

@@ -4,6 +4,8 @@
 
 mod cli;
 mod history;
+mod fault_server;
+mod faults;
 mod llama;
 mod load;
 mod mock_exec;
@@ -12,6 +14,7 @@ mod pipeline;
 mod quality_monitor;
 mod retry;
 mod schema;
+mod server_tree;
 mod support;
 mod tokens;
 mod tools;

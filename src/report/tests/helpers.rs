@@ -233,3 +233,53 @@ fn user_templates_read_from_disk_are_strict() {
     assert!(template.strict);
     assert_eq!(template.output, "team.adoc");
 }
+
+#[test]
+fn templates_may_not_write_files_llmbench_owns() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for name in [
+        "requests.jsonl.hbs",
+        "manifest.json.hbs",
+        "Plan.json.hbs",
+        "summary.json.hbs",
+        "requests.csv.hbs",
+        "server-2.log.hbs",
+        "..hbs",
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, "x").expect("write");
+        let error = user_template(&path).expect_err(name);
+        assert!(error.contains("llmbench writes itself"), "{error}");
+    }
+    // Built-in report names may be replaced on purpose.
+    let path = dir.path().join("report.md.hbs");
+    std::fs::write(&path, "x").expect("write");
+    assert!(user_template(&path).is_ok());
+}
+
+#[test]
+fn deeply_nested_blocks_are_an_error_not_a_stack_overflow() {
+    let depth = 5000;
+    let text = format!(
+        "{}x{}",
+        "{{#if true}}".repeat(depth),
+        "{{/if}}".repeat(depth)
+    );
+    let template = crate::report::Template {
+        origin: "deep.txt.hbs".into(),
+        output: "deep.txt".into(),
+        text,
+        strict: true,
+    };
+    let error = crate::report::render(&template, &serde_json::json!({})).expect_err("too deep");
+    assert!(error.contains("nested more than 64 deep"), "{error}");
+    // At the limit it still renders.
+    let fine = crate::report::Template {
+        text: format!("{}x{}", "{{#if true}}".repeat(64), "{{/if}}".repeat(64)),
+        ..template
+    };
+    assert_eq!(
+        crate::report::render(&fine, &serde_json::json!({})).as_deref(),
+        Ok("x")
+    );
+}
