@@ -47,6 +47,14 @@ pub struct Validity {
     /// reached at their scheduled time (also counted as failed, `dropped`).
     #[serde(default)]
     pub dropped: u64,
+    /// Successful measured requests whose stamps break an invariant of
+    /// `Timing::violation` (ttfb ≤ ttft ≤ ttft_content ≤ e2e, chunk
+    /// offsets in order): kept out of every statistic and warned about.
+    #[serde(default)]
+    pub timing_violations: u64,
+    /// The first such request: `repetition N: what broke`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing_violation_example: Option<String>,
 }
 
 /// A dispatch later than this after its scheduled time counts as late, ms:
@@ -66,6 +74,8 @@ pub(super) struct CellTally {
     cache_hits: u64,
     late: u64,
     dropped: u64,
+    timing_violations: u64,
+    timing_violation_example: Option<String>,
     chunks: Vec<f64>,
     per_chunk: Vec<f64>,
     lags: Vec<f64>,
@@ -119,6 +129,14 @@ impl CellTally {
         }
     }
 
+    /// A successful request whose stamps break an invariant: counted, and
+    /// otherwise only as a measured request (no metrics).
+    pub fn add_violation(&mut self, record: &Record, violation: crate::record::TimingViolation) {
+        self.timing_violations += 1;
+        self.timing_violation_example
+            .get_or_insert_with(|| format!("repetition {}: {violation}", record.repetition));
+    }
+
     /// Reserves room for `requests` successful requests.
     pub fn reserve_for(&mut self, requests: usize) {
         self.chunks.reserve(requests);
@@ -168,6 +186,8 @@ impl CellTally {
             dispatch_lag_ms: lags,
             late_dispatches: self.late,
             dropped: self.dropped,
+            timing_violations: self.timing_violations,
+            timing_violation_example: self.timing_violation_example.clone(),
         }
     }
 }

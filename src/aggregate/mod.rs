@@ -120,6 +120,10 @@ pub struct ColdStart {
     /// `load_ms` (server: Ollama load_duration), `ttft_ms` and `e2e_ms`
     /// (client, load included), and the other per-request metrics.
     pub metrics: BTreeMap<String, MetricSummary>,
+    /// Successful cold starts whose stamps break an invariant (kept out of
+    /// the statistics; see `Validity::timing_violations`).
+    #[serde(default)]
+    pub timing_violations: u64,
 }
 
 /// Aggregates `records` along `plan`'s cells.
@@ -244,6 +248,8 @@ struct Tally {
     output_tokens: Option<u64>,
     values: MetricValues,
     load: load::CellTally,
+    /// Cold starts: successful ones whose stamps break an invariant.
+    timing_violations: u64,
 }
 
 impl Default for Tally {
@@ -259,6 +265,7 @@ impl Default for Tally {
             output_tokens: Some(0),
             values: MetricValues::default(),
             load: load::CellTally::default(),
+            timing_violations: 0,
         }
     }
 }
@@ -283,6 +290,14 @@ impl Tally {
             self.load.add(cell, slo, record, None);
             return;
         }
+        if let Some(violation) = record.timing.violation() {
+            // Never silently used: counted and warned about, kept out of
+            // every statistic.
+            self.ok += 1;
+            self.load.add(cell, slo, record, None);
+            self.load.add_violation(record, violation);
+            return;
+        }
         fill_request_metrics(record, metrics);
         if self.ok == 0 && cell.duration_s.is_none() {
             // Room for the planned requests at once instead of growing by
@@ -300,9 +315,15 @@ impl Tally {
         self.records += 1;
         self.warmup += u64::from(record.warmup);
         self.count_error(record);
-        if record.outcome.is_ok() {
-            self.add_ok(record, &request_metrics(record));
+        if !record.outcome.is_ok() {
+            return;
         }
+        if record.timing.violation().is_some() {
+            self.ok += u64::from(!record.warmup);
+            self.timing_violations += 1;
+            return;
+        }
+        self.add_ok(record, &request_metrics(record));
     }
 
     fn count_error(&mut self, record: &Record) {
@@ -363,6 +384,7 @@ impl Tally {
             counts: self.counts(),
             errors: self.errors.into_values().collect(),
             metrics: self.values.summarize(),
+            timing_violations: self.timing_violations,
         }
     }
 }

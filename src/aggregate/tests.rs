@@ -233,3 +233,23 @@ fn a_models_pool_is_its_cells_values_in_plan_order() {
     }
     assert!(summary.models[0].metrics["chunk_gap_ms"].count > 100_000);
 }
+
+#[test]
+fn a_record_whose_stamps_contradict_each_other_is_flagged_not_used() {
+    let good = ok("a.p", 0.0, 10.0, 20.0, 5, false);
+    // The case: ttfb stamped after the head was parsed, ttft by the
+    // kernel — ttfb 11.9 ms after a ttft of 0.16 ms.
+    let mut bad = ok("a.p", 0.0, 0.16, 30.0, 5, false);
+    bad.repetition = 1;
+    bad.timing.ttfb_ms = Some(11.9);
+    let summary = aggregate(&plan(), &[good, bad], 0);
+    let cell = &summary.cells[0];
+    assert_eq!(cell.counts.ok, 2);
+    assert_eq!(cell.validity.timing_violations, 1);
+    assert_eq!(
+        cell.validity.timing_violation_example.as_deref(),
+        Some("repetition 1: ttfb after ttft")
+    );
+    let ttft = &cell.metrics["ttft_ms"];
+    assert_eq!((ttft.count, ttft.max), (1, 10.0), "only the good record");
+}

@@ -3,6 +3,7 @@
 //! finished request to the store as it ends. Owns the clock and cancellation
 //! (Ctrl-C stops dispatching; requests in flight are recorded as cancelled).
 
+mod clock;
 mod open_loop;
 mod order;
 mod progress;

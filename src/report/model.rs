@@ -234,6 +234,9 @@ fn validity_warnings(cell: &CellSummary, name: &str, out: &mut Vec<String>) {
     if let Some(lag) = validity.dispatch_lag_ms.as_ref().filter(|l| l.p99 > 10.0) {
         out.push(format!("{name}: requests went out up to {:.1} ms (p99) after their scheduled time; the client or the machine could not keep the rate, so latency from the schedule is the figure to trust.", lag.p99));
     }
+    if validity.timing_violations > 0 {
+        out.push(format!("{name}: {} successful request(s) have stamps that contradict each other ({}), so they are left out of every statistic; this is a bug in llmbench or a damaged requests.jsonl — please report it.", validity.timing_violations, validity.timing_violation_example.as_deref().unwrap_or("see requests.jsonl")));
+    }
     if validity.early_stops > 0 {
         out.push(format!("{name}: {} response(s) stopped before max_tokens; lengths differ between requests (llama.cpp can force the length with options = {{ ignore_eos = true }}).", validity.early_stops));
     }
