@@ -476,6 +476,20 @@ fn options_may_not_shadow_settings() {
 }
 
 #[test]
+fn several_choices_per_request_are_refused() {
+    let text = QUICKSTART.replace("# optional display name", "\noptions = { n = 2 }");
+    assert_eq!(
+        error(&text),
+        "experiments/x.toml:13:13: models[0].options.n: n = 2 asks for several answers per request; llmbench times one \
+         stream per request and cannot tell the choices' chunks apart\n  help: remove n (n = 1 is the default); for more \
+         samples raise run.repetitions, for parallel requests run.concurrency"
+    );
+    let one = QUICKSTART.replace("# optional display name", "\noptions = { n = 1 }");
+    let model = &experiment(&one, &[]).models[0];
+    assert_eq!(model.options["n"], 1, "n = 1 is one stream");
+}
+
+#[test]
 fn missing_template() {
     let text = format!("{QUICKSTART}templates = [\"templates/mine.md.hbs\"]\n");
     assert_eq!(
