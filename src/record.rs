@@ -42,6 +42,10 @@ pub struct Record {
     pub reasoning_chars: u64,
     /// Token counts used for the metrics, with their source.
     pub tokens: TokenCounts,
+    /// `[run] prompt_nonce`: the nonce this request's first message started
+    /// with, so none of its prompt could come from a server's cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_nonce: Option<String>,
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -338,6 +342,7 @@ impl Record {
             server: ServerStats::default(),
             output_chars: 0,
             reasoning_chars: 0,
+            prompt_nonce: None,
             tokens: TokenCounts::default(),
         }
     }

@@ -118,7 +118,7 @@ repetitons = 3
     assert_eq!(
         error(text),
         "experiments/x.toml:12:1: run.repetitons: unknown key\n  help: did you mean `repetitions`? \
-         (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions)"
+         (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions, prompt_nonce)"
     );
 }
 
@@ -395,7 +395,7 @@ fn bad_set_overrides() {
     );
     assert_eq!(
         error_with(QUICKSTART, &["run.repetitons=5"]),
-        "--set run.repetitons=5: run.repetitons: unknown key\n  help: did you mean `repetitions`? (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions)"
+        "--set run.repetitons=5: run.repetitons: unknown key\n  help: did you mean `repetitions`? (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions, prompt_nonce)"
     );
     assert_eq!(
         error_with(QUICKSTART, &["models.3.name=x"]),

@@ -33,8 +33,15 @@ pub struct LoadFigures {
 pub struct Validity {
     /// Successful requests that ended ("stop") before max_tokens.
     pub early_stops: u64,
-    /// Successful requests whose prompt was (partly) served from the cache.
+    /// Successful requests whose prompt was (partly) served from the cache,
+    /// as the server reports it (llama.cpp cache_n, OpenAI cached_tokens;
+    /// Ollama reports nothing, see `prefill_cache_unknown`).
     pub cache_hits: u64,
+    /// Successful requests whose prompt_tps divides the whole prompt by a
+    /// prefill time that may cover only part of it (Ollama without
+    /// `[run] prompt_nonce`): the figure may be inflated by the cache.
+    #[serde(default)]
+    pub prefill_cache_unknown: u64,
     pub chunks_per_request: Option<MetricSummary>,
     pub tokens_per_chunk: Option<MetricSummary>,
     /// Open loop: how late requests went out after their scheduled time, ms.
@@ -72,6 +79,7 @@ pub(super) struct CellTally {
     good: usize,
     early_stops: u64,
     cache_hits: u64,
+    prefill_cache_unknown: u64,
     late: u64,
     dropped: u64,
     timing_violations: u64,
@@ -121,6 +129,7 @@ impl CellTally {
         if record.server.cached_prompt_tokens.unwrap_or(0) > 0 {
             self.cache_hits += 1;
         }
+        self.prefill_cache_unknown += u64::from(metrics.prompt_tps_cache_unknown);
         let chunks = record.timing.chunk_offsets_ms.len();
         self.chunks.push(chunks as f64);
         if chunks > 0 {
@@ -181,6 +190,7 @@ impl CellTally {
         Validity {
             early_stops: self.early_stops,
             cache_hits: self.cache_hits,
+            prefill_cache_unknown: self.prefill_cache_unknown,
             chunks_per_request: chunks,
             tokens_per_chunk: per_chunk,
             dispatch_lag_ms: lags,

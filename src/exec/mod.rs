@@ -94,6 +94,7 @@ pub async fn execute(
     let context = Arc::new(RequestContext {
         client,
         run_start: options.run_start,
+        prompt_nonce: plan.prompt_nonce,
     });
     let mut run = Run {
         context,

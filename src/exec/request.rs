@@ -13,6 +13,7 @@ use crate::backend::{error_message, Backend, Decoder, Event, GenRequest, ServerS
 use crate::plan::Cell;
 use crate::record::{ErrorKind, Outcome, Record, Response, Timing, TokenCounts};
 use futures_util::StreamExt;
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -20,6 +21,9 @@ use tokio::sync::watch;
 pub struct RequestContext {
     pub client: reqwest::Client,
     pub run_start: Instant,
+    /// Start every request's first message with a nonce of its own
+    /// (`[run] prompt_nonce`).
+    pub prompt_nonce: bool,
 }
 
 /// One request to send.
@@ -47,14 +51,17 @@ pub async fn measure(
     job: Job,
     cancel: &mut watch::Receiver<bool>,
 ) -> (Record, Response) {
+    let nonce = ctx.prompt_nonce.then(new_nonce);
+    let (system, prompt) = with_nonce(nonce.as_deref(), cell.system.as_deref(), &cell.text);
     let request = GenRequest {
         model: &cell.model,
-        system: cell.system.as_deref(),
-        prompt: &cell.text,
+        system: system.as_deref(),
+        prompt: &prompt,
         settings: &cell.settings,
         options: &cell.options,
     };
     let mut probe = Probe::new(ctx.run_start);
+    probe.nonce = nonce;
     let exchange = async {
         match backend.http1() {
             Some(http) => stream_http1(http, backend, &request, &mut probe).await,
@@ -70,6 +77,37 @@ pub async fn measure(
         },
     };
     probe.into_record(cell, job, outcome)
+}
+
+/// A nonce no earlier request of this or any run has used: 16 hex digits
+/// from the wall clock and a counter, mixed.
+fn new_nonce() -> String {
+    static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let count = SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    let mixed = crate::rng::SplitMix64::new(now ^ count.rotate_left(40)).next_u64();
+    format!("{mixed:016x}")
+}
+
+/// The system prompt and prompt to send: with a nonce, the first message
+/// (the system prompt when there is one, else the prompt) starts with it,
+/// so a prompt cache can reuse at most the chat template's opening tokens.
+fn with_nonce<'a>(
+    nonce: Option<&str>,
+    system: Option<&'a str>,
+    prompt: &'a str,
+) -> (Option<Cow<'a, str>>, Cow<'a, str>) {
+    let tag = |text: &'a str| match nonce {
+        Some(nonce) => Cow::Owned(format!("[{nonce}] {text}")),
+        None => Cow::Borrowed(text),
+    };
+    match system {
+        Some(system) => (Some(tag(system)), Cow::Borrowed(prompt)),
+        None => (None, tag(prompt)),
+    }
 }
 
 async fn cancelled(cancel: &mut watch::Receiver<bool>) {
@@ -284,6 +322,7 @@ struct Probe {
     retries: u32,
     stats: ServerStats,
     response: Response,
+    nonce: Option<String>,
 }
 
 impl Probe {
@@ -303,6 +342,7 @@ impl Probe {
             retries: 0,
             stats: ServerStats::default(),
             response: Response::default(),
+            nonce: None,
         }
     }
 
@@ -412,6 +452,7 @@ impl Probe {
             server: self.stats,
             output_chars: self.response.content.chars().count() as u64,
             reasoning_chars: self.response.reasoning.chars().count() as u64,
+            prompt_nonce: self.nonce,
         };
         (record, self.response)
     }

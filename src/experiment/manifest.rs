@@ -196,6 +196,7 @@ pub struct RawRun {
     pub ollama_api: Option<OllamaApi>,
     pub cold_start: Option<bool>,
     pub cold_repetitions: Option<u32>,
+    pub prompt_nonce: Option<bool>,
 }
 
 /// `[report]`.

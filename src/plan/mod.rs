@@ -17,6 +17,10 @@ pub struct Plan {
     /// Cold starts measured per model, before its first cell (0 = none).
     #[serde(default)]
     pub cold_repetitions: u32,
+    /// Every request's first message starts with a nonce of its own
+    /// (`[run] prompt_nonce`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prompt_nonce: bool,
     /// `[slo]` targets for goodput.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<Slo>,
@@ -141,6 +145,7 @@ pub fn plan(experiment: &Experiment) -> Plan {
         experiment: experiment.name.clone(),
         cells,
         cold_repetitions: experiment.run.cold_repetitions,
+        prompt_nonce: experiment.run.prompt_nonce,
         slo: experiment.slo.clone(),
     }
 }
@@ -321,6 +326,7 @@ impl Plan {
             experiment: self.experiment.clone(),
             cells: Vec::new(),
             cold_repetitions: self.cold_repetitions,
+            prompt_nonce: self.prompt_nonce,
             slo: self.slo.clone(),
         }
     }

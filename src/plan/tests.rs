@@ -70,6 +70,7 @@ fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
             ollama_api: OllamaApi::Chat,
             cold_repetitions: 0,
             duration: None,
+            prompt_nonce: false,
         },
         report: ReportConfig {
             formats: vec![ReportFormat::Markdown],

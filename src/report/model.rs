@@ -241,7 +241,10 @@ fn validity_warnings(cell: &CellSummary, name: &str, out: &mut Vec<String>) {
         out.push(format!("{name}: {} response(s) stopped before max_tokens; lengths differ between requests (llama.cpp can force the length with options = {{ ignore_eos = true }}).", validity.early_stops));
     }
     if validity.cache_hits > 0 {
-        out.push(format!("{name}: {} request(s) had prompt tokens served from the cache, so prompt_tps overstates prefill speed; vary the prompt or turn caching off (llama.cpp: options = {{ cache_prompt = false }}).", validity.cache_hits));
+        out.push(format!("{name}: {} request(s) reused prompt tokens from the server's cache; prompt_tps counts only the tokens evaluated, so it is the speed of a shorter prefill (fixed costs weigh more), not of the whole prompt. For the whole prompt's prefill speed set prompt_nonce = true in [run] (llama.cpp: or options = {{ cache_prompt = false }}).", validity.cache_hits));
+    }
+    if validity.prefill_cache_unknown > 0 {
+        out.push(format!("{name}: prompt_tps may be inflated by the prompt cache on {} request(s): Ollama's prompt_eval_count counts the whole prompt but prompt_eval_duration times only the part not cached, and Ollama does not say how much was. Set prompt_nonce = true in [run] to measure prefill.", validity.prefill_cache_unknown));
     }
     if let Some(per_chunk) = validity.tokens_per_chunk.as_ref().filter(|t| t.mean > 1.5) {
         out.push(format!("{name}: chunks carry {:.1} tokens on average, so chunk gaps are not token gaps; read tpot for per-token latency.", per_chunk.mean));

@@ -31,6 +31,12 @@ pub struct MockConfig {
     pub split_writes: bool,
     /// Error injection for generation requests.
     pub fail: Option<Fault>,
+    /// Prompt cache, as Ollama (v0.33) runs it: each model keeps the last
+    /// prompt it evaluated, a new prompt's common prefix with it is reused,
+    /// and the prefill (`ttft` for a whole prompt) shrinks to the share of
+    /// the prompt not reused — while `prompt_eval_count` still counts the
+    /// whole prompt and no cached count is reported.
+    pub prompt_cache: bool,
 }
 
 impl Default for MockConfig {
@@ -50,6 +56,7 @@ impl Default for MockConfig {
             empty_chunks: false,
             split_writes: false,
             fail: None,
+            prompt_cache: false,
         }
     }
 }

@@ -141,6 +141,8 @@ pub struct State {
     loaded: Mutex<HashMap<String, Loaded>>,
     sched: tokio::sync::Mutex<()>,
     requests: Mutex<Vec<Value>>,
+    /// Model → the last prompt it evaluated (`MockConfig::prompt_cache`).
+    prompts: Mutex<HashMap<String, String>>,
     generations: AtomicUsize,
     in_flight: AtomicUsize,
 }
@@ -150,12 +152,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl State {
+    /// Prompt tokens of `prompt` (of `tokens` in all) the model's cache
+    /// holds: its common prefix with the last prompt, as a share of the
+    /// prompt; at least one token is always evaluated, as in llama.cpp.
+    /// The prompt then becomes the cached one.
+    pub fn reuse_prompt(&self, model: &str, prompt: &str, tokens: u64) -> u64 {
+        let mut prompts = lock(&self.prompts);
+        let common = prompts.get(model).map_or(0, |last| {
+            last.bytes()
+                .zip(prompt.bytes())
+                .take_while(|(a, b)| a == b)
+                .count()
+        });
+        prompts.insert(model.to_string(), prompt.to_string());
+        let share = common as f64 / prompt.len().max(1) as f64;
+        ((tokens as f64 * share) as u64).min(tokens.saturating_sub(1))
+    }
+
     pub fn new(config: MockConfig) -> State {
         State {
             config,
             loaded: Mutex::new(HashMap::new()),
             sched: tokio::sync::Mutex::new(()),
             requests: Mutex::new(Vec::new()),
+            prompts: Mutex::new(HashMap::new()),
             generations: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
         }
