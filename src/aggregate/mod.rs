@@ -124,6 +124,24 @@ pub struct ColdStart {
     /// the statistics; see `Validity::timing_violations`).
     #[serde(default)]
     pub timing_violations: u64,
+    /// Successful cold starts whose load_duration shows no load (under
+    /// [`COLD_LOAD_MIN_MS`], or missing): the model was still loaded, so
+    /// they are no cold starts and are left out of `metrics`.
+    #[serde(default)]
+    pub not_loaded: u64,
+}
+
+/// A cold start whose Ollama load_duration is below this did not load the
+/// model: a loaded model's load_duration is the scheduler's hand-over, tens
+/// of µs to a few ms; starting a runner and reading weights takes far more.
+pub const COLD_LOAD_MIN_MS: f64 = 20.0;
+
+/// Whether a cold start's server figures show that the model was loaded.
+fn shows_a_load(record: &Record) -> bool {
+    record
+        .server
+        .load_duration_ns
+        .is_some_and(|ns| ns as f64 / 1e6 >= COLD_LOAD_MIN_MS)
 }
 
 /// Aggregates `records` along `plan`'s cells.
@@ -250,6 +268,8 @@ struct Tally {
     load: load::CellTally,
     /// Cold starts: successful ones whose stamps break an invariant.
     timing_violations: u64,
+    /// Cold starts: successful ones whose load_duration shows no load.
+    not_loaded: u64,
 }
 
 impl Default for Tally {
@@ -266,6 +286,7 @@ impl Default for Tally {
             values: MetricValues::default(),
             load: load::CellTally::default(),
             timing_violations: 0,
+            not_loaded: 0,
         }
     }
 }
@@ -321,6 +342,11 @@ impl Tally {
         if record.timing.violation().is_some() {
             self.ok += u64::from(!record.warmup);
             self.timing_violations += 1;
+            return;
+        }
+        if !shows_a_load(record) {
+            self.ok += u64::from(!record.warmup);
+            self.not_loaded += 1;
             return;
         }
         self.add_ok(record, &request_metrics(record));
@@ -385,6 +411,7 @@ impl Tally {
             errors: self.errors.into_values().collect(),
             metrics: self.values.summarize(),
             timing_violations: self.timing_violations,
+            not_loaded: self.not_loaded,
         }
     }
 }

@@ -23,6 +23,7 @@ pub use event::{Decoder, Event, ProtocolError, ServerStats};
 
 pub use client::{Backend, GenRequest};
 pub use error::{closed_while_idle, error_message, BackendError, PreflightError};
+pub use lifecycle::lists as ps_lists;
 pub use ollama::NdjsonDecoder;
 pub use openai::SseDecoder;
 pub use preflight::{ModelInfo, ServerInfo};

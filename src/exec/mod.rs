@@ -125,6 +125,10 @@ pub async fn execute(
     Ok(run.outcome)
 }
 
+/// The longest wait for an unloaded model to leave `/api/ps` (a large
+/// model's runner can take seconds to stop).
+const UNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The state one run's phases share.
 struct Run<'a> {
     context: Arc<RequestContext>,
@@ -247,11 +251,7 @@ impl Run<'_> {
                 cold: true,
                 scheduled: None,
             };
-            let (mut record, response) = match target
-                .backend
-                .unload(&self.context.client, &cell.model)
-                .await
-            {
+            let (mut record, response) = match self.unload(target, &cell.model).await {
                 Ok(()) => {
                     measure(
                         &self.context,
@@ -263,7 +263,7 @@ impl Run<'_> {
                     )
                     .await
                 }
-                Err(error) => unload_failure(cell, job, error.to_string()),
+                Err(message) => unload_failure(cell, job, message),
             };
             record.cold = true;
             self.writer.write(&record, &response)?;
@@ -274,6 +274,28 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Unloads `model` and waits until `/api/ps` no longer lists it (at
+    /// most [`UNLOAD_TIMEOUT`]), so the next request has to load it.
+    async fn unload(&self, target: &Target, model: &str) -> Result<(), String> {
+        let backend = &target.backend;
+        let client = &self.context.client;
+        backend
+            .unload(client, model)
+            .await
+            .map_err(|e| e.to_string())?;
+        match backend
+            .wait_until_unloaded(client, model, UNLOAD_TIMEOUT)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!(
+                "/api/ps still lists {model} {} after the unload request",
+                crate::util::format_duration(UNLOAD_TIMEOUT)
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Records what the server says is loaded after a model's cells (Ollama
     /// only: size, size in VRAM, offload fraction).
     async fn note_loaded(&mut self, target: &Target, model: &str) {
@@ -281,12 +303,9 @@ impl Run<'_> {
             return;
         }
         if let Ok(loaded) = target.backend.loaded_models(&self.context.client).await {
-            let entry = loaded.into_iter().find(|m| {
-                m["name"].as_str().is_some_and(|n| {
-                    n.eq_ignore_ascii_case(model)
-                        || n.eq_ignore_ascii_case(&format!("{model}:latest"))
-                })
-            });
+            let entry = loaded
+                .into_iter()
+                .find(|m| crate::backend::ps_lists(m, model));
             if let Some(entry) = entry {
                 self.outcome.loaded.insert(model.to_string(), entry);
             }

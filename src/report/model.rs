@@ -177,6 +177,9 @@ fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
         cell_warnings(cell, &mut out);
     }
     for model in &summary.models {
+        cold_start_warnings(model, &mut out);
+    }
+    for model in &summary.models {
         let Some(tokens) = &model.tokens else {
             continue;
         };
@@ -194,6 +197,19 @@ fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
         }
     }
     out
+}
+
+/// Cold starts that were not cold, or whose stamps contradict each other.
+fn cold_start_warnings(model: &GroupSummary, out: &mut Vec<String>) {
+    let Some(cold) = &model.cold_start else {
+        return;
+    };
+    if cold.not_loaded > 0 {
+        out.push(format!("{}: {} cold start(s) show no model load (load_duration under {} ms): the model was still loaded when they were sent, so they are left out of the cold-start figures.", model.label, cold.not_loaded, crate::aggregate::COLD_LOAD_MIN_MS));
+    }
+    if cold.timing_violations > 0 {
+        out.push(format!("{}: {} cold start(s) have stamps that contradict each other, so they are left out of the cold-start figures; this is a bug in llmbench or a damaged requests.jsonl — please report it.", model.label, cold.timing_violations));
+    }
 }
 
 fn cell_warnings(cell: &CellSummary, out: &mut Vec<String>) {

@@ -37,6 +37,10 @@ pub struct MockConfig {
     /// the prompt not reused — while `prompt_eval_count` still counts the
     /// whole prompt and no cached count is reported.
     pub prompt_cache: bool,
+    /// Ollama answers an unload request before the runner is gone: for this
+    /// long after the reply the model stays loaded (and listed by
+    /// `/api/ps`), so a request sent at once finds it warm.
+    pub unload_lag: Duration,
 }
 
 impl Default for MockConfig {
@@ -57,6 +61,7 @@ impl Default for MockConfig {
             split_writes: false,
             fail: None,
             prompt_cache: false,
+            unload_lag: Duration::ZERO,
         }
     }
 }

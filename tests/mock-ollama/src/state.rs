@@ -248,8 +248,18 @@ impl State {
         }
     }
 
+    /// Unloads `model`: at once, or `unload_lag` from now (the runner
+    /// shutting down after Ollama has answered).
     pub fn unload(&self, model: &MockModel) {
-        lock(&self.loaded).remove(&model.name);
+        lock(&self.prompts).remove(&model.name);
+        let lag = self.config.unload_lag;
+        let mut loaded = lock(&self.loaded);
+        if lag.is_zero() {
+            loaded.remove(&model.name);
+        } else if let Some(l) = loaded.get_mut(&model.name) {
+            let gone = Timestamp::now() + jiff::SignedDuration::try_from(lag).unwrap_or_default();
+            l.expires = Some(gone);
+        }
     }
 
     fn loaded_entry(&self, name: &str) -> Option<Loaded> {
