@@ -94,10 +94,10 @@ async fn run_experiment(
     run.write_json(crate::store::PLAN_FILE, &plan)?;
     run.write_json(crate::store::MANIFEST_FILE, &manifest)?;
     eprintln!(
-        "{}: {}, {} requests → {}",
+        "{}: {}, {} → {}",
         experiment.name,
         crate::util::count_of(plan.cells.len(), "cell"),
-        plan.total_requests(),
+        plan.requests_known(),
         run.path.display()
     );
 
