@@ -240,6 +240,9 @@ async fn count_prompts(
     prompts
 }
 
+/// A response's output tokens (or why not) and tokens per chunk.
+type OutputCount = (Result<u64, String>, Vec<u32>);
+
 /// Every response's count, in `pending`'s order: local counters on every
 /// core, then llama.cpp's `/tokenize` a few at a time, per model given up
 /// after it has failed [`batch::GIVE_UP_AFTER`] times without answering.
@@ -248,7 +251,7 @@ async fn count_outputs(
     pending: &[PendingCount],
     client: &reqwest::Client,
     progress: &batch::CountProgress,
-) -> Vec<(Result<u64, String>, Vec<u32>)> {
+) -> Vec<OutputCount> {
     use futures_util::StreamExt;
     let counter_of = |item: &PendingCount| counters.by_model.get(&item.model);
     let mut results = tokio::task::block_in_place(|| {
@@ -269,7 +272,7 @@ async fn count_outputs(
     let remote: Vec<usize> = (0..pending.len())
         .filter(|&i| results[i].is_none())
         .collect();
-    let answers: Vec<(usize, (Result<u64, String>, Vec<u32>))> = futures_util::stream::iter(remote)
+    let answers: Vec<(usize, OutputCount)> = futures_util::stream::iter(remote)
         .map(|i| {
             let item = &pending[i];
             let guard = guards.get(item.model.as_str());
