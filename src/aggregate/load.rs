@@ -4,7 +4,7 @@
 //! lag (open loop), chunks per request, tokens per chunk, early stops and
 //! prompt-cache hits.
 
-use super::metric::MetricSummary;
+use super::metric::{MetricSummary, Values};
 use crate::experiment::{Load, Slo};
 use crate::metrics::RequestMetrics;
 use crate::plan::Cell;
@@ -84,25 +84,29 @@ pub(super) struct CellTally {
     dropped: u64,
     timing_violations: u64,
     timing_violation_example: Option<String>,
-    chunks: Vec<f64>,
-    per_chunk: Vec<f64>,
-    lags: Vec<f64>,
+    chunks: Values,
+    per_chunk: Values,
+    lags: Values,
 }
 
 impl CellTally {
     /// Adds a measured request; `ok` carries its metrics when it succeeded.
+    /// Returns how many more values are held exactly.
     pub fn add(
         &mut self,
         cell: &Cell,
         slo: Option<&Slo>,
         record: &Record,
         ok: Option<&RequestMetrics>,
-    ) {
+    ) -> usize {
         self.measured += 1;
         if let Some(e2e) = record.timing.e2e_ms {
             self.busy_ms += e2e;
         }
-        self.lags.extend(record.timing.dispatch_lag_ms);
+        let mut held = 0;
+        if let Some(lag) = record.timing.dispatch_lag_ms {
+            held += self.lags.extend(&[lag]);
+        }
         if record
             .timing
             .dispatch_lag_ms
@@ -119,7 +123,7 @@ impl CellTally {
         ) {
             self.dropped += 1;
         }
-        let Some(metrics) = ok else { return };
+        let Some(metrics) = ok else { return held };
         if slo.is_some_and(|slo| meets(slo, record, metrics)) {
             self.good += 1;
         }
@@ -131,11 +135,16 @@ impl CellTally {
         }
         self.prefill_cache_unknown += u64::from(metrics.prompt_tps_cache_unknown);
         let chunks = record.timing.chunk_offsets_ms.len();
-        self.chunks.push(chunks as f64);
-        if chunks > 0 {
-            self.per_chunk
-                .extend(record.tokens.output.map(|n| n as f64 / chunks as f64));
+        held += self.chunks.extend(&[chunks as f64]);
+        if let Some(n) = record.tokens.output.filter(|_| chunks > 0) {
+            held += self.per_chunk.extend(&[n as f64 / chunks as f64]);
         }
+        held
+    }
+
+    /// Every store of values, for the aggregation's budget.
+    pub fn stores_mut(&mut self) -> [&mut Values; 3] {
+        [&mut self.chunks, &mut self.per_chunk, &mut self.lags]
     }
 
     /// A successful request whose stamps break an invariant: counted, and
@@ -148,6 +157,7 @@ impl CellTally {
 
     /// Reserves room for `requests` successful requests.
     pub fn reserve_for(&mut self, requests: usize) {
+        let requests = requests.min(super::VALUE_BUDGET / 64);
         self.chunks.reserve(requests);
         self.per_chunk.reserve(requests);
     }
@@ -180,7 +190,7 @@ impl CellTally {
 
     /// The values the validity figures summarise: chunks per request,
     /// tokens per chunk, dispatch lags.
-    pub fn validity_values(&self) -> [&[f64]; 3] {
+    pub fn validity_values(&self) -> [&Values; 3] {
         [&self.chunks, &self.per_chunk, &self.lags]
     }
 

@@ -9,6 +9,7 @@
 mod extras;
 mod load;
 mod metric;
+mod sketch;
 
 pub use extras::{
     attach_quality, attach_resources, attach_token_agreement, ResourceTally, TokenAgreement,
@@ -16,11 +17,12 @@ pub use extras::{
 };
 pub use load::{LoadFigures, Validity};
 pub use metric::MetricSummary;
+pub use sketch::{Sketch, RELATIVE_ERROR};
 
 use crate::metrics::{fill_request_metrics, request_metrics, RequestMetrics};
 use crate::plan::{Cell, Plan};
 use crate::record::{Outcome, Record};
-use metric::MetricValues;
+use metric::{MetricValues, Values};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -164,10 +166,33 @@ pub struct Aggregator<'p> {
     cold: HashMap<String, Tally>,
     /// Reused for each record's metrics (no allocation per record).
     scratch: RequestMetrics,
+    /// Values held exactly, over every tally (see [`VALUE_BUDGET`]).
+    held: usize,
+    /// The next `held` at which stores are sketched (above the budget when
+    /// only small stores were left to sketch, so the scan is not repeated
+    /// for every record).
+    check_at: usize,
+    /// [`VALUE_BUDGET`], or a test's own.
+    budget: usize,
 }
+
+/// The most metric values the aggregation holds exactly, over all cells
+/// and metrics (8 bytes each: 64 MiB). Past it the largest stores of values
+/// turn into bounded-memory sketches ([`Sketch`]) until half the budget is
+/// free, so memory no longer grows with the run; their percentiles then
+/// carry the sketch's stated relative error ([`RELATIVE_ERROR`]).
+pub const VALUE_BUDGET: usize = 8 * 1024 * 1024;
+
+/// Stores smaller than this stay exact: a sketch would not be smaller.
+const SKETCH_FROM: usize = 16 * 1024;
 
 impl<'p> Aggregator<'p> {
     pub fn new(plan: &'p Plan) -> Aggregator<'p> {
+        Aggregator::with_budget(plan, VALUE_BUDGET)
+    }
+
+    /// An aggregator that holds at most `budget` values exactly.
+    pub fn with_budget(plan: &'p Plan, budget: usize) -> Aggregator<'p> {
         let index = plan
             .cells
             .iter()
@@ -180,7 +205,38 @@ impl<'p> Aggregator<'p> {
             cells: plan.cells.iter().map(|_| Tally::default()).collect(),
             cold: HashMap::new(),
             scratch: RequestMetrics::default(),
+            held: 0,
+            check_at: budget,
+            budget,
         }
+    }
+
+    /// Keeps the values held within [`VALUE_BUDGET`]: once past it, the
+    /// largest stores become sketches until half the budget is free.
+    fn keep_within_budget(&mut self) {
+        if self.held <= self.check_at {
+            return;
+        }
+        let mut stores: Vec<&mut Values> = self
+            .cells
+            .iter_mut()
+            .chain(self.cold.values_mut())
+            .flat_map(|tally| tally.stores_mut())
+            .filter(|store| store.held() >= SKETCH_FROM.min(self.budget / 8))
+            .collect();
+        stores.sort_by_key(|store| std::cmp::Reverse(store.held()));
+        let mut freed = 0;
+        for store in stores {
+            if self.held - freed <= self.budget / 2 {
+                break;
+            }
+            freed += store.sketch();
+        }
+        self.held -= freed;
+        for tally in self.cells.iter_mut().chain(self.cold.values_mut()) {
+            tally.held = tally.stores_mut().map(|s| s.held()).sum();
+        }
+        self.check_at = self.budget.max(self.held + self.budget / 2);
     }
 
     /// Takes one record into account. Records of cells not in the plan are
@@ -191,15 +247,19 @@ impl<'p> Aggregator<'p> {
                 self.cold.insert(record.model.clone(), Tally::default());
             }
             if let Some(tally) = self.cold.get_mut(&record.model) {
+                let before = tally.held;
                 tally.add_cold(record);
+                self.held += tally.held - before;
             }
-            return;
-        }
-        if let Some(&i) = self.index.get(record.cell.as_str()) {
+        } else if let Some(&i) = self.index.get(record.cell.as_str()) {
             let cell = &self.plan.cells[i];
             let slo = self.plan.slo.as_ref();
-            self.cells[i].add(cell, slo, record, &mut self.scratch);
+            let tally = &mut self.cells[i];
+            let before = tally.held;
+            tally.add(cell, slo, record, &mut self.scratch);
+            self.held += tally.held - before;
         }
+        self.keep_within_budget();
     }
 
     /// The summary of everything added.
@@ -270,6 +330,8 @@ struct Tally {
     timing_violations: u64,
     /// Cold starts: successful ones whose load_duration shows no load.
     not_loaded: u64,
+    /// Values held exactly by `values` and `load`.
+    held: usize,
 }
 
 impl Default for Tally {
@@ -287,6 +349,7 @@ impl Default for Tally {
             load: load::CellTally::default(),
             timing_violations: 0,
             not_loaded: 0,
+            held: 0,
         }
     }
 }
@@ -308,14 +371,14 @@ impl Tally {
         }
         self.count_error(record);
         if !record.outcome.is_ok() {
-            self.load.add(cell, slo, record, None);
+            self.held += self.load.add(cell, slo, record, None);
             return;
         }
         if let Some(violation) = record.timing.violation() {
             // Never silently used: counted and warned about, kept out of
             // every statistic.
             self.ok += 1;
-            self.load.add(cell, slo, record, None);
+            self.held += self.load.add(cell, slo, record, None);
             self.load.add_violation(record, violation);
             return;
         }
@@ -327,7 +390,7 @@ impl Tally {
             self.values.reserve_for(planned, metrics);
             self.load.reserve_for(planned);
         }
-        self.load.add(cell, slo, record, Some(metrics));
+        self.held += self.load.add(cell, slo, record, Some(metrics));
         self.add_ok(record, metrics);
     }
 
@@ -385,7 +448,12 @@ impl Tally {
             .output_tokens
             .zip(record.tokens.output)
             .map(|(a, b)| a + b);
-        self.values.add(metrics);
+        self.held += self.values.add(metrics);
+    }
+
+    /// Every store of values this tally holds.
+    fn stores_mut(&mut self) -> impl Iterator<Item = &mut Values> {
+        self.values.stores_mut().chain(self.load.stores_mut())
     }
 
     fn counts(&self) -> Counts {
@@ -448,9 +516,7 @@ fn summarize(plan: &Plan, tallies: &[Tally]) -> (Vec<CellSummary>, Pooled) {
     }
     // Largest first (stable: ties keep plan order).
     jobs.sort_by_key(|job| std::cmp::Reverse(job.size()));
-    let results = on_two_threads(jobs.len(), |j| {
-        MetricSummary::of_parts(jobs[j].parts.clone())
-    });
+    let results = on_two_threads(jobs.len(), |j| MetricSummary::of_values(&jobs[j].parts));
     let mut by_cell: Vec<BTreeMap<&str, MetricSummary>> =
         tallies.iter().map(|_| BTreeMap::new()).collect();
     let mut pooled = Pooled::new();
@@ -487,7 +553,7 @@ struct Job<'a> {
     owner: Owner<'a>,
     name: &'static str,
     /// The values, one after the other.
-    parts: Vec<&'a [f64]>,
+    parts: Vec<&'a Values>,
 }
 
 #[derive(Clone, Copy)]
@@ -498,7 +564,7 @@ enum Owner<'a> {
 }
 
 impl<'a> Job<'a> {
-    fn cell(i: usize, name: &'static str, parts: Vec<&'a [f64]>) -> Job<'a> {
+    fn cell(i: usize, name: &'static str, parts: Vec<&'a Values>) -> Job<'a> {
         Job {
             owner: Owner::Cell(i),
             name,

@@ -255,3 +255,52 @@ fn a_record_whose_stamps_contradict_each_other_is_flagged_not_used() {
     let ttft = &cell.metrics["ttft_ms"];
     assert_eq!((ttft.count, ttft.max), (1, 10.0), "only the good record");
 }
+
+#[test]
+fn past_the_budget_values_are_sketched_within_the_stated_error() {
+    let plan = plan();
+    let mut records = Vec::new();
+    for i in 0..400u32 {
+        let mut record = ok("a.p", 0.0, 10.0, 1000.0, 5, false);
+        record.repetition = i;
+        let step = 1.0 + f64::from(i % 37) * 0.25;
+        record.timing.chunk_offsets_ms = (0..100).map(|k| 10.0 + f64::from(k) * step).collect();
+        record.timing.e2e_ms = record.timing.chunk_offsets_ms.last().copied();
+        records.push(record);
+    }
+    let exact = aggregate(&plan, &records, 0);
+    let mut bounded = Aggregator::with_budget(&plan, 10_000);
+    for record in &records {
+        bounded.add(record);
+    }
+    let bounded = bounded.finish(0);
+    let (e, b) = (
+        &exact.cells[0].metrics["chunk_gap_ms"],
+        &bounded.cells[0].metrics["chunk_gap_ms"],
+    );
+    assert_eq!(e.relative_error, None, "within the default budget: exact");
+    assert_eq!(
+        b.relative_error,
+        Some(RELATIVE_ERROR),
+        "39,600 gaps past a 10,000 budget"
+    );
+    assert_eq!(
+        (b.count, b.min, b.max),
+        (e.count, e.min, e.max),
+        "exact figures stay exact"
+    );
+    assert!((b.mean - e.mean).abs() < 1e-9 * e.mean);
+    for (x, y) in [
+        (b.p50, e.p50),
+        (b.p90, e.p90),
+        (b.p95, e.p95),
+        (b.p99, e.p99),
+    ] {
+        assert!(
+            (x - y).abs() <= RELATIVE_ERROR * y * 1.000_001,
+            "{x} vs exact {y}"
+        );
+    }
+    let small = &bounded.cells[0].metrics["ttft_ms"];
+    assert_eq!(small.relative_error, None, "400 values stay exact");
+}

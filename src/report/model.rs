@@ -241,6 +241,15 @@ fn cell_warnings(cell: &CellSummary, out: &mut Vec<String>) {
 
 /// Warnings from the measurement-validity figures.
 fn validity_warnings(cell: &CellSummary, name: &str, out: &mut Vec<String>) {
+    let sketched: Vec<&str> = cell
+        .metrics
+        .iter()
+        .filter(|(_, m)| m.relative_error.is_some())
+        .map(|(metric, _)| metric.as_str())
+        .collect();
+    if !sketched.is_empty() {
+        out.push(format!("{name}: the percentiles (and their intervals and outlier counts) of {} come from a bounded-memory sketch, too many values to hold: each is within {}% of the exact one; count, mean, stddev, min and max are exact.", sketched.join(", "), crate::aggregate::RELATIVE_ERROR * 100.0));
+    }
     for metric in ["ttft_ms", "e2e_ms"] {
         if let Some(stats) = cell.metrics.get(metric).filter(|s| s.outliers > 0) {
             out.push(format!("{name}: {} outlier(s) in {metric} (modified z-score above 3.5); look them up in requests.jsonl, and re-run or raise run.repetitions before trusting the mean.", stats.outliers));
