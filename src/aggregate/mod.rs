@@ -183,6 +183,18 @@ pub struct Aggregator<'p> {
 /// carry the sketch's stated relative error ([`RELATIVE_ERROR`]).
 pub const VALUE_BUDGET: usize = 8 * 1024 * 1024;
 
+/// Hands the memory of the freed value stores back to the system. glibc
+/// raises its mmap threshold after large frees, so the next stores grow on
+/// the heap, and the freed ones stay in the process unless trimmed: without
+/// this, peak RSS still grew by ~25 MB per million records.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap memory to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Stores smaller than this stay exact: a sketch would not be smaller.
 const SKETCH_FROM: usize = 16 * 1024;
 
@@ -237,6 +249,7 @@ impl<'p> Aggregator<'p> {
             tally.held = tally.stores_mut().map(|s| s.held()).sum();
         }
         self.check_at = self.budget.max(self.held + self.budget / 2);
+        release_freed_memory();
     }
 
     /// Takes one record into account. Records of cells not in the plan are
