@@ -42,6 +42,10 @@ pub struct Record {
     pub reasoning_chars: u64,
     /// Token counts used for the metrics, with their source.
     pub tokens: TokenCounts,
+    /// `[run] prompt_nonce`: the nonce this request's first message started
+    /// with, so none of its prompt could come from a server's cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_nonce: Option<String>,
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -135,6 +139,91 @@ pub struct Timing {
     /// Latency from the schedule is this plus the client figure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispatch_lag_ms: Option<f64>,
+}
+
+/// A way a record's stamps can contradict each other (see
+/// [`Timing::violation`]). Such a record is flagged by `llmbench report`
+/// and kept out of the timing statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimingViolation {
+    /// ttfb after ttft (the head came after text it carried?).
+    TtfbAfterTtft,
+    /// ttft after ttft_content.
+    TtftAfterContent,
+    /// ttft_content (or ttft) after e2e.
+    TtftAfterEnd,
+    /// A chunk stamped before the one before it (a negative gap).
+    ChunkOutOfOrder { index: usize },
+    /// A chunk outside [ttft, e2e].
+    ChunkOutsideResponse { index: usize },
+    /// A stamp that is negative or not a number.
+    NotAnOffset,
+}
+
+impl std::fmt::Display for TimingViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TimingViolation::TtfbAfterTtft => write!(f, "ttfb after ttft"),
+            TimingViolation::TtftAfterContent => write!(f, "ttft after ttft_content"),
+            TimingViolation::TtftAfterEnd => write!(f, "ttft after e2e"),
+            TimingViolation::ChunkOutOfOrder { index } => {
+                write!(f, "chunk {index} stamped before the chunk before it")
+            }
+            TimingViolation::ChunkOutsideResponse { index } => {
+                write!(f, "chunk {index} stamped outside [ttft, e2e]")
+            }
+            TimingViolation::NotAnOffset => write!(f, "a stamp is negative or not a number"),
+        }
+    }
+}
+
+impl Timing {
+    /// The first invariant the stamps break, if any: ttfb ≤ ttft ≤
+    /// ttft_content ≤ e2e (over those present), chunk offsets
+    /// non-decreasing (every gap ≥ 0) and within [ttft, e2e]. Every record
+    /// llmbench writes meets them (one clock per request, stamps held
+    /// monotonic); a record that does not is not measured data.
+    pub fn violation(&self) -> Option<TimingViolation> {
+        let stamps = [
+            self.ttfb_ms,
+            self.ttft_ms,
+            self.ttft_content_ms,
+            self.e2e_ms,
+        ];
+        let chunks = self.chunk_offsets_ms.iter().copied().map(Some);
+        if stamps
+            .into_iter()
+            .chain(chunks)
+            .flatten()
+            .any(|v| v.is_nan() || v < 0.0)
+        {
+            return Some(TimingViolation::NotAnOffset);
+        }
+        let before = |a: Option<f64>, b: Option<f64>| a.zip(b).is_some_and(|(a, b)| a > b);
+        if before(self.ttfb_ms, self.ttft_ms) {
+            return Some(TimingViolation::TtfbAfterTtft);
+        }
+        if before(self.ttft_ms, self.ttft_content_ms) {
+            return Some(TimingViolation::TtftAfterContent);
+        }
+        if before(self.ttft_content_ms.or(self.ttft_ms), self.e2e_ms) {
+            return Some(TimingViolation::TtftAfterEnd);
+        }
+        self.chunk_violation()
+    }
+
+    fn chunk_violation(&self) -> Option<TimingViolation> {
+        let offsets = &self.chunk_offsets_ms;
+        if let Some(i) = offsets.windows(2).position(|w| w[1] < w[0]) {
+            return Some(TimingViolation::ChunkOutOfOrder { index: i + 1 });
+        }
+        let low = self.ttft_ms.unwrap_or(f64::NEG_INFINITY);
+        let high = self.e2e_ms.unwrap_or(f64::INFINITY);
+        offsets
+            .iter()
+            .position(|&at| at < low || at > high)
+            .map(|index| TimingViolation::ChunkOutsideResponse { index })
+    }
 }
 
 /// Token counts and where they came from.
@@ -261,6 +350,7 @@ impl Record {
             server: ServerStats::default(),
             output_chars: 0,
             reasoning_chars: 0,
+            prompt_nonce: None,
             tokens: TokenCounts::default(),
         }
     }
@@ -273,4 +363,52 @@ pub struct Response {
     pub content: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reasoning: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Timing, TimingViolation};
+
+    fn timing(ttfb: f64, ttft: f64, content: f64, e2e: f64, chunks: &[f64]) -> Timing {
+        Timing {
+            ttfb_ms: Some(ttfb),
+            ttft_ms: Some(ttft),
+            ttft_content_ms: Some(content),
+            e2e_ms: Some(e2e),
+            chunk_offsets_ms: chunks.to_vec(),
+            ..Timing::default()
+        }
+    }
+
+    #[test]
+    fn stamps_in_order_meet_every_invariant() {
+        assert_eq!(
+            timing(1.0, 2.0, 2.0, 5.0, &[2.0, 3.0, 3.0, 5.0]).violation(),
+            None
+        );
+        assert_eq!(Timing::default().violation(), None, "nothing measured");
+    }
+
+    #[test]
+    fn each_broken_invariant_is_named() {
+        use TimingViolation::*;
+        let cases = [
+            (timing(11.9, 0.16, 0.16, 5.0, &[0.16]), TtfbAfterTtft),
+            (timing(1.0, 3.0, 2.0, 5.0, &[]), TtftAfterContent),
+            (timing(1.0, 2.0, 6.0, 5.0, &[]), TtftAfterEnd),
+            (
+                timing(1.0, 2.0, 2.0, 5.0, &[2.0, 3.0, 2.966]),
+                ChunkOutOfOrder { index: 2 },
+            ),
+            (
+                timing(1.0, 2.0, 2.0, 5.0, &[2.0, 5.5]),
+                ChunkOutsideResponse { index: 1 },
+            ),
+            (timing(-1.0, 2.0, 2.0, 5.0, &[]), NotAnOffset),
+            (timing(f64::NAN, 2.0, 2.0, 5.0, &[]), NotAnOffset),
+        ];
+        for (timing, expected) in cases {
+            assert_eq!(timing.violation(), Some(expected), "{timing:?}");
+        }
+    }
 }

@@ -177,7 +177,7 @@ repetitons = 3
     assert_eq!(
         error(text),
         "experiments/x.toml:12:1: run.repetitons: unknown key\n  help: did you mean `repetitions`? \
-         (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions)"
+         (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions, prompt_nonce)"
     );
 }
 
@@ -454,7 +454,7 @@ fn bad_set_overrides() {
     );
     assert_eq!(
         error_with(QUICKSTART, &["run.repetitons=5"]),
-        "--set run.repetitons=5: run.repetitons: unknown key\n  help: did you mean `repetitions`? (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions)"
+        "--set run.repetitons=5: run.repetitons: unknown key\n  help: did you mean `repetitions`? (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions, prompt_nonce)"
     );
     assert_eq!(
         error_with(QUICKSTART, &["models.3.name=x"]),
@@ -532,6 +532,20 @@ fn options_may_not_shadow_settings() {
         "experiments/x.toml:13:13: models[0].options.num_predict: llmbench sets this itself\n  help: write max_tokens = N \
          in the model or [defaults]; llmbench sends it as num_predict"
     );
+}
+
+#[test]
+fn several_choices_per_request_are_refused() {
+    let text = QUICKSTART.replace("# optional display name", "\noptions = { n = 2 }");
+    assert_eq!(
+        error(&text),
+        "experiments/x.toml:13:13: models[0].options.n: n = 2 asks for several answers per request; llmbench times one \
+         stream per request and cannot tell the choices' chunks apart\n  help: remove n (n = 1 is the default); for more \
+         samples raise run.repetitions, for parallel requests run.concurrency"
+    );
+    let one = QUICKSTART.replace("# optional display name", "\noptions = { n = 1 }");
+    let model = &experiment(&one, &[]).models[0];
+    assert_eq!(model.options["n"], 1, "n = 1 is one stream");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! lag (open loop), chunks per request, tokens per chunk, early stops and
 //! prompt-cache hits.
 
-use super::metric::MetricSummary;
+use super::metric::{MetricSummary, Values};
 use crate::experiment::{Load, Slo};
 use crate::metrics::RequestMetrics;
 use crate::plan::Cell;
@@ -33,8 +33,15 @@ pub struct LoadFigures {
 pub struct Validity {
     /// Successful requests that ended ("stop") before max_tokens.
     pub early_stops: u64,
-    /// Successful requests whose prompt was (partly) served from the cache.
+    /// Successful requests whose prompt was (partly) served from the cache,
+    /// as the server reports it (llama.cpp cache_n, OpenAI cached_tokens;
+    /// Ollama reports nothing, see `prefill_cache_unknown`).
     pub cache_hits: u64,
+    /// Successful requests whose prompt_tps divides the whole prompt by a
+    /// prefill time that may cover only part of it (Ollama without
+    /// `[run] prompt_nonce`): the figure may be inflated by the cache.
+    #[serde(default)]
+    pub prefill_cache_unknown: u64,
     pub chunks_per_request: Option<MetricSummary>,
     pub tokens_per_chunk: Option<MetricSummary>,
     /// Open loop: how late requests went out after their scheduled time, ms.
@@ -52,6 +59,14 @@ pub struct Validity {
     /// dropped, hidden from the success count.
     #[serde(default)]
     pub resends: u64,
+    /// Successful measured requests whose stamps break an invariant of
+    /// `Timing::violation` (ttfb ≤ ttft ≤ ttft_content ≤ e2e, chunk
+    /// offsets in order): kept out of every statistic and warned about.
+    #[serde(default)]
+    pub timing_violations: u64,
+    /// The first such request: `repetition N: what broke`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing_violation_example: Option<String>,
 }
 
 /// A dispatch later than this after its scheduled time counts as late, ms:
@@ -69,29 +84,36 @@ pub(super) struct CellTally {
     good: usize,
     early_stops: u64,
     cache_hits: u64,
+    prefill_cache_unknown: u64,
     late: u64,
     dropped: u64,
     resends: u64,
-    chunks: Vec<f64>,
-    per_chunk: Vec<f64>,
-    lags: Vec<f64>,
+    timing_violations: u64,
+    timing_violation_example: Option<String>,
+    chunks: Values,
+    per_chunk: Values,
+    lags: Values,
 }
 
 impl CellTally {
     /// Adds a measured request; `ok` carries its metrics when it succeeded.
+    /// Returns how many more values are held exactly.
     pub fn add(
         &mut self,
         cell: &Cell,
         slo: Option<&Slo>,
         record: &Record,
         ok: Option<&RequestMetrics>,
-    ) {
+    ) -> usize {
         self.measured += 1;
         self.resends += u64::from(record.retries);
         if let Some(e2e) = record.timing.e2e_ms {
             self.busy_ms += e2e;
         }
-        self.lags.extend(record.timing.dispatch_lag_ms);
+        let mut held = 0;
+        if let Some(lag) = record.timing.dispatch_lag_ms {
+            held += self.lags.extend(&[lag]);
+        }
         if record
             .timing
             .dispatch_lag_ms
@@ -108,7 +130,7 @@ impl CellTally {
         ) {
             self.dropped += 1;
         }
-        let Some(metrics) = ok else { return };
+        let Some(metrics) = ok else { return held };
         if slo.is_some_and(|slo| meets(slo, record, metrics)) {
             self.good += 1;
         }
@@ -118,16 +140,31 @@ impl CellTally {
         if record.server.cached_prompt_tokens.unwrap_or(0) > 0 {
             self.cache_hits += 1;
         }
+        self.prefill_cache_unknown += u64::from(metrics.prompt_tps_cache_unknown);
         let chunks = record.timing.chunk_offsets_ms.len();
-        self.chunks.push(chunks as f64);
-        if chunks > 0 {
-            self.per_chunk
-                .extend(record.tokens.output.map(|n| n as f64 / chunks as f64));
+        held += self.chunks.extend(&[chunks as f64]);
+        if let Some(n) = record.tokens.output.filter(|_| chunks > 0) {
+            held += self.per_chunk.extend(&[n as f64 / chunks as f64]);
         }
+        held
+    }
+
+    /// Every store of values, for the aggregation's budget.
+    pub fn stores_mut(&mut self) -> [&mut Values; 3] {
+        [&mut self.chunks, &mut self.per_chunk, &mut self.lags]
+    }
+
+    /// A successful request whose stamps break an invariant: counted, and
+    /// otherwise only as a measured request (no metrics).
+    pub fn add_violation(&mut self, record: &Record, violation: crate::record::TimingViolation) {
+        self.timing_violations += 1;
+        self.timing_violation_example
+            .get_or_insert_with(|| format!("repetition {}: {violation}", record.repetition));
     }
 
     /// Reserves room for `requests` successful requests.
     pub fn reserve_for(&mut self, requests: usize) {
+        let requests = requests.min(super::VALUE_BUDGET / 64);
         self.chunks.reserve(requests);
         self.per_chunk.reserve(requests);
     }
@@ -160,7 +197,7 @@ impl CellTally {
 
     /// The values the validity figures summarise: chunks per request,
     /// tokens per chunk, dispatch lags.
-    pub fn validity_values(&self) -> [&[f64]; 3] {
+    pub fn validity_values(&self) -> [&Values; 3] {
         [&self.chunks, &self.per_chunk, &self.lags]
     }
 
@@ -170,12 +207,15 @@ impl CellTally {
         Validity {
             early_stops: self.early_stops,
             cache_hits: self.cache_hits,
+            prefill_cache_unknown: self.prefill_cache_unknown,
             chunks_per_request: chunks,
             tokens_per_chunk: per_chunk,
             dispatch_lag_ms: lags,
             late_dispatches: self.late,
             dropped: self.dropped,
             resends: self.resends,
+            timing_violations: self.timing_violations,
+            timing_violation_example: self.timing_violation_example.clone(),
         }
     }
 }

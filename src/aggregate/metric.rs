@@ -5,6 +5,7 @@
 //! values of every summarised metric of a group of requests, gathered one
 //! request at a time and handed to the statistics without copies.
 
+use super::sketch::Sketch;
 use super::SCALAR_METRICS;
 use crate::metrics::RequestMetrics;
 use crate::stats::{
@@ -40,6 +41,13 @@ pub struct MetricSummary {
     /// Values with a modified z-score above 3.5 (MAD-based).
     #[serde(default)]
     pub outliers: usize,
+    /// Absent when every figure is exact. Otherwise the values were too
+    /// many to keep (see `aggregate::VALUE_BUDGET`) and were summarised by
+    /// a bounded-memory sketch: count, mean, stddev, ci95_mean, min and max
+    /// are still exact; the percentiles, their intervals and the outlier
+    /// count are each within this relative error of the exact ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative_error: Option<f64>,
 }
 
 impl std::ops::Deref for MetricSummary {
@@ -84,7 +92,94 @@ impl MetricSummary {
             ci95_p50,
             ci95_p95,
             outliers: ordered.outlier_count(MAD_THRESHOLD),
+            relative_error: None,
         })
+    }
+
+    /// Statistics of `parts` pooled: exact while every part holds its
+    /// values, else from one sketch of them all.
+    pub fn of_values(parts: &[&Values]) -> Option<MetricSummary> {
+        let exact: Option<Vec<&[f64]>> = parts.iter().map(|v| v.exact()).collect();
+        match exact {
+            Some(slices) => MetricSummary::of_parts(slices),
+            None => {
+                let mut pooled = Sketch::default();
+                for part in parts {
+                    match part {
+                        Values::Exact(values) => pooled.extend(values),
+                        Values::Sketch(sketch) => pooled.merge(sketch),
+                    }
+                }
+                pooled.summary()
+            }
+        }
+    }
+}
+
+/// One metric's values: all of them while they fit in the aggregation's
+/// budget, else a bounded-memory sketch of them.
+#[derive(Debug, Clone)]
+pub enum Values {
+    Exact(Vec<f64>),
+    Sketch(Sketch),
+}
+
+impl Default for Values {
+    fn default() -> Values {
+        Values::Exact(Vec::new())
+    }
+}
+
+impl Values {
+    /// Adds `values`; returns how many more are held exactly.
+    pub fn extend(&mut self, values: &[f64]) -> usize {
+        match self {
+            Values::Exact(held) => {
+                held.extend_from_slice(values);
+                values.len()
+            }
+            Values::Sketch(sketch) => {
+                sketch.extend(values);
+                0
+            }
+        }
+    }
+
+    /// The values, when they are all held.
+    pub fn exact(&self) -> Option<&[f64]> {
+        match self {
+            Values::Exact(values) => Some(values),
+            Values::Sketch(_) => None,
+        }
+    }
+
+    /// Values held exactly (0 once sketched).
+    pub fn held(&self) -> usize {
+        self.exact().map_or(0, <[f64]>::len)
+    }
+
+    /// How many values there are.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Exact(values) => values.len(),
+            Values::Sketch(sketch) => usize::try_from(sketch.count()).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Turns the values into a sketch; returns how many were freed.
+    pub fn sketch(&mut self) -> usize {
+        let Values::Exact(values) = self else {
+            return 0;
+        };
+        let freed = values.len();
+        *self = Values::Sketch(Sketch::of(values));
+        freed
+    }
+
+    pub fn reserve(&mut self, additional: usize) {
+        if let Values::Exact(values) = self {
+            values.reserve(additional);
+        }
     }
 }
 
@@ -92,35 +187,51 @@ impl MetricSummary {
 /// chunk gaps and the per-token gaps of a group of successful requests.
 #[derive(Debug, Default)]
 pub(super) struct MetricValues {
-    scalars: [Vec<f64>; SCALAR_METRICS.len()],
-    gaps: Vec<f64>,
-    token_gaps: Vec<f64>,
+    scalars: [Values; SCALAR_METRICS.len()],
+    gaps: Values,
+    token_gaps: Values,
 }
 
 impl MetricValues {
-    /// Adds one request's metrics.
-    pub fn add(&mut self, metrics: &RequestMetrics) {
+    /// Adds one request's metrics; returns how many more values are held
+    /// exactly.
+    pub fn add(&mut self, metrics: &RequestMetrics) -> usize {
+        let mut held = 0;
         for (values, (_, get)) in self.scalars.iter_mut().zip(SCALAR_METRICS) {
-            values.extend(get(metrics));
+            if let Some(value) = get(metrics) {
+                held += values.extend(&[value]);
+            }
         }
-        self.gaps.extend_from_slice(&metrics.chunk_gaps_ms);
-        self.token_gaps.extend_from_slice(&metrics.token_gaps_ms);
+        held += self.gaps.extend(&metrics.chunk_gaps_ms);
+        held + self.token_gaps.extend(&metrics.token_gaps_ms)
+    }
+
+    /// Every store, for the budget (scalars, then gaps).
+    pub fn stores_mut(&mut self) -> impl Iterator<Item = &mut Values> {
+        self.scalars
+            .iter_mut()
+            .chain([&mut self.gaps, &mut self.token_gaps])
     }
 
     /// Reserves room for `requests` requests like `example` (the first).
     pub fn reserve_for(&mut self, requests: usize, example: &RequestMetrics) {
         for values in &mut self.scalars {
-            values.reserve(requests);
+            values.reserve(requests.min(super::VALUE_BUDGET / 64));
         }
+        // Never more than a share of the budget: beyond it the values go
+        // to a sketch.
+        let most = super::VALUE_BUDGET / 8;
         let gaps = requests.saturating_mul(example.chunk_gaps_ms.len());
-        self.gaps.reserve(gaps);
+        self.gaps.reserve(gaps.min(most));
         let token_gaps = requests.saturating_mul(example.token_gaps_ms.len());
-        self.token_gaps.reserve(token_gaps);
+        self.token_gaps.reserve(token_gaps.min(most));
     }
 
     /// Every value held (to decide whether spreading the work pays).
     pub fn len(&self) -> usize {
-        self.scalars.iter().map(Vec::len).sum::<usize>() + self.gaps.len() + self.token_gaps.len()
+        self.scalars.iter().map(Values::len).sum::<usize>()
+            + self.gaps.len()
+            + self.token_gaps.len()
     }
 
     /// Metric name → statistics; a metric without (finite) values is left
@@ -128,33 +239,36 @@ impl MetricValues {
     pub fn summarize(self) -> BTreeMap<String, MetricSummary> {
         let big = self.len() >= PARALLEL_FROM;
         let names = SCALAR_METRICS.iter().map(|(name, _)| *name);
-        let named: Vec<(&str, Vec<f64>)> = names
+        let named: Vec<(&str, Values)> = names
             .zip(self.scalars)
             .chain([
                 ("chunk_gap_ms", self.gaps),
                 ("token_gap_ms", self.token_gaps),
             ])
             .collect();
-        summarize_named(named, big, Vec::len, MetricSummary::of)
+        summarize_named(named, big, Values::len, |values| match values {
+            Values::Exact(values) => MetricSummary::of(values),
+            Values::Sketch(sketch) => sketch.summary(),
+        })
     }
 
     /// Each metric's name and values, in report order of the scalars
     /// first, then chunk and token gaps.
-    pub fn named(&self) -> Vec<(&'static str, &[f64])> {
+    pub fn named(&self) -> Vec<(&'static str, &Values)> {
         let names = SCALAR_METRICS.iter().map(|(name, _)| *name);
         names
-            .zip(self.scalars.iter().map(Vec::as_slice))
+            .zip(self.scalars.iter())
             .chain([
-                ("chunk_gap_ms", self.gaps.as_slice()),
-                ("token_gap_ms", self.token_gaps.as_slice()),
+                ("chunk_gap_ms", &self.gaps),
+                ("token_gap_ms", &self.token_gaps),
             ])
             .collect()
     }
 
     /// [`MetricValues::named`] of `groups`' values pooled in order (a
     /// model's cells): each metric's values as one slice per group.
-    pub fn pooled<'a>(groups: &[&'a MetricValues]) -> Vec<(&'static str, Vec<&'a [f64]>)> {
-        let mut pooled: Vec<(&'static str, Vec<&'a [f64]>)> = Vec::new();
+    pub fn pooled<'a>(groups: &[&'a MetricValues]) -> Vec<(&'static str, Vec<&'a Values>)> {
+        let mut pooled: Vec<(&'static str, Vec<&'a Values>)> = Vec::new();
         for &group in groups {
             for (i, (name, values)) in group.named().into_iter().enumerate() {
                 if i == pooled.len() {

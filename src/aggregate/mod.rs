@@ -9,6 +9,7 @@
 mod extras;
 mod load;
 mod metric;
+mod sketch;
 
 pub use extras::{
     attach_quality, attach_resources, attach_token_agreement, ResourceTally, TokenAgreement,
@@ -16,11 +17,12 @@ pub use extras::{
 };
 pub use load::{LoadFigures, Validity};
 pub use metric::MetricSummary;
+pub use sketch::{Sketch, RELATIVE_ERROR};
 
 use crate::metrics::{fill_request_metrics, request_metrics, RequestMetrics};
 use crate::plan::{Cell, Plan};
 use crate::record::{Outcome, Record};
-use metric::MetricValues;
+use metric::{MetricValues, Values};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -120,6 +122,28 @@ pub struct ColdStart {
     /// `load_ms` (server: Ollama load_duration), `ttft_ms` and `e2e_ms`
     /// (client, load included), and the other per-request metrics.
     pub metrics: BTreeMap<String, MetricSummary>,
+    /// Successful cold starts whose stamps break an invariant (kept out of
+    /// the statistics; see `Validity::timing_violations`).
+    #[serde(default)]
+    pub timing_violations: u64,
+    /// Successful cold starts whose load_duration shows no load (under
+    /// [`COLD_LOAD_MIN_MS`], or missing): the model was still loaded, so
+    /// they are no cold starts and are left out of `metrics`.
+    #[serde(default)]
+    pub not_loaded: u64,
+}
+
+/// A cold start whose Ollama load_duration is below this did not load the
+/// model: a loaded model's load_duration is the scheduler's hand-over, tens
+/// of µs to a few ms; starting a runner and reading weights takes far more.
+pub const COLD_LOAD_MIN_MS: f64 = 20.0;
+
+/// Whether a cold start's server figures show that the model was loaded.
+fn shows_a_load(record: &Record) -> bool {
+    record
+        .server
+        .load_duration_ns
+        .is_some_and(|ns| ns as f64 / 1e6 >= COLD_LOAD_MIN_MS)
 }
 
 /// Aggregates `records` along `plan`'s cells.
@@ -142,10 +166,45 @@ pub struct Aggregator<'p> {
     cold: HashMap<String, Tally>,
     /// Reused for each record's metrics (no allocation per record).
     scratch: RequestMetrics,
+    /// Values held exactly, over every tally (see [`VALUE_BUDGET`]).
+    held: usize,
+    /// The next `held` at which stores are sketched (above the budget when
+    /// only small stores were left to sketch, so the scan is not repeated
+    /// for every record).
+    check_at: usize,
+    /// [`VALUE_BUDGET`], or a test's own.
+    budget: usize,
 }
+
+/// The most metric values the aggregation holds exactly, over all cells
+/// and metrics (8 bytes each: 64 MiB). Past it the largest stores of values
+/// turn into bounded-memory sketches ([`Sketch`]) until half the budget is
+/// free, so memory no longer grows with the run; their percentiles then
+/// carry the sketch's stated relative error ([`RELATIVE_ERROR`]).
+pub const VALUE_BUDGET: usize = 8 * 1024 * 1024;
+
+/// Hands the memory of the freed value stores back to the system. glibc
+/// raises its mmap threshold after large frees, so the next stores grow on
+/// the heap, and the freed ones stay in the process unless trimmed: without
+/// this, peak RSS still grew by ~25 MB per million records.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap memory to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Stores smaller than this stay exact: a sketch would not be smaller.
+const SKETCH_FROM: usize = 16 * 1024;
 
 impl<'p> Aggregator<'p> {
     pub fn new(plan: &'p Plan) -> Aggregator<'p> {
+        Aggregator::with_budget(plan, VALUE_BUDGET)
+    }
+
+    /// An aggregator that holds at most `budget` values exactly.
+    pub fn with_budget(plan: &'p Plan, budget: usize) -> Aggregator<'p> {
         let index = plan
             .cells
             .iter()
@@ -158,7 +217,39 @@ impl<'p> Aggregator<'p> {
             cells: plan.cells.iter().map(|_| Tally::default()).collect(),
             cold: HashMap::new(),
             scratch: RequestMetrics::default(),
+            held: 0,
+            check_at: budget,
+            budget,
         }
+    }
+
+    /// Keeps the values held within [`VALUE_BUDGET`]: once past it, the
+    /// largest stores become sketches until half the budget is free.
+    fn keep_within_budget(&mut self) {
+        if self.held <= self.check_at {
+            return;
+        }
+        let mut stores: Vec<&mut Values> = self
+            .cells
+            .iter_mut()
+            .chain(self.cold.values_mut())
+            .flat_map(|tally| tally.stores_mut())
+            .filter(|store| store.held() >= SKETCH_FROM.min(self.budget / 8))
+            .collect();
+        stores.sort_by_key(|store| std::cmp::Reverse(store.held()));
+        let mut freed = 0;
+        for store in stores {
+            if self.held - freed <= self.budget / 2 {
+                break;
+            }
+            freed += store.sketch();
+        }
+        self.held -= freed;
+        for tally in self.cells.iter_mut().chain(self.cold.values_mut()) {
+            tally.held = tally.stores_mut().map(|s| s.held()).sum();
+        }
+        self.check_at = self.budget.max(self.held + self.budget / 2);
+        release_freed_memory();
     }
 
     /// Takes one record into account. Records of cells not in the plan are
@@ -169,15 +260,19 @@ impl<'p> Aggregator<'p> {
                 self.cold.insert(record.model.clone(), Tally::default());
             }
             if let Some(tally) = self.cold.get_mut(&record.model) {
+                let before = tally.held;
                 tally.add_cold(record);
+                self.held += tally.held - before;
             }
-            return;
-        }
-        if let Some(&i) = self.index.get(record.cell.as_str()) {
+        } else if let Some(&i) = self.index.get(record.cell.as_str()) {
             let cell = &self.plan.cells[i];
             let slo = self.plan.slo.as_ref();
-            self.cells[i].add(cell, slo, record, &mut self.scratch);
+            let tally = &mut self.cells[i];
+            let before = tally.held;
+            tally.add(cell, slo, record, &mut self.scratch);
+            self.held += tally.held - before;
         }
+        self.keep_within_budget();
     }
 
     /// The summary of everything added.
@@ -244,6 +339,12 @@ struct Tally {
     output_tokens: Option<u64>,
     values: MetricValues,
     load: load::CellTally,
+    /// Cold starts: successful ones whose stamps break an invariant.
+    timing_violations: u64,
+    /// Cold starts: successful ones whose load_duration shows no load.
+    not_loaded: u64,
+    /// Values held exactly by `values` and `load`.
+    held: usize,
 }
 
 impl Default for Tally {
@@ -259,6 +360,9 @@ impl Default for Tally {
             output_tokens: Some(0),
             values: MetricValues::default(),
             load: load::CellTally::default(),
+            timing_violations: 0,
+            not_loaded: 0,
+            held: 0,
         }
     }
 }
@@ -280,7 +384,15 @@ impl Tally {
         }
         self.count_error(record);
         if !record.outcome.is_ok() {
-            self.load.add(cell, slo, record, None);
+            self.held += self.load.add(cell, slo, record, None);
+            return;
+        }
+        if let Some(violation) = record.timing.violation() {
+            // Never silently used: counted and warned about, kept out of
+            // every statistic.
+            self.ok += 1;
+            self.held += self.load.add(cell, slo, record, None);
+            self.load.add_violation(record, violation);
             return;
         }
         fill_request_metrics(record, metrics);
@@ -291,7 +403,7 @@ impl Tally {
             self.values.reserve_for(planned, metrics);
             self.load.reserve_for(planned);
         }
-        self.load.add(cell, slo, record, Some(metrics));
+        self.held += self.load.add(cell, slo, record, Some(metrics));
         self.add_ok(record, metrics);
     }
 
@@ -300,9 +412,20 @@ impl Tally {
         self.records += 1;
         self.warmup += u64::from(record.warmup);
         self.count_error(record);
-        if record.outcome.is_ok() {
-            self.add_ok(record, &request_metrics(record));
+        if !record.outcome.is_ok() {
+            return;
         }
+        if record.timing.violation().is_some() {
+            self.ok += u64::from(!record.warmup);
+            self.timing_violations += 1;
+            return;
+        }
+        if !shows_a_load(record) {
+            self.ok += u64::from(!record.warmup);
+            self.not_loaded += 1;
+            return;
+        }
+        self.add_ok(record, &request_metrics(record));
     }
 
     fn count_error(&mut self, record: &Record) {
@@ -338,7 +461,12 @@ impl Tally {
             .output_tokens
             .zip(record.tokens.output)
             .map(|(a, b)| a + b);
-        self.values.add(metrics);
+        self.held += self.values.add(metrics);
+    }
+
+    /// Every store of values this tally holds.
+    fn stores_mut(&mut self) -> impl Iterator<Item = &mut Values> {
+        self.values.stores_mut().chain(self.load.stores_mut())
     }
 
     fn counts(&self) -> Counts {
@@ -363,6 +491,8 @@ impl Tally {
             counts: self.counts(),
             errors: self.errors.into_values().collect(),
             metrics: self.values.summarize(),
+            timing_violations: self.timing_violations,
+            not_loaded: self.not_loaded,
         }
     }
 }
@@ -399,9 +529,7 @@ fn summarize(plan: &Plan, tallies: &[Tally]) -> (Vec<CellSummary>, Pooled) {
     }
     // Largest first (stable: ties keep plan order).
     jobs.sort_by_key(|job| std::cmp::Reverse(job.size()));
-    let results = on_two_threads(jobs.len(), |j| {
-        MetricSummary::of_parts(jobs[j].parts.clone())
-    });
+    let results = on_two_threads(jobs.len(), |j| MetricSummary::of_values(&jobs[j].parts));
     let mut by_cell: Vec<BTreeMap<&str, MetricSummary>> =
         tallies.iter().map(|_| BTreeMap::new()).collect();
     let mut pooled = Pooled::new();
@@ -438,7 +566,7 @@ struct Job<'a> {
     owner: Owner<'a>,
     name: &'static str,
     /// The values, one after the other.
-    parts: Vec<&'a [f64]>,
+    parts: Vec<&'a Values>,
 }
 
 #[derive(Clone, Copy)]
@@ -449,7 +577,7 @@ enum Owner<'a> {
 }
 
 impl<'a> Job<'a> {
-    fn cell(i: usize, name: &'static str, parts: Vec<&'a [f64]>) -> Job<'a> {
+    fn cell(i: usize, name: &'static str, parts: Vec<&'a Values>) -> Job<'a> {
         Job {
             owner: Owner::Cell(i),
             name,

@@ -56,6 +56,7 @@ fn ok(cell: &str, start: f64, ttft: f64, e2e: f64, tokens: u64, warmup: bool) ->
         server,
         output_chars: 3,
         reasoning_chars: 0,
+        prompt_nonce: None,
     }
 }
 
@@ -74,6 +75,7 @@ fn plan() -> Plan {
         experiment: "e".into(),
         cells: vec![cell(0, "a", "p"), cell(1, "a", "q"), cell(2, "b", "p")],
         cold_repetitions: 0,
+        prompt_nonce: false,
         slo: None,
     }
 }
@@ -232,4 +234,73 @@ fn a_models_pool_is_its_cells_values_in_plan_order() {
         );
     }
     assert!(summary.models[0].metrics["chunk_gap_ms"].count > 100_000);
+}
+
+#[test]
+fn a_record_whose_stamps_contradict_each_other_is_flagged_not_used() {
+    let good = ok("a.p", 0.0, 10.0, 20.0, 5, false);
+    // The case: ttfb stamped after the head was parsed, ttft by the
+    // kernel — ttfb 11.9 ms after a ttft of 0.16 ms.
+    let mut bad = ok("a.p", 0.0, 0.16, 30.0, 5, false);
+    bad.repetition = 1;
+    bad.timing.ttfb_ms = Some(11.9);
+    let summary = aggregate(&plan(), &[good, bad], 0);
+    let cell = &summary.cells[0];
+    assert_eq!(cell.counts.ok, 2);
+    assert_eq!(cell.validity.timing_violations, 1);
+    assert_eq!(
+        cell.validity.timing_violation_example.as_deref(),
+        Some("repetition 1: ttfb after ttft")
+    );
+    let ttft = &cell.metrics["ttft_ms"];
+    assert_eq!((ttft.count, ttft.max), (1, 10.0), "only the good record");
+}
+
+#[test]
+fn past_the_budget_values_are_sketched_within_the_stated_error() {
+    let plan = plan();
+    let mut records = Vec::new();
+    for i in 0..400u32 {
+        let mut record = ok("a.p", 0.0, 10.0, 1000.0, 5, false);
+        record.repetition = i;
+        let step = 1.0 + f64::from(i % 37) * 0.25;
+        record.timing.chunk_offsets_ms = (0..100).map(|k| 10.0 + f64::from(k) * step).collect();
+        record.timing.e2e_ms = record.timing.chunk_offsets_ms.last().copied();
+        records.push(record);
+    }
+    let exact = aggregate(&plan, &records, 0);
+    let mut bounded = Aggregator::with_budget(&plan, 10_000);
+    for record in &records {
+        bounded.add(record);
+    }
+    let bounded = bounded.finish(0);
+    let (e, b) = (
+        &exact.cells[0].metrics["chunk_gap_ms"],
+        &bounded.cells[0].metrics["chunk_gap_ms"],
+    );
+    assert_eq!(e.relative_error, None, "within the default budget: exact");
+    assert_eq!(
+        b.relative_error,
+        Some(RELATIVE_ERROR),
+        "39,600 gaps past a 10,000 budget"
+    );
+    assert_eq!(
+        (b.count, b.min, b.max),
+        (e.count, e.min, e.max),
+        "exact figures stay exact"
+    );
+    assert!((b.mean - e.mean).abs() < 1e-9 * e.mean);
+    for (x, y) in [
+        (b.p50, e.p50),
+        (b.p90, e.p90),
+        (b.p95, e.p95),
+        (b.p99, e.p99),
+    ] {
+        assert!(
+            (x - y).abs() <= RELATIVE_ERROR * y * 1.000_001,
+            "{x} vs exact {y}"
+        );
+    }
+    let small = &bounded.cells[0].metrics["ttft_ms"];
+    assert_eq!(small.relative_error, None, "400 values stay exact");
 }

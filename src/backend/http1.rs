@@ -199,6 +199,17 @@ pub(crate) struct Head {
     keep_alive: bool,
     /// `Retry-After` in seconds (the delta-seconds form; a date is ignored).
     pub(crate) retry_after_s: Option<u64>,
+    /// The kernel's receive time of the first response bytes (CLOCK_REALTIME
+    /// since the Unix epoch), when the socket reports it: the first byte.
+    first_byte: Option<Duration>,
+}
+
+impl Head {
+    /// When the first bytes of the response reached the socket (kernel
+    /// stamp, CLOCK_REALTIME since the Unix epoch), when known.
+    pub(crate) fn received_at(&self) -> Option<Duration> {
+        self.first_byte
+    }
 }
 
 impl Conn {
@@ -226,6 +237,7 @@ impl Conn {
             return Err(self.before_response(format!("sending the request failed: {e}")));
         }
         let mut filled = 0;
+        let mut first_byte = None;
         loop {
             let read = self.recv(filled).await;
             let n = match read {
@@ -246,8 +258,12 @@ impl Conn {
                     )))
                 }
             };
+            if filled == 0 {
+                first_byte = self.stamp;
+            }
             filled += n;
-            if let Some((head, length)) = parse_head(&self.buffer[..filled])? {
+            if let Some((mut head, length)) = parse_head(&self.buffer[..filled])? {
+                head.first_byte = first_byte;
                 let mut body = Body::new(head.framing, length, filled);
                 body.stamp = self.stamp;
                 return Ok((head, body));
@@ -417,6 +433,7 @@ fn head_of(response: &httparse::Response, status: u16) -> Result<Head, Failure> 
         framing,
         keep_alive,
         retry_after_s,
+        first_byte: None,
     })
 }
 

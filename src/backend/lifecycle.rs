@@ -25,6 +25,29 @@ impl Backend {
         }
     }
 
+    /// Waits until `/api/ps` no longer lists `model` (Ollama answers the
+    /// unload request before the runner is gone, so a request sent at once
+    /// can still find the model loaded). False when it is still listed
+    /// after `timeout`.
+    pub async fn wait_until_unloaded(
+        &self,
+        client: &reqwest::Client,
+        model: &str,
+        timeout: std::time::Duration,
+    ) -> Result<bool, BackendError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let loaded = self.loaded_models(client).await?;
+            if !loaded.iter().any(|entry| lists(entry, model)) {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(UNLOAD_POLL).await;
+        }
+    }
+
     /// `/api/ps`: the loaded models with `size`, `size_vram` and, added here,
     /// `offload_fraction` (share of the model in VRAM, 0..1).
     pub async fn loaded_models(
@@ -51,6 +74,16 @@ impl Backend {
             ))),
         }
     }
+}
+
+/// How often `/api/ps` is asked while waiting for an unload.
+const UNLOAD_POLL: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Whether an `/api/ps` entry is `model` (a missing tag means `:latest`).
+pub fn lists(entry: &Value, model: &str) -> bool {
+    entry["name"].as_str().is_some_and(|name| {
+        name.eq_ignore_ascii_case(model) || name.eq_ignore_ascii_case(&format!("{model}:latest"))
+    })
 }
 
 fn with_offload_fraction(mut entry: Value) -> Value {

@@ -24,6 +24,7 @@ pub use event::{Decoder, Event, ProtocolError, ServerStats};
 pub use crate::util::closed_while_idle;
 pub use client::{Backend, GenRequest, REDACTED_KEY};
 pub use error::{error_message, BackendError, PreflightError};
+pub use lifecycle::lists as ps_lists;
 pub use ollama::NdjsonDecoder;
 pub use openai::SseDecoder;
 pub use preflight::{ModelInfo, ServerInfo};

@@ -3,6 +3,7 @@
 //! finished request to the store as it ends. Owns the clock and cancellation
 //! (Ctrl-C stops dispatching; requests in flight are recorded as cancelled).
 
+mod clock;
 mod open_loop;
 mod order;
 mod progress;
@@ -93,6 +94,7 @@ pub async fn execute(
     let context = Arc::new(RequestContext {
         client,
         run_start: options.run_start,
+        prompt_nonce: plan.prompt_nonce,
     });
     let mut run = Run {
         context,
@@ -123,6 +125,10 @@ pub async fn execute(
     run.outcome.interrupted = *run.cancel.borrow();
     Ok(run.outcome)
 }
+
+/// The longest wait for an unloaded model to leave `/api/ps` (a large
+/// model's runner can take seconds to stop).
+const UNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The state one run's phases share.
 struct Run<'a> {
@@ -263,11 +269,7 @@ impl Run<'_> {
                 cold: true,
                 scheduled: None,
             };
-            let (mut record, response) = match target
-                .backend
-                .unload(&self.context.client, &cell.model)
-                .await
-            {
+            let (mut record, response) = match self.unload(target, &cell.model).await {
                 Ok(()) => {
                     let result = measure(
                         &self.context,
@@ -280,7 +282,7 @@ impl Run<'_> {
                     .await;
                     scrub(&target.backend, result)
                 }
-                Err(error) => unload_failure(cell, job, target.backend.redact(&error.to_string())),
+                Err(message) => unload_failure(cell, job, target.backend.redact(&message)),
             };
             record.cold = true;
             self.sink.add(&record, &response)?;
@@ -291,6 +293,28 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Unloads `model` and waits until `/api/ps` no longer lists it (at
+    /// most [`UNLOAD_TIMEOUT`]), so the next request has to load it.
+    async fn unload(&self, target: &Target, model: &str) -> Result<(), String> {
+        let backend = &target.backend;
+        let client = &self.context.client;
+        backend
+            .unload(client, model)
+            .await
+            .map_err(|e| e.to_string())?;
+        match backend
+            .wait_until_unloaded(client, model, UNLOAD_TIMEOUT)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!(
+                "/api/ps still lists {model} {} after the unload request",
+                crate::util::format_duration(UNLOAD_TIMEOUT)
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Records what the server says is loaded after a model's cells (Ollama
     /// only: size, size in VRAM, offload fraction).
     async fn note_loaded(&mut self, target: &Target, model: &str) {
@@ -298,12 +322,9 @@ impl Run<'_> {
             return;
         }
         if let Ok(loaded) = target.backend.loaded_models(&self.context.client).await {
-            let entry = loaded.into_iter().find(|m| {
-                m["name"].as_str().is_some_and(|n| {
-                    n.eq_ignore_ascii_case(model)
-                        || n.eq_ignore_ascii_case(&format!("{model}:latest"))
-                })
-            });
+            let entry = loaded
+                .into_iter()
+                .find(|m| crate::backend::ps_lists(m, model));
             if let Some(entry) = entry {
                 self.outcome.loaded.insert(model.to_string(), entry);
             }

@@ -1,16 +1,19 @@
 //! One request, measured: send, stream, stamp every decoded event with the
 //! arrival time of the bytes that completed it, and turn the result into a
-//! `Record`. This is the only place that reads the clock for a request.
+//! `Record`. This is the only place that reads the clock for a request, and
+//! every stamp of a request is read on one clock (`clock.rs`).
 //! Plain `http://` backends are streamed through the lean HTTP/1.1 client
 //! (`backend::http1`: the socket is read by this task, one stamp per read);
 //! https and proxied backends through reqwest. Both paths resend once when
 //! a kept-alive connection turns out closed before any response byte.
 
+use super::clock::RequestClock;
 use crate::backend::http1::{self, Http1};
 use crate::backend::{error_message, Backend, Decoder, Event, GenRequest, ServerStats};
 use crate::plan::Cell;
 use crate::record::{ErrorKind, Outcome, Record, Response, Timing, TokenCounts};
 use futures_util::StreamExt;
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -18,6 +21,9 @@ use tokio::sync::watch;
 pub struct RequestContext {
     pub client: reqwest::Client,
     pub run_start: Instant,
+    /// Start every request's first message with a nonce of its own
+    /// (`[run] prompt_nonce`).
+    pub prompt_nonce: bool,
 }
 
 /// One request to send.
@@ -45,14 +51,17 @@ pub async fn measure(
     job: Job,
     cancel: &mut watch::Receiver<bool>,
 ) -> (Record, Response) {
+    let nonce = ctx.prompt_nonce.then(new_nonce);
+    let (system, prompt) = with_nonce(nonce.as_deref(), cell.system.as_deref(), &cell.text);
     let request = GenRequest {
         model: &cell.model,
-        system: cell.system.as_deref(),
-        prompt: &cell.text,
+        system: system.as_deref(),
+        prompt: &prompt,
         settings: &cell.settings,
         options: &cell.options,
     };
     let mut probe = Probe::new(ctx.run_start);
+    probe.nonce = nonce;
     let exchange = async {
         match backend.http1() {
             Some(http) => stream_http1(http, backend, &request, &mut probe).await,
@@ -68,6 +77,37 @@ pub async fn measure(
         },
     };
     probe.into_record(cell, job, outcome)
+}
+
+/// A nonce no earlier request of this or any run has used: 16 hex digits
+/// from the wall clock and a counter, mixed.
+fn new_nonce() -> String {
+    static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let count = SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    let mixed = crate::rng::SplitMix64::new(now ^ count.rotate_left(40)).next_u64();
+    format!("{mixed:016x}")
+}
+
+/// The system prompt and prompt to send: with a nonce, the first message
+/// (the system prompt when there is one, else the prompt) starts with it,
+/// so a prompt cache can reuse at most the chat template's opening tokens.
+fn with_nonce<'a>(
+    nonce: Option<&str>,
+    system: Option<&'a str>,
+    prompt: &'a str,
+) -> (Option<Cow<'a, str>>, Cow<'a, str>) {
+    let tag = |text: &'a str| match nonce {
+        Some(nonce) => Cow::Owned(format!("[{nonce}] {text}")),
+        None => Cow::Borrowed(text),
+    };
+    match system {
+        Some(system) => (Some(tag(system)), Cow::Borrowed(prompt)),
+        None => (None, tag(prompt)),
+    }
 }
 
 async fn cancelled(cancel: &mut watch::Receiver<bool>) {
@@ -98,7 +138,7 @@ async fn stream(
         }
         (Err(error), _) => return Err(send_failure(error)),
     };
-    probe.headers(response.status().as_u16());
+    probe.headers(response.status().as_u16(), None);
     if !response.status().is_success() {
         return Err(http_failure(response).await);
     }
@@ -112,7 +152,7 @@ async fn stream(
                 format!("body read failed: {}", error_chain(&e)),
             )
         })?;
-        let at = Instant::now();
+        let at = probe.arrival(None);
         decoder
             .feed(&piece, &mut events)
             .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
@@ -123,7 +163,8 @@ async fn stream(
 }
 
 /// The body has ended: whatever the decoder still holds (a last line
-/// without its newline) goes to the probe, stamped now.
+/// without its newline) goes to the probe, stamped with the arrival of the
+/// last bytes (they carried it).
 fn end_of_body(
     decoder: &mut dyn Decoder,
     events: &mut Vec<Event>,
@@ -132,7 +173,8 @@ fn end_of_body(
     decoder
         .finish(events)
         .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
-    probe.events(events, Instant::now())
+    let at = probe.clock.last();
+    probe.events(events, at)
 }
 
 /// Streams the response through the lean client into the probe: one clock
@@ -162,7 +204,7 @@ async fn stream_http1(
         }
         Err(e) => return Err(http1_failure(http, e)),
     };
-    probe.headers(head.status);
+    probe.headers(head.status, head.received_at());
     if !(200..300).contains(&head.status) {
         let message = http1_error_body(&mut conn, &mut body).await;
         if body.reusable(&head) {
@@ -185,7 +227,7 @@ async fn stream_http1(
         .await
         .map_err(|e| http1_failure(http, e))?
     {
-        let at = arrival(body.received_at());
+        let at = probe.arrival(body.received_at());
         conn.drain(&mut body, |data| decoder.feed(data, &mut events))
             .map_err(|e| http1_failure(http, e))?
             .map_err(|e| (ErrorKind::Protocol, e.to_string()))?;
@@ -196,24 +238,6 @@ async fn stream_http1(
         http.put_back(conn);
     }
     probe.require_done()
-}
-
-/// When the bytes of a read arrived, as an `Instant`: the kernel's receive
-/// time when the socket gave one (CLOCK_REALTIME, carried over to the
-/// monotonic clock by how long ago it was), else now. A stamp from the
-/// future or more than a second old (a clock step) is not trusted.
-fn arrival(received: Option<Duration>) -> Instant {
-    let now = Instant::now();
-    let Some(received) = received else {
-        return now;
-    };
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    match since_epoch.checked_sub(received) {
-        Some(ago) if ago < Duration::from_secs(1) => now.checked_sub(ago).unwrap_or(now),
-        _ => now,
-    }
 }
 
 /// Reads an error reply's body (up to `ERROR_BODY_LIMIT`; what could be read).
@@ -306,7 +330,7 @@ async fn http_failure(mut response: reqwest::Response) -> Failure {
 /// Collects the measurements of one request as events arrive.
 struct Probe {
     run_start: Instant,
-    t0: Instant,
+    clock: RequestClock,
     started_at: jiff::Timestamp,
     http_status: Option<u16>,
     ttfb: Option<Duration>,
@@ -319,13 +343,14 @@ struct Probe {
     retries: u32,
     stats: ServerStats,
     response: Response,
+    nonce: Option<String>,
 }
 
 impl Probe {
     fn new(run_start: Instant) -> Probe {
         Probe {
             run_start,
-            t0: Instant::now(),
+            clock: RequestClock::start(),
             started_at: jiff::Timestamp::now(),
             http_status: None,
             ttfb: None,
@@ -338,13 +363,20 @@ impl Probe {
             retries: 0,
             stats: ServerStats::default(),
             response: Response::default(),
+            nonce: None,
         }
     }
 
     /// t0: the request is about to be written to the connection.
     fn start(&mut self) {
         self.started_at = jiff::Timestamp::now();
-        self.t0 = Instant::now();
+        self.clock = RequestClock::start();
+    }
+
+    /// The offset from t0 of bytes that arrived now, or at `kernel` (the
+    /// socket's receive stamp), on the request's one clock.
+    fn arrival(&mut self, kernel: Option<Duration>) -> Duration {
+        self.clock.arrival(kernel)
     }
 
     /// The first attempt met a connection closed while idle; time the resend.
@@ -353,13 +385,13 @@ impl Probe {
         self.start();
     }
 
-    fn headers(&mut self, status: u16) {
-        self.ttfb = Some(self.t0.elapsed());
+    /// The response head arrived (its first bytes at `kernel`, when known).
+    fn headers(&mut self, status: u16, kernel: Option<Duration>) {
+        self.ttfb = Some(self.clock.arrival(kernel));
         self.http_status = Some(status);
     }
 
-    fn events(&mut self, events: &mut Vec<Event>, at: Instant) -> Result<(), Failure> {
-        let offset = at.saturating_duration_since(self.t0);
+    fn events(&mut self, events: &mut Vec<Event>, offset: Duration) -> Result<(), Failure> {
         for event in events.drain(..) {
             self.events += 1;
             match event {
@@ -417,7 +449,7 @@ impl Probe {
             warmup: job.warmup,
             cold: job.cold,
             started_at: self.started_at.to_string(),
-            run_offset_ms: ms(self.t0.saturating_duration_since(self.run_start)),
+            run_offset_ms: ms(self.clock.t0().saturating_duration_since(self.run_start)),
             outcome: match outcome {
                 Ok(()) => Outcome::Ok,
                 Err((kind, message)) => Outcome::Error { kind, message },
@@ -434,13 +466,14 @@ impl Probe {
                 events: self.events,
                 dispatch_lag_ms: job
                     .scheduled
-                    .map(|due| ms(self.t0.saturating_duration_since(due))),
+                    .map(|due| ms(self.clock.t0().saturating_duration_since(due))),
             },
             finish_reason: self.stats.finish_reason.clone(),
             tokens: TokenCounts::from_server(&self.stats),
             server: self.stats,
             output_chars: self.response.content.chars().count() as u64,
             reasoning_chars: self.response.reasoning.chars().count() as u64,
+            prompt_nonce: self.nonce,
         };
         (record, self.response)
     }

@@ -314,6 +314,7 @@ pub struct RawRun {
     /// Cold starts per model (3 by default with `cold_start`); needs `cold_start = true`.
     #[schemars(range(min = 1), extend("examples" = [5]))]
     pub cold_repetitions: Option<u32>,
+    pub prompt_nonce: Option<bool>,
 }
 
 /// `[report]`: which reports to write.

@@ -2,7 +2,8 @@
 //! (explicit, else `[backend]`, else the only named backend), its label
 //! defaulted to its name, its inline request settings checked, and its
 //! `options` turned into JSON for the server — refusing keys that llmbench
-//! sets itself, so no setting is silently overridden.
+//! sets itself, so no setting is silently overridden, and `n ≠ 1` (several
+//! choices in one stream would be merged into one answer).
 
 use super::backends::DEFAULT_BACKEND;
 use super::document::Document;
@@ -199,6 +200,14 @@ fn options_json(
             return Err(doc
                 .error(&at.key(key), "llmbench sets this itself")
                 .with_help(*help));
+        }
+        if key == "n" && value.as_integer() != Some(1) {
+            return Err(doc
+                .error(
+                    &at.key(key),
+                    format!("n = {value} asks for several answers per request; llmbench times one stream per request and cannot tell the choices' chunks apart"),
+                )
+                .with_help("remove n (n = 1 is the default); for more samples raise run.repetitions, for parallel requests run.concurrency"));
         }
         out.insert(key.clone(), to_json(doc, &at.key(key), value)?);
     }

@@ -375,6 +375,11 @@ pub struct RunConfig {
     /// Cold starts measured per model before its first cell (0 = off): each
     /// unloads the model, then times a request that has to load it.
     pub cold_repetitions: u32,
+    /// `prompt_nonce = true`: every request's first message starts with a
+    /// nonce of its own, so no server can serve any of the prompt from its
+    /// cache (prefill measurements; see docs/metrics.md).
+    #[serde(default)]
+    pub prompt_nonce: bool,
 }
 
 /// A built-in report.

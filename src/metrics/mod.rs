@@ -19,6 +19,10 @@ pub struct RequestMetrics {
     pub decode_tps: Option<f64>,
     pub server_decode_tps: Option<f64>,
     pub prompt_tps: Option<f64>,
+    /// `prompt_tps` divides the whole prompt (Ollama's prompt_eval_count) by
+    /// a prefill time that covers only the part not cached, and nothing
+    /// says how much was cached: it may be a cache artefact.
+    pub prompt_tps_cache_unknown: bool,
     pub load_ms: Option<f64>,
     pub output_tokens: Option<f64>,
     pub prompt_tokens: Option<f64>,
@@ -64,7 +68,8 @@ pub fn fill_request_metrics(record: &Record, out: &mut RequestMetrics) {
             record.server.completion_tokens,
             record.server.eval_duration_ns,
         ),
-        prompt_tps: prompt_tps(record),
+        prompt_tps: prompt_tps(record).map(|(tps, _)| tps),
+        prompt_tps_cache_unknown: prompt_tps(record).is_some_and(|(_, exact)| !exact),
         load_ms: record.server.load_duration_ns.map(|ns| ns as f64 / 1e6),
         output_tokens: output.map(|n| n as f64),
         prompt_tokens: record.tokens.prompt.map(|n| n as f64),
@@ -73,17 +78,22 @@ pub fn fill_request_metrics(record: &Record, out: &mut RequestMetrics) {
     };
 }
 
-/// Prefill speed over the tokens the prefill time covers. llama.cpp reports
-/// them (`prompt_n`); for Ollama the full prompt count is used, which is only
-/// right when nothing came from the cache, so it is skipped when the server
-/// says tokens were cached.
-fn prompt_tps(record: &Record) -> Option<f64> {
+/// Prefill speed: prompt tokens the server evaluated / its prefill time,
+/// and whether that token count is known to be right. The evaluated tokens
+/// are llama.cpp's `timings.prompt_n`; else the prompt count less the
+/// cached count (`cached_tokens`, `cache_n`) when the server reports one;
+/// else the whole prompt count (Ollama's prompt_eval_count, which counts
+/// cached tokens too while prompt_eval_duration does not time them) —
+/// right only when nothing was cached, which a per-request nonce
+/// (`[run] prompt_nonce`) makes sure of.
+pub fn prompt_tps(record: &Record) -> Option<(f64, bool)> {
     let s = &record.server;
-    let tokens = s.prompt_eval_tokens.or(match s.cached_prompt_tokens {
-        Some(cached) if cached > 0 => None,
-        _ => s.prompt_tokens,
-    });
-    per_second(tokens, s.prompt_eval_duration_ns)
+    let (tokens, exact) = match (s.prompt_eval_tokens, s.cached_prompt_tokens) {
+        (Some(evaluated), _) => (Some(evaluated), true),
+        (None, Some(cached)) => (s.prompt_tokens.map(|n| n.saturating_sub(cached)), true),
+        (None, None) => (s.prompt_tokens, record.prompt_nonce.is_some()),
+    };
+    per_second(tokens, s.prompt_eval_duration_ns).map(|tps| (tps, exact))
 }
 
 fn per_second(count: Option<u64>, duration_ns: Option<u64>) -> Option<f64> {

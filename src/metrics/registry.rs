@@ -109,7 +109,7 @@ use Exactness::{Counted, Measured, ServerReported};
 /// column groups). A `const` so that other constants can be derived from it.
 pub const METRICS: [MetricDef; 13] = [
     scalar("ttfb_ms", "ttfb", "ms", Lower, |m| m.ttfb_ms, Measured,
-        "Response headers received − t0."),
+        "First bytes of the response head received − t0 (on the request's one clock: the kernel's receive stamp where the socket gives one)."),
     scalar("ttft_ms", "ttft", "ms", Lower, |m| m.ttft_ms, Measured,
         "First chunk carrying generated text (content or reasoning) − t0. Role-only and empty chunks do not count."),
     scalar("ttft_content_ms", "ttft_content", "ms", Lower, |m| m.ttft_content_ms, Measured,
@@ -141,7 +141,7 @@ pub const METRICS: [MetricDef; 13] = [
     scalar("server_decode_tps", "server_decode_tps", "tokens/s", Higher, |m| m.server_decode_tps, ServerReported,
         "Server-measured decode speed: Ollama eval_count / eval_duration; llama.cpp completion tokens / predicted_ms."),
     scalar("prompt_tps", "prompt_tps", "tokens/s", Higher, |m| m.prompt_tps, ServerReported,
-        "Prefill speed: Ollama prompt_eval_count / prompt_eval_duration (skipped when tokens were cached); llama.cpp prompt_n / prompt_ms."),
+        "Prefill speed: prompt tokens the server evaluated / its prefill time. llama.cpp: timings.prompt_n / prompt_ms (tokens reused from the cache are not evaluated and not counted, so with a cache hit it is the speed of a shorter prefill). Ollama: prompt_eval_count / prompt_eval_duration, where the count includes cached tokens but the time does not — flagged as possibly inflated unless [run] prompt_nonce = true kept the cache out."),
     scalar("load_ms", "load", "ms", Lower, |m| m.load_ms, ServerReported,
         "Ollama load_duration: model load plus scheduler wait (tiny when the model is already loaded)."),
     scalar("output_tokens", "output_tokens", "tokens", Higher, |m| m.output_tokens, Counted,

@@ -21,6 +21,7 @@ fn record(timing: Timing, server: ServerStats) -> Record {
         server,
         output_chars: 10,
         reasoning_chars: 0,
+        prompt_nonce: None,
     }
 }
 
@@ -78,25 +79,44 @@ fn missing_counts_give_no_per_token_figures() {
 }
 
 #[test]
-fn cached_prompt_tokens_suppress_ollama_prompt_speed() {
+fn prompt_tps_counts_the_tokens_the_server_evaluated() {
+    // Without prompt_n, the cached count is taken off the prompt's.
     let server = ServerStats {
         prompt_tokens: Some(500),
         cached_prompt_tokens: Some(480),
         prompt_eval_duration_ns: Some(1_000_000),
         ..Default::default()
     };
-    assert_eq!(
-        request_metrics(&record(Timing::default(), server.clone())).prompt_tps,
-        None
-    );
+    let m = request_metrics(&record(Timing::default(), server.clone()));
+    assert_eq!(m.prompt_tps, Some(20_000.0), "20 evaluated tokens in 1 ms");
+    assert!(!m.prompt_tps_cache_unknown);
+    // llama.cpp: timings.prompt_n, the tokens evaluated.
     let llama = ServerStats {
-        prompt_eval_tokens: Some(20),
+        prompt_eval_tokens: Some(1),
         ..server
     };
     assert_eq!(
         request_metrics(&record(Timing::default(), llama)).prompt_tps,
-        Some(20_000.0)
+        Some(1_000.0),
+        "1 evaluated token in 1 ms, however many were cached"
     );
+}
+
+#[test]
+fn ollama_prompt_tps_is_flagged_unless_a_nonce_kept_the_cache_out() {
+    // The replay: a 400-token prompt, 380 of them cached, the
+    // prefill timing only the 20 evaluated: 8,000 tok/s on the whole count.
+    let server = ServerStats {
+        prompt_tokens: Some(400),
+        prompt_eval_duration_ns: Some(50_000_000),
+        ..Default::default()
+    };
+    let mut cached = record(Timing::default(), server);
+    let m = request_metrics(&cached);
+    assert_eq!(m.prompt_tps, Some(8_000.0));
+    assert!(m.prompt_tps_cache_unknown, "may be a cache artefact");
+    cached.prompt_nonce = Some("5e1f0c2a9b7d3e44".into());
+    assert!(!request_metrics(&cached).prompt_tps_cache_unknown);
 }
 
 #[test]

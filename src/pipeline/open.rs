@@ -48,10 +48,10 @@ pub fn open(mut prepared: Prepared<'_>) -> Result<OpenRun<'_>, AppError> {
     dir.write_json(PLAN_FILE, &prepared.plan)?;
     dir.write_json(MANIFEST_FILE, &manifest)?;
     eprintln!(
-        "{}: {}, {} requests → {}",
+        "{}: {}, {} → {}",
         experiment.name,
         crate::util::count_of(prepared.plan.cells.len(), "cell"),
-        prepared.plan.total_requests(),
+        prepared.plan.requests_known(),
         dir.path.display()
     );
     Ok(OpenRun {

@@ -13,7 +13,7 @@ use crate::plan::{Cell, Plan};
 use crate::record::TokenRecord;
 use crate::store::TokenizerFacts;
 use crate::tokenize::{
-    attribute, load_local, load_ollama_gguf, LlamaCppTokenizer, TokenCounter, TokenizerSpec,
+    attribute, batch, load_local, load_ollama_gguf, LlamaCppTokenizer, TokenCounter, TokenizerSpec,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -164,33 +164,31 @@ async fn auto(client: &reqwest::Client, kind: BackendKind, url: &str, model: &st
 /// Counts every kept response with its model's counter: the whole text,
 /// then how many of those tokens each chunk completed; and each prompt once,
 /// rendered through the server's chat template where it can do that.
+/// Local tokenizers count on every core, a server's tokenizer is asked
+/// several at a time and no more once it has failed a few times without
+/// ever answering; a long count shows its progress (`tokenize::batch`).
 pub async fn count(
     counters: &Counters,
     pending: Vec<PendingCount>,
     client: &reqwest::Client,
     plan: &Plan,
 ) -> Vec<TokenRecord> {
-    let mut prompts: BTreeMap<(String, String), Result<(u64, String), String>> = BTreeMap::new();
-    let cells: HashMap<&str, &Cell> = plan.cells.iter().map(|c| (c.id.as_str(), c)).collect();
+    let pending: Vec<PendingCount> = pending
+        .into_iter()
+        .filter(|item| {
+            let counter = counters.by_model.get(&item.model);
+            counter.is_some_and(|c| !matches!(c, Counter::Server { .. }))
+        })
+        .collect();
+    let prompts = count_prompts(counters, &pending, client, plan).await;
+    let progress = batch::CountProgress::new(pending.len(), false);
+    let outputs = count_outputs(counters, &pending, client, &progress).await;
     let mut out = Vec::with_capacity(pending.len());
-    for item in pending {
+    for (item, (counted, per_chunk)) in pending.into_iter().zip(outputs) {
         let Some(counter) = counters.by_model.get(&item.model) else {
             continue;
         };
-        if matches!(counter, Counter::Server { .. }) {
-            continue;
-        }
-        let (counted, per_chunk) = count_output(counter, client, &item).await;
         let key = (item.cell.clone(), item.prompt.clone());
-        if !prompts.contains_key(&key) {
-            let template = counters.templates.get(&item.model);
-            let cell = cells.get(item.cell.as_str());
-            let counted = match cell.and_then(|cell| messages_of(cell, &item.prompt)) {
-                Some(messages) => count_prompt(counter, template, client, &messages).await,
-                None => Err("the prompt is not in the plan".into()),
-            };
-            prompts.insert(key.clone(), counted);
-        }
         let prompt = prompts.get(&key).and_then(|p| p.as_ref().ok()).cloned();
         out.push(TokenRecord {
             cell: item.cell,
@@ -210,6 +208,103 @@ pub async fn count(
     out
 }
 
+/// A prompt's count and what was counted, or why it could not be counted.
+type PromptCount = Result<(u64, String), String>;
+
+/// Each (cell, prompt) of `pending` counted once.
+async fn count_prompts(
+    counters: &Counters,
+    pending: &[PendingCount],
+    client: &reqwest::Client,
+    plan: &Plan,
+) -> BTreeMap<(String, String), PromptCount> {
+    let cells: HashMap<&str, &Cell> = plan.cells.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut prompts = BTreeMap::new();
+    for item in pending {
+        let key = (item.cell.clone(), item.prompt.clone());
+        let Some(counter) = counters.by_model.get(&item.model) else {
+            continue;
+        };
+        if prompts.contains_key(&key) {
+            continue;
+        }
+        let template = counters.templates.get(&item.model);
+        let counted = match cells
+            .get(item.cell.as_str())
+            .and_then(|cell| messages_of(cell, &item.prompt))
+        {
+            Some(messages) => count_prompt(counter, template, client, &messages).await,
+            None => Err("the prompt is not in the plan".into()),
+        };
+        prompts.insert(key, counted);
+    }
+    prompts
+}
+
+/// A response's output tokens (or why not) and tokens per chunk.
+type OutputCount = (Result<u64, String>, Vec<u32>);
+
+/// Every response's count, in `pending`'s order: local counters on every
+/// core, then llama.cpp's `/tokenize` a few at a time, per model given up
+/// after it has failed [`batch::GIVE_UP_AFTER`] times without answering.
+async fn count_outputs(
+    counters: &Counters,
+    pending: &[PendingCount],
+    client: &reqwest::Client,
+    progress: &batch::CountProgress,
+) -> Vec<OutputCount> {
+    use futures_util::StreamExt;
+    let counter_of = |item: &PendingCount| counters.by_model.get(&item.model);
+    let mut results = tokio::task::block_in_place(|| {
+        batch::map_parallel(pending, batch::counting_threads(), |item| {
+            let Some(Counter::Local(local)) = counter_of(item) else {
+                return None;
+            };
+            let counted = batch::count_response(local.as_ref(), &item.text, &item.chunk_chars);
+            progress.step();
+            Some(counted)
+        })
+    });
+    let guards: HashMap<&str, batch::SourceGuard> = counters
+        .by_model
+        .keys()
+        .map(|model| (model.as_str(), batch::SourceGuard::default()))
+        .collect();
+    let remote: Vec<usize> = (0..pending.len())
+        .filter(|&i| results[i].is_none())
+        .collect();
+    let answers: Vec<(usize, OutputCount)> = futures_util::stream::iter(remote)
+        .map(|i| {
+            let item = &pending[i];
+            let guard = guards.get(item.model.as_str());
+            async move {
+                let counted = match (counter_of(item), guard.and_then(|g| g.gave_up())) {
+                    (_, Some(why)) => (Err(why), Vec::new()),
+                    (Some(counter), None) => {
+                        let counted = count_output(counter, client, item).await;
+                        if let Some(guard) = guard {
+                            guard.note(&counted.0);
+                        }
+                        counted
+                    }
+                    (None, None) => (Err("no counter".into()), Vec::new()),
+                };
+                progress.step();
+                (i, counted)
+            }
+        })
+        .buffered(batch::REMOTE_IN_FLIGHT)
+        .collect()
+        .await;
+    for (i, counted) in answers {
+        results[i] = Some(counted);
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| (Err("not counted".into()), Vec::new())))
+        .collect()
+}
+
 /// The output tokens of one response, and how many each chunk completed
 /// (empty when the counter cannot place its tokens).
 async fn count_output(
@@ -219,14 +314,9 @@ async fn count_output(
 ) -> (Result<u64, String>, Vec<u32>) {
     let ends = match counter {
         Counter::Server { .. } => return (Err("counted by the server".into()), Vec::new()),
-        Counter::Local(local) => match local.token_ends(&item.text) {
-            Ok(Some(ends)) => Ok(ends),
-            Ok(None) => {
-                let counted = local.count(&item.text).map(|n| n as u64);
-                return (counted.map_err(|e| e.to_string()), Vec::new());
-            }
-            Err(e) => Err(e.to_string()),
-        },
+        Counter::Local(local) => {
+            return batch::count_response(local.as_ref(), &item.text, &item.chunk_chars)
+        }
         Counter::LlamaCpp(remote) => remote
             .token_ends(client, &item.text)
             .await

@@ -17,6 +17,10 @@ pub struct Plan {
     /// Cold starts measured per model, before its first cell (0 = none).
     #[serde(default)]
     pub cold_repetitions: u32,
+    /// Every request's first message starts with a nonce of its own
+    /// (`[run] prompt_nonce`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prompt_nonce: bool,
     /// `[slo]` targets for goodput.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<Slo>,
@@ -99,6 +103,41 @@ impl Plan {
         cells + self.models().len() as u64 * u64::from(self.cold_repetitions)
     }
 
+    /// What is known of the requests the run sends, e.g. "40 requests",
+    /// "200 warmups + 6 s" (a duration-bound cell sends as many as fit):
+    /// counted requests (measured and cold), counted warmups, and the time
+    /// of duration-bound measurements and warmups, each part only when
+    /// there is some.
+    pub fn requests_known(&self) -> String {
+        let mut requests = self.models().len() as u64 * u64::from(self.cold_repetitions);
+        let (mut warmups, mut timed, mut timed_warmup) = (0u64, 0.0, 0.0);
+        for cell in &self.cells {
+            match cell.duration_s {
+                Some(seconds) => timed += seconds,
+                None => requests += u64::from(cell.repetitions),
+            }
+            match cell.warmup_s {
+                Some(seconds) => timed_warmup += seconds,
+                None => warmups += u64::from(cell.warmup),
+            }
+        }
+        let seconds = |s: f64| crate::util::format_duration(std::time::Duration::from_secs_f64(s));
+        let mut parts = Vec::new();
+        if requests > 0 || (timed == 0.0 && warmups == 0) {
+            parts.push(crate::util::count_of(requests as usize, "request"));
+        }
+        if warmups > 0 {
+            parts.push(crate::util::count_of(warmups as usize, "warmup"));
+        }
+        if timed_warmup > 0.0 {
+            parts.push(format!("{} of warmup", seconds(timed_warmup)));
+        }
+        if timed > 0.0 {
+            parts.push(seconds(timed));
+        }
+        parts.join(" + ")
+    }
+
     /// Model names in plan order, each once.
     pub fn models(&self) -> Vec<&str> {
         let mut models: Vec<&str> = Vec::new();
@@ -141,6 +180,7 @@ pub fn plan(experiment: &Experiment) -> Plan {
         experiment: experiment.name.clone(),
         cells,
         cold_repetitions: experiment.run.cold_repetitions,
+        prompt_nonce: experiment.run.prompt_nonce,
         slo: experiment.slo.clone(),
     }
 }
@@ -346,6 +386,7 @@ impl Plan {
             experiment: self.experiment.clone(),
             cells: Vec::new(),
             cold_repetitions: self.cold_repetitions,
+            prompt_nonce: self.prompt_nonce,
             slo: self.slo.clone(),
         }
     }

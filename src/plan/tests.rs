@@ -70,6 +70,7 @@ fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
             ollama_api: OllamaApi::Chat,
             cold_repetitions: 0,
             duration: None,
+            prompt_nonce: false,
         },
         report: ReportConfig {
             formats: vec![ReportFormat::Markdown],
@@ -110,6 +111,19 @@ fn cells_are_model_major_with_counts() {
     assert_eq!(plan.measured_requests(), 18);
     assert_eq!(plan.total_requests(), 24);
     assert!(plan.cells.iter().enumerate().all(|(i, c)| c.index == i));
+}
+
+#[test]
+fn the_plan_line_says_what_is_known_of_a_duration_bound_cell() {
+    let exp = experiment(vec![model("m", None)], vec![prompt("p", None)]);
+    let mut plan = plan(&exp);
+    assert_eq!(plan.requests_known(), "3 requests + 1 warmup");
+    plan.cells[0].warmup = 200;
+    plan.cells[0].duration_s = Some(6.0);
+    // Was "1 cell, 201 requests": a duration-bound cell's count is unknown.
+    assert_eq!(plan.requests_known(), "200 warmups + 6s");
+    plan.cells[0].warmup_s = Some(2.0);
+    assert_eq!(plan.requests_known(), "2s of warmup + 6s");
 }
 
 #[test]

@@ -185,6 +185,9 @@ fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
         cell_warnings(cell, &mut out);
     }
     for model in &summary.models {
+        cold_start_warnings(model, &mut out);
+    }
+    for model in &summary.models {
         let Some(tokens) = &model.tokens else {
             continue;
         };
@@ -202,6 +205,19 @@ fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
         }
     }
     out
+}
+
+/// Cold starts that were not cold, or whose stamps contradict each other.
+fn cold_start_warnings(model: &GroupSummary, out: &mut Vec<String>) {
+    let Some(cold) = &model.cold_start else {
+        return;
+    };
+    if cold.not_loaded > 0 {
+        out.push(format!("{}: {} cold start(s) show no model load (load_duration under {} ms): the model was still loaded when they were sent, so they are left out of the cold-start figures.", model.label, cold.not_loaded, crate::aggregate::COLD_LOAD_MIN_MS));
+    }
+    if cold.timing_violations > 0 {
+        out.push(format!("{}: {} cold start(s) have stamps that contradict each other, so they are left out of the cold-start figures; this is a bug in llmbench or a damaged requests.jsonl — please report it.", model.label, cold.timing_violations));
+    }
 }
 
 fn cell_warnings(cell: &CellSummary, out: &mut Vec<String>) {
@@ -233,6 +249,15 @@ fn cell_warnings(cell: &CellSummary, out: &mut Vec<String>) {
 
 /// Warnings from the measurement-validity figures.
 fn validity_warnings(cell: &CellSummary, name: &str, out: &mut Vec<String>) {
+    let sketched: Vec<&str> = cell
+        .metrics
+        .iter()
+        .filter(|(_, m)| m.relative_error.is_some())
+        .map(|(metric, _)| metric.as_str())
+        .collect();
+    if !sketched.is_empty() {
+        out.push(format!("{name}: the percentiles (and their intervals and outlier counts) of {} come from a bounded-memory sketch, too many values to hold: each is within {}% of the exact one; count, mean, stddev, min and max are exact.", sketched.join(", "), crate::aggregate::RELATIVE_ERROR * 100.0));
+    }
     for metric in ["ttft_ms", "e2e_ms"] {
         if let Some(stats) = cell.metrics.get(metric).filter(|s| s.outliers > 0) {
             out.push(format!("{name}: {} outlier(s) in {metric} (modified z-score above 3.5); look them up in requests.jsonl, and re-run or raise run.repetitions before trusting the mean.", stats.outliers));
@@ -245,11 +270,17 @@ fn validity_warnings(cell: &CellSummary, name: &str, out: &mut Vec<String>) {
     if let Some(lag) = validity.dispatch_lag_ms.as_ref().filter(|l| l.p99 > 10.0) {
         out.push(format!("{name}: requests went out up to {:.1} ms (p99) after their scheduled time; the client or the machine could not keep the rate, so latency from the schedule is the figure to trust.", lag.p99));
     }
+    if validity.timing_violations > 0 {
+        out.push(format!("{name}: {} successful request(s) have stamps that contradict each other ({}), so they are left out of every statistic; this is a bug in llmbench or a damaged requests.jsonl — please report it.", validity.timing_violations, validity.timing_violation_example.as_deref().unwrap_or("see requests.jsonl")));
+    }
     if validity.early_stops > 0 {
         out.push(format!("{name}: {} response(s) stopped before max_tokens; lengths differ between requests (llama.cpp can force the length with options = {{ ignore_eos = true }}).", validity.early_stops));
     }
     if validity.cache_hits > 0 {
-        out.push(format!("{name}: {} request(s) had prompt tokens served from the cache, so prompt_tps overstates prefill speed; vary the prompt or turn caching off (llama.cpp: options = {{ cache_prompt = false }}).", validity.cache_hits));
+        out.push(format!("{name}: {} request(s) reused prompt tokens from the server's cache; prompt_tps counts only the tokens evaluated, so it is the speed of a shorter prefill (fixed costs weigh more), not of the whole prompt. For the whole prompt's prefill speed set prompt_nonce = true in [run] (llama.cpp: or options = {{ cache_prompt = false }}).", validity.cache_hits));
+    }
+    if validity.prefill_cache_unknown > 0 {
+        out.push(format!("{name}: prompt_tps may be inflated by the prompt cache on {} request(s): Ollama's prompt_eval_count counts the whole prompt but prompt_eval_duration times only the part not cached, and Ollama does not say how much was. Set prompt_nonce = true in [run] to measure prefill.", validity.prefill_cache_unknown));
     }
     if let Some(per_chunk) = validity.tokens_per_chunk.as_ref().filter(|t| t.mean > 1.5) {
         out.push(format!("{name}: chunks carry {:.1} tokens on average, so chunk gaps are not token gaps; read tpot for per-token latency.", per_chunk.mean));

@@ -65,7 +65,7 @@ impl Summary {
 
     /// The summary from the moments, the range and a percentile function
     /// (called only for [`SUMMARY_PERCENTILES`]).
-    fn build(
+    pub(crate) fn build(
         (count, mean, stddev): (usize, f64, Option<f64>),
         (min, max): (f64, f64),
         percentile: impl Fn(f64) -> f64,

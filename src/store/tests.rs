@@ -25,6 +25,7 @@ fn record(cell: &str, repetition: u32) -> Record {
         server: ServerStats::default(),
         output_chars: 4,
         reasoning_chars: 0,
+        prompt_nonce: None,
         tokens: TokenCounts::default(),
     }
 }

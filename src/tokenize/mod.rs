@@ -11,6 +11,7 @@
 //! sources, the `auto` order and the proof against llama.cpp.
 
 pub mod attribute;
+pub mod batch;
 mod command;
 pub mod corpus;
 mod error;

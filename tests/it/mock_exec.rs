@@ -283,6 +283,63 @@ fn cold_starts_measure_the_load_apart_from_warm_requests() {
     );
 }
 
+/// Runs 3 cold starts against `config`; the run directory's summary and
+/// report.md.
+fn cold_run(config: MockConfig) -> (Vec<llmbench::record::Record>, serde_json::Value, String) {
+    let server = mock(config);
+    let ws = Workspace::new();
+    let run = "repetitions = 1\nwarmup = 0\ncold_start = true\ncold_repetitions = 3";
+    let file = ws.write(
+        "e.toml",
+        &ollama_experiment(&server.url(), "qwen3:0.6b", run),
+    );
+    assert_eq!(ws.exec(&file, &[]), 0);
+    let run = ws.run();
+    let report = std::fs::read_to_string(run.join("report.md")).expect("report.md");
+    (records(&run), json(&run.join("summary.json")), report)
+}
+
+#[test]
+fn a_cold_start_waits_until_the_unloaded_model_is_gone() {
+    // Ollama answers the unload before its runner is gone; sent at once,
+    // the cold request found the model loaded and measured a warm start.
+    let (records, summary, report) = cold_run(MockConfig {
+        load_delay: Duration::from_millis(200),
+        unload_lag: Duration::from_millis(300),
+        ..MockConfig::default()
+    });
+    for record in records.iter().filter(|r| r.cold) {
+        let load = record.server.load_duration_ns.unwrap_or(0) as f64 / 1e6;
+        assert!(
+            load >= 190.0,
+            "the cold request loaded the model: {load} ms"
+        );
+    }
+    let cold = &summary["models"][0]["cold_start"];
+    assert_eq!(
+        (cold["counts"]["ok"].as_u64(), cold["not_loaded"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert!(report.contains("## Cold starts"), "{report}");
+    assert!(
+        report.contains("| Qwen3 0.6B | 3/3 | 0 |") || report.contains("| qwen3:0.6b | 3/3 | 0 |"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_cold_start_that_loaded_nothing_is_flagged_and_left_out() {
+    // A server that loads in no time: load_duration shows no load.
+    let (_, summary, report) = cold_run(MockConfig::default());
+    let cold = &summary["models"][0]["cold_start"];
+    assert_eq!(cold["not_loaded"], 3, "{cold}");
+    assert!(cold["metrics"].get("load_ms").is_none(), "left out: {cold}");
+    assert!(
+        report.contains("3 cold start(s) show no model load"),
+        "{report}"
+    );
+}
+
 #[test]
 fn cold_start_on_an_openai_backend_is_refused_before_running() {
     let ws = Workspace::new();

@@ -105,6 +105,7 @@ fn a_connection_closed_while_idle_is_resent_once() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (_cancel_tx, mut cancel) = tokio::sync::watch::channel(false);
     let context = RequestContext {
+        prompt_nonce: false,
         client: reqwest::Client::new(),
         run_start: Instant::now(),
     };

@@ -92,11 +92,39 @@ impl Workspace {
     }
 }
 
+/// Every record of a run. Each one's stamps are checked against the
+/// record invariants (`Timing::violation`), so every run of the suite that
+/// reads its records asserts 0 violations.
 pub fn records(run: &Path) -> Vec<Record> {
     let text = std::fs::read_to_string(run.join("requests.jsonl")).expect("requests.jsonl");
-    text.lines()
+    let records: Vec<Record> = text
+        .lines()
         .map(|l| serde_json::from_str(l).expect("record parses"))
-        .collect()
+        .collect();
+    assert_timing_invariants(&records);
+    records
+}
+
+/// Fails, naming the first offender, when any record's stamps break an
+/// invariant (ttfb ≤ ttft ≤ ttft_content ≤ e2e, chunk offsets in order).
+pub fn assert_timing_invariants(records: &[Record]) {
+    let broken: Vec<String> = records
+        .iter()
+        .filter_map(|r| {
+            let violation = r.timing.violation()?;
+            Some(format!(
+                "{} #{}: {violation} {:?}",
+                r.cell, r.repetition, r.timing
+            ))
+        })
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "{} of {} records break a timing invariant; first: {}",
+        broken.len(),
+        records.len(),
+        broken.first().map_or("", String::as_str)
+    );
 }
 
 pub fn json(path: &Path) -> serde_json::Value {

@@ -193,6 +193,34 @@ fn synthetic_prompts_have_the_asked_length_in_the_models_tokens() {
         .any(|r| r.prompt == "long-input" && r.outcome.is_ok()));
 }
 
+/// A server without `/tokenize` named as the token source: asked until it
+/// has failed a few times, then no more (each response had asked it).
+#[test]
+fn a_token_source_that_cannot_answer_is_asked_no_more() {
+    let server = mock_ollama::spawn_blocking(MockConfig::default()).expect("mock");
+    let ws = Workspace::new();
+    let text = with_tokenizer(&server.url(), "repetitions = 30\nwarmup = 0", "llamacpp");
+    let file = ws.write("e.toml", &text);
+    assert_eq!(ws.exec(&file, &[]), 0);
+    let run = ws.run();
+    let tokens = std::fs::read_to_string(run.join("tokens.jsonl")).expect("tokens.jsonl");
+    let errors: Vec<String> = tokens
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|count| count["error"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(errors.len(), 60, "every response has its line");
+    let not_asked = errors.iter().filter(|e| e.starts_with("not asked")).count();
+    assert!(
+        not_asked >= 60 - 8 - 3,
+        "at most one round of requests in flight after 3 failures: {not_asked} of 60 not asked"
+    );
+    assert!(
+        errors.iter().all(|e| !e.is_empty()),
+        "none counted: {errors:?}"
+    );
+}
+
 /// `compare` reads a run the way `report` does: with the after-run token
 /// counts applied, so both give the same decode rate (they once disagreed,
 /// 639.6 against 337.6 tokens/s, because compare used the server's counts).

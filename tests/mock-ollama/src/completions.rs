@@ -80,6 +80,7 @@ pub async fn completions(Ext(state): Ext<Arc<State>>, body: Bytes) -> Response {
         keep_alive: None,
         options: Some(options(req.max_tokens, req.stop)),
         prompt_tokens: generate_prompt_tokens(&prompt, "", false, 0),
+        prompt_text: prompt.clone(),
     };
     let id = response_id("cmpl");
     let started = match start(

@@ -31,6 +31,16 @@ pub struct MockConfig {
     pub split_writes: bool,
     /// Error injection for generation requests.
     pub fail: Option<Fault>,
+    /// Prompt cache, as Ollama (v0.33) runs it: each model keeps the last
+    /// prompt it evaluated, a new prompt's common prefix with it is reused,
+    /// and the prefill (`ttft` for a whole prompt) shrinks to the share of
+    /// the prompt not reused — while `prompt_eval_count` still counts the
+    /// whole prompt and no cached count is reported.
+    pub prompt_cache: bool,
+    /// Ollama answers an unload request before the runner is gone: for this
+    /// long after the reply the model stays loaded (and listed by
+    /// `/api/ps`), so a request sent at once finds it warm.
+    pub unload_lag: Duration,
 }
 
 impl Default for MockConfig {
@@ -50,6 +60,8 @@ impl Default for MockConfig {
             empty_chunks: false,
             split_writes: false,
             fail: None,
+            prompt_cache: false,
+            unload_lag: Duration::ZERO,
         }
     }
 }

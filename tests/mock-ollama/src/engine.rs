@@ -27,6 +27,8 @@ pub struct Job {
     pub num_ctx: Option<u64>,
     pub stop: Vec<String>,
     pub prompt_tokens: u64,
+    /// The prompt as rendered, for the prompt cache (`MockConfig::prompt_cache`).
+    pub prompt_text: String,
     /// `/api/generate` outside raw mode: attach `context` to the final record.
     pub with_context: bool,
     /// Mid-stream fault: after this many chunks, an error (`Some(message)`) or truncation.
@@ -106,7 +108,14 @@ async fn run(state: &State, job: Job, tx: &mpsc::Sender<Event>) {
     let cfg = &state.config;
     state.acquire(&job.model, job.num_ctx, job.keep_alive).await;
     let loaded_at = Instant::now();
-    if !pause(tx, cfg.ttft).await {
+    let prefill = if cfg.prompt_cache {
+        let cached = state.reuse_prompt(&job.model.name, &job.prompt_text, job.prompt_tokens);
+        cfg.ttft
+            .mul_f64((job.prompt_tokens - cached) as f64 / job.prompt_tokens.max(1) as f64)
+    } else {
+        cfg.ttft
+    };
+    if !pause(tx, prefill).await {
         return;
     }
     let prefill_done = Instant::now();

@@ -9,7 +9,7 @@ use mock_ollama::{MockConfig, MockServer};
 
 const USAGE: &str =
     "usage: mock-ollama [--port N] [--ttft-ms X] [--inter-token-ms Y] [--load-ms Z] \
-[--tokens N] [--tokens-per-chunk N] [--split-writes] [--empty-chunks]";
+[--tokens N] [--tokens-per-chunk N] [--split-writes] [--empty-chunks] [--prompt-cache]";
 
 fn parse_args(args: &[String]) -> Result<(u16, MockConfig), String> {
     let mut config = MockConfig::default();
@@ -32,6 +32,7 @@ fn parse_args(args: &[String]) -> Result<(u16, MockConfig), String> {
             "--tokens-per-chunk" => config.tokens_per_chunk = value(flag)? as usize,
             "--split-writes" => config.split_writes = true,
             "--empty-chunks" => config.empty_chunks = true,
+            "--prompt-cache" => config.prompt_cache = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument: {other}\n{USAGE}")),
         }

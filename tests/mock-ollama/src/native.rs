@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::engine::{collect, Event, Metrics};
 use crate::request::{self, parse_body, prepare, typed, ApiError, Kind, Params, Prepared};
 use crate::state::State;
-use crate::text::{chat_prompt_tokens, generate_prompt_tokens};
+use crate::text::{chat_prompt_tokens, generate_prompt_tokens, rendered};
 use crate::wire::{self, native_error, Encoder};
 
 #[derive(Deserialize, Default)]
@@ -136,6 +136,7 @@ pub async fn generate(Ext(state): Ext<Arc<State>>, body: Bytes) -> Response {
         keep_alive: req.keep_alive,
         options: req.options,
         prompt_tokens: generate_prompt_tokens(&prompt, &system, raw, context_len),
+        prompt_text: format!("{system}\n{prompt}"),
     };
     let flavor = Flavor::Generate { model };
     respond(
@@ -175,6 +176,7 @@ pub async fn chat(Ext(state): Ext<Arc<State>>, body: Bytes) -> Response {
         keep_alive: req.keep_alive,
         options: req.options,
         prompt_tokens: chat_prompt_tokens(&messages),
+        prompt_text: rendered(&messages),
     };
     let flavor = Flavor::Chat { model };
     respond(

@@ -150,6 +150,7 @@ pub async fn chat_completions(Ext(state): Ext<Arc<State>>, body: Bytes) -> Respo
         keep_alive: None,
         options: Some(options(req.max_tokens, req.stop)),
         prompt_tokens: chat_prompt_tokens(&messages),
+        prompt_text: crate::text::rendered(&messages),
     };
     let Started { first, mut rx } =
         match start(&state, prepare(&state, Kind::Chat, params, started)).await {

@@ -60,6 +60,8 @@ pub struct Params {
     pub keep_alive: Option<Value>,
     pub options: Option<Map<String, Value>>,
     pub prompt_tokens: u64,
+    /// The prompt as rendered (messages in order), for the prompt cache.
+    pub prompt_text: String,
 }
 
 /// What to do with a valid request.
@@ -120,6 +122,7 @@ pub fn prepare(
         num_ctx,
         stop,
         prompt_tokens: p.prompt_tokens,
+        prompt_text: p.prompt_text,
         with_context: kind == Kind::Generate { raw: false },
         cut: None,
         started,

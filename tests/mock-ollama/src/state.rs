@@ -141,6 +141,8 @@ pub struct State {
     loaded: Mutex<HashMap<String, Loaded>>,
     sched: tokio::sync::Mutex<()>,
     requests: Mutex<Vec<Value>>,
+    /// Model → the last prompt it evaluated (`MockConfig::prompt_cache`).
+    prompts: Mutex<HashMap<String, String>>,
     generations: AtomicUsize,
     in_flight: AtomicUsize,
 }
@@ -150,12 +152,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl State {
+    /// Prompt tokens of `prompt` (of `tokens` in all) the model's cache
+    /// holds: its common prefix with the last prompt, as a share of the
+    /// prompt; at least one token is always evaluated, as in llama.cpp.
+    /// The prompt then becomes the cached one.
+    pub fn reuse_prompt(&self, model: &str, prompt: &str, tokens: u64) -> u64 {
+        let mut prompts = lock(&self.prompts);
+        let common = prompts.get(model).map_or(0, |last| {
+            last.bytes()
+                .zip(prompt.bytes())
+                .take_while(|(a, b)| a == b)
+                .count()
+        });
+        prompts.insert(model.to_string(), prompt.to_string());
+        let share = common as f64 / prompt.len().max(1) as f64;
+        ((tokens as f64 * share) as u64).min(tokens.saturating_sub(1))
+    }
+
     pub fn new(config: MockConfig) -> State {
         State {
             config,
             loaded: Mutex::new(HashMap::new()),
             sched: tokio::sync::Mutex::new(()),
             requests: Mutex::new(Vec::new()),
+            prompts: Mutex::new(HashMap::new()),
             generations: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
         }
@@ -228,8 +248,18 @@ impl State {
         }
     }
 
+    /// Unloads `model`: at once, or `unload_lag` from now (the runner
+    /// shutting down after Ollama has answered).
     pub fn unload(&self, model: &MockModel) {
-        lock(&self.loaded).remove(&model.name);
+        lock(&self.prompts).remove(&model.name);
+        let lag = self.config.unload_lag;
+        let mut loaded = lock(&self.loaded);
+        if lag.is_zero() {
+            loaded.remove(&model.name);
+        } else if let Some(l) = loaded.get_mut(&model.name) {
+            let gone = Timestamp::now() + jiff::SignedDuration::try_from(lag).unwrap_or_default();
+            l.expires = Some(gone);
+        }
     }
 
     fn loaded_entry(&self, name: &str) -> Option<Loaded> {

@@ -93,6 +93,15 @@ pub fn chat_prompt_tokens(messages: &[Value]) -> u64 {
         .sum::<u64>()
 }
 
+/// A chat's messages as one text, in order (what a prompt cache compares).
+pub fn rendered(messages: &[Value]) -> String {
+    messages
+        .iter()
+        .map(|m| m.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Deterministic fake token ids for `context`.
 pub fn context_ids(n: u64) -> Vec<u32> {
     (0..n)

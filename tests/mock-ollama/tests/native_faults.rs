@@ -186,3 +186,37 @@ async fn disconnect_cancels_generation() {
     }
     assert_eq!(s.in_flight(), 0, "generation stopped after the client left");
 }
+
+#[tokio::test]
+async fn prompt_cache_mode_times_only_the_uncached_part_but_counts_the_whole_prompt() {
+    let config = MockConfig {
+        ttft: ms(200),
+        prompt_cache: true,
+        ..MockConfig::default()
+    };
+    let s = server(config).await;
+    let first = post(s.addr(), "/api/generate", GEN).await.lines();
+    let again = post(s.addr(), "/api/generate", GEN).await.lines();
+    let (first, again) = (first.last().unwrap(), again.last().unwrap());
+    assert_eq!(
+        n(first, "prompt_eval_count"),
+        n(again, "prompt_eval_count"),
+        "the whole prompt counted both times"
+    );
+    assert!(n(first, "prompt_eval_duration") >= 190_000_000, "{first}");
+    assert!(
+        n(again, "prompt_eval_duration") < 50_000_000,
+        "a repeated prompt is served from the cache: {again}"
+    );
+    assert!(
+        again.get("prompt_eval_cached_count").is_none(),
+        "v0.33 says nothing"
+    );
+    let other = GEN.replace("\"prompt\":\"", "\"prompt\":\"[7f3a] ");
+    let fresh = post(s.addr(), "/api/generate", &other).await.lines();
+    let fresh = fresh.last().unwrap();
+    assert!(
+        n(fresh, "prompt_eval_duration") >= 150_000_000,
+        "a new prefix is evaluated again: {fresh}"
+    );
+}

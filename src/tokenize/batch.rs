@@ -1,0 +1,232 @@
+//! Counting many responses after a run, at a cost that does not grow out of
+//! hand with the run: local tokenizers count on every core
+//! ([`map_parallel`]), a server's tokenizer is asked several requests at a
+//! time and no more once it has shown it cannot answer ([`SourceGuard`]),
+//! and a count that takes a while says how far it is and how long it has
+//! left ([`CountProgress`]).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A source that failed this many times in a row, never having answered,
+/// is asked no more.
+pub const GIVE_UP_AFTER: u32 = 3;
+
+/// Requests to a server's tokenizer in flight at once.
+pub const REMOTE_IN_FLIGHT: usize = 8;
+
+/// Whether a token source is still worth asking.
+#[derive(Debug, Default)]
+pub struct SourceGuard {
+    failures: AtomicU32,
+    answered: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+impl SourceGuard {
+    /// Why the source is asked no more: it failed [`GIVE_UP_AFTER`] times
+    /// in a row without ever answering. `None` while it is worth asking.
+    pub fn gave_up(&self) -> Option<String> {
+        if self.answered.load(Ordering::Relaxed)
+            || self.failures.load(Ordering::Relaxed) < GIVE_UP_AFTER
+        {
+            return None;
+        }
+        let last = self.last_error.lock().ok().and_then(|e| e.clone());
+        Some(format!(
+            "not asked: the source failed {GIVE_UP_AFTER} times in a row ({})",
+            last.unwrap_or_default()
+        ))
+    }
+
+    /// Takes note of one answer.
+    pub fn note<T>(&self, result: &Result<T, String>) {
+        match result {
+            Ok(_) => {
+                self.answered.store(true, Ordering::Relaxed);
+                self.failures.store(0, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = self.last_error.lock() {
+                    *last = Some(e.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Progress of a long count on standard error: nothing for the first
+/// seconds, then every few seconds how many are done and an estimate of
+/// the time left.
+#[derive(Debug)]
+pub struct CountProgress {
+    total: usize,
+    done: AtomicUsize,
+    started: Instant,
+    last_shown: Mutex<Instant>,
+    quiet: bool,
+}
+
+/// A count shorter than this says nothing.
+const SHOW_AFTER: Duration = Duration::from_secs(2);
+/// How often a long count says where it is.
+const SHOW_EVERY: Duration = Duration::from_secs(2);
+
+impl CountProgress {
+    pub fn new(total: usize, quiet: bool) -> CountProgress {
+        let now = Instant::now();
+        CountProgress {
+            total,
+            done: AtomicUsize::new(0),
+            started: now,
+            last_shown: Mutex::new(now),
+            quiet,
+        }
+    }
+
+    /// One more counted; shows the progress line when it is time.
+    pub fn step(&self) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.quiet || self.started.elapsed() < SHOW_AFTER {
+            return;
+        }
+        let Ok(mut last) = self.last_shown.lock() else {
+            return;
+        };
+        if last.elapsed() < SHOW_EVERY && done < self.total {
+            return;
+        }
+        *last = Instant::now();
+        eprintln!("{}", self.line(done, self.started.elapsed()));
+    }
+
+    /// "counting tokens: 12000/157004 (8%), about 14s left".
+    pub fn line(&self, done: usize, elapsed: Duration) -> String {
+        let share = done as f64 / self.total.max(1) as f64;
+        let left = match done {
+            0 => "time left unknown".to_string(),
+            _ => {
+                let seconds = elapsed.as_secs_f64() * (self.total - done.min(self.total)) as f64
+                    / done as f64;
+                format!("about {:.0}s left", seconds.ceil())
+            }
+        };
+        format!(
+            "counting tokens: {done}/{} ({:.0}%), {left}",
+            self.total,
+            share * 100.0
+        )
+    }
+}
+
+/// `work` on every item, on up to `threads` threads taking the next item
+/// from a shared counter; results in the items' order.
+pub fn map_parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let run = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else {
+                return done;
+            };
+            done.push((i, work(item)));
+        }
+    };
+    let mut all: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads.max(1)).map(|_| scope.spawn(run)).collect();
+        let mut mine = run();
+        for other in others {
+            match other.join() {
+                Ok(theirs) => mine.extend(theirs),
+                // A panic in a counter is a bug: pass it on.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        mine
+    });
+    all.sort_unstable_by_key(|&(i, _)| i);
+    all.into_iter().map(|(_, result)| result).collect()
+}
+
+/// One response's output tokens with a local tokenizer, and how many each
+/// chunk (of `chunk_chars` characters) completed — empty when the counter
+/// cannot place its tokens (the heuristic).
+pub fn count_response(
+    counter: &dyn super::TokenCounter,
+    text: &str,
+    chunk_chars: &[u32],
+) -> (Result<u64, String>, Vec<u32>) {
+    match counter.token_ends(text) {
+        Ok(Some(ends)) => {
+            let per_chunk = super::attribute::tokens_per_chunk(text, chunk_chars, &ends);
+            (Ok(ends.len() as u64), per_chunk)
+        }
+        Ok(None) => (
+            counter
+                .count(text)
+                .map(|n| n as u64)
+                .map_err(|e| e.to_string()),
+            Vec::new(),
+        ),
+        Err(e) => (Err(e.to_string()), Vec::new()),
+    }
+}
+
+/// Threads for counting: every core.
+pub fn counting_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_that_never_answers_is_given_up_after_three_failures() {
+        let guard = SourceGuard::default();
+        for _ in 0..GIVE_UP_AFTER - 1 {
+            guard.note::<u64>(&Err("HTTP 404: not found".into()));
+            assert!(guard.gave_up().is_none());
+        }
+        guard.note::<u64>(&Err("HTTP 404: not found".into()));
+        let why = guard.gave_up().expect("given up");
+        assert!(
+            why.contains("3 times in a row (HTTP 404: not found)"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_source_that_has_answered_is_asked_again_after_failures() {
+        let guard = SourceGuard::default();
+        guard.note(&Ok(5u64));
+        for _ in 0..10 {
+            guard.note::<u64>(&Err("timeout".into()));
+        }
+        assert!(
+            guard.gave_up().is_none(),
+            "a passing fault, not a missing endpoint"
+        );
+    }
+
+    #[test]
+    fn the_progress_line_estimates_the_time_left() {
+        let progress = CountProgress::new(1000, true);
+        let line = progress.line(250, Duration::from_secs(5));
+        assert_eq!(line, "counting tokens: 250/1000 (25%), about 15s left");
+    }
+
+    #[test]
+    fn parallel_results_keep_the_items_order() {
+        let items: Vec<u64> = (0..1000).collect();
+        let squares = map_parallel(&items, 4, |&x| x * x);
+        assert_eq!(squares, items.iter().map(|x| x * x).collect::<Vec<_>>());
+    }
+}
