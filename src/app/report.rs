@@ -55,6 +55,7 @@ pub fn finish_run(
     let mut model = ReportModel::new(manifest, summary, &run.path.display().to_string());
     model.monitor = monitor_view(manifest, &model, &read.cell_starts, &samples, run_window);
     model.add_monitor_warnings();
+    model.check_thresholds(&options.thresholds);
     run.write_json(SUMMARY_FILE, &model)?;
 
     let user = options
@@ -81,8 +82,7 @@ pub fn finish_run(
     for path in &written {
         println!("report: {}", path.display());
     }
-    let violations = crate::compare::check_cells(&model.cells, &options.thresholds);
-    let code = match report_violations(&violations) {
+    let code = match report_violations(&model.violations) {
         exit::OK if !errors.is_empty() => exit::TEMPLATE,
         code => code,
     };
@@ -92,18 +92,49 @@ pub fn finish_run(
 pub fn report(args: ReportArgs) -> Result<u8, AppError> {
     let run = RunDir::open(&args.run_dir)?;
     let manifest = run.read_manifest()?;
+    let (formats, templates, thresholds) = match stored_experiment(&run, &manifest) {
+        Ok(experiment) => (
+            experiment.report.formats,
+            [experiment.report.templates, args.templates].concat(),
+            experiment.thresholds,
+        ),
+        Err(why) => {
+            eprintln!("note: {why}; writing every built-in format and checking no [thresholds]");
+            (
+                vec![
+                    ReportFormat::Markdown,
+                    ReportFormat::Json,
+                    ReportFormat::Html,
+                    ReportFormat::Csv,
+                ],
+                args.templates,
+                Vec::new(),
+            )
+        }
+    };
     let options = RenderOptions {
-        formats: vec![
-            ReportFormat::Markdown,
-            ReportFormat::Json,
-            ReportFormat::Html,
-            ReportFormat::Csv,
-        ],
-        templates: args.templates,
+        formats,
+        templates,
         print_table: true,
-        thresholds: Vec::new(),
+        thresholds,
     };
     Ok(finish_run(&run, &manifest, &options)?.code)
+}
+
+/// The experiment as the run saw it: the stored copy of its file with the
+/// run's `--set` overrides, read as if from its original place (so relative
+/// prompt files and templates resolve as they did). It says which report
+/// formats and `[thresholds]` `llmbench report` renders and checks.
+fn stored_experiment(
+    run: &RunDir,
+    manifest: &RunManifest,
+) -> Result<crate::experiment::Experiment, String> {
+    let stored = run.file(crate::store::EXPERIMENT_FILE);
+    let text = std::fs::read_to_string(&stored)
+        .map_err(|e| format!("cannot read {}: {e}", stored.display()))?;
+    let path = std::path::Path::new(&manifest.experiment_path);
+    crate::experiment::load_str(path, &text, &manifest.overrides)
+        .map_err(|e| format!("the run's experiment does not load again ({e})"))
 }
 
 /// What reading a run's records gave: the summary and what else the
@@ -271,12 +302,19 @@ pub fn compare(args: crate::cli::CompareArgs) -> Result<u8, AppError> {
         noise_pct: args.noise,
         alpha: args.alpha,
         fail_on,
+        strict: args.strict,
     };
     let comparison = crate::compare::compare_runs(&args.run_a, &args.run_b, &options)
         .map_err(|e| AppError::new(exit::ERROR, e))?;
     let text = crate::compare::render_comparison(&comparison, args.format)
         .map_err(|e| AppError::new(exit::TEMPLATE, e))?;
     println!("{text}");
+    if let Some(error) = comparison.gate_error() {
+        return Err(AppError::new(exit::BAD_INPUT, error));
+    }
+    for held in &comparison.not_significant {
+        eprintln!("threshold passed as noise: {}", held.message);
+    }
     Ok(report_violations(&comparison.violations))
 }
 

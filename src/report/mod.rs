@@ -25,7 +25,7 @@ pub use helpers::{csv_field, format_bytes, format_ms, format_number, format_pct,
 pub use model::{
     ExperimentInfo, MonitorView, ReportModel, RunInfo, TimelinePoint, REPORT_SCHEMA_VERSION,
 };
-pub use table::summary_table;
+pub use table::{setting_text, summary_table};
 
 use crate::experiment::ReportFormat;
 use handlebars::{Handlebars, RenderErrorReason};

@@ -42,6 +42,12 @@ pub struct ReportModel {
     /// The resource monitor, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monitor: Option<MonitorView>,
+    /// `[thresholds]` of the experiment, each with its outcome
+    /// (`threshold`, `limit`, `checked`, `failed`, `passed`). Empty when none.
+    pub thresholds: Vec<crate::compare::ThresholdResult>,
+    /// Each threshold that failed in a cell (`threshold`, `metric`, `cell`,
+    /// `label`, `value`, `limit`, `message`); the run exits 6 when not empty.
+    pub violations: Vec<crate::compare::Violation>,
 }
 
 /// One point of the resource timeline.
@@ -154,6 +160,8 @@ impl ReportModel {
             glossary: glossary(),
             warnings,
             monitor: None,
+            thresholds: Vec::new(),
+            violations: Vec::new(),
         }
     }
 }
@@ -246,6 +254,13 @@ fn validity_warnings(cell: &CellSummary, name: &str, out: &mut Vec<String>) {
 }
 
 impl ReportModel {
+    /// Checks `[thresholds]` on the cells and keeps the outcome in the model.
+    pub fn check_thresholds(&mut self, thresholds: &[crate::compare::Threshold]) {
+        let gate = crate::compare::gate_cells(&self.cells, thresholds);
+        self.thresholds = gate.results;
+        self.violations = gate.violations;
+    }
+
     /// Warnings that need the monitor: a client that was itself busy, and
     /// GPU data that is missing (and why).
     pub fn add_monitor_warnings(&mut self) {

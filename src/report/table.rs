@@ -82,7 +82,7 @@ fn setting(cell: &CellSummary) -> String {
 
 /// "c4 server.parallel=2 max_tokens=128": a cell's load level and matrix
 /// values (also the `setting` template helper).
-pub(super) fn setting_text<'a>(
+pub fn setting_text<'a>(
     concurrency: Option<u64>,
     rate: Option<f64>,
     matrix: impl Iterator<Item = (&'a String, &'a serde_json::Value)>,
