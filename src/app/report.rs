@@ -53,6 +53,7 @@ pub fn finish_run(
     let samples = read_samples(&run.file(SAMPLES_FILE)).unwrap_or_default();
     let run_window = read.resources.attach(&mut summary, &samples);
     let mut model = ReportModel::new(manifest, summary, &run.path.display().to_string());
+    model.slo = plan.slo.clone();
     model.monitor = monitor_view(manifest, &model, &read.cell_starts, &samples, run_window);
     model.add_monitor_warnings();
     model.check_thresholds(&options.thresholds);
@@ -233,7 +234,12 @@ fn monitor_view(
         .iter()
         .filter_map(|cell| {
             let start = *cell_starts.get(cell.id.as_str())?;
-            let label = format!("{} · {}", cell.label, cell.prompt);
+            let setting = crate::report::setting_text(
+                cell.load.concurrency.map(u64::from),
+                cell.load.rate,
+                cell.matrix.iter(),
+            );
+            let label = format!("{} × {} {setting}", cell.label, cell.prompt);
             Some(serde_json::json!({ "label": label, "start_ms": start }))
         })
         .collect();

@@ -45,6 +45,10 @@ pub struct ReportModel {
     /// `[thresholds]` of the experiment, each with its outcome
     /// (`threshold`, `limit`, `checked`, `failed`, `passed`). Empty when none.
     pub thresholds: Vec<crate::compare::ThresholdResult>,
+    /// `[slo]` targets (`ttft_ms`, `tpot_ms`, `e2e_ms`), drawn on the load
+    /// charts; absent without `[slo]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::experiment::Slo>,
     /// Each threshold that failed in a cell (`threshold`, `metric`, `cell`,
     /// `label`, `value`, `limit`, `message`); the run exits 6 when not empty.
     pub violations: Vec<crate::compare::Violation>,
@@ -161,6 +165,7 @@ impl ReportModel {
             warnings,
             monitor: None,
             thresholds: Vec::new(),
+            slo: None,
             violations: Vec::new(),
         }
     }
