@@ -19,6 +19,7 @@ mod model;
 pub(crate) mod snapshot;
 mod svg;
 mod table;
+pub mod warnings;
 
 pub use csv::{request_line, requests_csv, write_requests_csv, REQUESTS_CSV, REQUESTS_CSV_HEADER};
 pub use helpers::{csv_field, format_bytes, format_ms, format_number, format_pct, MISSING};
