@@ -155,7 +155,7 @@ pub fn box_plot(list: &[Value], metric: &str, title: &str) -> String {
     for (i, (item, s, _)) in rows.iter().enumerate() {
         let y = top + i as f64 * ROW;
         let mid = y + 28.0;
-        svg.text(LEFT, y + 13.0, "label", "start", &clip(&item.label, 40));
+        svg.text(LEFT, y + 13.0, "label", "start", &clip(&item.label, 46));
         let value = format!("p50 {}", unit.format(s.p50));
         svg.text(RIGHT, y + 13.0, "value", "end", &value);
         svg.line((scale.at(s.min), mid), (scale.at(s.max), mid), "whisker");
@@ -247,7 +247,7 @@ pub fn bars(list: &[Value], metric: &str, stat: &str, title: &str) -> String {
     for (i, (item, value, ci)) in rows.iter().enumerate() {
         let y = top + i as f64 * ROW;
         let mid = y + 28.0;
-        svg.text(LEFT, y + 13.0, "label", "start", &clip(&item.label, 40));
+        svg.text(LEFT, y + 13.0, "label", "start", &clip(&item.label, 46));
         svg.text(RIGHT, y + 13.0, "value", "end", &unit.format(*value));
         let (start, end) = (scale.at(0.0f64.max(scale.lo)), scale.at(*value));
         svg.rect(

@@ -23,7 +23,7 @@
 
 use super::charts::{items, number, setting, with_setting};
 use super::collections::lookup;
-use super::svg::{axis_ticks, clip, empty, esc, y_axis_room, Scale, Svg, Unit, RIGHT};
+use super::svg::{axis_ticks, clip, empty, esc, y_axis_room, Scale, Svg, Unit, RIGHT, SHORT_LABEL};
 use handlebars::{Helper, RenderError, RenderErrorReason};
 use serde_json::Value;
 
@@ -315,13 +315,15 @@ pub fn scatter(list: &[Value], x_path: &str, y_path: &str, title: &str) -> Strin
         "end",
         &format!("x: {x_path} · y: {y_path}"),
     );
-    // The key: one line per numbered dot, in two columns.
+    // The key: one line per numbered dot, in two columns when short.
     let key_top = bottom + 52.0;
-    let half = dots.len().div_ceil(2);
+    let long = dots.iter().any(|d| d.0.chars().count() > SHORT_LABEL);
+    let (columns, chars) = if long { (1, 58) } else { (2, SHORT_LABEL) };
+    let half = dots.len().div_ceil(columns);
     for (n, (label, ..)) in dots.iter().enumerate() {
         let (column, row) = (n / half.max(1), n % half.max(1));
         let x = 12.0 + column as f64 * 232.0;
-        let text = format!("{}. {}", n + 1, clip(label, 30));
+        let text = format!("{}. {}", n + 1, clip(label, chars));
         plot.svg
             .text(x, key_top + row as f64 * 16.0, "legend", "start", &text);
     }

@@ -39,14 +39,35 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-/// Shortens `text` to at most `max` characters, ending in "…" when cut.
+/// Shortens `text` to at most `max` characters, ending in "…" when cut. A
+/// cell's name keeps its setting (after " · ") whole where it can: the
+/// model label is shortened first, since the setting tells cells apart.
 pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    if let Some((base, setting)) = text.rsplit_once(" · ") {
+        let room = max.saturating_sub(setting.chars().count() + 3);
+        if room >= 8 {
+            return format!("{} · {setting}", cut(base, room));
+        }
+    }
+    cut(text, max)
+}
+
+fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }
     let kept: String = text.chars().take(max.saturating_sub(1)).collect();
     format!("{kept}…")
 }
+
+/// Legend labels this short go two to a row.
+pub const SHORT_LABEL: usize = 28;
+
+/// Characters of a chart title that fit its width (15 px bold).
+const TITLE_CHARS: usize = 52;
 
 /// The colour of series `index`.
 pub fn colour(index: usize) -> &'static str {
@@ -272,7 +293,7 @@ impl Svg {
             title: title.to_string(),
             body: String::new(),
         };
-        svg.text(LEFT, 18.0, "title", "start", title);
+        svg.text(LEFT, 18.0, "title", "start", &clip(title, TITLE_CHARS));
         svg
     }
 
@@ -354,14 +375,17 @@ impl Svg {
     }
 
     /// Swatches and labels in rows from `y`; returns the y below them.
+    /// Two labels a row when they are short, else one (so a long cell
+    /// name keeps its setting).
     pub fn legend(&mut self, labels: &[String], y: f64) -> f64 {
-        let per_row = 2;
+        let long = labels.iter().any(|l| l.chars().count() > SHORT_LABEL);
+        let (per_row, chars) = if long { (1, 60) } else { (2, SHORT_LABEL) };
         let width = (RIGHT - LEFT) / per_row as f64;
         for (i, label) in labels.iter().enumerate() {
             let x = LEFT + (i % per_row) as f64 * width;
             let row_y = y + (i / per_row) as f64 * 18.0;
             self.rect((x, row_y - 9.0), (10.0, 10.0), i, "swatch");
-            self.text(x + 14.0, row_y, "legend", "start", &clip(label, 28));
+            self.text(x + 14.0, row_y, "legend", "start", &clip(label, chars));
         }
         y + labels.len().div_ceil(per_row) as f64 * 18.0
     }
