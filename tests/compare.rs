@@ -301,3 +301,47 @@ fn threshold_outcomes_are_kept_in_summary_json_and_every_report() {
     assert!(dir.join("report.md").exists());
     assert!(!dir.join("requests.csv").exists(), "csv was not asked for");
 }
+
+/// Runs `script` in bash with `$LLMBENCH` set to the binary; returns
+/// (llmbench's exit code from PIPESTATUS, stderr).
+fn piped(script: &str) -> (i32, String) {
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("{script}; exit ${{PIPESTATUS[0]}}"))
+        .env("LLMBENCH", env!("CARGO_BIN_EXE_llmbench"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("bash runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_and_a_full_disk_says_so() {
+    let (code, stderr) =
+        piped("\"$LLMBENCH\" plan experiments/serving.toml --json | head -c 10 >/dev/null");
+    assert_eq!((code, stderr.as_str()), (0, ""), "plan | head");
+    let (code, stderr) = piped("\"$LLMBENCH\" plan experiments/serving.toml --json > /dev/full");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot write to standard output: No space left on device"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let _serial = serial();
+    let out = tempfile::tempdir().expect("temp dir");
+    let (fast, slow) = (mock(50), mock(250));
+    let (a, b) = (run(&fast, out.path()), run(&slow, out.path()));
+    // The reader is gone before compare writes: the gate still decides the code.
+    let script = format!(
+        "\"$LLMBENCH\" compare {} {} --fail-on 'ttft.p50 > +10%' | true",
+        a.display(),
+        b.display()
+    );
+    let (code, stderr) = piped(&script);
+    assert_eq!(code, 6, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -17,7 +17,6 @@ use crate::store::{
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 use tokio::sync::watch;
@@ -104,8 +103,8 @@ async fn run_experiment(
     let run_start = Instant::now();
     let server_pid = managed.as_ref().and_then(ManagedServer::pid);
     let monitor = start_monitor(experiment, &run, server_pid, run_start)?;
-    let visible = !args.quiet && std::io::stderr().is_terminal();
-    let progress = Progress::new(plan.total_requests(), plan.cells.len() as u64, visible);
+    let mode = crate::exec::ProgressMode::for_stderr(args.quiet);
+    let progress = Progress::new(plan.total_requests(), plan.cells.len() as u64, mode);
     let mut writer = RecordWriter::open(&run, save_responses)?;
     let options = ExecOptions {
         run_start,

@@ -74,14 +74,17 @@ pub fn finish_run(
         }
     }
     if options.print_table {
-        println!("{}", summary_table(&model.cells));
+        crate::util::print(&format!("{}", summary_table(&model.cells)))
+            .map_err(|e| AppError::new(exit::ERROR, e))?;
     }
     for error in &errors {
         eprintln!("error: {error}");
     }
-    println!("run: {}", run.path.display());
+    crate::util::print(&format!("run: {}", run.path.display()))
+        .map_err(|e| AppError::new(exit::ERROR, e))?;
     for path in &written {
-        println!("report: {}", path.display());
+        crate::util::print(&format!("report: {}", path.display()))
+            .map_err(|e| AppError::new(exit::ERROR, e))?;
     }
     let code = match report_violations(&model.violations) {
         exit::OK if !errors.is_empty() => exit::TEMPLATE,
@@ -314,7 +317,7 @@ pub fn compare(args: crate::cli::CompareArgs) -> Result<u8, AppError> {
         .map_err(|e| AppError::new(exit::ERROR, e))?;
     let text = crate::compare::render_comparison(&comparison, args.format)
         .map_err(|e| AppError::new(exit::TEMPLATE, e))?;
-    println!("{text}");
+    crate::util::print(&text).map_err(|e| AppError::new(exit::ERROR, e))?;
     if let Some(error) = comparison.gate_error() {
         return Err(AppError::new(exit::BAD_INPUT, error));
     }

@@ -465,3 +465,20 @@ fn a_gate_that_matched_no_cell_is_an_error() {
     let matched = compare(&a, &run("b", &fixture::records()), &options);
     assert_eq!(matched.gate_error(), None);
 }
+
+#[test]
+fn headings_name_each_cell_with_its_setting() {
+    let mut a = run("a", &fixture::records());
+    let mut b = run("b", &fixture::records());
+    for data in a.cells.iter_mut().chain(b.cells.iter_mut()) {
+        data.cell.setting = "c4 server.parallel=2".into();
+    }
+    let comparison = compare(&a, &b, &CompareOptions::default());
+    for (format, equals) in [(CompareFormat::Md, "="), (CompareFormat::Html, "&#x3D;")] {
+        let text = render_comparison(&comparison, format).expect("renders");
+        assert!(
+            text.contains(&format!("Qwen3 0.6B × hello · c4 server.parallel{equals}2")),
+            "{format:?}: {text:.600}"
+        );
+    }
+}

@@ -8,7 +8,7 @@ mod order;
 mod progress;
 mod request;
 
-pub use progress::Progress;
+pub use progress::{Progress, ProgressMode};
 pub use request::{measure, Job, RequestContext};
 
 use crate::backend::Backend;
@@ -115,7 +115,7 @@ pub async fn execute(
             for warmup in [true, false] {
                 run.batch(target, cell, jobs_for(cell, warmup)).await?;
             }
-            run.progress.cell_done();
+            run.progress.cell_done(cell);
         }
         run.note_loaded(target, model).await;
     }
