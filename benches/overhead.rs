@@ -33,7 +33,7 @@
 //! than its source (`FAST_SSE_BIN` overrides the path).
 
 use llmbench::backend::Backend;
-use llmbench::exec::{execute, ExecOptions, Progress, Target};
+use llmbench::exec::{execute, ExecOptions, Progress, ProgressMode, Target};
 use llmbench::experiment::Experiment;
 use llmbench::plan::Plan;
 use llmbench::record::Record;
@@ -568,7 +568,11 @@ fn run_once(
     let save = experiment.report.save_responses;
     let run = RunDir::create(root, &experiment.name, label, "bench", save).expect("run directory");
     let _ = run.write_json(llmbench::store::PLAN_FILE, &plan);
-    let progress = Progress::new(plan.total_requests(), plan.cells.len() as u64, false);
+    let progress = Progress::new(
+        plan.total_requests(),
+        plan.cells.len() as u64,
+        ProgressMode::Silent,
+    );
     let mut writer = RecordWriter::open(&run, save).expect("record writer");
     let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let peak_resettable = reset_peak_rss();

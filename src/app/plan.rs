@@ -21,9 +21,9 @@ pub fn plan(args: PlanArgs) -> Result<u8, AppError> {
             .map_err(|e| AppError::new(exit::ERROR, e.to_string()))?;
         crate::util::print(&text).map_err(|e| AppError::new(exit::ERROR, e))?;
     } else {
-        crate::util::print(&format!("{}", plan_table(&plan)))
+        crate::util::print(&plan_table(&plan).to_string())
             .map_err(|e| AppError::new(exit::ERROR, e))?;
-        crate::util::print(&format!("{}", plan_totals(&plan)))
+        crate::util::print(&plan_totals(&plan).to_string())
             .map_err(|e| AppError::new(exit::ERROR, e))?;
     }
     Ok(exit::OK)

@@ -74,7 +74,7 @@ pub fn finish_run(
         }
     }
     if options.print_table {
-        crate::util::print(&format!("{}", summary_table(&model.cells)))
+        crate::util::print(&summary_table(&model.cells))
             .map_err(|e| AppError::new(exit::ERROR, e))?;
     }
     for error in &errors {
