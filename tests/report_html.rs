@@ -155,6 +155,11 @@ const LAYOUT_CHECK: &str = r#"<script>
       }
     });
   });
+  document.querySelectorAll('.scroll').forEach((el) => {
+    if (el.scrollWidth > el.clientWidth + 1) {
+      problems.push('table wider than its column (' + el.scrollWidth + ' px in ' + el.clientWidth + '): "' + name(el.querySelector('th') || el) + '"');
+    }
+  });
   document.querySelectorAll('main *').forEach((el) => {
     const style = getComputedStyle(el);
     const scrolls = ['auto', 'scroll'].includes(style.overflowX);

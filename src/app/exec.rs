@@ -104,7 +104,7 @@ async fn run_experiment(
     let server_pid = managed.as_ref().and_then(ManagedServer::pid);
     let monitor = start_monitor(experiment, &run, server_pid, run_start)?;
     let mode = crate::exec::ProgressMode::for_stderr(args.quiet);
-    let progress = Progress::new(plan.total_requests(), plan.cells.len() as u64, mode);
+    let progress = Progress::new(plan.measured_requests(), plan.cells.len() as u64, mode);
     let mut writer = RecordWriter::open(&run, save_responses)?;
     let options = ExecOptions {
         run_start,

@@ -146,12 +146,13 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(total_requests: u64, cells: u64, mode: ProgressMode) -> Progress {
+    /// Progress over `measured_requests` (warmups and cold starts are not counted).
+    pub fn new(measured_requests: u64, cells: u64, mode: ProgressMode) -> Progress {
         let target = match mode {
             ProgressMode::Bar => ProgressDrawTarget::stderr(),
             _ => ProgressDrawTarget::hidden(),
         };
-        let bar = ProgressBar::with_draw_target(Some(total_requests), target);
+        let bar = ProgressBar::with_draw_target(Some(measured_requests), target);
         let style = ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} requests · {msg}",
         )
@@ -159,7 +160,7 @@ impl Progress {
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(200));
         let tally = Arc::new(Tally {
-            total: total_requests,
+            total: measured_requests,
             cells,
             done: AtomicU64::new(0),
             cells_done: AtomicU64::new(0),
@@ -179,7 +180,12 @@ impl Progress {
         progress
     }
 
+    /// Counts a finished request. Only measured ones move the count: timed
+    /// warmups (`warmup = "3s"`) have no count to plan for.
     pub fn record(&self, record: &Record) {
+        if record.warmup || record.cold {
+            return;
+        }
         let tally = &self.tally;
         tally
             .tokens
@@ -315,9 +321,14 @@ mod tests {
         let plan = crate::report::fixture::plan();
         let progress = Progress::new(12, 2, mode);
         let records = crate::report::fixture::records();
-        for record in records.iter().take(6) {
+        let measured: Vec<&Record> = records.iter().filter(|r| !r.warmup && !r.cold).collect();
+        for record in measured.iter().take(6) {
             progress.record(record);
         }
+        // A timed warmup's requests are not in the plan's count.
+        let mut warmup = measured[0].clone();
+        warmup.warmup = true;
+        progress.record(&warmup);
         progress.cell_done(&plan.cells[0]);
         let deadline = Instant::now() + Duration::from_secs(5);
         while !out.text().contains("progress: ") && Instant::now() < deadline {
