@@ -233,8 +233,8 @@ pub fn compare_runs(a: &Path, b: &Path, options: &CompareOptions) -> Result<Comp
     Ok(compare(&a, &b, options))
 }
 
-/// Puts each cell's setting (load level, matrix values) from the run's
-/// plan on its reference; a plan that cannot be read leaves them empty.
+/// Puts each cell's setting (load level, matrix values) and prompt from
+/// the run's plan on its reference; a plan that cannot be read leaves them empty.
 fn name_settings(run: &mut RunData, dir: &Path) {
     let Ok(plan) = crate::store::RunDir::open(dir).and_then(|d| d.read_plan()) else {
         return;
@@ -249,6 +249,8 @@ fn name_settings(run: &mut RunData, dir: &Path) {
             };
             let matrix = cell.matrix.iter().map(|(k, v)| (k, v));
             data.cell.setting = crate::report::setting_text(concurrency, rate, matrix);
+            // A mixed cell's records carry their variant's prompt; the cell's is "mixed".
+            data.cell.prompt.clone_from(&cell.prompt);
         }
     }
 }
