@@ -14,7 +14,7 @@ fn run(id: &str, records: &[Record]) -> RunData {
         run_id: id.into(),
         experiment: "fixture".into(),
         started_at: "2026-01-01T00:00:00Z".into(),
-        status: "complete".into(),
+        status: crate::store::RunStatus::Complete,
     };
     let labels: BTreeMap<String, String> = fixture::plan()
         .cells
@@ -480,5 +480,34 @@ fn headings_name_each_cell_with_its_setting() {
             text.contains(&format!("Qwen3 0.6B × hello · c4 server.parallel{equals}2")),
             "{format:?}: {text:.600}"
         );
+    }
+}
+
+/// Every compared metric is in the registry, so none is dropped silently.
+#[test]
+fn every_compared_metric_is_a_registered_one() {
+    for name in COMPARED {
+        assert!(
+            crate::metrics::registry::lookup(name).is_some(),
+            "{name} is not in the metric registry"
+        );
+    }
+}
+
+/// A threshold may name any registered metric by its short name: `token_gap`
+/// was once refused though `token_gap_ms` was summarised.
+#[test]
+fn a_threshold_takes_every_short_name_of_the_registry() {
+    for metric in crate::metrics::registry::METRICS {
+        // In an experiment's [thresholds] any metric goes; `--fail-on` takes
+        // the compared ones (a_gate_refuses_metrics_a_comparison_lacks).
+        let key = format!("{}.p95", metric.short);
+        let text = format!("{key} > 1");
+        let threshold = parse_requirement(&key, "> 1").unwrap_or_else(|e| panic!("{text}: {e}"));
+        let expected = Target::Stat {
+            metric: metric.name.to_string(),
+            stat: "p95".to_string(),
+        };
+        assert_eq!(threshold.target, expected, "{text}");
     }
 }

@@ -375,6 +375,5 @@ pub fn slug(text: &str) -> String {
         .collect()
 }
 
-pub mod synthetic;
 #[cfg(test)]
 mod tests;

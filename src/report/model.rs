@@ -5,7 +5,7 @@
 use crate::aggregate::{CellSummary, Counts, GroupSummary, RunSummary};
 use crate::metrics::{glossary, Definition};
 use crate::monitor::{Sample, WindowSummary};
-use crate::store::{Environment, GitInfo, RunManifest};
+use crate::store::{Environment, GitInfo, RunManifest, RunStatus};
 use serde::Serialize;
 
 /// Bumped when a field is renamed or removed (adding fields keeps it).
@@ -137,7 +137,7 @@ pub struct RunInfo {
     pub started_at: String,
     pub finished_at: Option<String>,
     /// "complete", "interrupted", "failed" or "running".
-    pub status: String,
+    pub status: RunStatus,
 }
 
 impl ReportModel {
@@ -160,7 +160,7 @@ impl ReportModel {
                 dir: dir.to_string(),
                 started_at: manifest.started_at.clone(),
                 finished_at: manifest.finished_at.clone(),
-                status: manifest.status.clone(),
+                status: manifest.status,
             },
             environment: manifest.environment.clone(),
             servers: manifest.servers.clone(),

@@ -154,7 +154,7 @@ pub fn findings(manifest: &RunManifest, summary: &RunSummary) -> Vec<Finding> {
             text,
         })
     };
-    if manifest.status != "complete" {
+    if manifest.status != crate::store::RunStatus::Complete {
         run(
             Kind::Incomplete,
             format!(

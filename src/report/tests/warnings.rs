@@ -29,7 +29,7 @@ fn nine_cells_of_one_kind_make_one_line_and_uncommitted_changes_stay_visible() {
     if let Some(git) = manifest.git.as_mut() {
         git.dirty = true;
     }
-    manifest.status = "interrupted".into();
+    manifest.status = crate::store::RunStatus::Interrupted;
     let mut summary = crate::aggregate::aggregate(&fixture::plan(), &fixture::records(), 0);
     summary.cells = nine_failing_cells();
     let groups = group(findings(&manifest, &summary));
