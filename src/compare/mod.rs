@@ -241,14 +241,7 @@ fn name_settings(run: &mut RunData, dir: &Path) {
     };
     for data in &mut run.cells {
         if let Some(cell) = plan.cells.iter().find(|c| c.id == data.cell.id) {
-            let (concurrency, rate) = match cell.load {
-                crate::experiment::Load::Closed { concurrency } => {
-                    (Some(u64::from(concurrency)), None)
-                }
-                crate::experiment::Load::Open { rate, .. } => (None, Some(rate)),
-            };
-            let matrix = cell.matrix.iter().map(|(k, v)| (k, v));
-            data.cell.setting = crate::report::setting_text(concurrency, rate, matrix);
+            data.cell.setting = cell.setting();
             // A mixed cell's records carry their variant's prompt; the cell's is "mixed".
             data.cell.prompt.clone_from(&cell.prompt);
         }

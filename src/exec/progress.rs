@@ -267,12 +267,7 @@ impl Drop for Progress {
 
 /// "label × prompt · c4 server.parallel=2": the cell with its setting.
 fn cell_name(cell: &Cell) -> String {
-    let (concurrency, rate) = match cell.load {
-        crate::experiment::Load::Closed { concurrency } => (Some(u64::from(concurrency)), None),
-        crate::experiment::Load::Open { rate, .. } => (None, Some(rate)),
-    };
-    let matrix = cell.matrix.iter().map(|(k, v)| (k, v));
-    let setting = crate::report::setting_text(concurrency, rate, matrix);
+    let setting = cell.setting();
     let base = format!("{} × {}", cell.label, cell.prompt);
     if setting.is_empty() {
         base

@@ -72,7 +72,8 @@ pub fn finish_run(stored: &StoredRun, options: &RenderOptions) -> Result<Finishe
     model.slo = stored.plan.slo.clone();
     model.monitor = monitor_view(manifest, &model, &read.cell_starts, &samples, run_window);
     model.add_monitor_warnings();
-    model.check_thresholds(&options.thresholds);
+    let gate = crate::compare::gate_cells(&model.cells, &options.thresholds);
+    (model.thresholds, model.violations) = (gate.results, gate.violations);
     run.write_json(SUMMARY_FILE, &model)?;
 
     let user = options

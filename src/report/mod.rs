@@ -15,6 +15,7 @@ mod csv;
 pub mod fixture;
 mod helpers;
 mod model;
+mod outcome;
 #[cfg(test)]
 pub(crate) mod snapshot;
 mod svg;
@@ -26,6 +27,7 @@ pub use helpers::{csv_field, format_bytes, format_ms, format_number, format_pct,
 pub use model::{
     ExperimentInfo, MonitorView, ReportModel, RunInfo, TimelinePoint, REPORT_SCHEMA_VERSION,
 };
+pub use outcome::{ThresholdResult, Violation};
 pub use table::{setting_text, summary_table};
 
 use crate::experiment::ReportFormat;

@@ -51,14 +51,14 @@ pub struct ReportModel {
     pub monitor: Option<MonitorView>,
     /// `[thresholds]` of the experiment, each with its outcome
     /// (`threshold`, `limit`, `checked`, `failed`, `passed`). Empty when none.
-    pub thresholds: Vec<crate::compare::ThresholdResult>,
+    pub thresholds: Vec<super::ThresholdResult>,
     /// `[slo]` targets (`ttft_ms`, `tpot_ms`, `e2e_ms`), drawn on the load
     /// charts; absent without `[slo]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<crate::experiment::Slo>,
     /// Each threshold that failed in a cell (`threshold`, `metric`, `cell`,
     /// `label`, `value`, `limit`, `message`); the run exits 6 when not empty.
-    pub violations: Vec<crate::compare::Violation>,
+    pub violations: Vec<super::Violation>,
 }
 
 /// One point of the resource timeline.
@@ -183,13 +183,6 @@ impl ReportModel {
 }
 
 impl ReportModel {
-    /// Checks `[thresholds]` on the cells and keeps the outcome in the model.
-    pub fn check_thresholds(&mut self, thresholds: &[crate::compare::Threshold]) {
-        let gate = crate::compare::gate_cells(&self.cells, thresholds);
-        self.thresholds = gate.results;
-        self.violations = gate.violations;
-    }
-
     /// Adds what the monitor saw to the warnings (other work on the
     /// machine, a busy client, missing GPU data) and groups them again.
     pub fn add_monitor_warnings(&mut self) {
