@@ -356,10 +356,18 @@ impl Svg {
 
     /// A horizontal axis at `y` with vertical grid lines up to `top`.
     pub fn x_axis(&mut self, scale: &Scale, ticks: &[f64], (top, y): (f64, f64), unit: Unit) {
-        for (&tick, label) in ticks.iter().zip(unit.tick_labels(ticks)) {
+        let last = ticks.len().saturating_sub(1);
+        for (i, (&tick, label)) in ticks.iter().zip(unit.tick_labels(ticks)).enumerate() {
             let x = scale.at(tick);
             self.line((x, top), (x, y), "grid");
-            self.text(x, y + 14.0, "tick", "middle", &label);
+            // The end labels sit inside the plot: the first would run into
+            // the y axis's lowest label, the last past the chart's edge.
+            let anchor = match i {
+                0 if last > 0 => "start",
+                i if i == last && last > 0 => "end",
+                _ => "middle",
+            };
+            self.text(x, y + 14.0, "tick", anchor, &label);
         }
         self.line((scale.from, y), (scale.to, y), "axis");
     }
