@@ -33,7 +33,7 @@
 //! than its source (`FAST_SSE_BIN` overrides the path).
 
 use llmbench::backend::Backend;
-use llmbench::exec::{execute, ExecOptions, Progress, Target, WithProgress};
+use llmbench::exec::{execute, ExecOptions, Progress, ProgressMode, Target, WithProgress};
 use llmbench::experiment::Experiment;
 use llmbench::plan::Plan;
 use llmbench::record::Record;
@@ -571,7 +571,11 @@ fn run_once(
     // The sink a real run uses: the record writer and a (hidden) progress bar.
     let mut sink = WithProgress {
         sink: RecordWriter::open(&run, save).expect("record writer"),
-        progress: Progress::new(plan.total_requests(), plan.cells.len() as u64, false),
+        progress: Progress::new(
+            plan.measured_requests(),
+            plan.cells.len() as u64,
+            ProgressMode::Silent,
+        ),
     };
     let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let peak_resettable = reset_peak_rss();

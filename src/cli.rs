@@ -146,6 +146,10 @@ pub struct CompareArgs {
     /// Significance level of the Mann–Whitney U test.
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
+    /// Fail a change beyond its --fail-on limit even when the test does not
+    /// call it significant (by default such a change passes, as noise).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, clap::Args)]

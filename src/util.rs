@@ -1,8 +1,44 @@
 //! Small shared helpers: human durations ("250ms", "60s", "2m") and their
-//! serde form, the TLS provider every HTTP client needs, and whether a
-//! request failed on a kept-alive connection the server had closed.
+//! serde form, the TLS provider every HTTP client needs, whether a
+//! request failed on a kept-alive connection the server had closed, and
+//! command output on stdout that survives a reader going away.
 
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// Set once stdout's reader has gone away: later output is dropped.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` and a newline to standard output, as `println!` would,
+/// without its panics. A reader that has gone away (`llmbench plan --json |
+/// head -c 10`, `llmbench compare … | true`) is not an error: the rest of
+/// the output is dropped quietly and the command finishes as it would, so a
+/// gate still exits with its code. Any other failure — a full disk behind
+/// `> file` — is returned in words.
+pub fn print(text: &str) -> Result<(), String> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => Err(stdout_error(&e.to_string())),
+    }
+}
+
+/// The message for a failed write to standard output.
+pub fn stdout_error(cause: &str) -> String {
+    format!("cannot write to standard output: {cause} (is the disk behind it full?)")
+}
 
 /// reqwest is built without a default TLS provider (see DEPENDENCIES.md):
 /// install ring's once before building any client. Idempotent.

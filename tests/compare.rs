@@ -35,8 +35,14 @@ fn mock(ttft_ms: u64) -> MockServer {
 
 /// Runs one experiment against `server`; returns the run directory.
 fn run(server: &MockServer, out: &Path) -> PathBuf {
+    run_with(server, out, "hello", "", 0)
+}
+
+/// Runs the experiment with prompt id `prompt` and `extra` TOML appended,
+/// expecting exit code `want`; returns the run directory.
+fn run_with(server: &MockServer, out: &Path, prompt: &str, extra: &str, want: u8) -> PathBuf {
     let file = out.join(format!(
-        "e-{}.toml",
+        "e-{}-{prompt}.toml",
         server.url().replace([':', '/', '.'], "_")
     ));
     let experiment = format!(
@@ -58,8 +64,9 @@ repetitions = 8
 warmup = 1
 
 [[prompts]]
-id = "hello"
+id = "{prompt}"
 text = "Say hello."
+{extra}
 "#,
         server.url()
     );
@@ -78,7 +85,7 @@ text = "Say hello."
         Ok(code) => code,
         Err(error) => panic!("llmbench exec failed: {error}"),
     };
-    assert_eq!(code, 0, "exec exit code");
+    assert_eq!(code, want, "exec exit code");
     let made: Vec<PathBuf> = run_dirs(&runs)
         .into_iter()
         .filter(|d| !before.contains(d))
@@ -136,7 +143,7 @@ fn the_slower_run_is_flagged_and_equal_runs_are_not() {
     );
     let message = &comparison.violations[0].message;
     assert!(
-        message.starts_with("ttft.p50 of qwen3:0.6b × hello ("),
+        message.starts_with("ttft.p50 of qwen3:0.6b × hello · c1 ("),
         "{message}"
     );
     assert!(message.ends_with("fails if > +10%"), "{message}");
@@ -203,4 +210,139 @@ fn a_directory_that_is_not_a_run_is_an_error() {
         .expect_err("fails")
         .to_string();
     assert!(error.contains("not a run directory"), "{error}");
+}
+
+/// `llmbench compare` as the command line runs it: the exit code, or the
+/// error's code and message.
+fn compare_cli(a: &Path, b: &Path, extra: &[&str]) -> Result<u8, (u8, String)> {
+    let mut args = vec![
+        "llmbench".to_string(),
+        "compare".to_string(),
+        a.display().to_string(),
+        b.display().to_string(),
+        "--format".to_string(),
+        "json".to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    llmbench::app::run(llmbench::cli::Cli::parse_from(args)).map_err(|e| (e.code, e.message))
+}
+
+#[test]
+fn a_gate_over_runs_with_no_cell_in_common_exits_2() {
+    let _serial = serial();
+    let out = tempfile::tempdir().expect("temp dir");
+    let server = mock(50);
+    let hello = run(&server, out.path());
+    let other = run_with(&server, out.path(), "other", "", 0);
+    let gate = ["--fail-on", "ttft.p50 > +10%"];
+    let (code, message) = compare_cli(&hello, &other, &gate).expect_err("compared nothing");
+    assert_eq!(code, 2, "{message}");
+    assert!(message.contains("the gate compared nothing"), "{message}");
+    // A metric a comparison cannot hold, and a change without %, are refused up front.
+    for (bad, want) in [
+        ("throughput < -5%", "one figure per run"),
+        ("ttft.p50 > +10", "needs `%`"),
+    ] {
+        let (code, message) =
+            compare_cli(&hello, &hello, &["--fail-on", bad]).expect_err("refused");
+        assert_eq!(code, 2, "{bad}: {message}");
+        assert!(message.contains(want), "{bad}: {message}");
+    }
+    assert_eq!(compare_cli(&hello, &hello, &gate), Ok(0));
+}
+
+#[test]
+fn threshold_outcomes_are_kept_in_summary_json_and_every_report() {
+    let _serial = serial();
+    let out = tempfile::tempdir().expect("temp dir");
+    let server = mock(300);
+    let extra = "[thresholds]\n\"ttft.p50\" = \"< 100ms\"\n\"errors.rate\" = \"< 1%\"\n[report]\nformats = [\"markdown\", \"json\", \"html\"]\n";
+    let dir = run_with(&server, out.path(), "hello", extra, 6);
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("summary.json")).expect("summary.json"),
+    )
+    .expect("JSON");
+    let outcome: Vec<(String, bool)> = summary["thresholds"]
+        .as_array()
+        .expect("thresholds")
+        .iter()
+        .map(|t| {
+            (
+                t["threshold"].as_str().unwrap_or("").to_string(),
+                t["passed"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcome,
+        [
+            ("errors.rate < 1%".to_string(), true),
+            ("ttft.p50 < 100ms".to_string(), false)
+        ]
+    );
+    let message = summary["violations"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("ttft.p50 of qwen3:0.6b × hello · c1 ("),
+        "{message}"
+    );
+    let cell = summary["violations"][0]["cell"].as_str().unwrap_or("?");
+    for report in ["report.md", "report.html"] {
+        let text = std::fs::read_to_string(dir.join(report)).expect(report);
+        assert!(
+            text.contains("Thresholds: ") && text.contains(&format!("hello · c1 ({cell})")),
+            "{report}"
+        );
+    }
+    // `llmbench report` checks the run's own thresholds again and writes
+    // only the formats the experiment asked for.
+    std::fs::remove_file(dir.join("report.md")).expect("remove");
+    let args = ["llmbench", "report", &dir.display().to_string()];
+    let code = llmbench::app::run(llmbench::cli::Cli::parse_from(args)).expect("report runs");
+    assert_eq!(code, 6);
+    assert!(dir.join("report.md").exists());
+    assert!(!dir.join("requests.csv").exists(), "csv was not asked for");
+}
+
+/// Runs `script` in bash with `$LLMBENCH` set to the binary; returns
+/// (llmbench's exit code from PIPESTATUS, stderr).
+fn piped(script: &str) -> (i32, String) {
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("{script}; exit ${{PIPESTATUS[0]}}"))
+        .env("LLMBENCH", env!("CARGO_BIN_EXE_llmbench"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("bash runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_and_a_full_disk_says_so() {
+    let (code, stderr) =
+        piped("\"$LLMBENCH\" plan experiments/serving.toml --json | head -c 10 >/dev/null");
+    assert_eq!((code, stderr.as_str()), (0, ""), "plan | head");
+    let (code, stderr) = piped("\"$LLMBENCH\" plan experiments/serving.toml --json > /dev/full");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot write to standard output: No space left on device"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let _serial = serial();
+    let out = tempfile::tempdir().expect("temp dir");
+    let (fast, slow) = (mock(50), mock(250));
+    let (a, b) = (run(&fast, out.path()), run(&slow, out.path()));
+    // The reader is gone before compare writes: the gate still decides the code.
+    let script = format!(
+        "\"$LLMBENCH\" compare {} {} --fail-on 'ttft.p50 > +10%' | true",
+        a.display(),
+        b.display()
+    );
+    let (code, stderr) = piped(&script);
+    assert_eq!(code, 6, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

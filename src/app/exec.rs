@@ -5,7 +5,6 @@
 use super::{expand_files, AppError};
 use crate::cli::{exit, ExecArgs};
 use crate::pipeline::{run_experiment, RunOptions};
-use std::io::IsTerminal;
 use tokio::sync::watch;
 
 pub async fn exec(args: ExecArgs) -> Result<u8, AppError> {
@@ -27,7 +26,7 @@ pub async fn exec(args: ExecArgs) -> Result<u8, AppError> {
     let options = RunOptions {
         out: args.out.clone(),
         templates: args.templates.clone(),
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        progress: !args.quiet,
     };
     let mut code = exit::OK;
     for experiment in &experiments {

@@ -28,7 +28,7 @@ pub async fn models(args: ModelsArgs) -> Result<u8, AppError> {
     if args.json {
         let text = serde_json::to_string_pretty(&models)
             .map_err(|e| AppError::new(exit::ERROR, e.to_string()))?;
-        println!("{text}");
+        crate::util::print(&text).map_err(|e| AppError::new(exit::ERROR, e))?;
         return Ok(exit::OK);
     }
     let mut table = Table::new();
@@ -42,7 +42,7 @@ pub async fn models(args: ModelsArgs) -> Result<u8, AppError> {
             .collect();
         table.add_row(vec![model.id.clone(), details.join("\n")]);
     }
-    println!("{table}");
+    crate::util::print(&table.to_string()).map_err(|e| AppError::new(exit::ERROR, e))?;
     Ok(exit::OK)
 }
 

@@ -19,10 +19,12 @@ pub fn plan(args: PlanArgs) -> Result<u8, AppError> {
         });
         let text = serde_json::to_string_pretty(&value)
             .map_err(|e| AppError::new(exit::ERROR, e.to_string()))?;
-        println!("{text}");
+        crate::util::print(&text).map_err(|e| AppError::new(exit::ERROR, e))?;
     } else {
-        println!("{}", plan_table(&plan));
-        println!("{}", plan_totals(&plan));
+        crate::util::print(&plan_table(&plan).to_string())
+            .map_err(|e| AppError::new(exit::ERROR, e))?;
+        crate::util::print(&plan_totals(&plan).to_string())
+            .map_err(|e| AppError::new(exit::ERROR, e))?;
     }
     Ok(exit::OK)
 }
@@ -97,7 +99,8 @@ pub fn validate(args: ValidateArgs) -> Result<u8, AppError> {
     for file in expand_files(&args.files)? {
         let experiment = crate::experiment::load(&file, &args.set)?;
         let plan = make_plan(&experiment);
-        println!("ok  {}  ({})", file.display(), plan_totals(&plan));
+        crate::util::print(&format!("ok  {}  ({})", file.display(), plan_totals(&plan)))
+            .map_err(|e| AppError::new(exit::ERROR, e))?;
     }
     Ok(exit::OK)
 }

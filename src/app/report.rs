@@ -9,18 +9,47 @@ use crate::store::StoredRun;
 
 pub fn report(args: ReportArgs) -> Result<u8, AppError> {
     let stored = StoredRun::open(&args.run_dir)?;
+    let (formats, templates, thresholds) = match stored_experiment(&stored) {
+        Ok(experiment) => (
+            experiment.report.formats,
+            [experiment.report.templates, args.templates].concat(),
+            experiment.thresholds,
+        ),
+        Err(why) => {
+            eprintln!("note: {why}; writing every built-in format and checking no [thresholds]");
+            (
+                vec![
+                    ReportFormat::Markdown,
+                    ReportFormat::Json,
+                    ReportFormat::Html,
+                    ReportFormat::Csv,
+                ],
+                args.templates,
+                Vec::new(),
+            )
+        }
+    };
     let options = RenderOptions {
-        formats: vec![
-            ReportFormat::Markdown,
-            ReportFormat::Json,
-            ReportFormat::Html,
-            ReportFormat::Csv,
-        ],
-        templates: args.templates,
+        formats,
+        templates,
         print_table: true,
-        thresholds: Vec::new(),
+        thresholds,
     };
     Ok(finish_run(&stored, &options)?.code)
+}
+
+/// The experiment as the run saw it: the stored copy of its file with the
+/// run's `--set` overrides, read as if from its original place (so relative
+/// prompt files and templates resolve as they did). It says which report
+/// formats and `[thresholds]` `llmbench report` renders and checks.
+fn stored_experiment(stored: &StoredRun) -> Result<crate::experiment::Experiment, String> {
+    let file = stored.dir.file(crate::store::EXPERIMENT_FILE);
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let manifest = &stored.manifest;
+    let path = std::path::Path::new(&manifest.experiment_path);
+    crate::experiment::load_str(path, &text, &manifest.overrides)
+        .map_err(|e| format!("the run's experiment does not load again ({e})"))
 }
 
 /// `llmbench compare`: the comparison on standard output; exit 6 when a
@@ -38,11 +67,18 @@ pub fn compare(args: crate::cli::CompareArgs) -> Result<u8, AppError> {
         noise_pct: args.noise,
         alpha: args.alpha,
         fail_on,
+        strict: args.strict,
     };
     let comparison = crate::compare::compare_runs(&args.run_a, &args.run_b, &options)
         .map_err(|e| AppError::caused_by(exit::ERROR, e))?;
     let text = crate::compare::render_comparison(&comparison, args.format)
         .map_err(|e| AppError::new(exit::TEMPLATE, e))?;
-    println!("{text}");
+    crate::util::print(&text).map_err(|e| AppError::new(exit::ERROR, e))?;
+    if let Some(error) = comparison.gate_error() {
+        return Err(AppError::new(exit::BAD_INPUT, error));
+    }
+    for held in &comparison.not_significant {
+        eprintln!("threshold passed as noise: {}", held.message);
+    }
     Ok(report_violations(&comparison.violations))
 }

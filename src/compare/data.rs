@@ -68,6 +68,7 @@ impl RunData {
                             model: record.model.clone(),
                             label,
                             prompt: record.prompt.clone(),
+                            setting: String::new(),
                         },
                         counts: SideCounts::default(),
                         requests: Vec::new(),

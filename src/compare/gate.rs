@@ -3,6 +3,11 @@
 //! [`check_comparison`]: changes from A to B, absolute limits on B). A value
 //! that cannot be found (the metric was not measured in a cell, or all its
 //! requests failed) fails the gate: a gate that cannot see must not pass.
+//! A change fails only when it is beyond its limit *and* the comparison's
+//! Mann–Whitney test calls it significant, unless the gate is strict: a
+//! gate must not fail on noise either. Each threshold's outcome (cells
+//! checked, failed, beyond the limit but not significant) is kept in a
+//! [`ThresholdResult`] so reports can say why a job passed or failed.
 
 use super::threshold::{Limit, Target, Threshold};
 use super::{change_pct, CellComparison, CellRef, Comparison, SideCounts};
@@ -10,23 +15,34 @@ use crate::aggregate::CellSummary;
 use crate::stats::Summary;
 use serde::{Deserialize, Serialize};
 
-/// A threshold that failed in one cell.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Violation {
-    /// The threshold as written.
-    pub threshold: String,
-    /// The metric as written (`ttft.p95`).
-    pub metric: String,
-    pub cell: String,
-    /// "label × prompt".
-    pub label: String,
-    /// The value compared (the change in percent for a change limit);
-    /// `None` when it could not be measured.
-    pub value: Option<f64>,
-    /// The limit in words (`fails if > +10%`, `required < 800 ms`).
-    pub limit: String,
-    /// One line for people: metric, cell, value and limit.
-    pub message: String,
+pub use crate::report::{ThresholdResult, Violation};
+
+/// A gate's outcome: per threshold, and each failure.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GateOutcome {
+    pub results: Vec<ThresholdResult>,
+    /// Thresholds that failed, per cell; the gate fails when this is not empty.
+    pub violations: Vec<Violation>,
+    /// Changes beyond a limit that the test did not call significant.
+    pub not_significant: Vec<Violation>,
+}
+
+impl GateOutcome {
+    fn tally(&mut self, threshold: &Threshold, checked: usize, before: (usize, usize)) {
+        let failed = self.violations.len() - before.0;
+        self.results.push(ThresholdResult {
+            threshold: threshold.text.clone(),
+            limit: threshold.limit_text(),
+            checked,
+            failed,
+            not_significant: self.not_significant.len() - before.1,
+            passed: failed == 0,
+        });
+    }
+
+    fn marks(&self) -> (usize, usize) {
+        (self.violations.len(), self.not_significant.len())
+    }
 }
 
 /// What a threshold reads from one cell of one run.
@@ -69,7 +85,7 @@ fn violation(
     value: Option<f64>,
     shown: String,
 ) -> Violation {
-    let label = format!("{} × {}", cell.label, cell.prompt);
+    let label = cell.name();
     let limit = threshold.limit_text();
     Violation {
         threshold: threshold.text.clone(),
@@ -82,13 +98,31 @@ fn violation(
             threshold.name, cell.id
         ),
         limit,
+        p_value: None,
     }
 }
 
 /// Checks absolute thresholds against one run's cells; change limits are
 /// skipped (they need two runs).
 pub fn check_cells(cells: &[CellSummary], thresholds: &[Threshold]) -> Vec<Violation> {
-    let mut out = Vec::new();
+    gate_cells(cells, thresholds).violations
+}
+
+/// [`check_cells`] with each threshold's outcome, threshold by threshold.
+pub fn gate_cells(cells: &[CellSummary], thresholds: &[Threshold]) -> GateOutcome {
+    let mut gate = GateOutcome::default();
+    for threshold in thresholds
+        .iter()
+        .filter(|t| matches!(t.limit, Limit::Absolute(_)))
+    {
+        let before = gate.marks();
+        check_cells_on(cells, threshold, &mut gate.violations);
+        gate.tally(threshold, cells.len(), before);
+    }
+    gate
+}
+
+fn check_cells_on(cells: &[CellSummary], threshold: &Threshold, out: &mut Vec<Violation>) {
     for cell in cells {
         let counts = SideCounts {
             measured: cell.counts.measured,
@@ -108,15 +142,14 @@ pub fn check_cells(cells: &[CellSummary], thresholds: &[Threshold]) -> Vec<Viola
             model: cell.model.clone(),
             label: cell.label.clone(),
             prompt: cell.prompt.clone(),
+            setting: crate::report::setting_text(
+                cell.load.concurrency.map(u64::from),
+                cell.load.rate,
+                cell.matrix.iter(),
+            ),
         };
-        for threshold in thresholds
-            .iter()
-            .filter(|t| matches!(t.limit, Limit::Absolute(_)))
-        {
-            check_absolute(threshold, &side, &id, &mut out);
-        }
+        check_absolute(threshold, &side, &id, out);
     }
-    out
 }
 
 fn check_absolute(
@@ -138,18 +171,35 @@ fn check_absolute(
 }
 
 /// Checks `--fail-on` thresholds against a comparison: a change limit on
-/// the change from A to B, an absolute limit on B's value.
-pub fn check_comparison(comparison: &Comparison, thresholds: &[Threshold]) -> Vec<Violation> {
-    let mut out = Vec::new();
-    for cell in &comparison.cells {
-        for threshold in thresholds {
-            check_cell(threshold, cell, &mut out);
+/// the change from A to B (failing only when significant, unless
+/// `strict`), an absolute limit on B's value.
+pub fn check_comparison(
+    comparison: &Comparison,
+    thresholds: &[Threshold],
+    strict: bool,
+) -> GateOutcome {
+    let mut gate = GateOutcome::default();
+    for threshold in thresholds {
+        let before = gate.marks();
+        for cell in &comparison.cells {
+            check_cell(threshold, cell, strict, &mut gate);
         }
+        gate.tally(threshold, comparison.cells.len(), before);
     }
-    out
+    gate
 }
 
-fn check_cell(threshold: &Threshold, cell: &CellComparison, out: &mut Vec<Violation>) {
+/// Whether the comparison's test calls the change of `target` significant
+/// (`None` when the target has no test: error counts).
+fn significance(cell: &CellComparison, target: &Target) -> Option<(bool, Option<f64>)> {
+    let Target::Stat { metric, .. } = target else {
+        return None;
+    };
+    let found = cell.metrics.iter().find(|m| &m.metric == metric)?;
+    Some((found.significant, found.p_value))
+}
+
+fn check_cell(threshold: &Threshold, cell: &CellComparison, strict: bool, gate: &mut GateOutcome) {
     let summary_of = |pick_b: bool| {
         move |name: &str| {
             cell.metrics
@@ -172,7 +222,7 @@ fn check_cell(threshold: &Threshold, cell: &CellComparison, out: &mut Vec<Violat
         stat: &lookup_b,
     };
     match threshold.limit {
-        Limit::Absolute(_) => check_absolute(threshold, &side_b, &cell.cell, out),
+        Limit::Absolute(_) => check_absolute(threshold, &side_b, &cell.cell, &mut gate.violations),
         Limit::Change(_) => {
             let a = read(&side_a, &threshold.target);
             let b = read(&side_b, &threshold.target);
@@ -187,9 +237,24 @@ fn check_cell(threshold: &Threshold, cell: &CellComparison, out: &mut Vec<Violat
                         threshold.target.format(a),
                         threshold.target.format(b)
                     );
-                    out.push(violation(threshold, &cell.cell, Some(change), shown));
+                    let mut found = violation(threshold, &cell.cell, Some(change), shown);
+                    match significance(cell, &threshold.target) {
+                        Some((false, p)) if !strict => {
+                            found.p_value = p;
+                            found.message.push_str(&format!(
+                                ", but not significant (p {}), so it does not fail (--strict fails it)",
+                                p.map_or("–".to_string(), |p| format!("{p:.3}"))
+                            ));
+                            gate.not_significant.push(found);
+                        }
+                        Some((_, p)) => {
+                            found.p_value = p;
+                            gate.violations.push(found);
+                        }
+                        None => gate.violations.push(found),
+                    }
                 }
-                None => out.push(violation(
+                None => gate.violations.push(violation(
                     threshold,
                     &cell.cell,
                     None,

@@ -15,7 +15,9 @@ mod render;
 mod threshold;
 
 pub use data::{CellData, RunData};
-pub use gate::{check_cells, check_comparison, Violation};
+pub use gate::{
+    check_cells, check_comparison, gate_cells, GateOutcome, ThresholdResult, Violation,
+};
 pub use mannwhitney::{erfc, mann_whitney_u, MannWhitney};
 pub use render::{render_comparison, CompareFormat};
 pub use threshold::{parse_requirement, parse_threshold, Limit, Op, Rule, Target, Threshold};
@@ -38,6 +40,9 @@ pub struct CompareOptions {
     pub alpha: f64,
     /// `--fail-on` thresholds, checked on the comparison.
     pub fail_on: Vec<Threshold>,
+    /// Fail a change beyond its limit even when the test does not call it
+    /// significant (`--strict`).
+    pub strict: bool,
 }
 
 impl Default for CompareOptions {
@@ -46,6 +51,7 @@ impl Default for CompareOptions {
             noise_pct: 2.0,
             alpha: 0.05,
             fail_on: Vec::new(),
+            strict: false,
         }
     }
 }
@@ -97,6 +103,23 @@ pub struct CellRef {
     pub model: String,
     pub label: String,
     pub prompt: String,
+    /// Load level and matrix values (`c4 server.parallel=2`); empty when
+    /// the run's plan cannot be read or the cell has none.
+    #[serde(default)]
+    pub setting: String,
+}
+
+impl CellRef {
+    /// "label × prompt · setting": the cell in words, setting included so
+    /// cells that differ only in load or server settings are told apart.
+    pub fn name(&self) -> String {
+        let base = format!("{} × {}", self.label, self.prompt);
+        if self.setting.is_empty() {
+            base
+        } else {
+            format!("{base} · {}", self.setting)
+        }
+    }
 }
 
 /// Request counts of one side of a cell.
@@ -168,6 +191,31 @@ pub struct Comparison {
     pub thresholds: Vec<String>,
     /// Thresholds that failed; the gate fails when this is not empty.
     pub violations: Vec<Violation>,
+    /// Each threshold's outcome: cells checked, failed, not significant.
+    #[serde(default)]
+    pub gate: Vec<ThresholdResult>,
+    /// Changes beyond a limit that the test did not call significant
+    /// (they pass, unless `strict`).
+    #[serde(default)]
+    pub not_significant: Vec<Violation>,
+    /// Whether changes failed without a significance test (`--strict`).
+    #[serde(default)]
+    pub strict: bool,
+}
+
+impl Comparison {
+    /// Why a gate on this comparison cannot be trusted, when it cannot: it
+    /// has thresholds but no cell of A matched one of B, so it checked nothing.
+    pub fn gate_error(&self) -> Option<String> {
+        if self.thresholds.is_empty() || !self.cells.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "the gate compared nothing: none of A's {} cells matches one of B's {} (cells match by id, a hash of model, backend, prompt and settings); compare two runs of the same experiment, or runs whose models, prompts and settings agree",
+            self.only_in_a.len(),
+            self.only_in_b.len()
+        ))
+    }
 }
 
 /// Compares the runs in directories `a` (baseline) and `b`; fails only
@@ -177,9 +225,27 @@ pub fn compare_runs(
     b: &Path,
     options: &CompareOptions,
 ) -> Result<Comparison, crate::store::StoreError> {
-    let a = RunData::load(a)?;
-    let b = RunData::load(b)?;
+    let (a_dir, b_dir) = (a, b);
+    let mut a = RunData::load(a)?;
+    let mut b = RunData::load(b)?;
+    name_settings(&mut a, a_dir);
+    name_settings(&mut b, b_dir);
     Ok(compare(&a, &b, options))
+}
+
+/// Puts each cell's setting (load level, matrix values) and prompt from
+/// the run's plan on its reference; a plan that cannot be read leaves them empty.
+fn name_settings(run: &mut RunData, dir: &Path) {
+    let Ok(plan) = crate::store::RunDir::open(dir).and_then(|d| d.read_plan()) else {
+        return;
+    };
+    for data in &mut run.cells {
+        if let Some(cell) = plan.cells.iter().find(|c| c.id == data.cell.id) {
+            data.cell.setting = cell.setting();
+            // A mixed cell's records carry their variant's prompt; the cell's is "mixed".
+            data.cell.prompt.clone_from(&cell.prompt);
+        }
+    }
 }
 
 /// Compares two runs already read.
@@ -219,8 +285,14 @@ pub fn compare(a: &RunData, b: &RunData, options: &CompareOptions) -> Comparison
         verdicts,
         thresholds: options.fail_on.iter().map(|t| t.text.clone()).collect(),
         violations: Vec::new(),
+        gate: Vec::new(),
+        not_significant: Vec::new(),
+        strict: options.strict,
     };
-    comparison.violations = check_comparison(&comparison, &options.fail_on);
+    let gate = check_comparison(&comparison, &options.fail_on, options.strict);
+    comparison.violations = gate.violations;
+    comparison.gate = gate.results;
+    comparison.not_significant = gate.not_significant;
     comparison
 }
 

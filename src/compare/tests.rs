@@ -113,6 +113,7 @@ fn ttft_run(id: &str, ttfts: &[f64]) -> RunData {
         model: "m".into(),
         label: "M".into(),
         prompt: "p".into(),
+        setting: String::new(),
     };
     let counts = SideCounts {
         measured: ttfts.len() as u64,
@@ -225,7 +226,9 @@ fn thresholds_parse_in_both_spellings() {
         (Target::ErrorRate, Limit::Absolute(0.01))
     );
     assert_eq!(
-        parse_threshold("throughput < 50").expect("parses").target,
+        parse_requirement("throughput", "> 50")
+            .expect("parses")
+            .target,
         Target::Throughput
     );
 }
@@ -247,6 +250,14 @@ fn bad_thresholds_say_what_to_write() {
         ("ttft.p42 > 1", "`p42` is not a statistic"),
         ("errors.rate > +5%", "errors.rate takes an absolute limit"),
         ("ttft.p95 > fast", "`fast` is not a number"),
+        // A signed number without % was read as 10 ms.
+        ("ttft.p50 > +10", "needs `%` (`+10%`)"),
+        ("decode_tps.mean < -5", "needs `%` (`-5%`)"),
+        // Accepted before, then failed in every cell: a comparison has no throughput.
+        ("throughput < -5%", "`throughput` is one figure per run"),
+        ("request_rate < -5%", "gate on a per-request metric instead"),
+        ("load.p50 > +10%", "`load` is not compared between runs"),
+        ("output_tokens.mean < -5%", "compare one of ttft, tpot, e2e"),
     ];
     for (text, want) in cases {
         let error = parse_threshold(text).expect_err(text);
@@ -268,24 +279,41 @@ fn absolute_thresholds_name_metric_cell_value_and_limit() {
         parse_requirement("errors.rate", "< 1%").expect("parses"),
         parse_requirement("decode_tps.mean", "> 20").expect("parses"),
     ];
-    let violations = check_cells(&model.cells, &thresholds);
+    let gate = gate_cells(&model.cells, &thresholds);
+    let violations = &gate.violations;
     let messages: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
     assert_eq!(violations.len(), 3, "{messages:#?}");
+    // Threshold by threshold; each cell named with its setting.
     assert!(
-        messages[0].starts_with(
-            "errors.rate of Qwen3 0.6B × count (qwen3.count.1a2b3c01): 16.67%, required < 1.00%"
+        messages[0]
+            .starts_with("ttft.p95 of SmolLM2 <360M> × hello · c1 (smollm2.hello.1a2b3c02): "),
+        "{messages:#?}"
+    );
+    assert!(
+        messages[0].ends_with(" ms, required < 200 ms"),
+        "{messages:#?}"
+    );
+    assert_eq!(violations[0].value.map(|v| v > 200.0), Some(true));
+    assert!(
+        messages[2].starts_with(
+            "errors.rate of Qwen3 0.6B × count · c1 (qwen3.count.1a2b3c01): 16.67%, required < 1.00%"
         ),
         "{messages:#?}"
     );
-    assert!(
-        messages[1].starts_with("ttft.p95 of SmolLM2 <360M> × hello (smollm2.hello.1a2b3c02): "),
-        "{messages:#?}"
+    let outcome: Vec<(&str, usize, usize, bool)> = gate
+        .results
+        .iter()
+        .map(|r| (r.threshold.as_str(), r.checked, r.failed, r.passed))
+        .collect();
+    assert_eq!(
+        outcome,
+        [
+            ("ttft.p95 < 200ms", 4, 2, false),
+            ("errors.rate < 1%", 4, 1, false),
+            ("decode_tps.mean > 20", 4, 0, true),
+        ]
     );
-    assert!(
-        messages[1].ends_with(" ms, required < 200 ms"),
-        "{messages:#?}"
-    );
-    assert_eq!(violations[1].value.map(|v| v > 200.0), Some(true));
+    assert_eq!(check_cells(&model.cells, &thresholds), gate.violations);
     let passing = check_cells(
         &model.cells,
         &[parse_requirement("ttft.p95", "< 1s").expect("parses")],
@@ -358,6 +386,103 @@ fn output_formats_match_their_snapshots() {
     );
 }
 
+#[test]
+fn a_change_beyond_the_limit_fails_only_when_significant() {
+    let base = [100.0, 100.1, 100.2, 100.3, 100.4, 100.5];
+    // A median 20% up on samples that overlap: p well above 0.05.
+    let noisy = ttft_run("n", &[60.0, 180.0, 95.0, 140.0, 70.0, 160.0, 125.0]);
+    let options = CompareOptions {
+        fail_on: vec![parse_threshold("ttft.p50 > +10%").expect("parses")],
+        ..CompareOptions::default()
+    };
+    let comparison = compare(&ttft_run("a", &base), &noisy, &options);
+    let ttft = &comparison.cells[0].metrics[0];
+    assert!(
+        ttft.change_pct.p50.is_some_and(|c| c > 10.0) && !ttft.significant,
+        "{ttft:?}"
+    );
+    assert!(
+        comparison.violations.is_empty(),
+        "{:?}",
+        comparison.violations
+    );
+    assert_eq!(comparison.not_significant.len(), 1);
+    assert!(
+        comparison.not_significant[0]
+            .message
+            .contains("but not significant (p 0."),
+        "{}",
+        comparison.not_significant[0].message
+    );
+    assert_eq!(
+        (
+            comparison.gate[0].checked,
+            comparison.gate[0].not_significant,
+            comparison.gate[0].passed
+        ),
+        (1, 1, true)
+    );
+    let strict = CompareOptions {
+        strict: true,
+        ..options.clone()
+    };
+    let literal = compare(&ttft_run("a", &base), &noisy, &strict);
+    assert_eq!(
+        literal.violations.len(),
+        1,
+        "--strict keeps the literal rule"
+    );
+    assert!(!literal.gate[0].passed);
+    // A significant change beyond the limit fails by either rule.
+    let moved: Vec<f64> = base.iter().map(|t| t * 1.5).collect();
+    let slower = compare(&ttft_run("a", &base), &ttft_run("b", &moved), &options);
+    assert_eq!(slower.violations.len(), 1);
+    assert!(slower.violations[0].p_value.is_some_and(|p| p < 0.05));
+}
+
+#[test]
+fn a_gate_that_matched_no_cell_is_an_error() {
+    let options = CompareOptions {
+        fail_on: vec![parse_threshold("ttft.p50 > +10%").expect("parses")],
+        ..CompareOptions::default()
+    };
+    let a = run("a", &fixture::records());
+    let mut other = ttft_run("b", &[100.0, 101.0, 102.0]);
+    other.cells[0].cell.id = "other.experiment.1".into();
+    let comparison = compare(&a, &other, &options);
+    assert!(comparison.cells.is_empty() && comparison.violations.is_empty());
+    let error = comparison
+        .gate_error()
+        .expect("nothing compared is an error");
+    assert!(
+        error.contains("the gate compared nothing: none of A's 4 cells matches one of B's 1"),
+        "{error}"
+    );
+    // Without thresholds there is no gate to trust, and no error.
+    let plain = compare(&a, &other, &CompareOptions::default());
+    assert_eq!(plain.gate_error(), None);
+    // With a match the gate is trusted.
+    let matched = compare(&a, &run("b", &fixture::records()), &options);
+    assert_eq!(matched.gate_error(), None);
+}
+
+#[test]
+fn headings_name_each_cell_with_its_setting() {
+    let mut a = run("a", &fixture::records());
+    let mut b = run("b", &fixture::records());
+    for data in a.cells.iter_mut().chain(b.cells.iter_mut()) {
+        data.cell.setting = "c4 server.parallel=2".into();
+    }
+    let comparison = compare(&a, &b, &CompareOptions::default());
+    for (format, equals) in [(CompareFormat::Md, "="), (CompareFormat::Html, "&#x3D;")] {
+        let text = render_comparison(&comparison, format).expect("renders");
+        assert!(
+            text.contains(&format!("Qwen3 0.6B × hello · c4 server.parallel{equals}2")),
+            "{format:?}: {text:.600}"
+        );
+    }
+}
+
 /// Every compared metric is in the registry, so none is dropped silently.
 #[test]
 fn every_compared_metric_is_a_registered_one() {
@@ -374,8 +499,11 @@ fn every_compared_metric_is_a_registered_one() {
 #[test]
 fn a_threshold_takes_every_short_name_of_the_registry() {
     for metric in crate::metrics::registry::METRICS {
-        let text = format!("{}.p95 > 1", metric.short);
-        let threshold = parse_threshold(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        // In an experiment's [thresholds] any metric goes; `--fail-on` takes
+        // the compared ones (a_gate_refuses_metrics_a_comparison_lacks).
+        let key = format!("{}.p95", metric.short);
+        let text = format!("{key} > 1");
+        let threshold = parse_requirement(&key, "> 1").unwrap_or_else(|e| panic!("{text}: {e}"));
         let expected = Target::Stat {
             metric: metric.name.to_string(),
             stat: "p95".to_string(),

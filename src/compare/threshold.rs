@@ -189,9 +189,45 @@ impl Threshold {
 }
 
 /// Parses a `--fail-on` expression: `METRIC OP VALUE`, e.g. `ttft.p95 > +10%`,
-/// `decode_tps.mean < -5%`, `errors.rate > 1%`, `e2e.p50 > 2s`.
+/// `decode_tps.mean < -5%`, `errors.rate > 1%`, `e2e.p50 > 2s`. A metric
+/// that a comparison does not hold is refused here, not failed in every cell.
 pub fn parse_threshold(text: &str) -> Result<Threshold, String> {
-    parse(text, Rule::FailIf).map_err(|e| format!("threshold `{text}`: {e}"))
+    parse(text, Rule::FailIf)
+        .and_then(|threshold| comparable(&threshold).map(|()| threshold))
+        .map_err(|e| format!("threshold `{text}`: {e}"))
+}
+
+/// Whether a comparison holds what `threshold` reads: the metrics of
+/// [`super::COMPARED`] (each with per-request values to test) and the
+/// error counts. Throughput is one figure per run: no test can say whether
+/// its change is more than noise.
+fn comparable(threshold: &Threshold) -> Result<(), String> {
+    let compared = || {
+        super::COMPARED
+            .iter()
+            .map(|name| short_name(name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &threshold.target {
+        Target::ErrorRate | Target::ErrorCount => Ok(()),
+        Target::Stat { metric, .. } if super::COMPARED.contains(&metric.as_str()) => Ok(()),
+        Target::Stat { metric, .. } => Err(format!(
+            "`{}` is not compared between runs; compare one of {} (or put an absolute limit on it in the experiment's [thresholds])",
+            short_name(metric),
+            compared()
+        )),
+        Target::Throughput | Target::RequestRate => Err(format!(
+            "`{}` is one figure per run, so no test can tell its change from noise; gate on a per-request metric instead, e.g. \"decode_tps.p50 < -5%\" (or put an absolute limit in the experiment's [thresholds])",
+            threshold.name
+        )),
+    }
+}
+
+/// The short name of a summary metric (`ttft_ms` → `ttft`), as thresholds
+/// write it: the metric registry's.
+fn short_name(metric: &str) -> &str {
+    registry::lookup(metric).map_or(metric, |m| m.short)
 }
 
 /// Parses an experiment's `[thresholds]` entry: `"ttft.p95" = "< 800ms"`.
@@ -261,6 +297,12 @@ fn parse_limit(value: &str, target: &Target) -> Result<Limit, String> {
                 "`{value}`: a percentage is a change only with a sign (`+{digits}%` or `-{digits}%`)"
             )),
         };
+    }
+    if signed {
+        let digits = value.trim_start_matches(['+', '-']);
+        return Err(format!(
+            "`{value}`: a signed limit is a change and needs `%` (`{value}%`); an absolute limit has no sign (`{digits}ms` for a time)"
+        ));
     }
     let kind = target.kind();
     if let Some(digits) = value.strip_suffix("ms") {

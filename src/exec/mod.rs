@@ -12,7 +12,7 @@ pub mod shutdown;
 mod sink;
 
 pub use crate::quality::PendingCheck;
-pub use progress::Progress;
+pub use progress::{Progress, ProgressMode};
 pub use request::{measure, Job, RequestContext};
 pub use sink::{RecordSink, WithProgress};
 
@@ -118,7 +118,7 @@ pub async fn execute(
                     break;
                 }
             }
-            run.sink.cell_done();
+            run.sink.cell_done(cell);
         }
         run.note_loaded(target, model).await;
     }

@@ -15,8 +15,8 @@ pub trait RecordSink {
     fn add(&mut self, record: &Record, response: &Response) -> Result<(), StoreError>;
     /// Puts everything added so far where it goes.
     fn flush(&mut self) -> Result<(), StoreError>;
-    /// Every request of a cell is in (for progress displays).
-    fn cell_done(&mut self) {}
+    /// Every request of `cell` is in (for progress displays).
+    fn cell_done(&mut self, _cell: &crate::plan::Cell) {}
 }
 
 impl RecordSink for RecordWriter {
@@ -58,8 +58,8 @@ impl<S: RecordSink> RecordSink for WithProgress<S> {
         self.sink.flush()
     }
 
-    fn cell_done(&mut self) {
-        self.progress.cell_done();
+    fn cell_done(&mut self, cell: &crate::plan::Cell) {
+        self.progress.cell_done(cell);
     }
 }
 
@@ -72,7 +72,7 @@ impl<S: RecordSink + ?Sized> RecordSink for &mut S {
         (**self).flush()
     }
 
-    fn cell_done(&mut self) {
-        (**self).cell_done()
+    fn cell_done(&mut self, cell: &crate::plan::Cell) {
+        (**self).cell_done(cell)
     }
 }

@@ -76,8 +76,11 @@ pub fn finish_run(stored: &StoredRun, options: &RenderOptions) -> Result<Finishe
     let samples = stored.samples();
     let run_window = read.resources.attach(&mut summary, &samples);
     let mut model = ReportModel::new(manifest, summary, &run.path.display().to_string());
+    model.slo = stored.plan.slo.clone();
     model.monitor = monitor_view(manifest, &model, &read.cell_starts, &samples, run_window);
     model.add_monitor_warnings();
+    let gate = crate::compare::gate_cells(&model.cells, &options.thresholds);
+    (model.thresholds, model.violations) = (gate.results, gate.violations);
     run.write_json(SUMMARY_FILE, &model)?;
 
     let templates = select_templates(&options.formats, user);
@@ -88,18 +91,18 @@ pub fn finish_run(stored: &StoredRun, options: &RenderOptions) -> Result<Finishe
             Err(e) => errors.push(e),
         }
     }
+    let print = |text: &str| crate::util::print(text).map_err(|e| AppError::new(exit::ERROR, e));
     if options.print_table {
-        println!("{}", summary_table(&model.cells));
+        print(&summary_table(&model.cells))?;
     }
     for error in &errors {
         eprintln!("error: {error}");
     }
-    println!("run: {}", run.path.display());
+    print(&format!("run: {}", run.path.display()))?;
     for path in &written {
-        println!("report: {}", path.display());
+        print(&format!("report: {}", path.display()))?;
     }
-    let violations = crate::compare::check_cells(&model.cells, &options.thresholds);
-    let code = match report_violations(&violations) {
+    let code = match report_violations(&model.violations) {
         exit::OK if !errors.is_empty() => exit::TEMPLATE,
         code => code,
     };
@@ -199,7 +202,12 @@ fn monitor_view(
         .iter()
         .filter_map(|cell| {
             let start = *cell_starts.get(cell.id.as_str())?;
-            let label = format!("{} · {}", cell.label, cell.prompt);
+            let setting = crate::report::setting_text(
+                cell.load.concurrency.map(u64::from),
+                cell.load.rate,
+                cell.matrix.iter(),
+            );
+            let label = format!("{} × {} {setting}", cell.label, cell.prompt);
             Some(serde_json::json!({ "label": label, "start_ms": start }))
         })
         .collect();

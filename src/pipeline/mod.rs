@@ -52,7 +52,8 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// Report templates on top of the experiment's own.
     pub templates: Vec<PathBuf>,
-    /// Draw the progress bar on standard error.
+    /// Show progress on standard error: a bar on a terminal, else a line
+    /// per cell and a heartbeat (`ProgressMode::for_stderr`).
     pub progress: bool,
 }
 
@@ -103,8 +104,9 @@ async fn execute_to_files(
     cancel: watch::Receiver<bool>,
 ) -> Result<Executed, AppError> {
     let save = run.experiment.report.save_responses;
-    let total = run.plan.total_requests();
-    let progress = Progress::new(total, run.plan.cells.len() as u64, options.progress);
+    let total = run.plan.measured_requests();
+    let mode = crate::exec::ProgressMode::for_stderr(!options.progress);
+    let progress = Progress::new(total, run.plan.cells.len() as u64, mode);
     let mut sink = WithProgress {
         sink: RecordWriter::open(&run.dir, save)?,
         progress,

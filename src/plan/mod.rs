@@ -209,6 +209,41 @@ fn server_points(experiment: &Experiment) -> Vec<Vec<(String, serde_json::Value)
     }
 }
 
+/// "c4 server.parallel=2 max_tokens=128": a cell's load level and matrix
+/// values, the words every report, chart, warning and progress line uses to
+/// tell cells apart (also the `setting` template helper).
+pub fn setting_text<'a>(
+    concurrency: Option<u64>,
+    rate: Option<f64>,
+    matrix: impl Iterator<Item = (&'a String, &'a serde_json::Value)>,
+) -> String {
+    let load = match (concurrency, rate) {
+        (Some(c), _) => format!("c{c}"),
+        (None, Some(rate)) => format!("r{rate}"),
+        (None, None) => String::new(),
+    };
+    let values = matrix.map(|(k, v)| match v {
+        serde_json::Value::String(text) => format!("{k}={text}"),
+        other => format!("{k}={other}"),
+    });
+    std::iter::once(load)
+        .chain(values)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Cell {
+    /// The cell's setting in words (see [`setting_text`]).
+    pub fn setting(&self) -> String {
+        let (concurrency, rate) = match self.load {
+            Load::Closed { concurrency } => (Some(u64::from(concurrency)), None),
+            Load::Open { rate, .. } => (None, Some(rate)),
+        };
+        setting_text(concurrency, rate, self.matrix.iter().map(|(k, v)| (k, v)))
+    }
+}
+
 /// Cell matrix entries from `[server.matrix]` start with this.
 pub const SERVER_AXIS_PREFIX: &str = "server.";
 

@@ -5,12 +5,15 @@
 //!   from p50 to p90 (the legend says which), a median line and a mean dot;
 //! - `{{{svg_bars cells "decode_tps"}}}`: one bar per item (statistic `mean`
 //!   unless `stat="p50"`…), with the 95% interval of the mean as an error bar;
-//! - `{{{svg_cdf models "e2e_ms"}}}`: a percentile curve per item through
-//!   min, p50, p90, p95, p99 and max.
+//! - `{{{svg_cdf cells "e2e_ms"}}}`: a step curve per item through min,
+//!   p50, p90, p95, p99 and max (the share holds at a level until the next
+//!   percentile is reached, so no value is claimed between them).
 //!
-//! Every helper takes `title="…"`. Items are labelled "label × prompt" when
-//! they have a prompt; colours follow `model` (or `name`) so one model keeps
-//! its colour across charts. Items without the metric are left out.
+//! Every helper takes `title="…"`. Items are labelled with their full
+//! setting — "label × prompt · c4 server.parallel=4" — when they have a
+//! prompt, so cells that differ only in load or server settings are told
+//! apart; colours follow `model` (or `name`) so one model keeps its colour
+//! across charts. Items without the metric are left out.
 
 use super::collections::{list_param, lookup, str_param};
 use super::svg::{axis_ticks, clip, empty, Scale, Svg, Unit, LEFT, RIGHT};
@@ -40,7 +43,7 @@ pub(super) fn items(list: &[Value]) -> Vec<Item<'_>> {
             });
             let base = text("label").or(text("name")).unwrap_or("?");
             let label = match text("prompt") {
-                Some(prompt) => format!("{base} × {prompt}"),
+                Some(prompt) => with_setting(format!("{base} × {prompt}"), &setting(value, true)),
                 None => base.to_string(),
             };
             Item {
@@ -50,6 +53,40 @@ pub(super) fn items(list: &[Value]) -> Vec<Item<'_>> {
             }
         })
         .collect()
+}
+
+/// A cell's setting in words: its load level (when `with_load`) and matrix
+/// values, e.g. "c4 server.parallel=4"; empty for items without them.
+pub(super) fn setting(cell: &Value, with_load: bool) -> String {
+    let empty = serde_json::Map::new();
+    let (concurrency, rate) = if with_load {
+        (
+            lookup(cell, "load.concurrency").and_then(Value::as_u64),
+            lookup(cell, "load.rate").and_then(Value::as_f64),
+        )
+    } else {
+        (None, None)
+    };
+    let matrix = lookup(cell, "matrix")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    super::table::setting_text(concurrency, rate, matrix.iter())
+}
+
+/// `base · setting`, or `base` alone when the setting is empty.
+pub(super) fn with_setting(base: String, setting: &str) -> String {
+    if setting.is_empty() {
+        base
+    } else {
+        format!("{base} · {setting}")
+    }
+}
+
+/// Whether `cells` differ in load level or matrix values: then pooling
+/// them (per model) would mix settings, and charts go per cell.
+pub fn settings_vary(cells: &[Value]) -> bool {
+    let first = cells.first().map(|c| setting(c, true));
+    cells.iter().any(|c| Some(setting(c, true)) != first)
 }
 
 /// A number at `path` under `value`.
@@ -118,7 +155,7 @@ pub fn box_plot(list: &[Value], metric: &str, title: &str) -> String {
     for (i, (item, s, _)) in rows.iter().enumerate() {
         let y = top + i as f64 * ROW;
         let mid = y + 28.0;
-        svg.text(LEFT, y + 13.0, "label", "start", &clip(&item.label, 40));
+        svg.text(LEFT, y + 13.0, "label", "start", &clip(&item.label, 46));
         let value = format!("p50 {}", unit.format(s.p50));
         svg.text(RIGHT, y + 13.0, "value", "end", &value);
         svg.line((scale.at(s.min), mid), (scale.at(s.max), mid), "whisker");
@@ -210,7 +247,7 @@ pub fn bars(list: &[Value], metric: &str, stat: &str, title: &str) -> String {
     for (i, (item, value, ci)) in rows.iter().enumerate() {
         let y = top + i as f64 * ROW;
         let mid = y + 28.0;
-        svg.text(LEFT, y + 13.0, "label", "start", &clip(&item.label, 40));
+        svg.text(LEFT, y + 13.0, "label", "start", &clip(&item.label, 46));
         svg.text(RIGHT, y + 13.0, "value", "end", &unit.format(*value));
         let (start, end) = (scale.at(0.0f64.max(scale.lo)), scale.at(*value));
         svg.rect(
@@ -290,7 +327,7 @@ pub fn cdf(list: &[Value], metric: &str, title: &str) -> String {
     svg.x_axis(&x, &x_ticks, (top, bottom), unit);
     for (index, (item, points)) in series.iter().enumerate() {
         let pixels: Vec<(f64, f64)> = points.iter().map(|(v, l)| (x.at(*v), y.at(*l))).collect();
-        svg.polyline(&pixels, index, "curve");
+        svg.polyline(&steps(&pixels), index, "curve");
         for ((v, level), pixel) in points.iter().zip(&pixels) {
             let tip = format!("{}: {level:.0}% ≤ {}", item.label, unit.format(*v));
             svg.dot(*pixel, 3.0, index, &tip);
@@ -311,6 +348,21 @@ pub fn cdf(list: &[Value], metric: &str, title: &str) -> String {
         "y: share of requests at or below",
     );
     svg.finish(bottom + 38.0)
+}
+
+/// The step curve through percentile points (pixels, left to right): the
+/// share holds at a level until the next value is reached, then rises —
+/// never the straight lines that would claim values between percentiles.
+fn steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len() * 2);
+    for pair in points.windows(2) {
+        out.push(pair[0]);
+        out.push((pair[1].0, pair[0].1));
+    }
+    if let Some(last) = points.last() {
+        out.push(*last);
+    }
+    out
 }
 
 /// A chart helper: parameters → SVG text.

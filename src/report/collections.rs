@@ -296,6 +296,13 @@ pub fn register(registry: &mut Handlebars) {
             name: "table",
             run: table_helper,
         },
+        Derive {
+            name: "settings_vary",
+            run: |h| {
+                let items = list_param(h, 0, "settings_vary")?;
+                Ok(Value::Bool(super::charts::settings_vary(items)))
+            },
+        },
     ];
     for helper in helpers {
         registry.register_helper(helper.name, Box::new(helper));

@@ -3,7 +3,9 @@
 //! formatting — `fmt` (number, 1 or N decimals), `pct` (a 0..1 rate),
 //! `ms` (a duration in ms: "812 ms", "1.23 s"), `bytes` ("1.5 GiB"),
 //! `change` (a signed percentage), `pvalue`, `with_unit` (a value in the unit
-//! its metric name implies), `csv` (one CSV field), `json`, `setting` (a
+//! its metric name implies); escaping for the output's language — `csv` (one
+//! CSV field), `xml` (XML/HTML text and attributes), `latex`, `json` (any
+//! value as JSON: a string comes out quoted and escaped); `setting` (a
 //! cell's load level and matrix values); collections — `sort_by`, `group_by`,
 //! `distinct`, `table` (see `collections`); charts — `svg_box_plot`,
 //! `svg_bars`, `svg_cdf`, `svg_xy`, `svg_timeline`, `svg_scatter` (inline
@@ -168,6 +170,41 @@ pub fn csv_field(value: Option<&Value>) -> String {
     }
 }
 
+/// A value as plain text for escaping: strings as they are, numbers and
+/// booleans printed, nothing for a missing value.
+fn plain_text(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// `text` safe in XML (JUnit reports, SVG) content and quoted attributes.
+pub fn xml_text(text: &str) -> String {
+    super::svg::esc(text)
+}
+
+/// `text` safe in LaTeX body text: the ten special characters escaped.
+pub fn latex_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\textbackslash{}"),
+            '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '~' => out.push_str("\\textasciitilde{}"),
+            '^' => out.push_str("\\textasciicircum{}"),
+            '<' => out.push_str("\\textless{}"),
+            '>' => out.push_str("\\textgreater{}"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Quotes `text` for CSV when it needs it.
 pub fn csv_quote(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
@@ -242,7 +279,7 @@ fn with_unit(value: Option<&Value>, h: &Helper<'_>) -> String {
     })
 }
 
-const FORMATS: [Format; 10] = [
+const FORMATS: [Format; 12] = [
     Format {
         name: "fmt",
         run: |v, h| format_number(finite(v), decimals(h, 1, 1)),
@@ -278,6 +315,14 @@ const FORMATS: [Format; 10] = [
     Format {
         name: "setting",
         run: |v, _| cell_setting(v),
+    },
+    Format {
+        name: "xml",
+        run: |v, _| xml_text(&plain_text(v)),
+    },
+    Format {
+        name: "latex",
+        run: |v, _| latex_text(&plain_text(v)),
     },
     Format {
         name: "json",

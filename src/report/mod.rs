@@ -16,17 +16,20 @@ pub mod fixture;
 mod helpers;
 mod liveness;
 mod model;
+mod outcome;
 #[cfg(test)]
 pub(crate) mod snapshot;
 mod svg;
 mod table;
+pub mod warnings;
 
 pub use csv::{request_line, requests_csv, write_requests_csv, REQUESTS_CSV, REQUESTS_CSV_HEADER};
 pub use helpers::{csv_field, format_bytes, format_ms, format_number, format_pct, MISSING};
 pub use model::{
     ExperimentInfo, MonitorView, ReportModel, RunInfo, TimelinePoint, REPORT_SCHEMA_VERSION,
 };
-pub use table::summary_table;
+pub use outcome::{ThresholdResult, Violation};
+pub use table::{setting_text, summary_table};
 
 use crate::experiment::ReportFormat;
 use handlebars::{Handlebars, RenderErrorReason};

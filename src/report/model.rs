@@ -37,11 +37,28 @@ pub struct ReportModel {
     pub models: Vec<GroupSummary>,
     /// Definitions of every metric, in report order.
     pub glossary: Vec<Definition>,
-    /// Things that make a figure doubtful, in plain words. Empty when none.
+    /// Things that make a figure doubtful, in plain words: one line per
+    /// kind, the most doubtful first. Empty when none.
     pub warnings: Vec<String>,
+    /// The same warnings with their detail: `{kind, rank, summary, cells,
+    /// details}` per kind, ranked.
+    pub warning_groups: Vec<super::warnings::WarningGroup>,
+    /// Every finding, for grouping again when the monitor adds its own.
+    #[serde(skip)]
+    findings: Vec<super::warnings::Finding>,
     /// The resource monitor, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monitor: Option<MonitorView>,
+    /// `[thresholds]` of the experiment, each with its outcome
+    /// (`threshold`, `limit`, `checked`, `failed`, `passed`). Empty when none.
+    pub thresholds: Vec<super::ThresholdResult>,
+    /// `[slo]` targets (`ttft_ms`, `tpot_ms`, `e2e_ms`), drawn on the load
+    /// charts; absent without `[slo]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::experiment::Slo>,
+    /// Each threshold that failed in a cell (`threshold`, `metric`, `cell`,
+    /// `label`, `value`, `limit`, `message`); the run exits 6 when not empty.
+    pub violations: Vec<super::Violation>,
 }
 
 /// One point of the resource timeline.
@@ -126,8 +143,8 @@ pub struct RunInfo {
 impl ReportModel {
     /// Builds the model from a run's manifest and aggregates.
     pub fn new(manifest: &RunManifest, summary: RunSummary, dir: &str) -> ReportModel {
-        let warnings = warnings(manifest, &summary);
-        ReportModel {
+        let findings = super::warnings::findings(manifest, &summary);
+        let mut model = ReportModel {
             schema_version: REPORT_SCHEMA_VERSION,
             llmbench_version: env!("CARGO_PKG_VERSION").to_string(),
             experiment: ExperimentInfo {
@@ -152,162 +169,40 @@ impl ReportModel {
             cells: summary.cells,
             models: summary.models,
             glossary: glossary(),
-            warnings,
+            warnings: Vec::new(),
+            warning_groups: Vec::new(),
+            findings,
             monitor: None,
-        }
-    }
-}
-
-/// Plain-language warnings about what makes figures doubtful.
-fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
-    let mut out = Vec::new();
-    if manifest.status == RunStatus::Running && !super::liveness::still_running(manifest) {
-        out.push("The run stopped without finishing (its llmbench process is gone: killed or crashed); figures cover only the requests recorded.".to_string());
-    } else if manifest.status != RunStatus::Complete {
-        out.push(format!(
-            "The run is {}: figures cover only the requests that finished.",
-            manifest.status
-        ));
-    }
-    if let Some(git) = manifest.git.as_ref().filter(|g| g.dirty) {
-        out.push(format!("The experiment file had uncommitted changes (on top of commit {}); commit it so the run can be reproduced.", short(&git.commit)));
-    }
-    for stopped in &manifest.stopped_cells {
-        out.push(format!(
-            "Cell {}: {}; its figures cover only the requests before.",
-            stopped.cell, stopped.reason
-        ));
-    }
-    if summary.unreadable_records > 0 {
-        out.push(format!("{} record line(s) in requests.jsonl could not be read (cut short by a crash?) and are left out.", summary.unreadable_records));
-    }
-    for cell in &summary.cells {
-        cell_warnings(cell, &mut out);
-    }
-    for model in &summary.models {
-        cold_start_warnings(model, &mut out);
-    }
-    for model in &summary.models {
-        let Some(tokens) = &model.tokens else {
-            continue;
+            thresholds: Vec::new(),
+            slo: None,
+            violations: Vec::new(),
         };
-        if let Some(rate) = tokens.mismatch_rate.filter(|r| *r > 0.05) {
-            out.push(format!(
-                "{}: the server's token counts and {}'s differ on {:.0}% of responses (mean {:.1} tokens); check the model's tokenizer mapping.",
-                model.label,
-                tokens.local_source.as_deref().unwrap_or("the local tokenizer"),
-                rate * 100.0,
-                tokens.mean_abs_diff.unwrap_or(0.0)
-            ));
-        }
-        if tokens.output_source.as_deref() == Some("heuristic") {
-            out.push(format!("{}: output tokens are a heuristic estimate (no tokenizer for this model); per-token figures are approximate.", model.label));
-        }
-    }
-    out
-}
-
-/// Cold starts that were not cold, or whose stamps contradict each other.
-fn cold_start_warnings(model: &GroupSummary, out: &mut Vec<String>) {
-    let Some(cold) = &model.cold_start else {
-        return;
-    };
-    if cold.not_loaded > 0 {
-        out.push(format!("{}: {} cold start(s) show no model load (load_duration under {} ms): the model was still loaded when they were sent, so they are left out of the cold-start figures.", model.label, cold.not_loaded, crate::aggregate::COLD_LOAD_MIN_MS));
-    }
-    if cold.timing_violations > 0 {
-        out.push(format!("{}: {} cold start(s) have stamps that contradict each other, so they are left out of the cold-start figures; this is a bug in llmbench or a damaged requests.jsonl — please report it.", model.label, cold.timing_violations));
-    }
-}
-
-fn cell_warnings(cell: &CellSummary, out: &mut Vec<String>) {
-    let name = format!("{} × {}", cell.label, cell.prompt);
-    if cell.counts.failed > 0 {
-        let kinds: Vec<String> = cell
-            .errors
-            .iter()
-            .map(|e| format!("{} {}", e.count, e.kind))
-            .collect();
-        out.push(format!(
-            "{name}: {} of {} measured requests failed ({}); see the errors section.",
-            cell.counts.failed,
-            cell.counts.measured,
-            kinds.join(", ")
-        ));
-    }
-    if cell.counts.ok > 0 && !cell.metrics.contains_key("output_tokens") {
-        out.push(format!("{name}: the server reported no token counts, so per-token figures (tpot, decode_tps) are missing."));
-    }
-    if let Some(load) = cell.metrics.get("load_ms").filter(|s| s.max > 1000.0) {
-        out.push(format!("{name}: a measured request waited {:.0} ms for a model load; add warmup requests or pin keep_alive so loads stay out of the figures.", load.max));
-    }
-    if cell.counts.ok == 1 {
-        out.push(format!("{name}: one successful request; spread and intervals need at least two (raise run.repetitions)."));
-    }
-    validity_warnings(cell, &name, out);
-}
-
-/// Warnings from the measurement-validity figures.
-fn validity_warnings(cell: &CellSummary, name: &str, out: &mut Vec<String>) {
-    let sketched: Vec<&str> = cell
-        .metrics
-        .iter()
-        .filter(|(_, m)| m.relative_error.is_some())
-        .map(|(metric, _)| metric.as_str())
-        .collect();
-    if !sketched.is_empty() {
-        out.push(format!("{name}: the percentiles (and their intervals and outlier counts) of {} come from a bounded-memory sketch, too many values to hold: each is within {}% of the exact one; count, mean, stddev, min and max are exact.", sketched.join(", "), crate::aggregate::RELATIVE_ERROR * 100.0));
-    }
-    for metric in ["ttft_ms", "e2e_ms"] {
-        if let Some(stats) = cell.metrics.get(metric).filter(|s| s.outliers > 0) {
-            out.push(format!("{name}: {} outlier(s) in {metric} (modified z-score above 3.5); look them up in requests.jsonl, and re-run or raise run.repetitions before trusting the mean.", stats.outliers));
-        }
-    }
-    let validity = &cell.validity;
-    if validity.resends > 0 {
-        out.push(format!("{name}: {} request(s) were resent after the server closed a kept-alive connection without answering; the server dropped that many requests (counted as ok once the resend succeeded).", validity.resends));
-    }
-    if let Some(lag) = validity.dispatch_lag_ms.as_ref().filter(|l| l.p99 > 10.0) {
-        out.push(format!("{name}: requests went out up to {:.1} ms (p99) after their scheduled time; the client or the machine could not keep the rate, so latency from the schedule is the figure to trust.", lag.p99));
-    }
-    if validity.timing_violations > 0 {
-        out.push(format!("{name}: {} successful request(s) have stamps that contradict each other ({}), so they are left out of every statistic; this is a bug in llmbench or a damaged requests.jsonl — please report it.", validity.timing_violations, validity.timing_violation_example.as_deref().unwrap_or("see requests.jsonl")));
-    }
-    if validity.early_stops > 0 {
-        out.push(format!("{name}: {} response(s) stopped before max_tokens; lengths differ between requests (llama.cpp can force the length with options = {{ ignore_eos = true }}).", validity.early_stops));
-    }
-    if validity.cache_hits > 0 {
-        out.push(format!("{name}: {} request(s) reused prompt tokens from the server's cache; prompt_tps counts only the tokens evaluated, so it is the speed of a shorter prefill (fixed costs weigh more), not of the whole prompt. For the whole prompt's prefill speed set prompt_nonce = true in [run] (llama.cpp: or options = {{ cache_prompt = false }}).", validity.cache_hits));
-    }
-    if validity.prefill_cache_unknown > 0 {
-        out.push(format!("{name}: prompt_tps may be inflated by the prompt cache on {} request(s): Ollama's prompt_eval_count counts the whole prompt but prompt_eval_duration times only the part not cached, and Ollama does not say how much was. Set prompt_nonce = true in [run] to measure prefill.", validity.prefill_cache_unknown));
-    }
-    if let Some(per_chunk) = validity.tokens_per_chunk.as_ref().filter(|t| t.mean > 1.5) {
-        out.push(format!("{name}: chunks carry {:.1} tokens on average, so chunk gaps are not token gaps; read tpot for per-token latency.", per_chunk.mean));
+        model.regroup_warnings();
+        model
     }
 }
 
 impl ReportModel {
-    /// Warnings that need the monitor: a client that was itself busy, and
-    /// GPU data that is missing (and why).
+    /// Adds what the monitor saw to the warnings (other work on the
+    /// machine, a busy client, missing GPU data) and groups them again.
     pub fn add_monitor_warnings(&mut self) {
         let Some(monitor) = &self.monitor else { return };
-        if let Some(peak) = monitor
-            .run
-            .as_ref()
-            .and_then(|r| r.client_cpu_peak_pct)
-            .filter(|p| *p > 80.0)
-        {
-            self.warnings.push(format!("llmbench itself used up to {peak:.0}% of a core during the run: the client may have been the bottleneck; lower the concurrency or run the client on another machine."));
-        }
-        if monitor.facts["gpu"]["status"] == "unavailable" {
-            let reason = monitor.facts["gpu"]["reason"].as_str().unwrap_or("unknown");
-            self.warnings
-                .push(format!("GPU figures are missing: {reason}"));
-        }
+        let found = super::warnings::monitor_findings(
+            &self.cells,
+            self.environment.cores,
+            monitor.run.as_ref(),
+            &monitor.facts,
+        );
+        self.findings.extend(found);
+        self.regroup_warnings();
     }
-}
 
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
+    fn regroup_warnings(&mut self) {
+        self.warning_groups = super::warnings::group(self.findings.clone());
+        self.warnings = self
+            .warning_groups
+            .iter()
+            .map(|g| g.summary.clone())
+            .collect();
+    }
 }

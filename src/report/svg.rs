@@ -18,6 +18,11 @@ const PALETTE: [&str; 8] = [
     "#2563eb", "#d97706", "#059669", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d",
 ];
 
+/// Statistic names that take the unit of the metric before them.
+const STATISTICS: [&str; 9] = [
+    "mean", "min", "max", "p50", "p90", "p95", "p99", "low", "high",
+];
+
 /// Escapes text for SVG/XML content and attributes.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -34,14 +39,35 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-/// Shortens `text` to at most `max` characters, ending in "…" when cut.
+/// Shortens `text` to at most `max` characters, ending in "…" when cut. A
+/// cell's name keeps its setting (after " · ") whole where it can: the
+/// model label is shortened first, since the setting tells cells apart.
 pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    if let Some((base, setting)) = text.rsplit_once(" · ") {
+        let room = max.saturating_sub(setting.chars().count() + 3);
+        if room >= 8 {
+            return format!("{} · {setting}", cut(base, room));
+        }
+    }
+    cut(text, max)
+}
+
+fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }
     let kept: String = text.chars().take(max.saturating_sub(1)).collect();
     format!("{kept}…")
 }
+
+/// Legend labels this short go two to a row.
+pub const SHORT_LABEL: usize = 28;
+
+/// Characters of a chart title that fit its width (15 px bold).
+const TITLE_CHARS: usize = 52;
 
 /// The colour of series `index`.
 pub fn colour(index: usize) -> &'static str {
@@ -58,13 +84,22 @@ pub enum Unit {
     Bytes,
     Watts,
     Joules,
+    /// A share 0..1 (`quality.rate`, `load.slo_attainment`), shown in %.
+    Share,
     Plain,
 }
 
 impl Unit {
     pub fn of(name: &str) -> Unit {
-        let last = name.rsplit('.').next().unwrap_or(name);
-        if last.ends_with("_ms") {
+        let mut parts = name.rsplit('.');
+        let mut last = parts.next().unwrap_or(name);
+        // `metrics.ttft_ms.p50`: a statistic has its metric's unit.
+        if STATISTICS.contains(&last) {
+            last = parts.next().unwrap_or(last);
+        }
+        if (name.starts_with("quality.") && last == "rate") || last == "slo_attainment" {
+            Unit::Share
+        } else if last.ends_with("_ms") {
             Unit::Ms
         } else if last.ends_with("_tps") || last.ends_with("_rate") {
             Unit::PerSecond
@@ -93,6 +128,7 @@ impl Unit {
             Unit::Bytes => super::helpers::format_bytes(Some(value)),
             Unit::Watts => format!("{} W", compact(value)),
             Unit::Joules => format!("{} J", compact(value)),
+            Unit::Share => format!("{:.0}%", value * 100.0),
             Unit::Plain => compact(value),
         }
     }
@@ -102,7 +138,43 @@ impl Unit {
         match self {
             Unit::Bytes => super::helpers::format_bytes(Some(value)),
             Unit::Percent => format!("{value:.0}%"),
+            Unit::Share => format!("{:.0}%", value * 100.0),
             _ => compact(value),
+        }
+    }
+
+    /// Tick labels for `ticks`, with as many decimals as it takes for no
+    /// two to read the same (a narrow range of GiB otherwise shows
+    /// "1.0 GiB" three times).
+    pub fn tick_labels(self, ticks: &[f64]) -> Vec<String> {
+        let plain: Vec<String> = ticks.iter().map(|t| self.tick(*t)).collect();
+        if distinct(&plain) {
+            return plain;
+        }
+        let largest = ticks.iter().fold(0.0f64, |m, t| m.max(t.abs()));
+        (1..=4)
+            .map(|decimals| {
+                ticks
+                    .iter()
+                    .map(|t| self.precise(*t, largest, decimals))
+                    .collect::<Vec<_>>()
+            })
+            .find(|labels| distinct(labels))
+            .unwrap_or(plain)
+    }
+
+    /// `value` with `decimals` decimals, bytes in the binary unit of `largest`.
+    fn precise(self, value: f64, largest: f64, decimals: usize) -> String {
+        match self {
+            Unit::Bytes => {
+                let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+                let power = (largest.max(1.0).log2() / 10.0).floor().clamp(0.0, 4.0) as usize;
+                let scaled = value / 1024f64.powi(power as i32);
+                format!("{scaled:.decimals$} {}", units[power])
+            }
+            Unit::Share => format!("{:.decimals$}%", value * 100.0),
+            Unit::Percent => format!("{value:.decimals$}%"),
+            _ => format!("{value:.decimals$}"),
         }
     }
 
@@ -116,9 +188,24 @@ impl Unit {
             Unit::Bytes => "bytes",
             Unit::Watts => "W",
             Unit::Joules => "J",
+            Unit::Share => "%",
             Unit::Plain => "",
         }
     }
+}
+
+fn distinct(labels: &[String]) -> bool {
+    labels
+        .iter()
+        .enumerate()
+        .all(|(i, l)| !labels[..i].contains(l))
+}
+
+/// Room a vertical axis needs left of its line for these tick labels (12 px
+/// text, about 7 px a character), so "953.7 MiB" is not cut to "53.7 MiB".
+pub fn y_axis_room(labels: &[String]) -> f64 {
+    let widest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    (widest as f64 * 7.0 + 12.0).max(40.0)
 }
 
 /// A number in few characters: 0.25, 8.5, 812, 1.2k, 35k, 1.2M.
@@ -206,7 +293,7 @@ impl Svg {
             title: title.to_string(),
             body: String::new(),
         };
-        svg.text(LEFT, 18.0, "title", "start", title);
+        svg.text(LEFT, 18.0, "title", "start", &clip(title, TITLE_CHARS));
         svg
     }
 
@@ -269,33 +356,44 @@ impl Svg {
 
     /// A horizontal axis at `y` with vertical grid lines up to `top`.
     pub fn x_axis(&mut self, scale: &Scale, ticks: &[f64], (top, y): (f64, f64), unit: Unit) {
-        for &tick in ticks {
+        let last = ticks.len().saturating_sub(1);
+        for (i, (&tick, label)) in ticks.iter().zip(unit.tick_labels(ticks)).enumerate() {
             let x = scale.at(tick);
             self.line((x, top), (x, y), "grid");
-            self.text(x, y + 14.0, "tick", "middle", &unit.tick(tick));
+            // The end labels sit inside the plot: the first would run into
+            // the y axis's lowest label, the last past the chart's edge.
+            let anchor = match i {
+                0 if last > 0 => "start",
+                i if i == last && last > 0 => "end",
+                _ => "middle",
+            };
+            self.text(x, y + 14.0, "tick", anchor, &label);
         }
         self.line((scale.from, y), (scale.to, y), "axis");
     }
 
     /// A vertical axis at `x` with horizontal grid lines across to `right`.
     pub fn y_axis(&mut self, scale: &Scale, ticks: &[f64], (x, right): (f64, f64), unit: Unit) {
-        for &tick in ticks {
+        for (&tick, label) in ticks.iter().zip(unit.tick_labels(ticks)) {
             let y = scale.at(tick);
             self.line((x, y), (right, y), "grid");
-            self.text(x - 4.0, y + 4.0, "tick", "end", &unit.tick(tick));
+            self.text(x - 4.0, y + 4.0, "tick", "end", &label);
         }
         self.line((x, scale.from), (x, scale.to), "axis");
     }
 
     /// Swatches and labels in rows from `y`; returns the y below them.
+    /// Two labels a row when they are short, else one (so a long cell
+    /// name keeps its setting).
     pub fn legend(&mut self, labels: &[String], y: f64) -> f64 {
-        let per_row = 2;
+        let long = labels.iter().any(|l| l.chars().count() > SHORT_LABEL);
+        let (per_row, chars) = if long { (1, 60) } else { (2, SHORT_LABEL) };
         let width = (RIGHT - LEFT) / per_row as f64;
         for (i, label) in labels.iter().enumerate() {
             let x = LEFT + (i % per_row) as f64 * width;
             let row_y = y + (i / per_row) as f64 * 18.0;
             self.rect((x, row_y - 9.0), (10.0, 10.0), i, "swatch");
-            self.text(x + 14.0, row_y, "legend", "start", &clip(label, 28));
+            self.text(x + 14.0, row_y, "legend", "start", &clip(label, chars));
         }
         y + labels.len().div_ceil(per_row) as f64 * 18.0
     }

@@ -80,25 +80,4 @@ fn setting(cell: &CellSummary) -> String {
     )
 }
 
-/// "c4 server.parallel=2 max_tokens=128": a cell's load level and matrix
-/// values (also the `setting` template helper).
-pub(super) fn setting_text<'a>(
-    concurrency: Option<u64>,
-    rate: Option<f64>,
-    matrix: impl Iterator<Item = (&'a String, &'a serde_json::Value)>,
-) -> String {
-    let load = match (concurrency, rate) {
-        (Some(c), _) => format!("c{c}"),
-        (None, Some(rate)) => format!("r{rate}"),
-        (None, None) => String::new(),
-    };
-    let values = matrix.map(|(k, v)| match v {
-        serde_json::Value::String(text) => format!("{k}={text}"),
-        other => format!("{k}={other}"),
-    });
-    std::iter::once(load)
-        .chain(values)
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use crate::plan::setting_text;

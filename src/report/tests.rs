@@ -13,6 +13,7 @@ mod charts;
 mod helpers;
 mod schema;
 mod snapshots;
+mod warnings;
 
 /// A one-cell model whose cell lacks prompt_tps and most server figures.
 /// Built from JSON, so fields added to the types with serde defaults keep it compiling.

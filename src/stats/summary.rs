@@ -78,8 +78,11 @@ impl Summary {
             .zip(t_critical_95(count.saturating_sub(1)))
             .map(|(sd, t)| {
                 let half = t * sd / (count as f64).sqrt();
+                // Times, speeds and counts cannot be negative: a t interval
+                // on few skewed values would say "-406 – 1317 ms".
+                let floor = if min >= 0.0 { 0.0 } else { f64::NEG_INFINITY };
                 Interval {
-                    low: mean - half,
+                    low: (mean - half).max(floor),
                     high: mean + half,
                     level: 0.95,
                 }
@@ -188,6 +191,18 @@ mod tests {
         let json = serde_json::to_string(&single).unwrap();
         assert!(json.contains(r#""stddev":null"#) && json.contains(r#""ci95_mean":null"#));
         assert_eq!(serde_json::from_str::<Summary>(&json).unwrap(), single);
+    }
+
+    #[test]
+    fn the_interval_of_a_mean_of_times_never_goes_negative() {
+        // Skewed and few: mean 455, t interval about -406 … 1317.
+        let s = summary(&[20.0, 30.0, 1315.0]);
+        let ci = s.ci95_mean.expect("three values have an interval");
+        assert_eq!(ci.low, 0.0, "{ci:?}");
+        assert!(ci.high > 1000.0 && ci.high > s.mean, "{ci:?}");
+        // Values that may be negative keep the plain interval.
+        let signed = summary(&[-20.0, 30.0, 1315.0]);
+        assert!(signed.ci95_mean.is_some_and(|ci| ci.low < -100.0));
     }
 
     proptest! {

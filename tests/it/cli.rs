@@ -119,9 +119,13 @@ fn report_rerenders_a_stored_run_with_a_user_template() {
         "e.toml",
         &ollama_experiment(&server.url(), "qwen3:0.6b", "repetitions = 2"),
     );
-    assert_eq!(ws.exec(&file, &[]), 0);
+    // `llmbench report` renders the formats the run's experiment asks for
+    // (with its --set overrides): here csv too, for requests.csv.
+    let formats = r#"report.formats=["markdown", "json", "csv"]"#;
+    assert_eq!(ws.exec(&file, &["--set", formats]), 0);
     let run = ws.run();
     std::fs::remove_file(run.join("report.md")).expect("remove report");
+    std::fs::remove_file(run.join("requests.csv")).expect("remove requests.csv");
     let template = ws.write(
         "cells.csv.hbs",
         "model,prompt,ok,ttft_p50_ms\n{{#each cells}}{{model}},{{prompt}},{{counts.ok}},{{fmt metrics.ttft_ms.p50 3}}\n{{/each}}",

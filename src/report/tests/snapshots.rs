@@ -67,3 +67,62 @@ fn the_documented_asciidoc_example_renders() {
         &render(&template, &fixture::model()).expect("renders in strict mode"),
     );
 }
+
+/// An example template shown verbatim in docs/templates.md, rendered in
+/// strict mode from the fixture (whose model label is `SmolLM2 <360M>`).
+fn documented_example(name: &str, text: &str) -> String {
+    let docs = include_str!("../../../docs/templates.md");
+    assert!(
+        docs.contains(text.trim()),
+        "docs/templates.md shows templates/examples/{name}.hbs verbatim"
+    );
+    let template = Template {
+        origin: format!("templates/examples/{name}.hbs"),
+        output: name.into(),
+        text: text.into(),
+        strict: true,
+    };
+    let output = render(&template, &fixture::model()).expect("renders in strict mode");
+    check(name, &output);
+    output
+}
+
+#[test]
+fn the_documented_junit_example_escapes_labels_into_valid_xml() {
+    let xml = documented_example(
+        "junit.xml",
+        include_str!("../../../templates/examples/junit.xml.hbs"),
+    );
+    assert!(xml.contains("classname=\"SmolLM2 &lt;360M&gt;\""), "{xml}");
+    assert!(!xml.contains("<360M>"), "{xml}");
+    // Every & starts an entity, and every < a tag.
+    for (at, _) in xml.match_indices('&') {
+        let rest = &xml[at..];
+        assert!(
+            ["&lt;", "&gt;", "&amp;", "&quot;", "&#39;"]
+                .iter()
+                .any(|e| rest.starts_with(e)),
+            "a bare & at {at}: {xml}"
+        );
+    }
+    assert!(
+        xml.contains("<failure message=\"1 of 6 requests failed\">"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn the_documented_latex_example_escapes_special_characters() {
+    let tex = documented_example(
+        "results.tex",
+        include_str!("../../../templates/examples/results.tex.hbs"),
+    );
+    assert!(
+        tex.contains("SmolLM2 \\textless{}360M\\textgreater{} & "),
+        "{tex}"
+    );
+    assert_eq!(
+        super::super::helpers::latex_text("a_b & 50% of $x #1 {y} ~z ^w \\"),
+        "a\\_b \\& 50\\% of \\$x \\#1 \\{y\\} \\textasciitilde{}z \\textasciicircum{}w \\textbackslash{}"
+    );
+}
