@@ -3,14 +3,16 @@
 //! create the run directory, execute, then aggregate and render reports.
 
 use super::report::{finish_run, RenderOptions};
+use super::shards;
 use super::tokens;
 use super::{expand_files, AppError};
 use crate::backend::{Backend, ServerInfo};
 use crate::cli::{exit, ExecArgs};
-use crate::exec::{execute, ExecOptions, ExecOutcome, PendingCheck, Progress, Target};
+use crate::exec::{execute_remaining, ExecOptions, ExecOutcome, PendingCheck, Progress, Target};
 use crate::experiment::Experiment;
 use crate::monitor::{GpuStatus, Monitor, MonitorHandle, MonitorSummary};
 use crate::plan::{plan, Plan};
+use crate::scale::resume::Continuation;
 use crate::server::ManagedServer;
 use crate::store::{
     collect_environment, git_info, RecordWriter, RunDir, RunManifest, SAMPLES_FILE, SERVER_LOG,
@@ -23,6 +25,14 @@ use std::time::Instant;
 use tokio::sync::watch;
 
 pub async fn exec(args: ExecArgs) -> Result<u8, AppError> {
+    if let Some(dir) = &args.resume {
+        let continuation = crate::scale::resume::open(dir)?;
+        let path = crate::scale::resume::experiment_path(&continuation, &args.files)?;
+        let overrides = continuation.manifest.overrides.clone();
+        let experiment = crate::experiment::load(&path, &overrides)?;
+        let cancel = cancel_on_ctrl_c();
+        return run_experiment(&experiment, &args, cancel, Some(continuation)).await;
+    }
     let files = expand_files(&args.files)?;
     // Load every file first: a typo in the third file should not surface
     // after the first two have run for an hour.
@@ -30,16 +40,10 @@ pub async fn exec(args: ExecArgs) -> Result<u8, AppError> {
         .iter()
         .map(|file| crate::experiment::load(file, &args.set))
         .collect::<Result<Vec<_>, _>>()?;
-    let (cancel_tx, cancel_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping: no new requests; requests in flight are recorded as cancelled");
-            let _ = cancel_tx.send(true);
-        }
-    });
+    let cancel_rx = cancel_on_ctrl_c();
     let mut code = exit::OK;
     for experiment in &experiments {
-        let this = run_experiment(experiment, &args, cancel_rx.clone()).await?;
+        let this = run_experiment(experiment, &args, cancel_rx.clone(), None).await?;
         if code == exit::OK {
             code = this;
         }
@@ -50,12 +54,29 @@ pub async fn exec(args: ExecArgs) -> Result<u8, AppError> {
     Ok(code)
 }
 
+/// A channel that turns true on Ctrl-C.
+fn cancel_on_ctrl_c() -> watch::Receiver<bool> {
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping: no new requests; requests in flight are recorded as cancelled");
+            let _ = cancel_tx.send(true);
+        }
+    });
+    cancel_rx
+}
+
 async fn run_experiment(
     experiment: &Experiment,
     args: &ExecArgs,
     cancel: watch::Receiver<bool>,
+    continuation: Option<Continuation>,
 ) -> Result<u8, AppError> {
-    let mut plan = plan(experiment);
+    let sharding = shards::Sharding::new(experiment, args, continuation)?;
+    if let Some(code) = sharding.nothing_to_send(experiment, args)? {
+        return Ok(code);
+    }
+    let mut plan = sharding.plan(plan(experiment))?;
     let client = http_client(plan.max_in_flight())?;
     let targets = targets(experiment, &plan)?;
     let local_counters = tokens::load_local_counters(experiment)?;
@@ -63,8 +84,11 @@ async fn run_experiment(
     let run_id = run_id();
     let save_responses = experiment.report.save_responses;
     let stamp = started_at.strftime("%Y%m%dT%H%M%SZ").to_string();
-    let create_run =
-        || RunDir::create(&args.out, &experiment.name, &stamp, &run_id, save_responses);
+    let create_run = || {
+        sharding.run_dir(save_responses).unwrap_or_else(|| {
+            RunDir::create(&args.out, &experiment.name, &stamp, &run_id, save_responses)
+        })
+    };
     // A managed server logs into the run directory, so it exists first; a
     // plain run creates it only once the servers have answered.
     let (early_run, mut managed) = match &experiment.server {
@@ -78,34 +102,47 @@ async fn run_experiment(
     let servers = preflight(&targets, &plan, &client).await?;
     let counters = tokens::load_counters(experiment, &client, local_counters).await?;
     tokens::fit_synthetic(&mut plan, experiment, &counters, &client)?;
+    let resumed = sharding.prepare_resume(&plan)?;
     let groups = plan.server_groups();
     let run = match early_run {
         Some(run) => run,
         None => create_run()?,
     };
-    let mut manifest = manifest(experiment, run_id.clone(), started_at, servers);
+    let mut manifest = match &resumed {
+        Some(resumed) => resumed.manifest(),
+        None => manifest(experiment, run_id.clone(), started_at, servers),
+    };
     manifest.managed_server = managed
         .as_ref()
         .map(|server| managed_facts(experiment, 0, server));
-    run.write(
-        crate::store::EXPERIMENT_FILE,
-        experiment_copy(experiment).as_bytes(),
-    )?;
-    run.write_json(crate::store::PLAN_FILE, &plan)?;
+    sharding.note(&mut manifest);
+    if resumed.is_none() {
+        run.write(
+            crate::store::EXPERIMENT_FILE,
+            experiment_copy(experiment).as_bytes(),
+        )?;
+        run.write_json(crate::store::PLAN_FILE, &plan)?;
+    }
     run.write_json(crate::store::MANIFEST_FILE, &manifest)?;
+    let to_send = resumed
+        .as_ref()
+        .map_or(plan.total_requests(), |r| r.prepared.facts.to_send);
     eprintln!(
         "{}: {}, {} requests → {}",
         experiment.name,
         crate::util::count_of(plan.cells.len(), "cell"),
-        plan.total_requests(),
+        to_send,
         run.path.display()
     );
 
-    let run_start = Instant::now();
+    sharding.wait_for_start(&mut manifest, &run).await?;
+    let run_start = resumed
+        .as_ref()
+        .map_or_else(Instant::now, |r| r.clock_origin());
     let server_pid = managed.as_ref().and_then(ManagedServer::pid);
     let monitor = start_monitor(experiment, &run, server_pid, run_start)?;
     let visible = !args.quiet && std::io::stderr().is_terminal();
-    let progress = Progress::new(plan.total_requests(), plan.cells.len() as u64, visible);
+    let progress = Progress::new(to_send, plan.cells.len() as u64, visible);
     let mut writer = RecordWriter::open(&run, save_responses)?;
     let options = ExecOptions {
         run_start,
@@ -120,6 +157,7 @@ async fn run_experiment(
         monitor: monitor.as_ref(),
         progress: &progress,
         options,
+        remaining: resumed.as_ref().map(|r| &r.prepared.remaining),
     };
     let outcome = stage
         .run_groups(&groups, &mut managed, &mut manifest, &mut writer, cancel)
@@ -127,11 +165,13 @@ async fn run_experiment(
     progress.finish();
     manifest.monitor = monitor.map(|m| monitor_facts(m.stop()));
     let (mut outcome, counted) = outcome?;
+    let counted = shards::with_stored_tokens(&run, resumed.is_some(), counted)?;
     if !counted.is_empty() {
         run.write_tokens(&counted)?;
     }
     stop_server(managed.as_mut(), &mut manifest);
-    score_responses(&run, std::mem::take(&mut outcome.pending_checks)).await?;
+    let pending = std::mem::take(&mut outcome.pending_checks);
+    score_responses(&run, pending, resumed.is_some()).await?;
     manifest.tokenizers = tokens::describe(&counters);
     manifest.loaded_models = outcome.loaded.clone();
     manifest.finished_at = Some(jiff::Timestamp::now().to_string());
@@ -143,15 +183,20 @@ async fn run_experiment(
     .to_string();
     run.write_json(crate::store::MANIFEST_FILE, &manifest)?;
 
+    let finished = finish_run(&run, &manifest, &render_options(experiment, args))?;
+    Ok(exit_code(&outcome, finished.code))
+}
+
+/// How a run's reports are rendered: the experiment's formats and templates
+/// and those on the command line.
+pub(super) fn render_options(experiment: &Experiment, args: &ExecArgs) -> RenderOptions {
     let templates = [experiment.report.templates.clone(), args.templates.clone()].concat();
-    let options = RenderOptions {
+    RenderOptions {
         formats: experiment.report.formats.clone(),
         templates,
         print_table: true,
         thresholds: experiment.thresholds.clone(),
-    };
-    let finished = finish_run(&run, &manifest, &options)?;
-    Ok(exit_code(&outcome, finished.code))
+    }
 }
 
 /// What running the plan's server groups needs.
@@ -164,6 +209,8 @@ struct Stage<'a> {
     monitor: Option<&'a MonitorHandle>,
     progress: &'a Progress,
     options: ExecOptions,
+    /// A resumed run: only what is left.
+    remaining: Option<&'a crate::exec::Remaining>,
 }
 
 impl Stage<'_> {
@@ -204,7 +251,7 @@ impl Stage<'_> {
             } else if let Some(server) = managed.as_ref() {
                 points.push(managed_facts(self.experiment, 0, server));
             }
-            let mut outcome = execute(
+            let mut outcome = execute_remaining(
                 group,
                 self.targets,
                 self.client.clone(),
@@ -212,6 +259,7 @@ impl Stage<'_> {
                 self.progress,
                 cancel.clone(),
                 self.options,
+                self.remaining,
             )
             .await?;
             // Counting may ask the server (llama.cpp /tokenize): before it stops.
@@ -305,13 +353,18 @@ fn stop_server(server: Option<&mut ManagedServer>, manifest: &mut RunManifest) {
 
 /// Runs the quality checks of the measured responses, now that nothing is
 /// being timed, and stores the results in checks.jsonl.
-async fn score_responses(run: &RunDir, pending: Vec<PendingCheck>) -> Result<(), AppError> {
+async fn score_responses(
+    run: &RunDir,
+    pending: Vec<PendingCheck>,
+    resumed: bool,
+) -> Result<(), AppError> {
     if pending.is_empty() {
         return Ok(());
     }
     eprintln!("checking {} responses ...", pending.len());
     let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
     let checks = crate::quality::score(pending, parallel).await;
+    let checks = shards::with_stored_checks(run, resumed, checks)?;
     run.write_checks(&checks)?;
     Ok(())
 }
@@ -498,6 +551,9 @@ fn manifest(
         loaded_models: BTreeMap::new(),
         monitor: None,
         tokenizers: serde_json::Value::Null,
+        shard: None,
+        resumes: Vec::new(),
+        merge: None,
     }
 }
 

@@ -3,9 +3,11 @@
 //! carrying its documented exit code.
 
 mod exec;
+mod merge;
 mod models;
 mod plan;
 mod report;
+mod shards;
 mod tokens;
 
 use crate::cli::{exit, Cli, Command};
@@ -48,6 +50,16 @@ impl From<crate::store::StoreError> for AppError {
     }
 }
 
+impl From<crate::scale::ScaleError> for AppError {
+    fn from(error: crate::scale::ScaleError) -> AppError {
+        let code = match error {
+            crate::scale::ScaleError::Input(_) => exit::BAD_INPUT,
+            crate::scale::ScaleError::Store(_) => exit::ERROR,
+        };
+        AppError::new(code, error.to_string())
+    }
+}
+
 /// Runs one command. Returns the exit code of a run that finished in a
 /// documented non-success state (all failed, interrupted) as `Ok(code)`.
 pub fn run(cli: Cli) -> Result<u8, AppError> {
@@ -65,6 +77,7 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             Command::Models(args) => models::models(args).await,
             Command::Tokenize(args) => tokens::tokenize(args).await,
             Command::Compare(args) => report::compare(args),
+            Command::Merge(args) => merge::merge(args),
         }
     })
 }

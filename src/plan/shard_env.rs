@@ -64,11 +64,10 @@ pub fn placement(
     };
     let Some((shard, engine)) = found else {
         if flags.shards.is_some() {
-            return Err(format!(
-                "--shards N needs this process's index: --shard K/N, or JOB_COMPLETION_INDEX \
-                 (a Kubernetes Indexed Job), or SLURM_ARRAY_TASK_ID (a Slurm array); \
-                 none is set"
-            ));
+            return Err("--shards N needs this process's index: --shard K/N, or \
+                 JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), or SLURM_ARRAY_TASK_ID \
+                 (a Slurm array); none is set"
+                .into());
         }
         return Ok(None);
     };

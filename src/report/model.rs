@@ -167,6 +167,9 @@ fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
             manifest.status
         ));
     }
+    if let Some(merge) = &manifest.merge {
+        out.extend(merge.warnings());
+    }
     if let Some(git) = manifest.git.as_ref().filter(|g| g.dirty) {
         out.push(format!("The experiment file had uncommitted changes (on top of commit {}); commit it so the run can be reproduced.", short(&git.commit)));
     }

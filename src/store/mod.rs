@@ -8,6 +8,7 @@
 //!     responses/<cell id>.jsonl  summary.json  report.md  report.json ...
 //! ```
 
+pub mod continuity;
 mod environment;
 mod writer;
 
@@ -91,6 +92,15 @@ pub struct RunManifest {
     /// Each model's token counter and whether its counts are the ones used.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub tokenizers: serde_json::Value,
+    /// This run is one shard of a launch (`--shard`, a Slurm array, an Indexed Job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<continuity::ShardFacts>,
+    /// Each `llmbench exec --resume` of this run, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumes: Vec<continuity::ResumeFacts>,
+    /// This run was merged from shards (`llmbench merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<continuity::MergeFacts>,
 }
 
 /// An open run directory.

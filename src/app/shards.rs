@@ -1,0 +1,285 @@
+//! `exec`'s glue for shards and resumes: which part of the plan this process
+//! runs and where (`scale`, `plan::shard`), whether it continues a stored
+//! run (`--resume`, or a shard directory that exists: a requeued Slurm task,
+//! a restarted pod), the common start, and the after-run files a resume
+//! adds to instead of replacing.
+
+use super::report::finish_run;
+use super::AppError;
+use crate::cli::{exit, ExecArgs};
+use crate::experiment::Experiment;
+use crate::plan::shard::{shard_plan, Split};
+use crate::plan::shard_env::{Placement, ShardFlags};
+use crate::plan::Plan;
+use crate::quality::CheckRecord;
+use crate::record::TokenRecord;
+use crate::scale::resume::{self, Continuation, Prepared};
+use crate::scale::{start, ScaleError};
+use crate::store::{RunDir, RunManifest, StoreError, MANIFEST_FILE};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// This run's place among shards, and the stored run it continues.
+pub(super) struct Sharding {
+    placement: Option<Placement>,
+    split: Split,
+    continuation: Option<Continuation>,
+    start_at: Option<jiff::Timestamp>,
+    barrier: Option<PathBuf>,
+    /// A new shard's run directory.
+    shard_dir: Option<RunDir>,
+}
+
+impl Sharding {
+    pub(super) fn new(
+        experiment: &Experiment,
+        args: &ExecArgs,
+        continuation: Option<Continuation>,
+    ) -> Result<Sharding, AppError> {
+        let start_at = args
+            .start_at
+            .as_deref()
+            .map(start::parse_start)
+            .transpose()
+            .map_err(ScaleError::Input)?;
+        let mut sharding = Sharding {
+            placement: None,
+            split: args.split,
+            continuation,
+            start_at,
+            barrier: args.barrier.clone(),
+            shard_dir: None,
+        };
+        if let Some(stored) = &sharding.continuation {
+            // A resumed shard stays the shard it was, whatever the flags say.
+            if let Some(facts) = &stored.manifest.shard {
+                sharding.split = facts.split;
+                sharding.placement = Some(Placement {
+                    shard: crate::plan::shard::Shard::new(facts.index, facts.count)
+                        .map_err(ScaleError::Input)?,
+                    launch: facts.launch.clone(),
+                    engine: facts.engine,
+                });
+            }
+        } else {
+            sharding.placement = crate::scale::this_shard(&flags(args))?;
+            sharding.shard_dir = sharding
+                .placement
+                .as_ref()
+                .map(|p| crate::scale::shard_dir(&args.out, &experiment.name, p));
+            sharding.continuation = sharding.existing_shard()?;
+        }
+        if let Some(stored) = &sharding.continuation {
+            resume::check_experiment(stored, &experiment.source.text)?;
+        }
+        Ok(sharding)
+    }
+
+    /// A shard whose directory holds a run already continues it.
+    fn existing_shard(&self) -> Result<Option<Continuation>, AppError> {
+        let (Some(placement), Some(run)) = (&self.placement, &self.shard_dir) else {
+            return Ok(None);
+        };
+        if !run.file(MANIFEST_FILE).is_file() || !run.file(crate::store::PLAN_FILE).is_file() {
+            return Ok(None);
+        }
+        eprintln!(
+            "shard {} of launch {} ran here before: resuming {}",
+            placement.shard,
+            placement.launch,
+            run.path.display()
+        );
+        Ok(Some(resume::open(&run.path)?))
+    }
+
+    /// A resumed run that completed: nothing is sent; its reports are
+    /// rendered again from the stored records (a kill while they were
+    /// written leaves them whole).
+    pub(super) fn nothing_to_send(
+        &self,
+        experiment: &Experiment,
+        args: &ExecArgs,
+    ) -> Result<Option<u8>, AppError> {
+        let Some(stored) = &self.continuation else {
+            return Ok(None);
+        };
+        if stored.manifest.status != "complete" {
+            return Ok(None);
+        }
+        eprintln!(
+            "{} is complete: nothing to resend (reports rendered again from its records)",
+            stored.run.path.display()
+        );
+        let options = super::exec::render_options(experiment, args);
+        let finished = finish_run(&stored.run, &stored.manifest, &options)?;
+        Ok(Some(finished.code))
+    }
+
+    /// The part of the plan this process runs.
+    pub(super) fn plan(&self, plan: Plan) -> Result<Plan, AppError> {
+        match &self.placement {
+            Some(placement) => shard_plan(&plan, placement.shard, self.split)
+                .map_err(|e| AppError::new(exit::BAD_INPUT, e)),
+            None => Ok(plan),
+        }
+    }
+
+    /// The run directory when it is not a new timestamped one: the stored
+    /// run, or the shard's own.
+    pub(super) fn run_dir(&self, responses: bool) -> Option<Result<RunDir, StoreError>> {
+        if let Some(stored) = &self.continuation {
+            return Some(Ok(stored.run.clone()));
+        }
+        let run = self.shard_dir.clone()?;
+        Some(crate::scale::create_shard_dir(&run, responses).map(|()| run))
+    }
+
+    /// What is left of the stored run this continues, once the plan is
+    /// known to be the stored one.
+    pub(super) fn prepare_resume(&self, plan: &Plan) -> Result<Option<Resumed>, AppError> {
+        let Some(stored) = &self.continuation else {
+            return Ok(None);
+        };
+        resume::check_plan(&stored.plan, plan)?;
+        let prepared = resume::prepare(stored)?;
+        let started_at = stored.manifest.started_at.parse().ok();
+        Ok(Some(Resumed {
+            manifest: stored.manifest.clone(),
+            prepared,
+            started_at,
+        }))
+    }
+
+    /// Notes the shard in a new run's manifest.
+    pub(super) fn note(&self, manifest: &mut RunManifest) {
+        if manifest.shard.is_some() {
+            return;
+        }
+        if let Some(placement) = &self.placement {
+            let started = start::Started::default();
+            manifest.shard = Some(crate::scale::shard_facts(placement, self.split, &started));
+        }
+    }
+
+    /// Waits for the common start (not on a resume: the others are long
+    /// gone) and notes it in the manifest.
+    pub(super) async fn wait_for_start(
+        &self,
+        manifest: &mut RunManifest,
+        run: &RunDir,
+    ) -> Result<(), AppError> {
+        if self.continuation.is_some() {
+            return Ok(());
+        }
+        let barrier = match (&self.barrier, &self.placement) {
+            (Some(dir), Some(placement)) => Some((dir.as_path(), placement)),
+            (Some(_), None) => {
+                return Err(AppError::new(
+                    exit::BAD_INPUT,
+                    "--barrier needs shards: --shard K/N (or a Slurm array, an Indexed Job)",
+                ))
+            }
+            _ => None,
+        };
+        if self.start_at.is_none() && barrier.is_none() {
+            return Ok(());
+        }
+        let started = start::wait(self.start_at, barrier)
+            .await
+            .map_err(|e| AppError::new(exit::ERROR, e))?;
+        if let Some(facts) = manifest.shard.as_mut() {
+            facts.start_at = started.start_at;
+            facts.clock_offset_ms = started.clock_offset_ms;
+            run.write_json(MANIFEST_FILE, manifest)?;
+        }
+        Ok(())
+    }
+}
+
+/// A stored run being continued.
+pub(super) struct Resumed {
+    manifest: RunManifest,
+    pub(super) prepared: Prepared,
+    started_at: Option<jiff::Timestamp>,
+}
+
+impl Resumed {
+    /// The stored manifest, running again, with this resume listed.
+    pub(super) fn manifest(&self) -> RunManifest {
+        let mut manifest = self.manifest.clone();
+        manifest.status = "running".into();
+        manifest.finished_at = None;
+        manifest.resumes.push(self.prepared.facts.clone());
+        manifest
+    }
+
+    /// The run's clock origin moved to when the run first began, so the new
+    /// records' offsets continue the stored ones' timeline.
+    pub(super) fn clock_origin(&self) -> Instant {
+        let now = Instant::now();
+        let Some(started) = self.started_at else {
+            return now;
+        };
+        let elapsed = jiff::Timestamp::now().duration_since(started);
+        std::time::Duration::try_from(elapsed)
+            .ok()
+            .and_then(|d| now.checked_sub(d))
+            .unwrap_or(now)
+    }
+}
+
+fn flags(args: &ExecArgs) -> ShardFlags {
+    ShardFlags {
+        shard: args.shard,
+        shards: args.shards,
+        launch: args.launch.clone(),
+    }
+}
+
+/// A resumed run's token counts: the stored ones, with this process's
+/// counts replacing those of the same request.
+pub(super) fn with_stored_tokens(
+    run: &RunDir,
+    resumed: bool,
+    counted: Vec<TokenRecord>,
+) -> Result<Vec<TokenRecord>, AppError> {
+    if !resumed {
+        return Ok(counted);
+    }
+    let key = |t: &TokenRecord| (t.cell.clone(), t.repetition, t.warmup, t.cold);
+    Ok(newest_per_key(run.read_tokens()?, counted, key))
+}
+
+/// A resumed run's check results: the stored ones and this process's.
+pub(super) fn with_stored_checks(
+    run: &RunDir,
+    resumed: bool,
+    checks: Vec<CheckRecord>,
+) -> Result<Vec<CheckRecord>, AppError> {
+    if !resumed {
+        return Ok(checks);
+    }
+    let key = |c: &CheckRecord| (c.cell.clone(), c.repetition);
+    Ok(newest_per_key(run.read_checks()?, checks, key))
+}
+
+/// `stored` then `new`, one item per key (the newest), in first-seen order.
+fn newest_per_key<T, K: std::hash::Hash + Eq>(
+    stored: Vec<T>,
+    new: Vec<T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<T> {
+    let mut slots: HashMap<K, usize> = HashMap::new();
+    let mut out: Vec<T> = Vec::new();
+    for item in stored.into_iter().chain(new) {
+        match slots.get(&key(&item)) {
+            Some(&i) => out[i] = item,
+            None => {
+                slots.insert(key(&item), out.len());
+                out.push(item);
+            }
+        }
+    }
+    out
+}
