@@ -171,6 +171,7 @@ async fn run_experiment(
     }
     stop_server(managed.as_mut(), &mut manifest);
     let pending = std::mem::take(&mut outcome.pending_checks);
+    let pending = shards::with_unscored(&run, &plan, resumed.is_some(), pending)?;
     score_responses(&run, pending, resumed.is_some()).await?;
     manifest.tokenizers = tokens::describe(&counters);
     manifest.loaded_models = outcome.loaded.clone();

@@ -29,6 +29,8 @@ pub(super) struct Sharding {
     barrier: Option<PathBuf>,
     /// A new shard's run directory.
     shard_dir: Option<RunDir>,
+    /// The continued run, repaired, with what is left of it.
+    prepared: std::cell::RefCell<Option<Prepared>>,
 }
 
 impl Sharding {
@@ -50,6 +52,7 @@ impl Sharding {
             start_at,
             barrier: args.barrier.clone(),
             shard_dir: None,
+            prepared: std::cell::RefCell::new(None),
         };
         if let Some(stored) = &sharding.continuation {
             // A resumed shard stays the shard it was, whatever the flags say.
@@ -72,6 +75,7 @@ impl Sharding {
         }
         if let Some(stored) = &sharding.continuation {
             resume::check_experiment(stored, &experiment.source.text)?;
+            sharding.prepared = std::cell::RefCell::new(Some(resume::prepare(stored)?));
         }
         Ok(sharding)
     }
@@ -93,9 +97,9 @@ impl Sharding {
         Ok(Some(resume::open(&run.path)?))
     }
 
-    /// A resumed run that completed: nothing is sent; its reports are
-    /// rendered again from the stored records (a kill while they were
-    /// written leaves them whole).
+    /// A resumed run that completed with every request stored: nothing is
+    /// sent; its reports are rendered again from the stored records (a kill
+    /// while they were written leaves them whole).
     pub(super) fn nothing_to_send(
         &self,
         experiment: &Experiment,
@@ -104,7 +108,12 @@ impl Sharding {
         let Some(stored) = &self.continuation else {
             return Ok(None);
         };
-        if stored.manifest.status != "complete" {
+        let left = self
+            .prepared
+            .borrow()
+            .as_ref()
+            .map(|p| p.remaining.requests(&stored.plan));
+        if stored.manifest.status != "complete" || left != Some(0) {
             return Ok(None);
         }
         eprintln!(
@@ -138,11 +147,10 @@ impl Sharding {
     /// What is left of the stored run this continues, once the plan is
     /// known to be the stored one.
     pub(super) fn prepare_resume(&self, plan: &Plan) -> Result<Option<Resumed>, AppError> {
-        let Some(stored) = &self.continuation else {
+        let (Some(stored), Some(prepared)) = (&self.continuation, self.prepared.take()) else {
             return Ok(None);
         };
         resume::check_plan(&stored.plan, plan)?;
-        let prepared = resume::prepare(stored)?;
         let started_at = stored.manifest.started_at.parse().ok();
         Ok(Some(Resumed {
             manifest: stored.manifest.clone(),
@@ -262,6 +270,35 @@ pub(super) fn with_stored_checks(
     }
     let key = |c: &CheckRecord| (c.cell.clone(), c.repetition);
     Ok(newest_per_key(run.read_checks()?, checks, key))
+}
+
+/// A resumed run's responses to check: this process's, and those from
+/// before the crash that were never checked (their texts read back from
+/// responses/; without `save_responses` they are gone, and said so).
+pub(super) fn with_unscored(
+    run: &RunDir,
+    plan: &Plan,
+    resumed: bool,
+    mut pending: Vec<crate::exec::PendingCheck>,
+) -> Result<Vec<crate::exec::PendingCheck>, AppError> {
+    if !resumed {
+        return Ok(pending);
+    }
+    let mut done: std::collections::HashSet<(String, u32)> = run
+        .read_checks()?
+        .into_iter()
+        .map(|c| (c.cell, c.repetition))
+        .collect();
+    done.extend(pending.iter().map(|p| (p.cell.clone(), p.repetition)));
+    let (found, lost) = resume::unscored(run, plan, &done)?;
+    if lost > 0 {
+        eprintln!(
+            "warning: {lost} response(s) from before the crash cannot be checked: their texts \
+             were not saved ([report] save_responses = true keeps them)"
+        );
+    }
+    pending.extend(found);
+    Ok(pending)
 }
 
 /// `stored` then `new`, one item per key (the newest), in first-seen order.

@@ -313,6 +313,67 @@ fn timed_cut_short(plan: &Plan, records: &[Record], complete: bool) -> HashSet<S
     }
 }
 
+/// The measured responses whose prompt has checks, not in `scored`, with
+/// their texts from responses/; and how many had no saved text.
+pub fn unscored(
+    run: &RunDir,
+    plan: &Plan,
+    scored: &HashSet<(String, u32)>,
+) -> Result<(Vec<crate::exec::PendingCheck>, u64), ScaleError> {
+    let cells: HashMap<&str, &Cell> = plan.cells.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut wanted = Vec::new();
+    run.for_each_record(|record| {
+        let checked = cells
+            .get(record.cell.as_str())
+            .map(|cell| cell.checks_for(&record.prompt).to_vec())
+            .filter(|checks| !checks.is_empty());
+        let fresh = !scored.contains(&(record.cell.clone(), record.repetition));
+        if let (Some(checks), true) = (checked, fresh && record.outcome.is_ok()) {
+            if !record.warmup && !record.cold {
+                wanted.push((record.cell, record.repetition, checks));
+            }
+        }
+    })?;
+    let mut texts: HashMap<String, HashMap<u32, String>> = HashMap::new();
+    let mut found = Vec::new();
+    let mut lost = 0;
+    for (cell, repetition, checks) in wanted {
+        if !texts.contains_key(&cell) {
+            texts.insert(cell.clone(), saved_texts(run, &cell));
+        }
+        match texts.get(&cell).and_then(|t| t.get(&repetition)) {
+            Some(text) => found.push(crate::exec::PendingCheck {
+                cell,
+                repetition,
+                checks,
+                response: text.clone(),
+            }),
+            None => lost += 1,
+        }
+    }
+    Ok((found, lost))
+}
+
+/// A cell's saved measured responses by repetition (none without responses/).
+fn saved_texts(run: &RunDir, cell: &str) -> HashMap<u32, String> {
+    #[derive(serde::Deserialize)]
+    struct Saved {
+        repetition: u32,
+        warmup: bool,
+        #[serde(default)]
+        content: String,
+    }
+    let path = run
+        .file(crate::store::RESPONSES_DIR)
+        .join(format!("{cell}.jsonl"));
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<Saved>(line).ok())
+        .filter(|saved| !saved.warmup)
+        .map(|saved| (saved.repetition, saved.content))
+        .collect()
+}
+
 /// Appends the replaced records to superseded.jsonl, then rewrites
 /// requests.jsonl with the kept ones (in their order).
 fn write_superseded(

@@ -3,6 +3,7 @@
 //! server (tests/mock-ollama) and the real llama.cpp server.
 
 mod cli;
+mod crash;
 mod llama;
 mod load;
 mod mock_exec;
