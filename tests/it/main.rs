@@ -10,5 +10,6 @@ mod mock_exec;
 mod mock_faults;
 mod quality_monitor;
 mod retry;
+mod shards;
 mod support;
 mod tokens;
