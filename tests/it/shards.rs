@@ -136,7 +136,7 @@ fn merge_refuses_missing_duplicated_foreign_and_changed_shards_by_name() {
     let a0 = launch.dir("A-shard-0-of-2");
     let a1 = launch.dir("A-shard-1-of-2");
     let b1 = launch.dir("B-shard-1-of-2");
-    let missing = launch.merge(&[a0.clone()], "m1", &[]);
+    let missing = launch.merge(std::slice::from_ref(&a0), "m1", &[]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(
         stderr(&missing).contains("shard(s) [1] are missing"),
