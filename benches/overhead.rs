@@ -33,7 +33,7 @@
 //! than its source (`FAST_SSE_BIN` overrides the path).
 
 use llmbench::backend::Backend;
-use llmbench::exec::{execute, ExecOptions, Progress, Target};
+use llmbench::exec::{execute, ExecOptions, Progress, Target, WithProgress};
 use llmbench::experiment::Experiment;
 use llmbench::plan::Plan;
 use llmbench::record::Record;
@@ -568,8 +568,11 @@ fn run_once(
     let save = experiment.report.save_responses;
     let run = RunDir::create(root, &experiment.name, label, "bench", save).expect("run directory");
     let _ = run.write_json(llmbench::store::PLAN_FILE, &plan);
-    let progress = Progress::new(plan.total_requests(), plan.cells.len() as u64, false);
-    let mut writer = RecordWriter::open(&run, save).expect("record writer");
+    // The sink a real run uses: the record writer and a (hidden) progress bar.
+    let mut sink = WithProgress {
+        sink: RecordWriter::open(&run, save).expect("record writer"),
+        progress: Progress::new(plan.total_requests(), plan.cells.len() as u64, false),
+    };
     let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let peak_resettable = reset_peak_rss();
     let sampler = RssSampler::start();
@@ -591,8 +594,7 @@ fn run_once(
             &plan,
             &targets,
             client.clone(),
-            &mut writer,
-            &progress,
+            &mut sink,
             cancel,
             options,
         ))
@@ -602,8 +604,8 @@ fn run_once(
     let server_cpu_s = server.cpu_s() - server_cpu0;
     let foreign_cores = ((machine_busy_s() - busy0 - cpu_s - server_cpu_s) / wall_s).max(0.0);
     let rss_halves_kb = sampler.finish();
-    progress.finish();
-    drop(writer);
+    sink.progress.finish();
+    drop(sink);
     let peak_rss_kb = if peak_resettable {
         status_kb("VmHWM:")
     } else {

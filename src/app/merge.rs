@@ -1,10 +1,11 @@
 //! `llmbench merge`: one run from the shard runs of a launch (built by
 //! `scale::merge`), then its reports, rendered as for any run.
 
-use super::report::{finish_run, RenderOptions};
 use super::{expand_files, AppError};
 use crate::cli::MergeArgs;
 use crate::experiment::ReportFormat;
+use crate::pipeline::{finish_run, RenderOptions};
+use crate::store::StoredRun;
 
 pub fn merge(args: MergeArgs) -> Result<u8, AppError> {
     let dirs = expand_files(&args.runs)?;
@@ -20,5 +21,6 @@ pub fn merge(args: MergeArgs) -> Result<u8, AppError> {
         print_table: true,
         thresholds: Vec::new(),
     };
-    Ok(finish_run(&merged.run, &merged.manifest, &options)?.code)
+    let stored = StoredRun::open(&merged.run.path)?;
+    Ok(finish_run(&stored, &options)?.code)
 }

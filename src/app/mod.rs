@@ -7,58 +7,12 @@ mod merge;
 mod models;
 mod plan;
 mod report;
-mod shards;
-mod tokens;
+
+mod tokenize;
 
 use crate::cli::{exit, Cli, Command};
-use std::fmt;
+pub use crate::error::AppError;
 use std::path::PathBuf;
-
-/// A failure with its exit code and a message for the user.
-#[derive(Debug)]
-pub struct AppError {
-    pub code: u8,
-    pub message: String,
-}
-
-impl AppError {
-    pub fn new(code: u8, message: impl Into<String>) -> AppError {
-        AppError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for AppError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for AppError {}
-
-impl From<crate::experiment::ExperimentError> for AppError {
-    fn from(error: crate::experiment::ExperimentError) -> AppError {
-        AppError::new(exit::BAD_INPUT, error.to_string())
-    }
-}
-
-impl From<crate::store::StoreError> for AppError {
-    fn from(error: crate::store::StoreError) -> AppError {
-        AppError::new(exit::ERROR, error.to_string())
-    }
-}
-
-impl From<crate::scale::ScaleError> for AppError {
-    fn from(error: crate::scale::ScaleError) -> AppError {
-        let code = match error {
-            crate::scale::ScaleError::Input(_) => exit::BAD_INPUT,
-            crate::scale::ScaleError::Store(_) => exit::ERROR,
-        };
-        AppError::new(code, error.to_string())
-    }
-}
 
 /// Runs one command. Returns the exit code of a run that finished in a
 /// documented non-success state (all failed, interrupted) as `Ok(code)`.
@@ -75,7 +29,7 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             Command::Validate(args) => plan::validate(args),
             Command::Report(args) => report::report(args),
             Command::Models(args) => models::models(args).await,
-            Command::Tokenize(args) => tokens::tokenize(args).await,
+            Command::Tokenize(args) => tokenize::tokenize(args).await,
             Command::Compare(args) => report::compare(args),
             Command::Merge(args) => merge::merge(args),
         }

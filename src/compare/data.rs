@@ -5,7 +5,7 @@
 use super::{CellRef, RunRef, SideCounts};
 use crate::metrics::{request_metrics, RequestMetrics};
 use crate::record::Record;
-use crate::store::RunDir;
+use crate::store::StoredRun;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -26,15 +26,17 @@ pub struct RunData {
 }
 
 impl RunData {
-    /// Reads a run directory: manifest, plan (for labels) and records.
+    /// Reads a stored run: manifest, plan (for labels) and the records
+    /// with their after-run token counts, as `llmbench report` reads them.
     pub fn load(path: &Path) -> Result<RunData, String> {
-        let dir = RunDir::open(path).map_err(|e| e.to_string())?;
-        let manifest = dir.read_manifest().map_err(|e| e.to_string())?;
-        let labels: BTreeMap<String, String> = dir
-            .read_plan()
-            .map(|plan| plan.cells.into_iter().map(|c| (c.id, c.label)).collect())
-            .unwrap_or_default();
-        let (records, _) = dir.read_records().map_err(|e| e.to_string())?;
+        let stored = StoredRun::open(path).map_err(|e| e.to_string())?;
+        let labels: BTreeMap<String, String> = stored
+            .labels()
+            .into_iter()
+            .map(|(id, label)| (id.to_string(), label.to_string()))
+            .collect();
+        let (records, _) = stored.records().map_err(|e| e.to_string())?;
+        let manifest = stored.manifest;
         let run = RunRef {
             dir: path.display().to_string(),
             run_id: manifest.run_id,

@@ -92,7 +92,7 @@ pub struct RunRef {
     pub run_id: String,
     pub experiment: String,
     pub started_at: String,
-    pub status: String,
+    pub status: crate::store::RunStatus,
 }
 
 /// A cell, identified.

@@ -14,7 +14,7 @@ fn run(id: &str, records: &[Record]) -> RunData {
         run_id: id.into(),
         experiment: "fixture".into(),
         started_at: "2026-01-01T00:00:00Z".into(),
-        status: "complete".into(),
+        status: crate::store::RunStatus::Complete,
     };
     let labels: BTreeMap<String, String> = fixture::plan()
         .cells

@@ -8,16 +8,19 @@ mod order;
 mod progress;
 mod remaining;
 mod request;
+mod sink;
 
+pub use crate::quality::PendingCheck;
 pub use progress::Progress;
 pub use remaining::{CellTodo, Remaining};
 pub use request::{measure, Job, RequestContext};
+pub use sink::{RecordSink, WithProgress};
 
 use crate::backend::Backend;
 use crate::experiment::Load;
 use crate::plan::{Cell, Plan};
 use crate::record::{Record, Response};
-use crate::store::{RecordWriter, StoreError};
+use crate::store::StoreError;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -63,15 +66,6 @@ pub struct PendingCount {
     pub chunk_chars: Vec<u32>,
 }
 
-/// A measured response whose prompt has checks.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PendingCheck {
-    pub cell: String,
-    pub repetition: u32,
-    pub checks: Vec<crate::quality::CheckSpec>,
-    pub response: String,
-}
-
 /// How to run.
 #[derive(Debug, Clone, Copy)]
 pub struct ExecOptions {
@@ -81,32 +75,26 @@ pub struct ExecOptions {
     pub keep_texts: bool,
 }
 
-/// Runs every cell of `plan`, writing each record as it arrives. Returns early
-/// (with `interrupted`) when `cancel` turns true.
+/// Runs every cell of `plan`, handing each record to `sink` as it arrives.
+/// Returns early (with `interrupted`) when `cancel` turns true.
 pub async fn execute(
     plan: &Plan,
     targets: &BTreeMap<String, Target>,
     client: reqwest::Client,
-    writer: &mut RecordWriter,
-    progress: &Progress,
+    sink: &mut dyn RecordSink,
     cancel: watch::Receiver<bool>,
     options: ExecOptions,
 ) -> Result<ExecOutcome, StoreError> {
-    execute_remaining(
-        plan, targets, client, writer, progress, cancel, options, None,
-    )
-    .await
+    execute_remaining(plan, targets, client, sink, cancel, options, None).await
 }
 
 /// `execute`, sending only what `remaining` lists (a resumed run); `None`
 /// sends everything.
-#[allow(clippy::too_many_arguments)]
 pub async fn execute_remaining(
     plan: &Plan,
     targets: &BTreeMap<String, Target>,
     client: reqwest::Client,
-    writer: &mut RecordWriter,
-    progress: &Progress,
+    sink: &mut dyn RecordSink,
     cancel: watch::Receiver<bool>,
     options: ExecOptions,
     remaining: Option<&Remaining>,
@@ -117,8 +105,7 @@ pub async fn execute_remaining(
     });
     let mut run = Run {
         context,
-        writer,
-        progress,
+        sink,
         cancel,
         keep_texts: options.keep_texts,
         outcome: ExecOutcome::default(),
@@ -137,7 +124,7 @@ pub async fn execute_remaining(
             for jobs in remaining::jobs(remaining, cell) {
                 run.batch(target, cell, jobs).await?;
             }
-            run.progress.cell_done();
+            run.sink.cell_done();
         }
         run.note_loaded(target, model).await;
     }
@@ -148,8 +135,7 @@ pub async fn execute_remaining(
 /// The state one run's phases share.
 struct Run<'a> {
     context: Arc<RequestContext>,
-    writer: &'a mut RecordWriter,
-    progress: &'a Progress,
+    sink: &'a mut dyn RecordSink,
     cancel: watch::Receiver<bool>,
     keep_texts: bool,
     outcome: ExecOutcome,
@@ -208,11 +194,10 @@ impl Run<'_> {
     ) -> Result<(), StoreError> {
         while let Some((record, response)) = receiver.recv().await {
             // Records already waiting go out with one write; flushed before waiting again.
-            self.writer.add(&record, &response)?;
+            self.sink.add(&record, &response)?;
             if receiver.is_empty() {
-                self.writer.flush()?;
+                self.sink.flush()?;
             }
-            self.progress.record(&record);
             tally(&mut self.outcome, &record);
             self.keep(cell, &record, response);
         }
@@ -287,8 +272,8 @@ impl Run<'_> {
                 Err(error) => unload_failure(cell, job, error.to_string()),
             };
             record.cold = true;
-            self.writer.write(&record, &response)?;
-            self.progress.record(&record);
+            self.sink.add(&record, &response)?;
+            self.sink.flush()?;
             self.outcome.cold += 1;
             self.keep(cell, &record, response);
         }

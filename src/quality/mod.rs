@@ -20,7 +20,7 @@ mod text;
 pub use code::python_interpreter;
 pub use schema::{check_schema, validate as validate_schema};
 pub use score::{pass_at_k, pass_rate, wilson_interval, PassRate};
-pub use scoring::{score, CheckRecord};
+pub use scoring::{score, CheckRecord, PendingCheck};
 pub use text::extract_code_block;
 
 use crate::util::parse_duration;

@@ -2,9 +2,18 @@
 //! requests are over (so check processes never compete with the server for
 //! CPU while it is being measured), as records for checks.jsonl.
 
-use super::{run_many, CheckResult};
-use crate::exec::PendingCheck;
+use super::{run_many, CheckResult, CheckSpec};
 use serde::{Deserialize, Serialize};
+
+/// A measured response whose prompt has checks, kept by the executor to
+/// score once the run is over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingCheck {
+    pub cell: String,
+    pub repetition: u32,
+    pub checks: Vec<CheckSpec>,
+    pub response: String,
+}
 
 /// The checks of one response, as stored in checks.jsonl.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

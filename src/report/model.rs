@@ -5,7 +5,7 @@
 use crate::aggregate::{CellSummary, Counts, GroupSummary, RunSummary};
 use crate::metrics::{glossary, Definition};
 use crate::monitor::{Sample, WindowSummary};
-use crate::store::{Environment, GitInfo, RunManifest};
+use crate::store::{Environment, GitInfo, RunManifest, RunStatus};
 use serde::Serialize;
 
 /// Bumped when a field is renamed or removed (adding fields keeps it).
@@ -120,7 +120,7 @@ pub struct RunInfo {
     pub started_at: String,
     pub finished_at: Option<String>,
     /// "complete", "interrupted", "failed" or "running".
-    pub status: String,
+    pub status: RunStatus,
 }
 
 impl ReportModel {
@@ -143,7 +143,7 @@ impl ReportModel {
                 dir: dir.to_string(),
                 started_at: manifest.started_at.clone(),
                 finished_at: manifest.finished_at.clone(),
-                status: manifest.status.clone(),
+                status: manifest.status,
             },
             environment: manifest.environment.clone(),
             servers: manifest.servers.clone(),
@@ -161,7 +161,7 @@ impl ReportModel {
 /// Plain-language warnings about what makes figures doubtful.
 fn warnings(manifest: &RunManifest, summary: &RunSummary) -> Vec<String> {
     let mut out = Vec::new();
-    if manifest.status != "complete" {
+    if manifest.status != RunStatus::Complete {
         out.push(format!(
             "The run is {}: figures cover only the requests that finished.",
             manifest.status

@@ -16,7 +16,7 @@ use crate::plan::shard::{whole_cell, Split};
 use crate::plan::Plan;
 use crate::record::Record;
 use crate::store::continuity::{MergeFacts, ShardFacts};
-use crate::store::{RunDir, RunManifest, StoreError, REQUESTS_FILE, RESPONSES_DIR};
+use crate::store::{RunDir, RunManifest, RunStatus, StoreError, REQUESTS_FILE, RESPONSES_DIR};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -64,9 +64,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path, partial: bool) -> Result<Merged, Scal
             .filter_map(|p| p.manifest.finished_at.as_deref()),
     ));
     manifest.status = if facts.missing.is_empty() && all_complete(&parts) {
-        "complete".into()
+        RunStatus::Complete
     } else {
-        "partial".into()
+        RunStatus::Partial
     };
     manifest.shard = None;
     manifest.resumes = Vec::new();
@@ -179,7 +179,7 @@ fn check_parts(parts: &[Part], partial: bool) -> Result<Vec<u32>, ScaleError> {
     }
     let unfinished: Vec<String> = parts
         .iter()
-        .filter(|p| p.manifest.status != "complete")
+        .filter(|p| p.manifest.status != RunStatus::Complete)
         .map(|p| format!("{} ({})", p.dir.display(), p.manifest.status))
         .collect();
     if !unfinished.is_empty() && !partial {
@@ -193,7 +193,9 @@ fn check_parts(parts: &[Part], partial: bool) -> Result<Vec<u32>, ScaleError> {
 }
 
 fn all_complete(parts: &[Part]) -> bool {
-    parts.iter().all(|p| p.manifest.status == "complete")
+    parts
+        .iter()
+        .all(|p| p.manifest.status == RunStatus::Complete)
 }
 
 fn create_out(out: &Path) -> Result<RunDir, ScaleError> {

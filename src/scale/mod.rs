@@ -5,6 +5,7 @@
 //! live in `plan::shard` and `plan::shard_env`.
 
 pub mod merge;
+pub mod part;
 pub mod repair;
 pub mod resume;
 pub mod start;

@@ -156,7 +156,7 @@ pub struct Prepared {
 pub fn prepare(continuation: &Continuation) -> Result<Prepared, ScaleError> {
     let repaired: Vec<Repair> = repair_run(&continuation.run)?;
     let (records, _) = continuation.run.read_records()?;
-    let complete = continuation.manifest.status == "complete";
+    let complete = continuation.manifest.status == crate::store::RunStatus::Complete;
     let sorted = Sorted::new(&continuation.plan, records, complete);
     let remaining = sorted.remaining(&continuation.plan);
     let superseded = sorted.superseded.len() as u64;

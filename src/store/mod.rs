@@ -1,6 +1,7 @@
 //! The run directory: layout, append-only record writing (flushed per record,
-//! so a crash or Ctrl-C loses nothing that finished), and reading a stored run
-//! back for `llmbench report` (records as a stream, one at a time).
+//! so a crash or Ctrl-C loses nothing that finished), the typed manifest, and
+//! reading a stored run back (`StoredRun`: records as a stream, one at a
+//! time, with their after-run token counts).
 //!
 //! ```text
 //! benchmarks/<experiment>/<UTC timestamp>-<short id>/
@@ -10,15 +11,20 @@
 
 pub mod continuity;
 mod environment;
+mod manifest;
+mod stored;
 mod writer;
 
 pub use environment::{collect_environment, git_info, Environment, GitInfo};
+pub use manifest::{
+    ManagedServerFacts, MonitorFacts, RunManifest, RunStatus, ServerPointFacts, TokenizerFacts,
+};
+pub use stored::StoredRun;
 pub use writer::RecordWriter;
 
 use crate::plan::Plan;
 use crate::record::Record;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
@@ -50,58 +56,6 @@ pub const SERVER_LOG: &str = "server.log";
 pub const CHECKS_FILE: &str = "checks.jsonl";
 pub const SAMPLES_FILE: &str = "samples.jsonl";
 pub const TOKENS_FILE: &str = "tokens.jsonl";
-
-/// What is known about a run besides its records: written at the start and
-/// rewritten at the end (status, finish time).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunManifest {
-    pub llmbench_version: String,
-    pub run_id: String,
-    pub experiment: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    /// The experiment file as given on the command line.
-    pub experiment_path: String,
-    /// sha256 of the experiment file's text.
-    pub experiment_sha256: String,
-    #[serde(default)]
-    pub overrides: Vec<String>,
-    #[serde(default)]
-    pub git: Option<GitInfo>,
-    pub started_at: String,
-    #[serde(default)]
-    pub finished_at: Option<String>,
-    /// "running", "complete", "interrupted" or "failed".
-    pub status: String,
-    pub environment: Environment,
-    /// What each backend's server said about itself and its models.
-    #[serde(default)]
-    pub servers: serde_json::Value,
-    /// The `[server]` llmbench started: command, pid, time to ready, whether
-    /// it exited during the run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub managed_server: Option<serde_json::Value>,
-    /// Ollama `/api/ps` after each model's cells: size, size in VRAM,
-    /// offload fraction, context length; by model.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub loaded_models: BTreeMap<String, serde_json::Value>,
-    /// The resource monitor: GPU status (or why it is unavailable), samples
-    /// taken, missed ticks, the sampler's own CPU.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub monitor: Option<serde_json::Value>,
-    /// Each model's token counter and whether its counts are the ones used.
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub tokenizers: serde_json::Value,
-    /// This run is one shard of a launch (`--shard`, a Slurm array, an Indexed Job).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<continuity::ShardFacts>,
-    /// Each `llmbench exec --resume` of this run, in order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resumes: Vec<continuity::ResumeFacts>,
-    /// This run was merged from shards (`llmbench merge`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge: Option<continuity::MergeFacts>,
-}
 
 /// An open run directory.
 #[derive(Debug, Clone)]

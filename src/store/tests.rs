@@ -109,3 +109,103 @@ fn environment_is_read_from_the_machine() {
     assert!(env.cores >= 1);
     assert!(!env.arch.is_empty());
 }
+
+/// A manifest as llmbench wrote it when its typed parts were free JSON: it
+/// reads into the typed manifest and writes back the same JSON.
+#[test]
+fn a_manifest_written_before_the_types_reads_and_writes_back_unchanged() {
+    let stored = serde_json::json!({
+        "llmbench_version": "0.1.0", "run_id": "a1b2c3", "experiment": "e",
+        "description": null, "experiment_path": "e.toml", "experiment_sha256": "00",
+        "overrides": [], "git": null,
+        "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:01:00Z",
+        "status": "interrupted",
+        "environment": { "host": "h", "os": "linux", "arch": "x86_64", "cpu": null,
+                         "cores": 2, "memory_bytes": null },
+        "servers": { "default": { "kind": "openai", "url": "http://x", "version": null, "models": [] } },
+        "managed_server": {
+            "command": ["srv", "--parallel", "2"], "env": {}, "exited_during_run": "exit 1",
+            "log": "server-1.log", "pid": 42, "point": 0,
+            "points": [
+                { "command": ["srv"], "env": {}, "log": "server-1.log", "pid": 42, "point": 0,
+                  "ready_after_ms": 12.5, "values": { "parallel": "2" } },
+                { "error": "[server] (parallel=4): did not start", "point": 1 }
+            ],
+            "ready_after_ms": 12.5, "values": { "parallel": "2" }
+        },
+        "loaded_models": { "m": { "size_vram": 1 } },
+        "monitor": {
+            "error": null, "gpu": { "status": "unavailable", "reason": "no NVML" },
+            "interval_ms": 500.0, "missed_ticks": 0, "sampler_cpu_pct": 0.5,
+            "samples": 10, "server_pid": 42
+        },
+        "tokenizers": { "m": { "counter": "heuristic", "note": null,
+                               "used_for_output_tokens": "server (local count as a cross-check)" } }
+    });
+    let manifest: RunManifest = serde_json::from_value(stored.clone()).unwrap();
+    assert_eq!(manifest.status, RunStatus::Interrupted);
+    let facts = manifest.managed_server.as_ref().unwrap();
+    assert_eq!(facts.points.len(), 2);
+    assert!(matches!(
+        &facts.points[1],
+        ServerPointFacts::Failed { point: 1, .. }
+    ));
+    assert_eq!(serde_json::to_value(&manifest).unwrap(), stored);
+}
+
+#[test]
+fn every_status_word_reads_and_an_unknown_one_is_an_error() {
+    for (word, status) in [
+        ("running", RunStatus::Running),
+        ("complete", RunStatus::Complete),
+        ("interrupted", RunStatus::Interrupted),
+        ("failed", RunStatus::Failed),
+    ] {
+        let read: RunStatus = serde_json::from_value(serde_json::json!(word)).unwrap();
+        assert_eq!((read, read.to_string()), (status, word.to_string()));
+    }
+    assert!(serde_json::from_value::<RunStatus>(serde_json::json!("done")).is_err());
+}
+
+/// `StoredRun` hands out the records with tokens.jsonl's counts applied.
+#[test]
+fn a_stored_run_applies_the_after_run_token_counts() {
+    let root = tempfile::tempdir().unwrap();
+    let run = RunDir::create(root.path(), "exp", "s", "id", false).unwrap();
+    run.write_json(MANIFEST_FILE, &crate::report::fixture::manifest())
+        .unwrap();
+    run.write_json(PLAN_FILE, &crate::report::fixture::plan())
+        .unwrap();
+    let mut writer = RecordWriter::open(&run, false).unwrap();
+    let response = Response {
+        content: "a b c".into(),
+        reasoning: String::new(),
+    };
+    writer.write(&record("c1", 0), &response).unwrap();
+    writer.write(&record("c1", 1), &response).unwrap();
+    let count = crate::record::TokenRecord {
+        cell: "c1".into(),
+        repetition: 1,
+        warmup: false,
+        cold: false,
+        source: "tiktoken:cl100k_base".into(),
+        estimate: false,
+        used: true,
+        output: Some(7),
+        error: None,
+        per_chunk: Vec::new(),
+        prompt: None,
+        prompt_counted: None,
+    };
+    run.write_tokens(&[count]).unwrap();
+
+    let stored = StoredRun::open(&run.path).unwrap();
+    let (records, unreadable) = stored.records().unwrap();
+    assert_eq!(unreadable, 0);
+    assert_eq!(records[0].tokens.local, None);
+    assert_eq!(records[1].tokens.local, Some(7));
+    assert_eq!(stored.manifest.run_id, "a1b2c3");
+    assert!(stored.checks().unwrap().is_empty());
+    assert!(stored.samples().is_empty());
+    assert!(stored.summary().is_none());
+}

@@ -8,6 +8,7 @@ mod llama;
 mod load;
 mod mock_exec;
 mod mock_faults;
+mod pipeline;
 mod quality_monitor;
 mod retry;
 mod shards;

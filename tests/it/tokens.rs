@@ -192,3 +192,39 @@ fn synthetic_prompts_have_the_asked_length_in_the_models_tokens() {
         .iter()
         .any(|r| r.prompt == "long-input" && r.outcome.is_ok()));
 }
+
+/// `compare` reads a run the way `report` does: with the after-run token
+/// counts applied, so both give the same decode rate (they once disagreed,
+/// 639.6 against 337.6 tokens/s, because compare used the server's counts).
+#[test]
+fn compare_and_report_give_the_same_decode_rate() {
+    // Tokens spaced out, so that each response has a decode rate even on a
+    // loaded machine (chunks read together would leave none).
+    let config = MockConfig {
+        inter_token: std::time::Duration::from_millis(2),
+        ..MockConfig::default()
+    };
+    let server = mock_ollama::spawn_blocking(config).expect("mock");
+    let ws = Workspace::new();
+    let text = with_tokenizer(&server.url(), "repetitions = 3", "tiktoken:cl100k_base");
+    let file = ws.write("e.toml", &text);
+    assert_eq!(ws.exec(&file, &[]), 0);
+    let run = ws.run();
+    let summary = json(&run.join("summary.json"));
+    let reported = &summary["cells"][0]["metrics"]["decode_tps"];
+    let options = llmbench::compare::CompareOptions::default();
+    let comparison = llmbench::compare::compare_runs(&run, &run, &options).expect("compare");
+    let compared = comparison.cells[0]
+        .metrics
+        .iter()
+        .find(|m| m.metric == "decode_tps")
+        .and_then(|m| m.a.clone())
+        .expect("decode_tps compared");
+    for (name, value) in [("mean", compared.mean), ("p50", compared.p50)] {
+        let want = reported[name].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            (value - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{name}: compare says {value}, report says {want}"
+        );
+    }
+}

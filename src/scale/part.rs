@@ -1,27 +1,39 @@
-//! `exec`'s glue for shards and resumes: which part of the plan this process
-//! runs and where (`scale`, `plan::shard`), whether it continues a stored
-//! run (`--resume`, or a shard directory that exists: a requeued Slurm task,
-//! a restarted pod), the common start, and the after-run files a resume
-//! adds to instead of replacing.
+//! The part of a run this process does, as the exec pipeline sees it:
+//! which part of the plan it runs and where (a shard: `plan::shard`),
+//! whether it continues a stored run (`--resume`, or a shard directory that
+//! exists: a requeued Slurm task, a restarted pod), the common start, and the
+//! after-run files a resume adds to instead of replacing. A plain run is the
+//! whole of itself (`Part::default`).
 
-use super::report::finish_run;
-use super::AppError;
-use crate::cli::{exit, ExecArgs};
+use super::resume::{self, Continuation, Prepared};
+use super::start;
+use super::ScaleError;
 use crate::experiment::Experiment;
 use crate::plan::shard::{shard_plan, Split};
 use crate::plan::shard_env::{Placement, ShardFlags};
 use crate::plan::Plan;
 use crate::quality::CheckRecord;
 use crate::record::TokenRecord;
-use crate::scale::resume::{self, Continuation, Prepared};
-use crate::scale::{start, ScaleError};
-use crate::store::{RunDir, RunManifest, StoreError, MANIFEST_FILE};
+use crate::store::{RunDir, RunManifest, RunStatus, StoreError, MANIFEST_FILE};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// What the command line says about this run's part.
+#[derive(Debug, Clone, Default)]
+pub struct PartFlags {
+    pub shard: ShardFlags,
+    pub split: Split,
+    /// `--start-at`, RFC 3339.
+    pub start_at: Option<String>,
+    pub barrier: Option<PathBuf>,
+    /// Where run directories go.
+    pub out: PathBuf,
+}
+
 /// This run's place among shards, and the stored run it continues.
-pub(super) struct Sharding {
+#[derive(Debug, Default)]
+pub struct Part {
     placement: Option<Placement>,
     split: Split,
     continuation: Option<Continuation>,
@@ -33,24 +45,26 @@ pub(super) struct Sharding {
     prepared: std::cell::RefCell<Option<Prepared>>,
 }
 
-impl Sharding {
-    pub(super) fn new(
+impl Part {
+    /// The part `flags` (and the engine's environment) ask for, or the rest
+    /// of `continuation`.
+    pub fn new(
         experiment: &Experiment,
-        args: &ExecArgs,
+        flags: &PartFlags,
         continuation: Option<Continuation>,
-    ) -> Result<Sharding, AppError> {
-        let start_at = args
+    ) -> Result<Part, ScaleError> {
+        let start_at = flags
             .start_at
             .as_deref()
             .map(start::parse_start)
             .transpose()
             .map_err(ScaleError::Input)?;
-        let mut sharding = Sharding {
+        let mut sharding = Part {
             placement: None,
-            split: args.split,
+            split: flags.split,
             continuation,
             start_at,
-            barrier: args.barrier.clone(),
+            barrier: flags.barrier.clone(),
             shard_dir: None,
             prepared: std::cell::RefCell::new(None),
         };
@@ -66,11 +80,11 @@ impl Sharding {
                 });
             }
         } else {
-            sharding.placement = crate::scale::this_shard(&flags(args))?;
+            sharding.placement = super::this_shard(&flags.shard)?;
             sharding.shard_dir = sharding
                 .placement
                 .as_ref()
-                .map(|p| crate::scale::shard_dir(&args.out, &experiment.name, p));
+                .map(|p| super::shard_dir(&flags.out, &experiment.name, p));
             sharding.continuation = sharding.existing_shard()?;
         }
         if let Some(stored) = &sharding.continuation {
@@ -81,7 +95,7 @@ impl Sharding {
     }
 
     /// A shard whose directory holds a run already continues it.
-    fn existing_shard(&self) -> Result<Option<Continuation>, AppError> {
+    fn existing_shard(&self) -> Result<Option<Continuation>, ScaleError> {
         let (Some(placement), Some(run)) = (&self.placement, &self.shard_dir) else {
             return Ok(None);
         };
@@ -98,55 +112,40 @@ impl Sharding {
     }
 
     /// A resumed run that completed with every request stored: nothing is
-    /// sent; its reports are rendered again from the stored records (a kill
-    /// while they were written leaves them whole).
-    pub(super) fn nothing_to_send(
-        &self,
-        experiment: &Experiment,
-        args: &ExecArgs,
-    ) -> Result<Option<u8>, AppError> {
-        let Some(stored) = &self.continuation else {
-            return Ok(None);
-        };
+    /// to be sent (its reports may be rendered again from the records).
+    pub fn complete_already(&self) -> Option<&Continuation> {
+        let stored = self.continuation.as_ref()?;
         let left = self
             .prepared
             .borrow()
             .as_ref()
             .map(|p| p.remaining.requests(&stored.plan));
-        if stored.manifest.status != "complete" || left != Some(0) {
-            return Ok(None);
-        }
-        eprintln!(
-            "{} is complete: nothing to resend (reports rendered again from its records)",
-            stored.run.path.display()
-        );
-        let options = super::exec::render_options(experiment, args);
-        let finished = finish_run(&stored.run, &stored.manifest, &options)?;
-        Ok(Some(finished.code))
+        (stored.manifest.status == RunStatus::Complete && left == Some(0)).then_some(stored)
     }
 
     /// The part of the plan this process runs.
-    pub(super) fn plan(&self, plan: Plan) -> Result<Plan, AppError> {
+    pub fn plan(&self, plan: Plan) -> Result<Plan, ScaleError> {
         match &self.placement {
-            Some(placement) => shard_plan(&plan, placement.shard, self.split)
-                .map_err(|e| AppError::new(exit::BAD_INPUT, e)),
+            Some(placement) => {
+                shard_plan(&plan, placement.shard, self.split).map_err(ScaleError::Input)
+            }
             None => Ok(plan),
         }
     }
 
     /// The run directory when it is not a new timestamped one: the stored
     /// run, or the shard's own.
-    pub(super) fn run_dir(&self, responses: bool) -> Option<Result<RunDir, StoreError>> {
+    pub fn run_dir(&self, responses: bool) -> Option<Result<RunDir, StoreError>> {
         if let Some(stored) = &self.continuation {
             return Some(Ok(stored.run.clone()));
         }
         let run = self.shard_dir.clone()?;
-        Some(crate::scale::create_shard_dir(&run, responses).map(|()| run))
+        Some(super::create_shard_dir(&run, responses).map(|()| run))
     }
 
     /// What is left of the stored run this continues, once the plan is
     /// known to be the stored one.
-    pub(super) fn prepare_resume(&self, plan: &Plan) -> Result<Option<Resumed>, AppError> {
+    pub fn prepare_resume(&self, plan: &Plan) -> Result<Option<Resumed>, ScaleError> {
         let (Some(stored), Some(prepared)) = (&self.continuation, self.prepared.take()) else {
             return Ok(None);
         };
@@ -160,32 +159,31 @@ impl Sharding {
     }
 
     /// Notes the shard in a new run's manifest.
-    pub(super) fn note(&self, manifest: &mut RunManifest) {
+    pub fn note(&self, manifest: &mut RunManifest) {
         if manifest.shard.is_some() {
             return;
         }
         if let Some(placement) = &self.placement {
             let started = start::Started::default();
-            manifest.shard = Some(crate::scale::shard_facts(placement, self.split, &started));
+            manifest.shard = Some(super::shard_facts(placement, self.split, &started));
         }
     }
 
     /// Waits for the common start (not on a resume: the others are long
     /// gone) and notes it in the manifest.
-    pub(super) async fn wait_for_start(
+    pub async fn wait_for_start(
         &self,
         manifest: &mut RunManifest,
         run: &RunDir,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), ScaleError> {
         if self.continuation.is_some() {
             return Ok(());
         }
         let barrier = match (&self.barrier, &self.placement) {
             (Some(dir), Some(placement)) => Some((dir.as_path(), placement)),
             (Some(_), None) => {
-                return Err(AppError::new(
-                    exit::BAD_INPUT,
-                    "--barrier needs shards: --shard K/N (or a Slurm array, an Indexed Job)",
+                return Err(ScaleError::Input(
+                    "--barrier needs shards: --shard K/N (or a Slurm array, an Indexed Job)".into(),
                 ))
             }
             _ => None,
@@ -195,7 +193,7 @@ impl Sharding {
         }
         let started = start::wait(self.start_at, barrier)
             .await
-            .map_err(|e| AppError::new(exit::ERROR, e))?;
+            .map_err(ScaleError::Input)?;
         if let Some(facts) = manifest.shard.as_mut() {
             facts.start_at = started.start_at;
             facts.clock_offset_ms = started.clock_offset_ms;
@@ -206,17 +204,18 @@ impl Sharding {
 }
 
 /// A stored run being continued.
-pub(super) struct Resumed {
+#[derive(Debug)]
+pub struct Resumed {
     manifest: RunManifest,
-    pub(super) prepared: Prepared,
+    pub prepared: Prepared,
     started_at: Option<jiff::Timestamp>,
 }
 
 impl Resumed {
     /// The stored manifest, running again, with this resume listed.
-    pub(super) fn manifest(&self) -> RunManifest {
+    pub fn manifest(&self) -> RunManifest {
         let mut manifest = self.manifest.clone();
-        manifest.status = "running".into();
+        manifest.status = RunStatus::Running;
         manifest.finished_at = None;
         manifest.resumes.push(self.prepared.facts.clone());
         manifest
@@ -224,7 +223,7 @@ impl Resumed {
 
     /// The run's clock origin moved to when the run first began, so the new
     /// records' offsets continue the stored ones' timeline.
-    pub(super) fn clock_origin(&self) -> Instant {
+    pub fn clock_origin(&self) -> Instant {
         let now = Instant::now();
         let Some(started) = self.started_at else {
             return now;
@@ -237,21 +236,13 @@ impl Resumed {
     }
 }
 
-fn flags(args: &ExecArgs) -> ShardFlags {
-    ShardFlags {
-        shard: args.shard,
-        shards: args.shards,
-        launch: args.launch.clone(),
-    }
-}
-
 /// A resumed run's token counts: the stored ones, with this process's
 /// counts replacing those of the same request.
-pub(super) fn with_stored_tokens(
+pub fn with_stored_tokens(
     run: &RunDir,
     resumed: bool,
     counted: Vec<TokenRecord>,
-) -> Result<Vec<TokenRecord>, AppError> {
+) -> Result<Vec<TokenRecord>, StoreError> {
     if !resumed {
         return Ok(counted);
     }
@@ -260,11 +251,11 @@ pub(super) fn with_stored_tokens(
 }
 
 /// A resumed run's check results: the stored ones and this process's.
-pub(super) fn with_stored_checks(
+pub fn with_stored_checks(
     run: &RunDir,
     resumed: bool,
     checks: Vec<CheckRecord>,
-) -> Result<Vec<CheckRecord>, AppError> {
+) -> Result<Vec<CheckRecord>, StoreError> {
     if !resumed {
         return Ok(checks);
     }
@@ -275,12 +266,12 @@ pub(super) fn with_stored_checks(
 /// A resumed run's responses to check: this process's, and those from
 /// before the crash that were never checked (their texts read back from
 /// responses/; without `save_responses` they are gone, and said so).
-pub(super) fn with_unscored(
+pub fn with_unscored(
     run: &RunDir,
     plan: &Plan,
     resumed: bool,
     mut pending: Vec<crate::exec::PendingCheck>,
-) -> Result<Vec<crate::exec::PendingCheck>, AppError> {
+) -> Result<Vec<crate::exec::PendingCheck>, ScaleError> {
     if !resumed {
         return Ok(pending);
     }

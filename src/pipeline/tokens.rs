@@ -5,12 +5,13 @@
 //! OpenAI-compatible server that has it, the model's own vocabulary from
 //! Ollama's `/api/show` on Ollama, and the server's counts otherwise.
 
-use super::AppError;
 use crate::cli::exit;
+use crate::error::AppError;
 use crate::exec::PendingCount;
 use crate::experiment::{BackendKind, Experiment};
 use crate::plan::{Cell, Plan};
 use crate::record::TokenRecord;
+use crate::store::TokenizerFacts;
 use crate::tokenize::{
     attribute, load_local, load_ollama_gguf, LlamaCppTokenizer, TokenCounter, TokenizerSpec,
 };
@@ -291,37 +292,25 @@ async fn count_text(
 }
 
 /// What the manifest says about each model's token source.
-pub fn describe(counters: &Counters) -> serde_json::Value {
+pub fn describe(counters: &Counters) -> BTreeMap<String, TokenizerFacts> {
     let entries = counters.by_model.iter().map(|(model, counter)| {
         let note = match counter {
             Counter::Server { note } => note.clone(),
             _ => None,
         };
-        let used = if counters.explicit.contains(model) { counter.source() } else { "server (local count as a cross-check)".into() };
-        (model.clone(), serde_json::json!({ "counter": counter.source(), "used_for_output_tokens": used, "note": note }))
+        let used = if counters.explicit.contains(model) {
+            counter.source()
+        } else {
+            "server (local count as a cross-check)".into()
+        };
+        let facts = TokenizerFacts {
+            counter: counter.source(),
+            note,
+            used_for_output_tokens: used,
+        };
+        (model.clone(), facts)
     });
-    serde_json::Value::Object(entries.collect())
-}
-
-/// `llmbench tokenize`: the count (and ids) of a text with one spec.
-pub async fn tokenize(args: crate::cli::TokenizeArgs) -> Result<u8, AppError> {
-    let text = match args.text {
-        Some(text) => text,
-        None => {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map_err(|e| {
-                AppError::new(exit::ERROR, format!("cannot read standard input: {e}"))
-            })?;
-            String::from_utf8(bytes)
-                .map_err(|_| AppError::new(exit::BAD_INPUT, "standard input is not UTF-8 text"))?
-        }
-    };
-    let output =
-        crate::tokenize::tokenize_command(&args.tokenizer, &text, args.ids, args.url.as_deref())
-            .await
-            .map_err(|e| AppError::new(exit::BAD_INPUT, e.to_string()))?;
-    println!("{output}");
-    Ok(exit::OK)
+    entries.collect()
 }
 
 /// Refits every synthetic prompt (`input_tokens`) of the plan with its

@@ -1,0 +1,233 @@
+//! Stage 5, finish: aggregation and report rendering, shared by `exec` (at
+//! the end of a run) and `llmbench report` (from a stored run). The stored
+//! run is read back through `StoredRun`, its records as a stream: each one
+//! feeds the aggregation, the token and resource tallies and requests.csv,
+//! and is dropped, so memory holds the statistics' values, not the run.
+
+use super::open::OpenRun;
+use crate::aggregate::{attach_quality, Aggregator, ResourceTally, RunSummary, TokenTally};
+use crate::cli::exit;
+use crate::error::AppError;
+use crate::exec::ExecOutcome;
+use crate::experiment::ReportFormat;
+use crate::monitor::{Sample, WindowSummary};
+use crate::record::Record;
+use crate::report::{request_line, MonitorView, TimelinePoint, REQUESTS_CSV, REQUESTS_CSV_HEADER};
+use crate::report::{select_templates, summary_table, user_template, write_reports, ReportModel};
+use crate::store::{RunManifest, StoredRun, SUMMARY_FILE};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+pub struct RenderOptions {
+    pub formats: Vec<ReportFormat>,
+    pub templates: Vec<PathBuf>,
+    pub print_table: bool,
+    /// `[thresholds]` of the experiment, checked on the summary.
+    pub thresholds: Vec<crate::compare::Threshold>,
+}
+
+/// Renders the reports of a run that has been post-processed, with the
+/// experiment's templates and `templates`, and checks its thresholds.
+/// Returns the run's exit code.
+pub fn finish(
+    run: &OpenRun<'_>,
+    outcome: &ExecOutcome,
+    templates: &[PathBuf],
+) -> Result<u8, AppError> {
+    let report = &run.experiment.report;
+    let options = RenderOptions {
+        formats: report.formats.clone(),
+        templates: [report.templates.as_slice(), templates].concat(),
+        print_table: true,
+        thresholds: run.experiment.thresholds.clone(),
+    };
+    let finished = finish_run(&StoredRun::open(&run.dir.path)?, &options)?;
+    Ok(super::exit_code(outcome, finished.code))
+}
+
+/// What rendering a run came to, as an exit code: 0, 5 (a template failed)
+/// or 6 (a threshold failed).
+pub struct Finished {
+    pub code: u8,
+}
+
+/// Reads the stored run back, writes summary.json and the reports, and
+/// checks the thresholds. A failed template does not stop the others.
+pub fn finish_run(stored: &StoredRun, options: &RenderOptions) -> Result<Finished, AppError> {
+    let run = &stored.dir;
+    let manifest = &stored.manifest;
+    let csv = options
+        .formats
+        .contains(&ReportFormat::Csv)
+        .then(|| CsvStream::create(run.file(REQUESTS_CSV)));
+    let read = read_run(stored, csv)?;
+    let mut summary = read.summary;
+    read.tokens.attach(&mut summary);
+    attach_quality(&mut summary, &stored.checks()?);
+    let samples = stored.samples();
+    let run_window = read.resources.attach(&mut summary, &samples);
+    let mut model = ReportModel::new(manifest, summary, &run.path.display().to_string());
+    model.monitor = monitor_view(manifest, &model, &read.cell_starts, &samples, run_window);
+    model.add_monitor_warnings();
+    run.write_json(SUMMARY_FILE, &model)?;
+
+    let user = options
+        .templates
+        .iter()
+        .map(|path| user_template(path))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AppError::new(exit::BAD_INPUT, e))?;
+    let templates = select_templates(&options.formats, user);
+    let (mut written, mut errors) = write_reports(&run.path, &templates, &model);
+    if let Some(csv) = read.csv {
+        match csv.finish() {
+            Ok(path) => written.push(path),
+            Err(e) => errors.push(e),
+        }
+    }
+    if options.print_table {
+        println!("{}", summary_table(&model.cells));
+    }
+    for error in &errors {
+        eprintln!("error: {error}");
+    }
+    println!("run: {}", run.path.display());
+    for path in &written {
+        println!("report: {}", path.display());
+    }
+    let violations = crate::compare::check_cells(&model.cells, &options.thresholds);
+    let code = match report_violations(&violations) {
+        exit::OK if !errors.is_empty() => exit::TEMPLATE,
+        code => code,
+    };
+    Ok(Finished { code })
+}
+
+/// What reading a run's records gave: the summary and what else the
+/// report needs from the records, so that no record outlives its line.
+struct ReadRun {
+    summary: RunSummary,
+    tokens: TokenTally,
+    resources: ResourceTally,
+    /// Cell id → the first send of any of its requests, ms.
+    cell_starts: HashMap<String, f64>,
+    csv: Option<CsvStream>,
+}
+
+/// Streams the records (with their after-run token counts) through the
+/// aggregation and, when asked, into requests.csv.
+fn read_run(stored: &StoredRun, mut csv: Option<CsvStream>) -> Result<ReadRun, AppError> {
+    let mut aggregator = Aggregator::new(&stored.plan);
+    let mut tokens = TokenTally::default();
+    let mut resources = ResourceTally::default();
+    let mut cell_starts: HashMap<String, f64> = HashMap::new();
+    let unreadable = stored.for_each_record(|record| {
+        aggregator.add(&record);
+        tokens.add(&record);
+        resources.add(&record);
+        match cell_starts.get_mut(record.cell.as_str()) {
+            Some(start) => *start = start.min(record.run_offset_ms),
+            None => {
+                cell_starts.insert(record.cell.clone(), record.run_offset_ms);
+            }
+        }
+        if let Some(csv) = &mut csv {
+            csv.write(&record);
+        }
+    })?;
+    Ok(ReadRun {
+        summary: aggregator.finish(unreadable),
+        tokens,
+        resources,
+        cell_starts,
+        csv,
+    })
+}
+
+/// requests.csv written a row at a time while the records are read. A write
+/// error stops the rows and is reported at the end, like a failed template.
+struct CsvStream {
+    path: PathBuf,
+    file: Result<BufWriter<File>, String>,
+}
+
+impl CsvStream {
+    fn create(path: PathBuf) -> CsvStream {
+        let header = format!("{}\n", REQUESTS_CSV_HEADER.join(","));
+        let file = File::create(&path)
+            .map(BufWriter::new)
+            .and_then(|mut file| file.write_all(header.as_bytes()).map(|()| file))
+            .map_err(|e| format!("{}: {e}", path.display()));
+        CsvStream { path, file }
+    }
+
+    fn write(&mut self, record: &Record) {
+        let Ok(file) = &mut self.file else { return };
+        if let Err(e) = file.write_all(request_line(record).as_bytes()) {
+            self.file = Err(format!("{}: {e}", self.path.display()));
+        }
+    }
+
+    /// The file's path once every row is on disk, or what went wrong.
+    fn finish(self) -> Result<PathBuf, String> {
+        let mut file = self.file?;
+        file.flush()
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        Ok(self.path)
+    }
+}
+
+/// At most this many samples go into the report (charts need no more).
+const MAX_TIMELINE_POINTS: usize = 600;
+
+/// The monitor's part of the report: GPU status, run-level figures, a
+/// thinned timeline and where each cell began.
+fn monitor_view(
+    manifest: &RunManifest,
+    model: &ReportModel,
+    cell_starts: &HashMap<String, f64>,
+    samples: &[Sample],
+    run: Option<WindowSummary>,
+) -> Option<MonitorView> {
+    let facts = serde_json::to_value(manifest.monitor.as_ref()?).ok()?;
+    let step = samples.len().div_ceil(MAX_TIMELINE_POINTS).max(1);
+    let windows = model
+        .cells
+        .iter()
+        .filter_map(|cell| {
+            let start = *cell_starts.get(cell.id.as_str())?;
+            let label = format!("{} · {}", cell.label, cell.prompt);
+            Some(serde_json::json!({ "label": label, "start_ms": start }))
+        })
+        .collect();
+    Some(MonitorView {
+        gpus: samples
+            .iter()
+            .rev()
+            .find(|s| !s.gpus.is_empty())
+            .map(|s| s.gpus.clone())
+            .unwrap_or_default(),
+        facts,
+        run,
+        timeline: samples
+            .iter()
+            .step_by(step)
+            .map(TimelinePoint::from)
+            .collect(),
+        windows,
+    })
+}
+
+/// Prints each failed threshold; the exit code says whether any failed.
+pub fn report_violations(violations: &[crate::compare::Violation]) -> u8 {
+    for violation in violations {
+        eprintln!("threshold failed: {}", violation.message);
+    }
+    if violations.is_empty() {
+        exit::OK
+    } else {
+        exit::THRESHOLD
+    }
+}
