@@ -4,6 +4,7 @@
 
 mod cli;
 mod crash;
+mod kubernetes;
 mod llama;
 mod load;
 mod mock_exec;
