@@ -164,7 +164,7 @@ fn storage_experiment_and_merge_fit_the_shards_job() {
         engine: Engine::Kubernetes,
     };
     let pattern = format!("/runs/{}/{launch}-shard-*", experiment.name);
-    assert_eq!(args.runs, [pattern.clone()]);
+    assert_eq!(args.runs, std::slice::from_ref(&pattern));
     let first = format!("/runs/{}/{}", experiment.name, run_name(&shard));
     assert!(
         glob::Pattern::new(&pattern).expect("glob").matches(&first),
