@@ -19,7 +19,10 @@ cd "$(dirname "$0")/.."
 bins=target/gpu-check
 
 prepare() {
-    cargo build --release --bin llmbench -p llmbench -p mock-ollama
+    # One package at a time: `--bin llmbench` with both packages selected
+    # builds no mock-ollama binary.
+    cargo build --release -p llmbench --bin llmbench
+    cargo build --release -p mock-ollama --bin mock-ollama
     local test_bin
     test_bin=$(cargo test --release --test monitor --no-run --message-format=json 2>/dev/null |
         python3 -c 'import json,sys
@@ -66,7 +69,9 @@ for phase in idle busy; do
     # The reference writes its first reading once the load runs; a second of
     # readings before the run lets every sample be compared.
     for _ in $(seq 600); do
-        [ "$(wc -l <"$work/$phase-reference.jsonl" 2>/dev/null || echo 0)" -ge 20 ] && break
+        # The file appears only once the reference starts reading.
+        [ -f "$work/$phase-reference.jsonl" ] &&
+            [ "$(wc -l <"$work/$phase-reference.jsonl")" -ge 20 ] && break
         sleep 0.2
     done
     "$bins/llmbench" exec scripts/gpu/experiment.toml --out "$work/$phase" --quiet

@@ -64,10 +64,12 @@ def main():
     pynvml.nvmlInit()
     handle = pynvml.nvmlDeviceGetHandleByIndex(0)
     busy, stop = threading.Event(), threading.Event()
+    loader = None
     if load:
         # Importing PyTorch and the first products take seconds: the
         # readings (and the caller's wait for them) start once the GPU is busy.
-        threading.Thread(target=keep_busy, args=(busy, stop), daemon=True).start()
+        loader = threading.Thread(target=keep_busy, args=(busy, stop))
+        loader.start()
         busy.wait(timeout=120)
     until = time.time() + seconds
     with open(out, "w") as f:
@@ -76,6 +78,10 @@ def main():
             f.flush()
             time.sleep(0.05)
     stop.set()
+    # The load thread must leave CUDA before the interpreter exits, or the
+    # process aborts ("terminate called without an active exception").
+    if loader is not None:
+        loader.join()
     pynvml.nvmlShutdown()
 
 
