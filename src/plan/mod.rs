@@ -384,4 +384,4 @@ pub mod shard;
 pub mod shard_env;
 pub mod synthetic;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -247,15 +247,23 @@ fn merged_plan(parts: &[Part]) -> Result<Plan, ScaleError> {
 /// merged timeline (zero at the earliest shard's start, on the storage's
 /// clock where shards measured their offset from it).
 fn timeline(parts: &[Part]) -> Vec<f64> {
-    let starts: Vec<f64> = parts
+    let starts: Vec<(String, Option<f64>)> = parts
         .iter()
-        .map(|p| {
-            let local = p
-                .manifest
-                .started_at
+        .map(|p| (p.manifest.started_at.clone(), p.facts.clock_offset_ms))
+        .collect();
+    shifts(&starts)
+}
+
+/// The shifts of shards that started at these times (their own clocks),
+/// with these clock offsets from the storage's (ms).
+fn shifts(starts: &[(String, Option<f64>)]) -> Vec<f64> {
+    let starts: Vec<f64> = starts
+        .iter()
+        .map(|(at, offset)| {
+            let local = at
                 .parse::<jiff::Timestamp>()
                 .map_or(0.0, |t| t.as_millisecond() as f64);
-            local - p.facts.clock_offset_ms.unwrap_or(0.0)
+            local - offset.unwrap_or(0.0)
         })
         .collect();
     let origin = starts.iter().copied().fold(f64::INFINITY, f64::min);
