@@ -32,6 +32,14 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// This error, keeping `source` as its cause (the message stays as is).
+    pub fn because(mut self, source: impl std::error::Error + Send + Sync + 'static) -> AppError {
+        self.source = Some(Box::new(source));
+        self
+    }
+}
+
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
@@ -82,5 +90,11 @@ mod tests {
         );
         let cause = error.source().expect("the store error");
         assert!(cause.source().is_some(), "and its io error");
+        let io = std::io::Error::other("refused");
+        let error = AppError::new(exit::SERVER, "backend `b`: refused").because(io);
+        assert_eq!(
+            error.source().map(|e| e.to_string()),
+            Some("refused".into())
+        );
     }
 }

@@ -1,9 +1,10 @@
 //! llmbench: benchmark large language models the way their users run them.
 //!
-//! The pipeline (see docs/ and ARCHITECTURE.md): experiment file → `experiment`
+//! The pipeline (docs/architecture.md): experiment file → `experiment`
 //! (parse, validate, resolve) → `plan` (cells) → `exec` (streaming requests,
-//! timestamps) → `store` (run directory) → `metrics`/`stats` (aggregation) →
-//! `report` (Handlebars templates). `cli` and `app` glue them together.
+//! timestamps) → `store` (run directory) → `metrics`/`stats`/`aggregate` →
+//! `report` (Handlebars templates). `pipeline` runs those stages for one
+//! experiment as a library; `cli` and `app` make them commands.
 
 pub mod aggregate;
 pub mod app;

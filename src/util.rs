@@ -1,5 +1,6 @@
 //! Small shared helpers: human durations ("250ms", "60s", "2m") and their
-//! serde form, and the TLS provider every HTTP client needs.
+//! serde form, the TLS provider every HTTP client needs, and whether a
+//! request failed on a kept-alive connection the server had closed.
 
 use std::time::Duration;
 
@@ -92,6 +93,23 @@ pub mod duration_serde {
             }
         }
     }
+}
+
+/// True when hyper reports that the connection closed before any response
+/// byte: the server never answered this request, so sending it again is
+/// safe (llama.cpp's server closes kept-alive connections after a while).
+pub fn closed_while_idle(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 #[cfg(test)]

@@ -199,7 +199,8 @@ fn absolute_thresholds_check_one_run() {
 #[test]
 fn a_directory_that_is_not_a_run_is_an_error() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let error =
-        compare_runs(dir.path(), dir.path(), &CompareOptions::default()).expect_err("fails");
+    let error = compare_runs(dir.path(), dir.path(), &CompareOptions::default())
+        .expect_err("fails")
+        .to_string();
     assert!(error.contains("not a run directory"), "{error}");
 }

@@ -588,40 +588,15 @@ fn finish_counts(mut counts: Counts) -> Counts {
     counts
 }
 
-/// The metric names used in summaries, with how to pull each from a request.
+/// How to pull a metric from a request.
 type Getter = fn(&RequestMetrics) -> Option<f64>;
 /// Every metric name a cell's `metrics` may hold, in report order (the
-/// scalar ones below plus `chunk_gap_ms` and `token_gap_ms`). Thresholds and
-/// templates check names against this list.
-pub const METRIC_NAMES: [&str; 13] = [
-    "ttfb_ms",
-    "ttft_ms",
-    "ttft_content_ms",
-    "e2e_ms",
-    "tpot_ms",
-    "chunk_gap_ms",
-    "token_gap_ms",
-    "decode_tps",
-    "server_decode_tps",
-    "prompt_tps",
-    "load_ms",
-    "output_tokens",
-    "prompt_tokens",
-];
+/// scalar ones below plus `chunk_gap_ms` and `token_gap_ms`), from the
+/// metric registry. Thresholds and templates check names against this list.
+pub const METRIC_NAMES: [&str; 13] = crate::metrics::registry::NAMES;
 
-const SCALAR_METRICS: [(&str, Getter); 11] = [
-    ("ttfb_ms", |m| m.ttfb_ms),
-    ("ttft_ms", |m| m.ttft_ms),
-    ("ttft_content_ms", |m| m.ttft_content_ms),
-    ("e2e_ms", |m| m.e2e_ms),
-    ("tpot_ms", |m| m.tpot_ms),
-    ("decode_tps", |m| m.decode_tps),
-    ("server_decode_tps", |m| m.server_decode_tps),
-    ("prompt_tps", |m| m.prompt_tps),
-    ("load_ms", |m| m.load_ms),
-    ("output_tokens", |m| m.output_tokens),
-    ("prompt_tokens", |m| m.prompt_tokens),
-];
+/// The registry's metrics with one value per request, with their getters.
+const SCALAR_METRICS: [(&str, Getter); 11] = crate::metrics::registry::SCALARS;
 
 #[cfg(test)]
 mod tests;

@@ -40,7 +40,7 @@ pub fn compare(args: crate::cli::CompareArgs) -> Result<u8, AppError> {
         fail_on,
     };
     let comparison = crate::compare::compare_runs(&args.run_a, &args.run_b, &options)
-        .map_err(|e| AppError::new(exit::ERROR, e))?;
+        .map_err(|e| AppError::caused_by(exit::ERROR, e))?;
     let text = crate::compare::render_comparison(&comparison, args.format)
         .map_err(|e| AppError::new(exit::TEMPLATE, e))?;
     println!("{text}");

@@ -147,23 +147,6 @@ pub enum PreflightError {
     Config(String),
 }
 
-/// True when hyper reports that the connection closed before any response
-/// byte: the server never answered this request, so sending it again is
-/// safe (llama.cpp's server closes kept-alive connections after a while).
-pub fn closed_while_idle(error: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(cause) = source {
-        if cause
-            .downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_incomplete_message)
-        {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
-}
-
 pub(crate) fn server_name(kind: BackendKind) -> &'static str {
     match kind {
         BackendKind::Ollama => "Ollama",

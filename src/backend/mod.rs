@@ -21,8 +21,9 @@ mod testutil;
 
 pub use event::{Decoder, Event, ProtocolError, ServerStats};
 
+pub use crate::util::closed_while_idle;
 pub use client::{Backend, GenRequest};
-pub use error::{closed_while_idle, error_message, BackendError, PreflightError};
+pub use error::{error_message, BackendError, PreflightError};
 pub use ollama::NdjsonDecoder;
 pub use openai::SseDecoder;
 pub use preflight::{ModelInfo, ServerInfo};

@@ -5,7 +5,7 @@
 use super::{CellRef, RunRef, SideCounts};
 use crate::metrics::{request_metrics, RequestMetrics};
 use crate::record::Record;
-use crate::store::StoredRun;
+use crate::store::{StoreError, StoredRun};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -28,14 +28,14 @@ pub struct RunData {
 impl RunData {
     /// Reads a stored run: manifest, plan (for labels) and the records
     /// with their after-run token counts, as `llmbench report` reads them.
-    pub fn load(path: &Path) -> Result<RunData, String> {
-        let stored = StoredRun::open(path).map_err(|e| e.to_string())?;
+    pub fn load(path: &Path) -> Result<RunData, StoreError> {
+        let stored = StoredRun::open(path)?;
         let labels: BTreeMap<String, String> = stored
             .labels()
             .into_iter()
             .map(|(id, label)| (id.to_string(), label.to_string()))
             .collect();
-        let (records, _) = stored.records().map_err(|e| e.to_string())?;
+        let (records, _) = stored.records()?;
         let manifest = stored.manifest;
         let run = RunRef {
             dir: path.display().to_string(),

@@ -20,6 +20,7 @@ pub use mannwhitney::{erfc, mann_whitney_u, MannWhitney};
 pub use render::{render_comparison, CompareFormat};
 pub use threshold::{parse_requirement, parse_threshold, Limit, Op, Rule, Target, Threshold};
 
+use crate::metrics::registry::{lookup, MetricDef};
 use crate::metrics::RequestMetrics;
 use crate::stats::{Sample, Summary};
 use serde::{Deserialize, Serialize};
@@ -49,26 +50,20 @@ impl Default for CompareOptions {
     }
 }
 
-/// Whether lower or higher values are better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Better {
-    Lower,
-    Higher,
-}
+pub use crate::metrics::registry::Better;
 
-/// The metrics compared, in order, with their direction. `load_ms` is left
-/// out: warm, it is microseconds of scheduler time whose relative jitter is
-/// large and meaningless (cold starts are summarised apart).
-pub const COMPARED: [(&str, Better); 8] = [
-    ("ttft_ms", Better::Lower),
-    ("tpot_ms", Better::Lower),
-    ("e2e_ms", Better::Lower),
-    ("decode_tps", Better::Higher),
-    ("chunk_gap_ms", Better::Lower),
-    ("ttfb_ms", Better::Lower),
-    ("server_decode_tps", Better::Higher),
-    ("prompt_tps", Better::Higher),
+/// The metrics compared, in order (their direction is the registry's).
+/// `load_ms` is left out: warm, it is microseconds of scheduler time whose
+/// relative jitter is large and meaningless (cold starts are summarised apart).
+pub const COMPARED: [&str; 8] = [
+    "ttft_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "decode_tps",
+    "chunk_gap_ms",
+    "ttfb_ms",
+    "server_decode_tps",
+    "prompt_tps",
 ];
 
 /// What a comparison says about one metric of one cell.
@@ -175,8 +170,13 @@ pub struct Comparison {
     pub violations: Vec<Violation>,
 }
 
-/// Compares the runs in directories `a` (baseline) and `b`.
-pub fn compare_runs(a: &Path, b: &Path, options: &CompareOptions) -> Result<Comparison, String> {
+/// Compares the runs in directories `a` (baseline) and `b`; fails only
+/// when a run cannot be read (the error names the file).
+pub fn compare_runs(
+    a: &Path,
+    b: &Path,
+    options: &CompareOptions,
+) -> Result<Comparison, crate::store::StoreError> {
     let a = RunData::load(a)?;
     let b = RunData::load(b)?;
     Ok(compare(&a, &b, options))
@@ -224,35 +224,22 @@ pub fn compare(a: &RunData, b: &RunData, options: &CompareOptions) -> Comparison
     comparison
 }
 
-/// Values of `metric` per request; chunk gaps are pooled for the statistics
-/// (as in the report) and averaged per request for the test, so each
-/// request counts once.
-fn values(requests: &[RequestMetrics], metric: &str) -> (Vec<f64>, Vec<f64>) {
-    if metric == "chunk_gap_ms" {
-        let pooled = requests
-            .iter()
-            .flat_map(|r| r.chunk_gaps_ms.iter().copied())
-            .collect();
-        let per_request = requests
-            .iter()
-            .filter(|r| !r.chunk_gaps_ms.is_empty())
-            .map(|r| r.chunk_gaps_ms.iter().sum::<f64>() / r.chunk_gaps_ms.len() as f64)
-            .collect();
-        return (pooled, per_request);
+/// Values of `metric` per request; a pooled metric's (chunk gaps) are
+/// pooled for the statistics (as in the report) and averaged per request
+/// for the test, so each request counts once.
+fn values(requests: &[RequestMetrics], metric: &MetricDef) -> (Vec<f64>, Vec<f64>) {
+    let per_request: Vec<f64> = requests
+        .iter()
+        .filter_map(|r| metric.per_request(r))
+        .collect();
+    if !metric.is_pooled() {
+        return (per_request.clone(), per_request);
     }
-    let get: fn(&RequestMetrics) -> Option<f64> = match metric {
-        "ttft_ms" => |r| r.ttft_ms,
-        "tpot_ms" => |r| r.tpot_ms,
-        "e2e_ms" => |r| r.e2e_ms,
-        "decode_tps" => |r| r.decode_tps,
-        "ttfb_ms" => |r| r.ttfb_ms,
-        "server_decode_tps" => |r| r.server_decode_tps,
-        "prompt_tps" => |r| r.prompt_tps,
-        "output_tokens" => |r| r.output_tokens,
-        _ => |_| None,
-    };
-    let values: Vec<f64> = requests.iter().filter_map(get).collect();
-    (values.clone(), values)
+    let mut pooled = Vec::new();
+    for request in requests {
+        metric.extend_values(request, &mut pooled);
+    }
+    (pooled, per_request)
 }
 
 fn summary(values: Vec<f64>) -> Option<Summary> {
@@ -267,9 +254,10 @@ pub fn change_pct(a: f64, b: f64) -> Option<f64> {
 fn compare_metric(
     a: &CellData,
     b: &CellData,
-    (metric, better): (&str, Better),
+    metric: &MetricDef,
     options: &CompareOptions,
 ) -> Option<MetricComparison> {
+    let better = metric.better;
     let (stats_a, test_a) = values(&a.requests, metric);
     let (stats_b, test_b) = values(&b.requests, metric);
     let (sa, sb) = (summary(stats_a), summary(stats_b));
@@ -296,7 +284,7 @@ fn compare_metric(
         Some(_) => Verdict::Slower,
     };
     Some(MetricComparison {
-        metric: metric.to_string(),
+        metric: metric.name.to_string(),
         better,
         a: sa,
         b: sb,
@@ -310,10 +298,15 @@ fn compare_metric(
 fn compare_cell(a: &CellData, b: &CellData, options: &CompareOptions) -> CellComparison {
     let metrics = COMPARED
         .iter()
-        .filter_map(|m| compare_metric(a, b, *m, options))
+        .filter_map(|name| lookup(name))
+        .filter_map(|m| compare_metric(a, b, m, options))
         .collect();
     let mut notes = Vec::new();
-    let tokens = |c: &CellData| summary(values(&c.requests, "output_tokens").0).map(|s| s.mean);
+    let output_tokens = lookup("output_tokens");
+    let tokens = |c: &CellData| {
+        let values = output_tokens.map(|m| values(&c.requests, m).0);
+        summary(values?).map(|s| s.mean)
+    };
     if let Some((ta, tb)) = tokens(a).zip(tokens(b)) {
         if change_pct(ta, tb).is_some_and(|c| c.abs() >= 10.0) {
             notes.push(format!(

@@ -357,3 +357,29 @@ fn output_formats_match_their_snapshots() {
         (4, messages(&comparison), &comparison.verdicts)
     );
 }
+
+/// Every compared metric is in the registry, so none is dropped silently.
+#[test]
+fn every_compared_metric_is_a_registered_one() {
+    for name in COMPARED {
+        assert!(
+            crate::metrics::registry::lookup(name).is_some(),
+            "{name} is not in the metric registry"
+        );
+    }
+}
+
+/// A threshold may name any registered metric by its short name: `token_gap`
+/// was once refused though `token_gap_ms` was summarised.
+#[test]
+fn a_threshold_takes_every_short_name_of_the_registry() {
+    for metric in crate::metrics::registry::METRICS {
+        let text = format!("{}.p95 > 1", metric.short);
+        let threshold = parse_threshold(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let expected = Target::Stat {
+            metric: metric.name.to_string(),
+            stat: "p95".to_string(),
+        };
+        assert_eq!(threshold.target, expected, "{text}");
+    }
+}

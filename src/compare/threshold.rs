@@ -6,26 +6,13 @@
 //! - a requirement, `[thresholds] "ttft.p95" = "< 800ms"` in an experiment
 //!   ([`parse_requirement`]): the gate fails when it does not hold.
 //!
-//! Metrics are `<metric>.<statistic>` with short names (`ttft` = `ttft_ms`,
-//! `tpot`, `e2e`, `chunk_gap`, `ttfb`, `load`; `decode_tps`, `prompt_tps`,
-//! … as they are), or `errors.rate`, `errors.count`, `throughput`,
+//! Metrics are `<metric>.<statistic>` with the metric registry's names, full
+//! or short (`ttft` = `ttft_ms`, `tpot`, `e2e`, `chunk_gap`, `token_gap`,
+//! `ttfb`, `load`; `decode_tps`, `prompt_tps`, … as they are), or `errors.rate`, `errors.count`, `throughput`,
 //! `request_rate`. Limits take units: `ms`/`s` for times, `%` for rates.
 
+use crate::metrics::registry;
 use serde::{Deserialize, Serialize};
-
-/// Metric short names and the summary metric they stand for.
-const ALIASES: [(&str, &str); 7] = [
-    ("ttft", "ttft_ms"),
-    ("ttfb", "ttfb_ms"),
-    ("ttft_content", "ttft_content_ms"),
-    ("e2e", "e2e_ms"),
-    ("tpot", "tpot_ms"),
-    ("chunk_gap", "chunk_gap_ms"),
-    ("load", "load_ms"),
-];
-
-/// Summary metrics a threshold can name (with unit suffix).
-use crate::aggregate::METRIC_NAMES as METRICS;
 
 const STATS: [&str; 10] = [
     "mean", "p50", "p90", "p95", "p99", "min", "max", "stddev", "cv", "count",
@@ -61,15 +48,9 @@ impl Target {
                 "`{name}` needs a statistic, e.g. `{name}.p95` or `{name}.mean` (or use errors.rate, throughput)"
             ));
         };
-        let metric = ALIASES
-            .iter()
-            .find(|(short, _)| *short == metric)
-            .map_or(metric, |(_, full)| full);
-        if !METRICS.contains(&metric) {
-            return Err(format!(
-                "`{metric}` is not a metric; use one of ttft, ttfb, tpot, e2e, chunk_gap, load, decode_tps, server_decode_tps, prompt_tps, output_tokens, prompt_tokens, errors.rate, errors.count, throughput, request_rate"
-            ));
-        }
+        let metric = registry::require(metric)
+            .map_err(|e| format!("{e}, errors.rate, errors.count, throughput, request_rate"))?
+            .name;
         if !STATS.contains(&stat) {
             return Err(format!(
                 "`{stat}` is not a statistic; use one of {}",

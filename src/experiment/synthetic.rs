@@ -41,7 +41,7 @@ pub fn prompt_text(
             )
             .with_help("input_tokens is the prompt's length in tokens, e.g. 512")),
         (None, Some(tokens)) => Ok((
-            crate::plan::synthetic::heuristic_text(&raw.id, tokens),
+            crate::tokenize::synthetic::heuristic_text(&raw.id, tokens),
             Some(tokens),
         )),
     }

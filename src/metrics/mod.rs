@@ -2,6 +2,8 @@
 //! ones in the report glossary (`glossary()`), so code and documentation say
 //! the same thing.
 
+pub mod registry;
+
 use crate::record::Record;
 use serde::Serialize;
 
@@ -141,30 +143,31 @@ pub struct Definition {
     pub definition: &'static str,
 }
 
-/// The metric definitions every report states.
+/// The metric definitions every report states: the request's time origin,
+/// every metric of the registry, and the per-cell rates.
 pub fn glossary() -> Vec<Definition> {
     let d = |metric, unit, definition| Definition {
         metric,
         unit,
         definition,
     };
-    vec![
-        d("t0", "", "When the request is handed to the HTTP connection (monotonic clock); every client time is measured from it."),
-        d("ttfb", "ms", "Response headers received − t0."),
-        d("ttft", "ms", "First chunk carrying generated text (content or reasoning) − t0. Role-only and empty chunks do not count."),
-        d("ttft_content", "ms", "First chunk carrying answer content (not reasoning) − t0; differs from ttft only for reasoning models."),
-        d("e2e", "ms", "End of the response (the protocol's end marker: Ollama done:true, OpenAI [DONE]) − t0."),
-        d("output_tokens", "tokens", "Generated tokens as the server reports them (Ollama eval_count, OpenAI usage.completion_tokens); reasoning tokens included."),
-        d("tpot", "ms", "(e2e − ttft) / (output_tokens − 1), per request. vLLM calls this TPOT; AIPerf calls it inter-token latency (ITL)."),
-        d("chunk_gap", "ms", "Time between successive text-bearing chunks, pooled over requests. vLLM calls this ITL; AIPerf inter-chunk latency (ICL). A chunk may carry several tokens."),
-        d("token_gap", "ms", "Time between successive output tokens, pooled over requests: tokens are counted on the whole response with the model's tokenizer and attributed to the chunk that delivered their last byte; a chunk completing k tokens Δ after the previous one gives k gaps of Δ/k. Needs a local or llama.cpp tokenizer; with one token per chunk it equals chunk_gap. AIPerf's and vLLM's per-token ITL."),
-        d("decode_tps", "tokens/s", "(output_tokens − 1) / (e2e − ttft), client side."),
-        d("server_decode_tps", "tokens/s", "Server-measured decode speed: Ollama eval_count / eval_duration; llama.cpp completion tokens / predicted_ms."),
-        d("prompt_tps", "tokens/s", "Prefill speed: Ollama prompt_eval_count / prompt_eval_duration (skipped when tokens were cached); llama.cpp prompt_n / prompt_ms."),
-        d("load", "ms", "Ollama load_duration: model load plus scheduler wait (tiny when the model is already loaded)."),
-        d("throughput", "tokens/s", "Σ output tokens of a cell's measured requests / (last completion − first send)."),
-        d("request_rate", "requests/s", "Measured requests of a cell / (last completion − first send)."),
-    ]
+    let t0 = d("t0", "", "When the request is handed to the HTTP connection (monotonic clock); every client time is measured from it.");
+    let metrics = registry::METRICS
+        .iter()
+        .map(|m| d(m.short, m.unit, m.definition));
+    let rates = [
+        d(
+            "throughput",
+            "tokens/s",
+            "Σ output tokens of a cell's measured requests / (last completion − first send).",
+        ),
+        d(
+            "request_rate",
+            "requests/s",
+            "Measured requests of a cell / (last completion − first send).",
+        ),
+    ];
+    std::iter::once(t0).chain(metrics).chain(rates).collect()
 }
 
 #[cfg(test)]

@@ -147,7 +147,7 @@ impl OpenRun<'_> {
         }
         let samples = self.dir.file(SAMPLES_FILE);
         let handle = Monitor::start(config, &samples, server_pid, origin)
-            .map_err(|e| AppError::new(exit::ERROR, format!("[monitor]: {e}")))?;
+            .map_err(|e| AppError::new(exit::ERROR, format!("[monitor]: {e}")).because(e))?;
         if let GpuStatus::Unavailable { reason } = handle.gpu_status() {
             eprintln!("GPU monitoring unavailable: {reason}");
         }

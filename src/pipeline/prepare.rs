@@ -141,7 +141,9 @@ fn http_client(concurrency: u32) -> Result<reqwest::Client, AppError> {
         .pool_max_idle_per_host(concurrency as usize)
         .tcp_nodelay(true)
         .build()
-        .map_err(|e| AppError::new(exit::ERROR, format!("cannot build the HTTP client: {e}")))
+        .map_err(|e| {
+            AppError::new(exit::ERROR, format!("cannot build the HTTP client: {e}")).because(e)
+        })
 }
 
 /// The backends the plan uses, ready to send.
@@ -161,7 +163,7 @@ fn targets(experiment: &Experiment, plan: &Plan) -> Result<BTreeMap<String, Targ
             )
         })?;
         let backend = Backend::new(config, experiment.run.ollama_api).map_err(|e| {
-            AppError::new(exit::BAD_INPUT, format!("backend `{}`: {e}", cell.backend))
+            AppError::new(exit::BAD_INPUT, format!("backend `{}`: {e}", cell.backend)).because(e)
         })?;
         targets.insert(
             cell.backend.clone(),
@@ -200,6 +202,7 @@ async fn preflight(
                         "backend `{name}`: {e}\nnothing was sent; no run directory was created"
                     ),
                 )
+                .because(e)
             })?;
         servers.insert(name.clone(), info);
     }

@@ -35,7 +35,7 @@ pub(super) async fn start_server(
     let log = run.file(&server_log(experiment, index));
     let server = ManagedServer::start(&config, &url, &log)
         .await
-        .map_err(|e| AppError::new(exit::SERVER, format!("[server]{at}: {e}")))?;
+        .map_err(|e| AppError::new(exit::SERVER, format!("[server]{at}: {e}")).because(e))?;
     eprintln!(
         "server ready at {url} after {:.1} s",
         server.ready_after.as_secs_f64()

@@ -382,7 +382,7 @@ fn fit_one(
     if let Some(text) = fitted.get(&key) {
         return Ok(text.clone());
     }
-    let synthetic = crate::plan::synthetic::SyntheticText::new(prompt, tokens);
+    let synthetic = crate::tokenize::synthetic::SyntheticText::new(prompt, tokens);
     let (text, counted) = synthetic
         .fit(tokens as usize, |text| count_now(counter, client, text))
         .map_err(|e| {

@@ -382,6 +382,5 @@ pub fn slug(text: &str) -> String {
 
 pub mod shard;
 pub mod shard_env;
-pub mod synthetic;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -70,10 +70,17 @@ pub fn builtin(format: ReportFormat) -> Template {
             "report.html",
             include_str!("../../templates/report.html.hbs"),
         ),
-        ReportFormat::Csv => {
-            Template::embedded("cells.csv", include_str!("../../templates/cells.csv.hbs"))
-        }
+        ReportFormat::Csv => Template::embedded("cells.csv", &cells_csv_template()),
     }
+}
+
+/// cells.csv's template: the metric columns and fields come from the
+/// metric registry, one group of statistics per metric.
+fn cells_csv_template() -> String {
+    use crate::metrics::registry::{csv_fields, csv_header};
+    include_str!("../../templates/cells.csv.hbs")
+        .replace("<<metric columns>>", &csv_header())
+        .replace("<<metric fields>>", &csv_fields())
 }
 
 /// Reads a user template (strict); its output name is its file name without `.hbs`.

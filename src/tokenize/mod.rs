@@ -21,6 +21,7 @@ pub mod pretok;
 mod remote;
 mod spec;
 pub mod spm;
+pub mod synthetic;
 mod tiktoken;
 pub mod vocab;
 

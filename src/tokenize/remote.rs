@@ -29,7 +29,7 @@ async fn post_json(
     // fresh connection, as the executor does.
     let reply = match client.post(url).json(body).send().await {
         Ok(reply) => reply,
-        Err(first) if crate::backend::closed_while_idle(&first) => client
+        Err(first) if crate::util::closed_while_idle(&first) => client
             .post(url)
             .json(body)
             .send()

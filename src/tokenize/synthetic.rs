@@ -107,7 +107,7 @@ fn seed_of(id: &str) -> u64 {
 /// The text for a synthetic prompt fitted with the documented heuristic
 /// (used until the model's own tokenizer refits it at run time).
 pub fn heuristic_text(id: &str, tokens: u32) -> String {
-    let count = |text: &str| Ok::<_, ()>(crate::tokenize::heuristic_count(text));
+    let count = |text: &str| Ok::<_, ()>(super::heuristic_count(text));
     SyntheticText::new(id, tokens)
         .fit(tokens as usize, count)
         .map(|(text, _)| text)
