@@ -16,3 +16,9 @@ export LLMBENCH_PYTHON="$PWD/.venv/bin/python"
 # The coding prompts' tests, proven against reference and wrong solutions.
 python3 scripts/check_prompts.py
 cargo test --workspace --tests
+# Shards on a real (single-node) Slurm cluster: an array against llama.cpp,
+# a split = load array against the mock, each merged and checked against
+# its plan (docs/scale-out.md). Slurm's daemons run as root.
+cargo build --quiet -p llmbench -p mock-ollama --bins
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+timeout 900 $SUDO env LLMBENCH_SKIP_BUILD=1 PATH="$PATH" scripts/slurm/ci.sh

@@ -22,9 +22,14 @@ pub struct Cli {
 pub enum Command {
     /// Run experiments: plan, send every request, store the run, render reports.
     #[command(
-        after_help = "Example:\n  llmbench exec experiments/quickstart.toml --set run.repetitions=5\n  llmbench exec 'experiments/*.toml' --out /tmp/runs"
+        after_help = "Examples:\n  llmbench exec experiments/quickstart.toml --set run.repetitions=5\n  llmbench exec 'experiments/*.toml' --out /tmp/runs\n\nShards (docs/scale-out.md): --shard K/N runs shard K (0-based) of N of the plan, in\n<out>/<experiment>/<launch>-shard-K-of-N. --split cells (default) deals whole cells to shards,\nbalanced by expected requests (one server per shard); --split load runs every cell on every\nshard at 1/N of its concurrency or rate (N clients, one server), started together with\n--start-at or --barrier. Without --shard, K and N come from a Slurm array\n(SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT or MIN/MAX; launch = SLURM_ARRAY_JOB_ID) or a\nKubernetes Indexed Job (JOB_COMPLETION_INDEX; N from --shards or LLMBENCH_SHARDS; launch from\nLLMBENCH_LAUNCH). A shard whose directory exists already is resumed (Slurm --requeue, pod restarts).\n  llmbench exec exp.toml --shard 0/3 --launch nightly-42 --out /shared/runs\n  llmbench merge '/shared/runs/exp/nightly-42-shard-*' --out /shared/runs/exp/nightly-42\n\nResume (after SIGKILL, OOM, preemption): torn last lines are set aside in torn/, only the\nrequests that did not complete are sent (warmups again for cells that restart), and the\nmanifest lists each resume. A complete run is left as it is; a changed experiment file is\nrefused.\n  llmbench exec --resume benchmarks/quickstart/20261128T120000Z-1a2b3c"
     )]
     Exec(ExecArgs),
+    /// Merge the shard runs of one launch into one run (statistics from the raw records).
+    #[command(
+        after_help = "Examples:\n  llmbench merge 'benchmarks/coding/nightly-42-shard-*' --out benchmarks/coding/nightly-42\n  llmbench merge runs/a-shard-0-of-3 runs/a-shard-2-of-3 --out runs/a --partial\n\nEvery shard of the launch must be there once, from the same launch and the same\nexperiment file (sha256); anything else is an error that names the shard. --partial\nmerges what is there and marks the merged run (and every report) as partial."
+    )]
+    Merge(MergeArgs),
     /// Print the run matrix (cells, repetitions, request count) without sending anything.
     #[command(
         after_help = "Example:\n  llmbench plan experiments/coding.toml\n  llmbench plan experiments/coding.toml --json | jq '.cells | length'"
@@ -84,7 +89,7 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct ExecArgs {
     /// Experiment files or glob patterns.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "resume")]
     pub files: Vec<String>,
     /// Where run directories go.
     #[arg(long, default_value = "benchmarks")]
@@ -98,6 +103,43 @@ pub struct ExecArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run shard K (0-based) of N; default: from a Slurm array or Kubernetes Indexed Job.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::plan::shard::Shard>,
+    /// The shard count where the engine gives only an index (Kubernetes; or LLMBENCH_SHARDS).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// How shards divide the plan: whole cells, or every cell's load.
+    #[arg(long, value_enum, default_value = "cells")]
+    pub split: crate::plan::shard::Split,
+    /// The id all shards of one launch share (default: LLMBENCH_LAUNCH, else the Slurm job id).
+    #[arg(long, value_name = "ID")]
+    pub launch: Option<String>,
+    /// Start sending at this time (RFC 3339, e.g. 2026-12-04T18:00:00Z), so shards start together.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// A directory on storage all shards share: each shard waits there until all N are ready.
+    #[arg(long, value_name = "DIR")]
+    pub barrier: Option<PathBuf>,
+    /// Continue a run that was killed: send only what did not complete.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["shard", "shards", "launch", "set"])]
+    pub resume: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The shard run directories, or glob patterns.
+    #[arg(required = true)]
+    pub runs: Vec<String>,
+    /// The merged run's directory (created; must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Merge even with shards missing; the merged run is marked partial.
+    #[arg(long)]
+    pub partial: bool,
+    /// Extra report templates rendered beside the built-in ones (repeatable).
+    #[arg(long = "template", value_name = "PATH")]
+    pub templates: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

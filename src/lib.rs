@@ -23,6 +23,7 @@ pub mod quality;
 pub mod record;
 pub mod report;
 mod rng;
+pub mod scale;
 pub mod server;
 pub mod stats;
 pub mod store;

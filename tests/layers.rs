@@ -23,6 +23,7 @@ const LAYERS: [&str; 22] = [
     "metrics",
     "exec",
     "server",
+    "scale",
     "aggregate",
     "report",
     "compare",

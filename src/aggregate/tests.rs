@@ -24,6 +24,7 @@ fn cell(index: usize, model: &str, prompt: &str) -> Cell {
         warmup_s: None,
         variants: vec![],
         mix_seed: None,
+        share: None,
     }
 }
 

@@ -5,6 +5,7 @@
 mod exec;
 mod export;
 mod history;
+mod merge;
 mod models;
 mod plan;
 mod report;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             Command::Man => tools::man(),
             Command::Export(args) => export::export(args),
             Command::History(args) => history::history(args),
+            Command::Merge(args) => merge::merge(args),
         }
     })
 }

@@ -7,12 +7,14 @@ mod clock;
 mod open_loop;
 mod order;
 mod progress;
+mod remaining;
 mod request;
 pub mod shutdown;
 mod sink;
 
 pub use crate::quality::PendingCheck;
 pub use progress::{Progress, ProgressMode};
+pub use remaining::{CellTodo, Remaining};
 pub use request::{measure, Job, RequestContext};
 pub use sink::{RecordSink, WithProgress};
 
@@ -91,6 +93,20 @@ pub async fn execute(
     cancel: watch::Receiver<bool>,
     options: ExecOptions,
 ) -> Result<ExecOutcome, StoreError> {
+    execute_remaining(plan, targets, client, sink, cancel, options, None).await
+}
+
+/// `execute`, sending only what `remaining` lists (a resumed run); `None`
+/// sends everything.
+pub async fn execute_remaining(
+    plan: &Plan,
+    targets: &BTreeMap<String, Target>,
+    client: reqwest::Client,
+    sink: &mut dyn RecordSink,
+    cancel: watch::Receiver<bool>,
+    options: ExecOptions,
+    remaining: Option<&Remaining>,
+) -> Result<ExecOutcome, StoreError> {
     let context = Arc::new(RequestContext {
         client,
         run_start: options.run_start,
@@ -108,13 +124,14 @@ pub async fn execute(
         let Some(target) = cells.first().and_then(|c| targets.get(&c.backend)) else {
             continue;
         };
-        if plan.cold_repetitions > 0 {
-            run.cold_starts(target, &cells[0].sendable(0), plan.cold_repetitions)
+        let cold = remaining::cold(remaining, model, plan.cold_repetitions);
+        if !cold.is_empty() {
+            run.cold_starts(target, &cells[0].sendable(0), &cold)
                 .await?;
         }
         for cell in &cells {
-            for warmup in [true, false] {
-                if !run.batch(target, cell, jobs_for(cell, warmup)).await? {
+            for jobs in remaining::jobs(remaining, cell) {
+                if !run.batch(target, cell, jobs).await? {
                     break;
                 }
             }
@@ -161,6 +178,7 @@ impl Run<'_> {
             cell.duration_s
         };
         let deadline = window.map(|s| Instant::now() + Duration::from_secs_f64(s));
+        let count = jobs.count;
         let batch = Arc::new(Batch::new(
             self.context.clone(),
             target,
@@ -181,7 +199,7 @@ impl Run<'_> {
             } => {
                 let arrivals_due = match window {
                     Some(seconds) => (rate * seconds).ceil() as usize,
-                    None => batch.jobs.count,
+                    None => count,
                 };
                 let schedule = open_loop::schedule(arrivals_due, rate, arrivals, seed);
                 open_loop::dispatch(batch, schedule, max_in_flight, &self.cancel)
@@ -256,9 +274,9 @@ impl Run<'_> {
         &mut self,
         target: &Target,
         cell: &Cell,
-        repetitions: u32,
+        repetitions: &[u32],
     ) -> Result<(), StoreError> {
-        for repetition in 0..repetitions {
+        for &repetition in repetitions {
             if *self.cancel.borrow() {
                 break;
             }
@@ -359,18 +377,26 @@ fn unload_failure(cell: &Cell, job: Job, message: String) -> (Record, Response) 
     (record, Response::default())
 }
 
-/// A cell's warmup or measured requests: repetitions 0..count of one kind.
-/// With `[run] duration` the measured count is open-ended and the deadline
-/// ends the batch.
-#[derive(Debug, Clone, Copy)]
+/// A cell's warmup or measured requests of one kind: repetitions
+/// `first.repetition` onwards, `count` of them, or (a resumed run) only the
+/// repetitions listed. With `[run] duration` the measured count is
+/// open-ended and the deadline ends the batch.
+#[derive(Debug, Clone)]
 pub(crate) struct Jobs {
     pub(crate) first: Job,
     pub(crate) count: usize,
+    pub(crate) only: Option<Arc<[u32]>>,
 }
 
 impl Jobs {
     pub(crate) fn get(&self, index: usize) -> Option<Job> {
-        let repetition = u32::try_from(index).ok().filter(|_| index < self.count)?;
+        let repetition = match &self.only {
+            Some(only) => *only.get(index)?,
+            None => u32::try_from(index)
+                .ok()
+                .filter(|_| index < self.count)
+                .and_then(|i| self.first.repetition.checked_add(i))?,
+        };
         Some(Job {
             repetition,
             ..self.first
@@ -389,14 +415,25 @@ fn jobs_for(cell: &Cell, warmup: bool) -> Jobs {
         (true, None) => cell.warmup as usize,
         (false, None) => cell.repetitions as usize,
     };
+    // A shard's share of a cell (split = load) numbers its measured
+    // requests from its own start, so the shards' numbers do not collide.
+    let repetition = match (&cell.share, warmup) {
+        (Some(share), false) => share.first_repetition,
+        _ => 0,
+    };
+    let count = count.min((u32::MAX - repetition) as usize);
     let first = Job {
         cell: cell.index,
-        repetition: 0,
+        repetition,
         warmup,
         cold: false,
         scheduled: None,
     };
-    Jobs { first, count }
+    Jobs {
+        first,
+        count,
+        only: None,
+    }
 }
 
 /// The requests of one cell of one kind (warmup or measured).

@@ -10,7 +10,7 @@ use super::server::{managed_facts, server_exited, start_server, stop_server};
 use super::{tokens, Executed};
 use crate::cli::exit;
 use crate::error::AppError;
-use crate::exec::{execute, ExecOptions, ExecOutcome, RecordSink};
+use crate::exec::{execute_remaining, ExecOptions, ExecOutcome, RecordSink};
 use crate::monitor::{GpuStatus, Monitor, MonitorHandle};
 use crate::plan::Plan;
 use crate::server::ManagedServer;
@@ -26,7 +26,14 @@ impl OpenRun<'_> {
         sink: &mut dyn RecordSink,
         cancel: watch::Receiver<bool>,
     ) -> Result<Executed, AppError> {
-        let run_start = Instant::now();
+        if let Some(part) = self.part {
+            part.wait_for_start(&mut self.manifest, &self.dir).await?;
+        }
+        // A resumed run's records continue its first start's timeline.
+        let run_start = self
+            .resumed
+            .as_ref()
+            .map_or_else(Instant::now, |r| r.clock_origin());
         let server_pid = self.managed.as_ref().and_then(ManagedServer::pid);
         let monitor = self.start_monitor(server_pid, run_start)?;
         let options = ExecOptions {
@@ -84,8 +91,17 @@ impl OpenRun<'_> {
                 points.push(ServerPointFacts::Started(Box::new(facts)));
             }
             let client = self.client.clone();
-            let mut outcome =
-                execute(group, &self.targets, client, sink, cancel.clone(), options).await?;
+            let remaining = self.resumed.as_ref().map(|r| &r.prepared.remaining);
+            let mut outcome = execute_remaining(
+                group,
+                &self.targets,
+                client,
+                sink,
+                cancel.clone(),
+                options,
+                remaining,
+            )
+            .await?;
             // Counting may ask the server (llama.cpp /tokenize): before it stops.
             let pending = std::mem::take(&mut outcome.pending_counts);
             if !pending.is_empty() {

@@ -34,7 +34,7 @@ pub mod tokens;
 
 pub use finish::{finish, finish_run, report_violations, Finished, RenderOptions};
 pub use open::{open, OpenRun};
-pub use prepare::{prepare, Prepared};
+pub use prepare::{prepare, prepare_part, Prepared};
 
 use crate::cli::exit;
 use crate::error::AppError;
@@ -83,7 +83,18 @@ pub async fn run_experiment(
     options: &RunOptions,
     cancel: watch::Receiver<bool>,
 ) -> Result<RunResult, AppError> {
-    let prepared = prepare(experiment, &options.out).await?;
+    run_part(experiment, options, cancel, None).await
+}
+
+/// `run_experiment` for a part of a bigger run: a shard of the plan, or the
+/// rest of a stored run (`crate::scale::part`).
+pub async fn run_part(
+    experiment: &Experiment,
+    options: &RunOptions,
+    cancel: watch::Receiver<bool>,
+    part: Option<&crate::scale::part::Part>,
+) -> Result<RunResult, AppError> {
+    let prepared = prepare_part(experiment, &options.out, part).await?;
     let mut run = open(prepared)?;
     let executed = execute_to_files(&mut run, options, cancel.clone()).await;
     let executed = run.fail_on_error(executed)?;
@@ -104,7 +115,10 @@ async fn execute_to_files(
     cancel: watch::Receiver<bool>,
 ) -> Result<Executed, AppError> {
     let save = run.experiment.report.save_responses;
-    let total = run.plan.measured_requests();
+    let total = run
+        .resumed
+        .as_ref()
+        .map_or(run.plan.measured_requests(), |r| r.prepared.facts.to_send);
     let mode = crate::exec::ProgressMode::for_stderr(!options.progress);
     let progress = Progress::new(total, run.plan.cells.len() as u64, mode);
     let mut sink = WithProgress {

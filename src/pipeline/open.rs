@@ -10,6 +10,7 @@ use crate::error::AppError;
 use crate::exec::Target;
 use crate::experiment::Experiment;
 use crate::plan::Plan;
+use crate::scale::part::{Part, Resumed};
 use crate::server::ManagedServer;
 use crate::store::{collect_environment, git_info, RunDir, RunManifest, RunStatus};
 use crate::store::{EXPERIMENT_FILE, MANIFEST_FILE, PLAN_FILE};
@@ -28,30 +29,48 @@ pub struct OpenRun<'a> {
     pub dir: RunDir,
     /// Kept up to date in memory; written when the run opens and ends.
     pub manifest: RunManifest,
+    /// The part of a bigger run this is (a shard, a resume); none: the whole.
+    pub part: Option<&'a Part>,
+    /// A resumed run: what is left to send and its clock.
+    pub resumed: Option<Resumed>,
 }
 
 /// Opens the run directory of a prepared run.
 pub fn open(mut prepared: Prepared<'_>) -> Result<OpenRun<'_>, AppError> {
     let experiment = prepared.experiment;
     let dir = prepared.slot.dir()?.clone();
-    let mut manifest = manifest(
-        experiment,
-        prepared.slot.run_id.clone(),
-        prepared.slot.started_at,
-        prepared.servers,
-    );
+    let resumed = prepared.resumed.take();
+    let mut manifest = match &resumed {
+        Some(resumed) => resumed.manifest(),
+        None => manifest(
+            experiment,
+            prepared.slot.run_id.clone(),
+            prepared.slot.started_at,
+            prepared.servers,
+        ),
+    };
     manifest.managed_server = prepared
         .managed
         .as_ref()
         .map(|server| managed_facts(experiment, 0, server));
-    dir.write(EXPERIMENT_FILE, experiment_copy(experiment).as_bytes())?;
-    dir.write_json(PLAN_FILE, &prepared.plan)?;
+    if let Some(part) = prepared.part {
+        part.note(&mut manifest);
+    }
+    // A resumed run keeps the experiment and plan it was made from.
+    if resumed.is_none() {
+        dir.write(EXPERIMENT_FILE, experiment_copy(experiment).as_bytes())?;
+        dir.write_json(PLAN_FILE, &prepared.plan)?;
+    }
     dir.write_json(MANIFEST_FILE, &manifest)?;
+    let to_send = resumed.as_ref().map_or_else(
+        || prepared.plan.requests_known(),
+        |r| format!("{} to send", crate::util::count_of(r.prepared.facts.to_send as usize, "request")),
+    );
     eprintln!(
         "{}: {}, {} → {}",
         experiment.name,
         crate::util::count_of(prepared.plan.cells.len(), "cell"),
-        prepared.plan.requests_known(),
+        to_send,
         dir.path.display()
     );
     Ok(OpenRun {
@@ -63,6 +82,8 @@ pub fn open(mut prepared: Prepared<'_>) -> Result<OpenRun<'_>, AppError> {
         managed: prepared.managed,
         dir,
         manifest,
+        part: prepared.part,
+        resumed,
     })
 }
 
@@ -111,6 +132,9 @@ fn manifest(
         monitor: None,
         tokenizers: BTreeMap::new(),
         stopped_cells: Vec::new(),
+        shard: None,
+        resumes: Vec::new(),
+        merge: None,
     }
 }
 

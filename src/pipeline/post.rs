@@ -9,6 +9,7 @@ use super::{tokens, Executed};
 use crate::error::AppError;
 use crate::exec::ExecOutcome;
 use crate::quality::PendingCheck;
+use crate::scale::part;
 use crate::store::{RunDir, RunStatus, MANIFEST_FILE};
 use tokio::sync::watch;
 
@@ -43,12 +44,16 @@ impl OpenRun<'_> {
             monitor,
         } = executed;
         self.manifest.monitor = monitor;
+        // A resumed run adds to what the killed process stored.
+        let resumed = self.resumed.is_some();
+        let counted = part::with_stored_tokens(&self.dir, resumed, counted)?;
         if !counted.is_empty() {
             self.dir.write_tokens(&counted)?;
         }
         stop_server(self.managed.as_mut(), &mut self.manifest);
         let pending = std::mem::take(&mut outcome.pending_checks);
-        outcome.interrupted |= !score_responses(&self.dir, pending, cancel).await?;
+        let pending = part::with_unscored(&self.dir, &self.plan, resumed, pending)?;
+        outcome.interrupted |= !score_responses(&self.dir, pending, resumed, cancel).await?;
         let manifest = &mut self.manifest;
         manifest.tokenizers = tokens::describe(&self.counters);
         manifest.loaded_models = outcome.loaded.clone();
@@ -65,11 +70,13 @@ impl OpenRun<'_> {
 }
 
 /// Runs the quality checks of the measured responses, now that nothing is
-/// being timed, and stores the results in checks.jsonl. False when a
-/// signal stopped them (nothing is stored then).
+/// being timed, and stores the results in checks.jsonl (with a resumed
+/// run's stored ones). False when a signal stopped them (nothing is stored
+/// then).
 async fn score_responses(
     run: &RunDir,
     pending: Vec<PendingCheck>,
+    resumed: bool,
     cancel: watch::Receiver<bool>,
 ) -> Result<bool, AppError> {
     if pending.is_empty() {
@@ -81,6 +88,7 @@ async fn score_responses(
         eprintln!("checks stopped; checks.jsonl not written");
         return Ok(false);
     };
+    let checks = part::with_stored_checks(run, resumed, checks)?;
     run.write_checks(&checks)?;
     Ok(true)
 }

@@ -13,6 +13,7 @@ use crate::error::AppError;
 use crate::exec::Target;
 use crate::experiment::Experiment;
 use crate::plan::{plan, Plan};
+use crate::scale::part::{Part, Resumed};
 use crate::server::ManagedServer;
 use crate::store::RunDir;
 use std::collections::BTreeMap;
@@ -31,15 +32,35 @@ pub struct Prepared<'a> {
     /// The `[server]`, started and healthy.
     pub managed: Option<ManagedServer>,
     pub slot: RunSlot,
+    /// The part of a bigger run this is (a shard, a resume); none: the whole.
+    pub part: Option<&'a Part>,
+    /// A resumed run: the stored run and what is left of it.
+    pub resumed: Option<Resumed>,
 }
 
 /// Prepares `experiment` for a run whose directory goes under `out`.
 pub async fn prepare<'a>(experiment: &'a Experiment, out: &Path) -> Result<Prepared<'a>, AppError> {
+    prepare_part(experiment, out, None).await
+}
+
+/// Prepares `part` of `experiment` (a shard of its plan, or the rest of a
+/// stored run) for a run whose directory goes under `out`.
+pub async fn prepare_part<'a>(
+    experiment: &'a Experiment,
+    out: &Path,
+    part: Option<&'a Part>,
+) -> Result<Prepared<'a>, AppError> {
     let mut plan = plan(experiment);
+    if let Some(part) = part {
+        plan = part.plan(plan)?;
+    }
     let client = http_client(plan.max_in_flight())?;
     let targets = targets(experiment, &plan)?;
     let local_counters = tokens::load_local_counters(experiment)?;
     let mut slot = RunSlot::new(out, experiment);
+    if let Some(dir) = part.and_then(|p| p.run_dir(experiment.report.save_responses)) {
+        slot.dir = Some(dir?);
+    }
     // A managed server logs into the run directory, so it exists first.
     let managed = match &experiment.server {
         Some(config) => Some(start_server(experiment, config, 0, slot.dir()?).await?),
@@ -48,6 +69,10 @@ pub async fn prepare<'a>(experiment: &'a Experiment, out: &Path) -> Result<Prepa
     let servers = preflight(&targets, &plan, &client).await?;
     let counters = tokens::load_counters(experiment, &client, local_counters).await?;
     tokens::fit_synthetic(&mut plan, experiment, &counters, &client)?;
+    let resumed = match part {
+        Some(part) => part.prepare_resume(&plan)?,
+        None => None,
+    };
     Ok(Prepared {
         experiment,
         plan,
@@ -57,6 +82,8 @@ pub async fn prepare<'a>(experiment: &'a Experiment, out: &Path) -> Result<Prepa
         servers,
         managed,
         slot,
+        part,
+        resumed,
     })
 }
 

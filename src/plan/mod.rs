@@ -69,6 +69,9 @@ pub struct Cell {
     /// The seed of a mixed cell's prompt order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mix_seed: Option<u64>,
+    /// `split = load`: this cell is one shard's share of the whole cell kept here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<shard::LoadShare>,
 }
 
 /// One prompt of a mixed cell, with everything that differs per prompt.
@@ -287,6 +290,7 @@ fn make_cell(
         warmup_s: experiment.run.warmup_duration.map(|d| d.as_secs_f64()),
         variants: Vec::new(),
         mix_seed: None,
+        share: None,
     };
     cell.id = cell_id(&cell);
     cell
@@ -447,7 +451,8 @@ pub fn cell_id(cell: &Cell) -> String {
         "text": cell.text,
         "settings": cell.settings,
         "options": cell.options,
-        "load": cell.load,
+        // A shard's share of a cell is still that cell.
+        "load": cell.share.as_ref().map_or(&cell.load, |share| &share.load),
     });
     if !cell.variants.is_empty() {
         identity["variants"] = serde_json::json!(cell.variants);
@@ -476,5 +481,7 @@ pub fn slug(text: &str) -> String {
         .collect()
 }
 
+pub mod shard;
+pub mod shard_env;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

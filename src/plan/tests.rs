@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-fn model(name: &str, max_tokens: Option<u32>) -> ModelConfig {
+pub(crate) fn model(name: &str, max_tokens: Option<u32>) -> ModelConfig {
     ModelConfig {
         name: name.into(),
         label: name.into(),
@@ -21,7 +21,7 @@ fn model(name: &str, max_tokens: Option<u32>) -> ModelConfig {
     }
 }
 
-fn prompt(id: &str, temperature: Option<f64>) -> Prompt {
+pub(crate) fn prompt(id: &str, temperature: Option<f64>) -> Prompt {
     Prompt {
         id: id.into(),
         system: None,
@@ -36,7 +36,7 @@ fn prompt(id: &str, temperature: Option<f64>) -> Prompt {
     }
 }
 
-fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
+pub(crate) fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Experiment {
     let backend = BackendConfig {
         name: "default".into(),
         kind: BackendKind::Ollama,

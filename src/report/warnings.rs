@@ -15,6 +15,7 @@ use serde::Serialize;
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Incomplete,
+    MergedShards,
     StoppedCells,
     TimingViolations,
     BusyMachine,
@@ -44,6 +45,7 @@ impl Kind {
     fn headline(self) -> &'static str {
         match self {
             Kind::Incomplete => "The run did not complete",
+            Kind::MergedShards => "Shards are missing or loaded the server apart",
             Kind::StoppedCells => "Cells were stopped",
             Kind::TimingViolations => "Stamps contradict each other",
             Kind::BusyMachine => "The machine was busy with other work",
@@ -178,6 +180,9 @@ pub fn findings(manifest: &RunManifest, summary: &RunSummary) -> Vec<Finding> {
                 manifest.status
             ),
         );
+    }
+    for text in manifest.merge.iter().flat_map(|merge| merge.warnings()) {
+        run(Kind::MergedShards, text);
     }
     if let Some(git) = manifest.git.as_ref().filter(|g| g.dirty) {
         run(Kind::Uncommitted, format!("The experiment file had uncommitted changes (on top of commit {}); commit it so the run can be reproduced.", short(&git.commit)));

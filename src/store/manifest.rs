@@ -23,6 +23,8 @@ pub enum RunStatus {
     Interrupted,
     /// Ended by an error after the run directory was opened.
     Failed,
+    /// Merged from some of a launch's shards (`llmbench merge --partial`).
+    Partial,
 }
 
 impl RunStatus {
@@ -32,6 +34,7 @@ impl RunStatus {
             RunStatus::Complete => "complete",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Failed => "failed",
+            RunStatus::Partial => "partial",
         }
     }
 }
@@ -92,6 +95,15 @@ pub struct RunManifest {
     /// Cells stopped after connection failures in a row (the server seemed gone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stopped_cells: Vec<crate::record::StoppedCell>,
+    /// This run is one shard of a launch (`--shard`, a Slurm array, an Indexed Job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<super::continuity::ShardFacts>,
+    /// Each `llmbench exec --resume` of this run, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumes: Vec<super::continuity::ResumeFacts>,
+    /// This run was merged from shards (`llmbench merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<super::continuity::MergeFacts>,
 }
 
 /// The `[server]` llmbench started: command, pid, time to ready, whether it

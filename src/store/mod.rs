@@ -9,6 +9,7 @@
 //!     responses/<cell id>.jsonl  summary.json  report.md  report.json ...
 //! ```
 
+pub mod continuity;
 mod environment;
 mod manifest;
 mod stored;

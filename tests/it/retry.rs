@@ -87,6 +87,7 @@ fn cell() -> Cell {
         warmup_s: None,
         variants: vec![],
         mix_seed: None,
+        share: None,
     }
 }
 
