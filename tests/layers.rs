@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Bottom to top.
-const LAYERS: [&str; 22] = [
+const LAYERS: [&str; 23] = [
     "util",
     "rng",
     "stats",

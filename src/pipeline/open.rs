@@ -64,7 +64,12 @@ pub fn open(mut prepared: Prepared<'_>) -> Result<OpenRun<'_>, AppError> {
     dir.write_json(MANIFEST_FILE, &manifest)?;
     let to_send = resumed.as_ref().map_or_else(
         || prepared.plan.requests_known(),
-        |r| format!("{} to send", crate::util::count_of(r.prepared.facts.to_send as usize, "request")),
+        |r| {
+            format!(
+                "{} to send",
+                crate::util::count_of(r.prepared.facts.to_send as usize, "request")
+            )
+        },
     );
     eprintln!(
         "{}: {}, {} → {}",

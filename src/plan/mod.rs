@@ -396,6 +396,7 @@ impl Cell {
             warmup_s: self.warmup_s,
             variants: Vec::new(),
             mix_seed: self.mix_seed,
+            share: self.share.clone(),
         }
     }
 }

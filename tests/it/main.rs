@@ -3,11 +3,11 @@
 //! server (tests/mock-ollama) and the real llama.cpp server.
 
 mod cli;
-mod history;
-mod fault_server;
-mod faults;
 mod clock;
 mod crash;
+mod fault_server;
+mod faults;
+mod history;
 mod kubernetes;
 mod llama;
 mod load;
