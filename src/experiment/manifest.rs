@@ -76,7 +76,7 @@ macro_rules! with_request_settings {
 ]))]
 pub struct Manifest {
     /// Names the experiment and its directory under benchmarks/; letters, digits, `.`, `_` and `-`.
-    #[schemars(extend("pattern" = "^[A-Za-z0-9._-]+$", "examples" = ["coding-small"]))]
+    #[schemars(length(max = 128), extend("pattern" = "^[A-Za-z0-9._-]+$", "examples" = ["coding-small"]))]
     pub name: String,
     /// Free text, shown in reports.
     pub description: Option<String>,
@@ -314,6 +314,10 @@ pub struct RawRun {
     /// Cold starts per model (3 by default with `cold_start`); needs `cold_start = true`.
     #[schemars(range(min = 1), extend("examples" = [5]))]
     pub cold_repetitions: Option<u32>,
+    /// Starts each request's first message with a fresh nonce, so no prompt
+    /// is served from the server's prompt cache and prompt_tps is the speed of
+    /// the whole prompt's prefill (docs/metrics.md).
+    #[schemars(extend("default" = false))]
     pub prompt_nonce: Option<bool>,
 }
 
