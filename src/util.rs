@@ -171,6 +171,40 @@ pub fn closed_while_idle(error: &reqwest::Error) -> bool {
     false
 }
 
+/// `work` on every item, on up to `threads` threads taking the next item
+/// from a shared counter; results in the items' order.
+pub fn map_parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let run = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(i) else {
+                return done;
+            };
+            done.push((i, work(item)));
+        }
+    };
+    let mut all: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads.max(1)).map(|_| scope.spawn(run)).collect();
+        let mut mine = run();
+        for other in others {
+            match other.join() {
+                Ok(theirs) => mine.extend(theirs),
+                // A panic in `work` is a bug: pass it on.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        mine
+    });
+    all.sort_unstable_by_key(|&(i, _)| i);
+    all.into_iter().map(|(_, result)| result).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

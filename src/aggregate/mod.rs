@@ -26,7 +26,6 @@ use metric::{MetricValues, Values};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 /// Aggregates of a whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -529,7 +528,8 @@ fn summarize(plan: &Plan, tallies: &[Tally]) -> (Vec<CellSummary>, Pooled) {
     }
     // Largest first (stable: ties keep plan order).
     jobs.sort_by_key(|job| std::cmp::Reverse(job.size()));
-    let results = on_two_threads(jobs.len(), |j| MetricSummary::of_values(&jobs[j].parts));
+    // Two threads: this machine has at least two cores.
+    let results = crate::util::map_parallel(&jobs, 2, |job| MetricSummary::of_values(&job.parts));
     let mut by_cell: Vec<BTreeMap<&str, MetricSummary>> =
         tallies.iter().map(|_| BTreeMap::new()).collect();
     let mut pooled = Pooled::new();
@@ -603,35 +603,6 @@ fn cells_by_model<'a>(
         }
     }
     models
-}
-
-/// `work(i)` for every `i` in `0..count`, in that order, computed on two
-/// threads (this machine has at least two cores) that take the next `i`
-/// from a shared counter.
-fn on_two_threads<T: Send>(count: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let next = AtomicUsize::new(0);
-    let run = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, AtomicOrdering::Relaxed);
-            if i >= count {
-                return done;
-            }
-            done.push((i, work(i)));
-        }
-    };
-    let mut all = std::thread::scope(|scope| {
-        let other = scope.spawn(run);
-        let mut mine = run();
-        // A panic on the other thread is a bug here: pass it on.
-        match other.join() {
-            Ok(theirs) => mine.extend(theirs),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-        mine
-    });
-    all.sort_unstable_by_key(|&(i, _)| i);
-    all.into_iter().map(|(_, result)| result).collect()
 }
 
 fn summarize_cell(
