@@ -40,6 +40,7 @@ pub(crate) fn attach_quality(summary: &mut RunSummary, checks: &[CheckRecord]) {
 /// Fills `monitor` of every cell from the samples inside its window (first
 /// send to last completion of its measured requests) and returns the
 /// whole run's figures.
+#[cfg(any(test, feature = "fixtures"))]
 pub(crate) fn attach_resources(
     summary: &mut RunSummary,
     records: &[Record],

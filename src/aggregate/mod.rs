@@ -11,9 +11,9 @@ mod load;
 mod metric;
 mod sketch;
 
-pub(crate) use extras::{
-    attach_quality, attach_resources, ResourceTally, TokenAgreement, TokenTally,
-};
+#[cfg(any(test, feature = "fixtures"))]
+pub(crate) use extras::attach_resources;
+pub(crate) use extras::{attach_quality, ResourceTally, TokenAgreement, TokenTally};
 pub(crate) use load::{LoadFigures, Validity};
 pub(crate) use metric::MetricSummary;
 pub(crate) use sketch::RELATIVE_ERROR;
@@ -144,7 +144,9 @@ fn shows_a_load(record: &Record) -> bool {
         .is_some_and(|ns| ns as f64 / 1e6 >= COLD_LOAD_MIN_MS)
 }
 
-/// Aggregates `records` along `plan`'s cells.
+/// Aggregates `records` along `plan`'s cells (held in memory: for tests and
+/// fixtures; runs stream theirs through [`Aggregator`]).
+#[cfg(any(test, feature = "fixtures"))]
 pub(crate) fn aggregate(plan: &Plan, records: &[Record], unreadable_records: usize) -> RunSummary {
     let mut aggregator = Aggregator::new(plan);
     for record in records {

@@ -12,6 +12,7 @@ mod charts;
 mod charts_xy;
 mod collections;
 mod csv;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixture;
 mod helpers;
 mod liveness;

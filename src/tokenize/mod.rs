@@ -13,6 +13,7 @@
 pub(crate) mod attribute;
 pub(crate) mod batch;
 mod command;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod corpus;
 mod error;
 pub mod gguf;
