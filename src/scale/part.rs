@@ -57,8 +57,7 @@ impl Part {
             .start_at
             .as_deref()
             .map(start::parse_start)
-            .transpose()
-            .map_err(ScaleError::Input)?;
+            .transpose()?;
         let mut sharding = Part {
             placement: None,
             split: flags.split,
@@ -190,9 +189,7 @@ impl Part {
         if self.start_at.is_none() && barrier.is_none() {
             return Ok(());
         }
-        let started = start::wait(self.start_at, barrier)
-            .await
-            .map_err(ScaleError::Input)?;
+        let started = start::wait(self.start_at, barrier).await?;
         if let Some(facts) = manifest.shard.as_mut() {
             facts.start_at = started.start_at;
             facts.clock_offset_ms = started.clock_offset_ms;
