@@ -17,7 +17,7 @@ mod writer;
 
 pub use environment::{collect_environment, git_info, Environment, GitInfo};
 pub use manifest::{
-    ManagedServerFacts, MonitorFacts, RunManifest, RunStatus, ServerPointFacts, TokenizerFacts,
+    FailedPoint, ManagedServerFacts, MonitorFacts, RunManifest, RunStatus, ServerPointFacts, TokenizerFacts,
 };
 pub use stored::StoredRun;
 pub use writer::RecordWriter;
