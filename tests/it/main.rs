@@ -18,6 +18,7 @@ mod prefill;
 mod quality_monitor;
 mod retry;
 mod schema;
+mod server_points;
 mod server_tree;
 mod shards;
 mod support;
