@@ -1040,3 +1040,30 @@ fn a_dataset_with_a_byte_order_mark_loads() {
     let experiment = load(&dir.path().join("x.toml"), &[]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(experiment.prompts.len(), 2);
 }
+
+/// A bare number where a duration goes: the hint is a duration that
+/// loads (`timeout = "120s"`), not quotes alone (`"120"` has no unit).
+#[test]
+fn a_bare_number_duration_gets_a_hint_that_loads() {
+    let base = "name = \"x\"\n[backend]\nkind = \"openai\"\nurl = \"http://127.0.0.1:11434\"\n\
+                [[models]]\nname = \"m\"\n[[prompts]]\nid = \"p\"\ntext = \"hi\"\n";
+    for (table, line) in [
+        ("[backend]", "timeout = 120"),
+        ("[run]", "duration = 30"),
+        ("[server]\ncommand = [\"true\"]", "startup_timeout = 90"),
+    ] {
+        let text = if table == "[backend]" {
+            base.replace("[backend]\n", &format!("[backend]\n{line}\n"))
+        } else {
+            format!("{base}{table}\n{line}\n")
+        };
+        let message = error(&text);
+        let (key, value) = line.split_once(" = ").unwrap();
+        let hint = format!("{key} = \"{value}s\"");
+        assert!(
+            message.contains(&format!("help: write a duration with its unit, in quotes: `{hint}`")),
+            "{message}"
+        );
+        experiment(&text.replace(line, &hint), &[]);
+    }
+}
