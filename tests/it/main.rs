@@ -21,6 +21,7 @@ mod schema;
 mod server_points;
 mod server_tree;
 mod shards;
+mod small_fixes;
 mod support;
 mod tokens;
 mod tools;
