@@ -23,7 +23,8 @@ pub enum RunStatus {
     Interrupted,
     /// Ended by an error after the run directory was opened.
     Failed,
-    /// Merged from some of a launch's shards (`llmbench merge --partial`).
+    /// Merged from some of a launch's shards (`llmbench merge --partial`),
+    /// or a run some of whose `[server.matrix]` points' servers did not start.
     Partial,
 }
 
