@@ -51,7 +51,8 @@ pub struct ReportModel {
     pub monitor: Option<MonitorView>,
     /// `[server.matrix]` points (or the one `[server]`) whose server did not
     /// start: `{point, error, log_file, log_tail, cells}`; their cells have
-    /// `not_run`. Empty when every server started.
+    /// `not_run`. Absent when every server started.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unstarted_points: Vec<super::server_points::UnstartedPoint>,
     /// `[thresholds]` of the experiment, each with its outcome
     /// (`threshold`, `limit`, `checked`, `failed`, `passed`). Empty when none.
