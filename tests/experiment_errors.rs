@@ -1061,7 +1061,9 @@ fn a_bare_number_duration_gets_a_hint_that_loads() {
         let (key, value) = line.split_once(" = ").unwrap();
         let hint = format!("{key} = \"{value}s\"");
         assert!(
-            message.contains(&format!("help: write a duration with its unit, in quotes: `{hint}`")),
+            message.contains(&format!(
+                "help: write a duration with its unit, in quotes: `{hint}`"
+            )),
             "{message}"
         );
         experiment(&text.replace(line, &hint), &[]);

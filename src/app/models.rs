@@ -8,7 +8,7 @@ use crate::experiment::{BackendConfig, BackendKind, OllamaApi};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use std::time::Duration;
 
-pub async fn models(args: ModelsArgs) -> Result<u8, AppError> {
+pub(crate) async fn models(args: ModelsArgs) -> Result<u8, AppError> {
     let config = BackendConfig {
         name: "cli".into(),
         kind: match args.kind {
@@ -51,7 +51,10 @@ pub async fn models(args: ModelsArgs) -> Result<u8, AppError> {
 /// (llama.cpp or vLLM asked for Ollama's /api/tags, Ollama asked for an
 /// OpenAI list it does not have): say which `--kind` to try.
 fn wrong_kind_hint(error: &crate::backend::BackendError, kind: KindArg) -> &'static str {
-    if !matches!(error, crate::backend::BackendError::Http { status: 404, .. }) {
+    if !matches!(
+        error,
+        crate::backend::BackendError::Http { status: 404, .. }
+    ) {
         return "";
     }
     match kind {

@@ -55,18 +55,10 @@ pub enum Load {
 
 impl Load {
     /// Connections needed at most.
-    pub fn max_in_flight(&self) -> u32 {
+    pub(crate) fn max_in_flight(&self) -> u32 {
         match self {
             Load::Closed { concurrency } => *concurrency,
             Load::Open { max_in_flight, .. } => *max_in_flight,
-        }
-    }
-
-    /// "c4" or "r2.5": short, for labels.
-    pub fn label(&self) -> String {
-        match self {
-            Load::Closed { concurrency } => format!("c{concurrency}"),
-            Load::Open { rate, .. } => format!("r{rate}"),
         }
     }
 }
@@ -94,7 +86,7 @@ pub struct MatrixPoint {
 
 impl MatrixPoint {
     /// This point with one more axis value.
-    pub fn extended(
+    pub(crate) fn extended(
         &self,
         key: &str,
         value: &toml::Value,
@@ -156,7 +148,7 @@ pub struct ServerPoint {
 
 /// A server axis value as it goes into the command: a string as it is,
 /// a number or boolean as TOML wrote it (`1.0` as `1`, as Rust prints it).
-pub fn axis_text(value: &serde_json::Value) -> String {
+pub(crate) fn axis_text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(text) => text.clone(),
         serde_json::Value::Number(n) => match n.as_i64() {
@@ -185,7 +177,7 @@ impl ServerConfig {
 
 impl ServerPoint {
     /// `{name}` replaced by this point's value in `text`.
-    pub fn fill(&self, text: &str) -> String {
+    pub(crate) fn fill(&self, text: &str) -> String {
         self.values
             .iter()
             .fold(text.to_string(), |text, (name, value)| {
@@ -277,7 +269,7 @@ pub struct Prompt {
 
 impl Prompt {
     /// A prompt with only an id (no text, settings or checks).
-    pub fn named(id: &str) -> Prompt {
+    pub(crate) fn named(id: &str) -> Prompt {
         Prompt {
             id: id.to_string(),
             system: None,

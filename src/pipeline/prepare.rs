@@ -77,7 +77,9 @@ pub async fn prepare_part<'a>(
             match start_first(experiment, config, slot.dir()?, keep_going).await {
                 Ok(first) => Some(first),
                 Err((error, failed)) if keep_going => {
-                    return Err(super::open::failed_run(experiment, &plan, &mut slot, failed, error));
+                    return Err(super::open::failed_run(
+                        experiment, &plan, &mut slot, failed, error,
+                    ));
                 }
                 Err((error, _)) => return Err(error),
             }
@@ -134,7 +136,7 @@ impl RunSlot {
     }
 
     /// `<root>/<experiment>/<stamp>-<id>/`, created the first time.
-    pub fn dir(&mut self) -> Result<&RunDir, AppError> {
+    pub(crate) fn dir(&mut self) -> Result<&RunDir, AppError> {
         if self.dir.is_none() {
             let stamp = self.started_at.strftime("%Y%m%dT%H%M%SZ").to_string();
             let dir = RunDir::create(

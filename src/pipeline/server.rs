@@ -7,8 +7,8 @@ use crate::cli::exit;
 use crate::error::AppError;
 use crate::experiment::{Experiment, ServerConfig, ServerPoint};
 use crate::server::ManagedServer;
-use crate::store::{FailedPoint, ManagedServerFacts, RunDir, RunManifest, ServerPointFacts};
 use crate::store::SERVER_LOG;
+use crate::store::{FailedPoint, ManagedServerFacts, RunDir, RunManifest, ServerPointFacts};
 
 /// Starts the `[server]` for its backend, at `[server.matrix]` point
 /// `index`, and waits until it is healthy.
@@ -134,7 +134,11 @@ fn backend_url(experiment: &Experiment, config: &ServerConfig) -> String {
 
 /// The command of `point` as the server gets it: its values and the
 /// backend URL's `{url}`, `{host}`, `{port}` filled in.
-fn command_as_run(experiment: &Experiment, config: &ServerConfig, point: &ServerPoint) -> Vec<String> {
+fn command_as_run(
+    experiment: &Experiment,
+    config: &ServerConfig,
+    point: &ServerPoint,
+) -> Vec<String> {
     let url = backend_url(experiment, config);
     crate::server::substitute(&config.at_point(point).command, &url)
 }
@@ -213,7 +217,10 @@ pub(super) fn managed_facts(
 
 /// What the manifest says when no server started: the first point's
 /// command and log, no pid, and every point's failure.
-pub(super) fn unstarted_facts(experiment: &Experiment, failed: Vec<FailedPoint>) -> ManagedServerFacts {
+pub(super) fn unstarted_facts(
+    experiment: &Experiment,
+    failed: Vec<FailedPoint>,
+) -> ManagedServerFacts {
     let first = failed.first();
     ManagedServerFacts {
         point: 0,

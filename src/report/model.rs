@@ -9,7 +9,7 @@ use crate::store::{Environment, GitInfo, RunManifest, RunStatus};
 use serde::Serialize;
 
 /// Bumped when a field is renamed or removed (adding fields keeps it).
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+pub(crate) const REPORT_SCHEMA_VERSION: u32 = 1;
 
 /// Everything a report template can use.
 #[derive(Debug, Clone, Serialize)]
@@ -147,7 +147,7 @@ pub struct RunInfo {
 
 impl ReportModel {
     /// Builds the model from a run's manifest and aggregates.
-    pub fn new(manifest: &RunManifest, mut summary: RunSummary, dir: &str) -> ReportModel {
+    pub(crate) fn new(manifest: &RunManifest, mut summary: RunSummary, dir: &str) -> ReportModel {
         let unstarted = super::server_points::unstarted_points(manifest, &mut summary.cells);
         let mut findings = super::warnings::findings(manifest, &summary);
         findings.extend(super::server_points::findings(&unstarted));
@@ -193,7 +193,7 @@ impl ReportModel {
 impl ReportModel {
     /// Adds what the monitor saw to the warnings (other work on the
     /// machine, a busy client, missing GPU data) and groups them again.
-    pub fn add_monitor_warnings(&mut self) {
+    pub(crate) fn add_monitor_warnings(&mut self) {
         let Some(monitor) = &self.monitor else { return };
         let found = super::warnings::monitor_findings(
             &self.cells,

@@ -28,7 +28,10 @@ pub struct UnstartedPoint {
 
 /// The run's points whose server did not start, with their cells marked
 /// `not_run`.
-pub fn unstarted_points(manifest: &RunManifest, cells: &mut [CellSummary]) -> Vec<UnstartedPoint> {
+pub(crate) fn unstarted_points(
+    manifest: &RunManifest,
+    cells: &mut [CellSummary],
+) -> Vec<UnstartedPoint> {
     let Some(facts) = &manifest.managed_server else {
         return Vec::new();
     };
@@ -52,20 +55,18 @@ pub fn unstarted_points(manifest: &RunManifest, cells: &mut [CellSummary]) -> Ve
 }
 
 /// A warning per point whose server did not start.
-pub fn findings(points: &[UnstartedPoint]) -> Vec<Finding> {
+pub(crate) fn findings(points: &[UnstartedPoint]) -> Vec<Finding> {
     points
         .iter()
-        .map(|point| {
-            Finding {
-                kind: Kind::ServerNotStarted,
-                cell: Some(point.point.clone()),
-                text: format!(
-                    "The server did not start for {} ({} not run): {}.",
-                    point.point,
-                    crate::util::count_of(point.cells, "cell"),
-                    point.error.trim_end_matches('.')
-                ),
-            }
+        .map(|point| Finding {
+            kind: Kind::ServerNotStarted,
+            cell: Some(point.point.clone()),
+            text: format!(
+                "The server did not start for {} ({} not run): {}.",
+                point.point,
+                crate::util::count_of(point.cells, "cell"),
+                point.error.trim_end_matches('.')
+            ),
         })
         .collect()
 }

@@ -29,7 +29,7 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
             RunStatus::Complete => "complete",
@@ -165,7 +165,7 @@ pub struct FailedPoint {
 
 impl ManagedServerFacts {
     /// The points whose server did not start.
-    pub fn failed_points(&self) -> impl Iterator<Item = &FailedPoint> {
+    pub(crate) fn failed_points(&self) -> impl Iterator<Item = &FailedPoint> {
         self.points.iter().filter_map(|p| match p {
             ServerPointFacts::Failed(failed) => Some(failed),
             ServerPointFacts::Started(_) => None,

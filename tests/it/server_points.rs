@@ -62,12 +62,20 @@ fn assert_failed_point_shown(run: &Path, bad: u64, log: &str) {
         .iter()
         .find(|p| p["values"]["parallel"] == bad)
         .expect("the bad point is in the manifest");
-    assert!(failed["error"].as_str().unwrap_or("").contains("exited"), "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap_or("").contains("exited"),
+        "{failed}"
+    );
     assert_eq!(failed["log"], log);
     let tail = failed["log_tail"].to_string();
-    assert!(tail.contains(&format!("no slots for parallel={bad}")), "{tail}");
+    assert!(
+        tail.contains(&format!("no slots for parallel={bad}")),
+        "{tail}"
+    );
     let summary = json(&run.join("summary.json"));
-    let unstarted = summary["unstarted_points"].as_array().expect("unstarted_points");
+    let unstarted = summary["unstarted_points"]
+        .as_array()
+        .expect("unstarted_points");
     assert!(unstarted
         .iter()
         .any(|p| p["point"] == format!("server.parallel={bad}") && p["log_file"] == log));
@@ -80,7 +88,10 @@ fn assert_failed_point_shown(run: &Path, bad: u64, log: &str) {
         .to_string()
         .contains("The server did not start"));
     let markdown = std::fs::read_to_string(run.join("report.md")).expect("report.md");
-    assert!(markdown.contains("## Servers that did not start"), "{markdown}");
+    assert!(
+        markdown.contains("## Servers that did not start"),
+        "{markdown}"
+    );
     assert!(markdown.contains(&format!("no slots for parallel={bad}")));
     assert!(markdown.contains("**not run**"));
     assert_eq!(report_again(run), Some(0), "llmbench report reads the run");
@@ -110,7 +121,10 @@ fn a_bad_second_point_is_a_failure_not_an_empty_cell() {
     assert_eq!(output.status.code(), Some(3));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stdout.contains("not run") && stdout.contains("server did not start"), "{stdout}");
+    assert!(
+        stdout.contains("not run") && stdout.contains("server did not start"),
+        "{stdout}"
+    );
     assert!(stderr.contains("its cells were not run"), "{stderr}");
     let run = ws.run();
     assert_eq!(json(&run.join("manifest.json"))["status"], "partial");
@@ -161,8 +175,16 @@ fn the_manifest_keeps_the_command_as_run_and_typed_values() {
     let run = ws.run();
     let facts = &json(&run.join("manifest.json"))["managed_server"];
     let command = facts["command"].to_string();
-    let port = backend.url().rsplit(':').next().unwrap_or_default().to_string();
-    assert!(!command.contains("{port}") && !command.contains("{parallel}"), "{command}");
+    let port = backend
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !command.contains("{port}") && !command.contains("{parallel}"),
+        "{command}"
+    );
     assert!(command.contains(&format!("\"{port}\"")), "{command}");
     assert_eq!(facts["values"]["parallel"], 1, "a number stays a number");
     let summary = json(&run.join("summary.json"));

@@ -25,7 +25,10 @@ fn openai_only_server(requests: usize) -> String {
             let read = stream.read(&mut buffer).unwrap_or(0);
             let head = String::from_utf8_lossy(&buffer[..read]);
             let (status, body) = if head.starts_with("GET /v1/models ") {
-                ("200 OK", r#"{"object":"list","data":[{"id":"m","object":"model"}]}"#)
+                (
+                    "200 OK",
+                    r#"{"object":"list","data":[{"id":"m","object":"model"}]}"#,
+                )
             } else {
                 ("404 Not Found", "File Not Found")
             };
@@ -78,13 +81,23 @@ fn tokenize_help_and_url_agree() {
     assert!(url_help.contains("llamacpp"), "{help}");
     assert!(!url_help.contains("(and `gguf`"), "{url_help}");
     let output = llmbench()
-        .args(["tokenize", "--tokenizer", "gguf", "--url", "http://127.0.0.1:1", "hi"])
+        .args([
+            "tokenize",
+            "--tokenizer",
+            "gguf",
+            "--url",
+            "http://127.0.0.1:1",
+            "hi",
+        ])
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("gguf:PATH"), "{stderr}");
-    assert!(url_help.contains("gguf:PATH"), "the help says the same: {url_help}");
+    assert!(
+        url_help.contains("gguf:PATH"),
+        "the help says the same: {url_help}"
+    );
 }
 
 #[test]
@@ -106,9 +119,13 @@ fn exec_over_several_files_goes_on_past_a_missing_server() {
         .expect("runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("going on with the next experiment file"), "{stderr}");
     assert!(
-        stderr.contains("1 of 2 experiment files did not run") && stderr.contains("a.toml (exit 3)"),
+        stderr.contains("going on with the next experiment file"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 of 2 experiment files did not run")
+            && stderr.contains("a.toml (exit 3)"),
         "{stderr}"
     );
     let runs = ws.runs();
@@ -137,7 +154,10 @@ fn report_writes_only_the_asked_formats_when_the_experiment_no_longer_loads() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("the formats its [report] lists"), "{stderr}");
+    assert!(
+        stderr.contains("the formats its [report] lists"),
+        "{stderr}"
+    );
     assert!(run.join("report.md").exists());
     for other in ["report.json", "report.html", "cells.csv", "requests.csv"] {
         assert!(!run.join(other).exists(), "{other} was not asked for");
