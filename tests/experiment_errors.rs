@@ -833,9 +833,10 @@ fn server_matrix_points_are_the_product_and_fill_the_command() {
     assert_eq!(plan.server_groups().len(), 4, "one server per point");
     let ids: std::collections::BTreeSet<_> = plan.cells.iter().map(|c| &c.id).collect();
     assert_eq!(ids.len(), 4, "server values are part of the cell id");
+    // The value keeps its TOML type (a number), in the plan as in the manifest.
     assert_eq!(
         plan.cells[1].matrix[1],
-        ("server.parallel".to_string(), serde_json::json!("4"))
+        ("server.parallel".to_string(), serde_json::json!(4))
     );
 }
 
