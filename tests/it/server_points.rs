@@ -102,7 +102,12 @@ fn a_bad_first_point_does_not_stop_the_others() {
     let backend = backend();
     let ws = Workspace::new();
     let file = sweep(&ws, &backend, "2, 1");
-    assert_eq!(ws.exec(&file, &[]), 3, "a point failed: exit 3");
+    let formats = r#"report.formats=["markdown", "json", "html"]"#;
+    assert_eq!(
+        ws.exec(&file, &["--set", formats]),
+        3,
+        "a point failed: exit 3"
+    );
     let run = ws.run();
     assert_eq!(json(&run.join("manifest.json"))["status"], "partial");
     let records = records(&run);
@@ -110,6 +115,11 @@ fn a_bad_first_point_does_not_stop_the_others() {
     assert!(records.iter().all(|r| r.outcome.is_ok()));
     assert_failed_point_shown(&run, 2, "server-1.log");
     assert_eq!(cells_not_run(&run), 1);
+    let html = std::fs::read_to_string(run.join("report.html")).expect("report.html");
+    assert!(
+        html.contains("Servers that did not start") && html.contains("no slots for parallel=2")
+    );
+    assert!(html.contains("not run: the server did not start"));
 }
 
 #[test]
