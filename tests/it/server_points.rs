@@ -116,9 +116,7 @@ fn a_bad_first_point_does_not_stop_the_others() {
     assert_failed_point_shown(&run, 2, "server-1.log");
     assert_eq!(cells_not_run(&run), 1);
     let html = std::fs::read_to_string(run.join("report.html")).expect("report.html");
-    assert!(
-        html.contains("Servers that did not start") && html.contains("no slots for parallel=2")
-    );
+    assert!(html.contains("Servers that did not start") && html.contains("no slots for parallel"));
     assert!(html.contains("not run: the server did not start"));
 }
 
