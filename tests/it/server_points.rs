@@ -14,7 +14,8 @@ use std::time::Duration;
 fn sweep(ws: &Workspace, backend: &FaultServer, values: &str) -> std::path::PathBuf {
     let server = format!(
         r#"[server]
-command = ["sh", "-c", "test $0 = 1 || {{ echo no slots for parallel=$0 on port $1; exit 1; }}; exec sleep 60", "{{parallel}}", "{{port}}"]
+command = ["sh", "-c", "test $0 = 1 || {{ echo no slots for parallel=$0 on port $1; exit 1; }}; echo env port $LLMB_PORT; exec sleep 60", "{{parallel}}", "{{port}}"]
+env = {{ LLMB_PORT = "{{port}}" }}
 health = "/v1/models"
 startup_timeout = "10s"
 stop_timeout = "1s"
@@ -195,6 +196,10 @@ fn the_manifest_keeps_the_command_as_run_and_typed_values() {
     );
     assert!(command.contains(&format!("\"{port}\"")), "{command}");
     assert_eq!(facts["values"]["parallel"], 1, "a number stays a number");
+    // `{port}` in an env value is filled in for the server and the manifest.
+    assert_eq!(facts["env"]["LLMB_PORT"], port.as_str());
+    let log = std::fs::read_to_string(run.join("server.log")).expect("server.log");
+    assert!(log.contains(&format!("env port {port}")), "{log}");
     let summary = json(&run.join("summary.json"));
     assert_eq!(summary["cells"][0]["matrix"]["server.parallel"], 1);
 }
