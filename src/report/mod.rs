@@ -18,6 +18,7 @@ mod helpers;
 mod liveness;
 mod model;
 mod outcome;
+mod server_points;
 #[cfg(test)]
 pub(crate) mod snapshot;
 mod svg;

@@ -131,6 +131,11 @@ impl Part {
         }
     }
 
+    /// Whether this continues a stored run (`exec --resume`).
+    pub(crate) fn is_resume(&self) -> bool {
+        self.continuation.is_some()
+    }
+
     /// The run directory when it is not a new timestamped one: the stored
     /// run, or the shard's own.
     pub(crate) fn run_dir(&self, responses: bool) -> Option<Result<RunDir, StoreError>> {
