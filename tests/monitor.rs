@@ -183,7 +183,13 @@ fn gpu_auto_reports_why_and_nvml_fails_where_nvml_cannot_start() {
             assert!(reason.contains("NVML"), "{reason}");
             assert!(samples.iter().all(|s| s.gpus.is_empty()));
             match explicit {
-                Err(MonitorError::Nvml { reason: why }) => assert_eq!(why, reason),
+                Err(MonitorError::Nvml(why)) => {
+                    assert_eq!(why.to_string(), reason);
+                    assert!(
+                        std::error::Error::source(&why).is_some()
+                            || reason.contains("no NVIDIA GPU")
+                    );
+                }
                 Err(other) => panic!("unexpected error: {other}"),
                 Ok(_) => panic!("gpu = \"nvml\" started without NVML"),
             }

@@ -40,14 +40,28 @@ pub(crate) fn report(args: ReportArgs) -> Result<u8, AppError> {
 /// run's `--set` overrides, read as if from its original place (so relative
 /// prompt files and templates resolve as they did). It says which report
 /// formats and `[thresholds]` `llmbench report` renders and checks.
-fn stored_experiment(stored: &StoredRun) -> Result<crate::experiment::Experiment, String> {
+fn stored_experiment(
+    stored: &StoredRun,
+) -> Result<crate::experiment::Experiment, StoredExperimentError> {
     let file = stored.dir.file(crate::store::EXPERIMENT_FILE);
     let text = std::fs::read_to_string(&file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        .map_err(|e| StoredExperimentError::Read(crate::store::StoreError::new(&file, e)))?;
     let manifest = &stored.manifest;
     let path = std::path::Path::new(&manifest.experiment_path);
-    crate::experiment::load_str(path, &text, &manifest.overrides)
-        .map_err(|e| format!("the run's experiment does not load again ({e})"))
+    Ok(crate::experiment::load_str(
+        path,
+        &text,
+        &manifest.overrides,
+    )?)
+}
+
+/// Why a stored run's experiment cannot be used to render its reports.
+#[derive(Debug, thiserror::Error)]
+enum StoredExperimentError {
+    #[error("cannot read {0}")]
+    Read(#[source] crate::store::StoreError),
+    #[error("the run's experiment does not load again ({0})")]
+    Load(#[from] crate::experiment::ExperimentError),
 }
 
 /// The run's `[report] formats`, read from its stored experiment file as

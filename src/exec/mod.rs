@@ -300,7 +300,7 @@ impl Run<'_> {
                     .await;
                     scrub(&target.backend, result)
                 }
-                Err(message) => unload_failure(cell, job, target.backend.redact(&message)),
+                Err(error) => unload_failure(cell, job, target.backend.redact(&error.to_string())),
             };
             record.cold = true;
             self.sink.add(&record, &response)?;
@@ -313,23 +313,16 @@ impl Run<'_> {
 
     /// Unloads `model` and waits until `/api/ps` no longer lists it (at
     /// most [`UNLOAD_TIMEOUT`]), so the next request has to load it.
-    async fn unload(&self, target: &Target, model: &str) -> Result<(), String> {
+    async fn unload(&self, target: &Target, model: &str) -> Result<(), UnloadError> {
         let backend = &target.backend;
         let client = &self.context.client;
-        backend
-            .unload(client, model)
-            .await
-            .map_err(|e| e.to_string())?;
+        backend.unload(client, model).await?;
         match backend
             .wait_until_unloaded(client, model, UNLOAD_TIMEOUT)
-            .await
+            .await?
         {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(format!(
-                "/api/ps still lists {model} {} after the unload request",
-                crate::util::format_duration(UNLOAD_TIMEOUT)
-            )),
-            Err(e) => Err(e.to_string()),
+            true => Ok(()),
+            false => Err(UnloadError::StillLoaded(model.to_string())),
         }
     }
 
@@ -365,6 +358,19 @@ fn scrub(backend: &Backend, (mut record, mut response): (Record, Response)) -> (
         }
     }
     (record, response)
+}
+
+/// Why a model could not be unloaded before a cold start.
+#[derive(Debug, thiserror::Error)]
+enum UnloadError {
+    #[error(transparent)]
+    Backend(#[from] crate::backend::BackendError),
+    #[error(
+        "/api/ps still lists {model} {after} after the unload request",
+        model = .0,
+        after = crate::util::format_duration(UNLOAD_TIMEOUT)
+    )]
+    StillLoaded(String),
 }
 
 fn unload_failure(cell: &Cell, job: Job, message: String) -> (Record, Response) {

@@ -167,8 +167,8 @@ impl Gathered {
         settings::check(doc, at, &settings)?;
         let checks = raw.checks.unwrap_or_default();
         for (i, check) in checks.iter().enumerate() {
-            check.validate().map_err(|message| {
-                doc.error(&at.key("checks").index(i), message)
+            check.validate().map_err(|error| {
+                doc.error(&at.key("checks").index(i), error.to_string())
                     .with_help("see docs/quality.md for the check kinds and their keys")
             })?;
         }

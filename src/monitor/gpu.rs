@@ -18,6 +18,23 @@ pub struct GpuDevice {
     pub energy_counter: bool,
 }
 
+/// Why NVML cannot watch the GPUs; NVML's own error is kept as the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("NVML could not start ({0}); no NVIDIA driver (libnvidia-ml) on this machine?")]
+    Init(#[source] nvml_wrapper::error::NvmlError),
+    #[error("NVML could not count GPUs: {0}")]
+    Count(#[source] nvml_wrapper::error::NvmlError),
+    #[error("NVML started but found no NVIDIA GPU")]
+    NoGpu,
+    #[error("NVML could not open GPU {index}: {source}")]
+    Device {
+        index: u32,
+        #[source]
+        source: nvml_wrapper::error::NvmlError,
+    },
+}
+
 /// An open NVML session and the devices it found.
 pub(crate) struct NvmlGpus {
     nvml: Nvml,
@@ -26,21 +43,17 @@ pub(crate) struct NvmlGpus {
 
 impl NvmlGpus {
     /// Starts NVML and lists the devices; the error says why it cannot.
-    pub(crate) fn open() -> Result<NvmlGpus, String> {
-        let nvml = Nvml::init().map_err(|e| {
-            format!("NVML could not start ({e}); no NVIDIA driver (libnvidia-ml) on this machine?")
-        })?;
-        let count = nvml
-            .device_count()
-            .map_err(|e| format!("NVML could not count GPUs: {e}"))?;
+    pub(crate) fn open() -> Result<NvmlGpus, GpuError> {
+        let nvml = Nvml::init().map_err(GpuError::Init)?;
+        let count = nvml.device_count().map_err(GpuError::Count)?;
         if count == 0 {
-            return Err("NVML started but found no NVIDIA GPU".to_string());
+            return Err(GpuError::NoGpu);
         }
         let mut devices = Vec::with_capacity(count as usize);
         for index in 0..count {
             let device = nvml
                 .device_by_index(index)
-                .map_err(|e| format!("NVML could not open GPU {index}: {e}"))?;
+                .map_err(|source| GpuError::Device { index, source })?;
             devices.push(GpuDevice {
                 index,
                 name: device.name().unwrap_or_else(|_| format!("GPU {index}")),
@@ -105,8 +118,13 @@ pub(crate) fn open_gpus(mode: GpuMode) -> Result<(Option<NvmlGpus>, GpuStatus), 
                 };
                 Ok((Some(gpus), status))
             }
-            Err(reason) if mode == GpuMode::Auto => Ok((None, GpuStatus::Unavailable { reason })),
-            Err(reason) => Err(MonitorError::Nvml { reason }),
+            Err(error) if mode == GpuMode::Auto => Ok((
+                None,
+                GpuStatus::Unavailable {
+                    reason: error.to_string(),
+                },
+            )),
+            Err(error) => Err(MonitorError::Nvml(error)),
         },
     }
 }

@@ -53,8 +53,8 @@ pub enum GpuStatus {
 pub enum MonitorError {
     #[error("{0}")]
     Config(String),
-    #[error("GPU monitoring was asked for (monitor.gpu = \"nvml\") but cannot start: {reason}")]
-    Nvml { reason: String },
+    #[error("GPU monitoring was asked for (monitor.gpu = \"nvml\") but cannot start: {0}")]
+    Nvml(#[source] gpu::GpuError),
     #[error("monitor.process: no {target} is running")]
     ProcessNotFound { target: String },
     #[error("system monitoring cannot start: {0}")]

@@ -14,7 +14,7 @@ use crate::monitor::{Sample, WindowSummary};
 use crate::record::Record;
 use crate::report::{request_line, MonitorView, TimelinePoint, REQUESTS_CSV, REQUESTS_CSV_HEADER};
 use crate::report::{select_templates, summary_table, user_template, write_reports, ReportModel};
-use crate::store::{RunManifest, StoredRun, SUMMARY_FILE};
+use crate::store::{RunManifest, StoreError, StoredRun, SUMMARY_FILE};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -97,7 +97,7 @@ pub(crate) fn finish_run(
     if let Some(csv) = read.csv {
         match csv.finish() {
             Ok(path) => written.push(path),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     let print = |text: &str| crate::util::print(text).map_err(AppError::from);
@@ -163,7 +163,7 @@ fn read_run(stored: &StoredRun, mut csv: Option<CsvStream>) -> Result<ReadRun, A
 /// error stops the rows and is reported at the end, like a failed template.
 struct CsvStream {
     path: PathBuf,
-    file: Result<BufWriter<File>, String>,
+    file: Result<BufWriter<File>, std::io::Error>,
 }
 
 impl CsvStream {
@@ -171,23 +171,21 @@ impl CsvStream {
         let header = format!("{}\n", REQUESTS_CSV_HEADER.join(","));
         let file = File::create(&path)
             .map(BufWriter::new)
-            .and_then(|mut file| file.write_all(header.as_bytes()).map(|()| file))
-            .map_err(|e| format!("{}: {e}", path.display()));
+            .and_then(|mut file| file.write_all(header.as_bytes()).map(|()| file));
         CsvStream { path, file }
     }
 
     fn write(&mut self, record: &Record) {
         let Ok(file) = &mut self.file else { return };
         if let Err(e) = file.write_all(request_line(record).as_bytes()) {
-            self.file = Err(format!("{}: {e}", self.path.display()));
+            self.file = Err(e);
         }
     }
 
     /// The file's path once every row is on disk, or what went wrong.
-    fn finish(self) -> Result<PathBuf, String> {
-        let mut file = self.file?;
-        file.flush()
-            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+    fn finish(self) -> Result<PathBuf, StoreError> {
+        let written = self.file.and_then(|mut file| file.flush());
+        written.map_err(|e| StoreError::new(&self.path, e))?;
         Ok(self.path)
     }
 }

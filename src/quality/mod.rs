@@ -98,35 +98,47 @@ impl CheckSpec {
 
     /// Checks the spec before any request is made; the message says how to
     /// fix it.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), CheckSpecError> {
         let kind = self.kind();
+        let empty = |key, hint| Err(CheckSpecError::Empty { kind, key, hint });
         match self {
             CheckSpec::Contains { value, .. } | CheckSpec::NotContains { value, .. }
                 if value.is_empty() =>
             {
-                Err(format!("{kind}: `value` is empty; write the text to look for"))
+                empty("value", "write the text to look for")
             }
-            CheckSpec::Regex { pattern } => regex::Regex::new(pattern).map(drop).map_err(|e| {
-                format!("regex: `pattern` does not compile ({e}); use Rust regex syntax (no look-around or backreferences)")
-            }),
-            CheckSpec::Json { schema: Some(schema) } => {
-                check_schema(schema).map_err(|e| format!("json: {e}"))
-            }
-            CheckSpec::MaxWords { value: 0 } => {
-                Err("max_words: `value` is 0; give the largest number of words allowed".into())
-            }
-            CheckSpec::Python { tests, timeout, language_block } => {
+            CheckSpec::Regex { pattern } => regex::Regex::new(pattern)
+                .map(drop)
+                .map_err(CheckSpecError::Regex),
+            CheckSpec::Json {
+                schema: Some(schema),
+            } => check_schema(schema).map_err(CheckSpecError::Schema),
+            CheckSpec::MaxWords { value: 0 } => Err(CheckSpecError::NoWords),
+            CheckSpec::Python {
+                tests,
+                timeout,
+                language_block,
+            } => {
                 if tests.trim().is_empty() {
-                    return Err("python: `tests` is empty; write asserts that call the code, e.g. `assert f(2) == 4`".into());
+                    return empty(
+                        "tests",
+                        "write asserts that call the code, e.g. `assert f(2) == 4`",
+                    );
                 }
-                if language_block.as_deref().is_some_and(|l| l.trim().is_empty()) {
-                    return Err("python: `language_block` is empty; name a fence language such as \"python\" or leave it out".into());
+                if language_block
+                    .as_deref()
+                    .is_some_and(|l| l.trim().is_empty())
+                {
+                    return empty(
+                        "language_block",
+                        "name a fence language such as \"python\" or leave it out",
+                    );
                 }
                 check_timeout(kind, timeout).map(drop)
             }
             CheckSpec::Shell { command, timeout } => {
                 if command.trim().is_empty() {
-                    return Err("shell: `command` is empty; write a command that reads the reply on stdin and exits 0 when it is right".into());
+                    return empty("command", "write a command that reads the reply on stdin and exits 0 when it is right");
                 }
                 check_timeout(kind, timeout).map(drop)
             }
@@ -135,13 +147,39 @@ impl CheckSpec {
     }
 }
 
-fn check_timeout(kind: &str, timeout: &str) -> Result<Duration, String> {
+/// What is wrong with a check's keys; each message says what to write.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CheckSpecError {
+    #[error("{kind}: `{key}` is empty; {hint}")]
+    Empty {
+        kind: &'static str,
+        key: &'static str,
+        hint: &'static str,
+    },
+    #[error(
+        "regex: `pattern` does not compile ({0}); use Rust regex syntax (no look-around or \
+         backreferences)"
+    )]
+    Regex(#[source] regex::Error),
+    #[error("json: {0}")]
+    Schema(#[source] schema::SchemaError),
+    #[error("max_words: `value` is 0; give the largest number of words allowed")]
+    NoWords,
+    #[error("{kind}: `timeout` is zero; give the code time to run, e.g. \"10s\"")]
+    ZeroTimeout { kind: &'static str },
+    #[error("{kind}: `timeout`: {source}")]
+    Timeout {
+        kind: &'static str,
+        #[source]
+        source: crate::util::DurationError,
+    },
+}
+
+fn check_timeout(kind: &'static str, timeout: &str) -> Result<Duration, CheckSpecError> {
     match parse_duration(timeout) {
-        Ok(duration) if duration.is_zero() => Err(format!(
-            "{kind}: `timeout` is zero; give the code time to run, e.g. \"10s\""
-        )),
+        Ok(duration) if duration.is_zero() => Err(CheckSpecError::ZeroTimeout { kind }),
         Ok(duration) => Ok(duration),
-        Err(e) => Err(format!("{kind}: `timeout`: {e}")),
+        Err(source) => Err(CheckSpecError::Timeout { kind, source }),
     }
 }
 
@@ -199,11 +237,11 @@ async fn evaluate(check: &CheckSpec, response: &str) -> (bool, String) {
             language_block,
         } => match check_timeout("python", timeout) {
             Ok(timeout) => code::python(response, tests, timeout, language_block.as_deref()).await,
-            Err(reason) => (false, reason),
+            Err(reason) => (false, reason.to_string()),
         },
         CheckSpec::Shell { command, timeout } => match check_timeout("shell", timeout) {
             Ok(timeout) => code::shell(response, command, timeout).await,
-            Err(reason) => (false, reason),
+            Err(reason) => (false, reason.to_string()),
         },
     }
 }

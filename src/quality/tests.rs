@@ -141,7 +141,7 @@ fn validation_says_how_to_fix() {
         ),
     ];
     for (check, start) in cases {
-        let message = check.validate().unwrap_err();
+        let message = check.validate().unwrap_err().to_string();
         assert!(message.starts_with(start), "{message}");
     }
 }

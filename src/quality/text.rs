@@ -53,7 +53,7 @@ pub(crate) fn equals(response: &str, value: &str, ignore_case: bool) -> (bool, S
 pub(crate) fn json(response: &str, schema: Option<&serde_json::Value>) -> (bool, String) {
     let value = match parse_json_reply(response) {
         Ok(value) => value,
-        Err(reason) => return (false, reason),
+        Err(reason) => return (false, reason.to_string()),
     };
     match schema.map(|schema| schema::validate(schema, &value)) {
         Some(Err(reason)) => (false, format!("schema: {reason}")),
@@ -63,7 +63,7 @@ pub(crate) fn json(response: &str, schema: Option<&serde_json::Value>) -> (bool,
 
 /// The reply as JSON, or else its first ```json block, or else its first
 /// fenced block of any language.
-fn parse_json_reply(response: &str) -> Result<serde_json::Value, String> {
+fn parse_json_reply(response: &str) -> Result<serde_json::Value, NotJson> {
     let whole = serde_json::from_str(response.trim());
     let error = match whole {
         Ok(value) => return Ok(value),
@@ -71,10 +71,19 @@ fn parse_json_reply(response: &str) -> Result<serde_json::Value, String> {
     };
     match extract_code_block(response, Some("json")).or_else(|| extract_code_block(response, None))
     {
-        Some(block) => serde_json::from_str(&block)
-            .map_err(|e| format!("the reply's code block is not JSON: {e}")),
-        None => Err(format!("not JSON: {error}")),
+        Some(block) => serde_json::from_str(&block).map_err(NotJson::Block),
+        None => Err(NotJson::Reply(error)),
     }
+}
+
+/// Why a reply is not JSON: the parser's error for the reply, or for the
+/// code block found in it.
+#[derive(Debug, thiserror::Error)]
+enum NotJson {
+    #[error("not JSON: {0}")]
+    Reply(#[source] serde_json::Error),
+    #[error("the reply's code block is not JSON: {0}")]
+    Block(#[source] serde_json::Error),
 }
 
 pub(crate) fn max_words(response: &str, limit: usize) -> (bool, String) {
