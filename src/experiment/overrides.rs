@@ -45,10 +45,10 @@ fn apply_one<'i>(doc: &mut Document<'i>, text: &'i str) -> Result<(), Experiment
             "write the key, `=` and the value, e.g. --set run.repetitions=5",
         ));
     };
-    let parts = parse_key(key_text).map_err(|message| {
+    let parts = parse_key(key_text).map_err(|error| {
         fail(
             key_text,
-            message,
+            error.to_string(),
             "write a dotted key, e.g. run.repetitions=5 or models.0.name=qwen3:0.6b",
         )
     })?;
@@ -74,21 +74,34 @@ fn shown(text: &str) -> String {
     }
 }
 
-fn parse_key(key: &str) -> Result<Vec<Part>, String> {
+/// Why a `--set` key is not a dotted path.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum KeyError {
+    #[error("the key is empty")]
+    Empty,
+    #[error("`{0}` does not start with a key")]
+    NoFirstKey(String),
+    #[error("`{0}` has an empty part")]
+    EmptyPart(String),
+    #[error("`{0}` is not a key or key[INDEX]")]
+    BadPart(String),
+}
+
+fn parse_key(key: &str) -> Result<Vec<Part>, KeyError> {
     let key = key.trim();
     if key.is_empty() {
-        return Err("the key is empty".to_owned());
+        return Err(KeyError::Empty);
     }
     let mut parts = Vec::new();
     for piece in key.split('.') {
         let (name, mut rest) = piece.split_at(piece.find('[').unwrap_or(piece.len()));
         if name.is_empty() && parts.is_empty() {
-            return Err(format!("`{key}` does not start with a key"));
+            return Err(KeyError::NoFirstKey(key.to_string()));
         }
         if !name.is_empty() {
             parts.push(Part::Key(name.to_owned()));
         } else if rest.is_empty() {
-            return Err(format!("`{key}` has an empty part"));
+            return Err(KeyError::EmptyPart(key.to_string()));
         }
         while !rest.is_empty() {
             let index = rest
@@ -96,7 +109,7 @@ fn parse_key(key: &str) -> Result<Vec<Part>, String> {
                 .and_then(|r| r.split_once(']'))
                 .and_then(|(n, after)| Some((n.parse::<usize>().ok()?, after)));
             let Some((index, after)) = index else {
-                return Err(format!("`{piece}` is not a key or key[INDEX]"));
+                return Err(KeyError::BadPart(piece.to_string()));
             };
             parts.push(Part::Index(index));
             rest = after;

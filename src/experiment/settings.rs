@@ -58,7 +58,7 @@ pub(crate) fn check(
         if let Err(why) = check_keep_alive(keep_alive) {
             return fail(
                 "keep_alive",
-                why,
+                why.to_string(),
                 "write a duration such as \"30m\", \"0\" to unload right after each request, or \"-1\" to keep the model loaded",
             );
         }
@@ -68,14 +68,12 @@ pub(crate) fn check(
 
 /// `"-1"` (forever), `"0"` (unload now) or a duration (`"30m"`), optionally
 /// negative (Ollama treats any negative duration as forever).
-fn check_keep_alive(text: &str) -> Result<(), String> {
+fn check_keep_alive(text: &str) -> Result<(), crate::util::DurationError> {
     let trimmed = text.trim();
     if trimmed == "0" || trimmed == "-1" {
         return Ok(());
     }
-    parse_duration(trimmed.strip_prefix('-').unwrap_or(trimmed))
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    parse_duration(trimmed.strip_prefix('-').unwrap_or(trimmed)).map(|_| ())
 }
 
 #[cfg(test)]
