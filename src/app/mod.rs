@@ -23,7 +23,9 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| AppError::new(exit::ERROR, format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| {
+            AppError::new(exit::ERROR, format!("cannot start the async runtime: {e}")).because(e)
+        })?;
     runtime.block_on(async move {
         match cli.command {
             Command::Exec(args) => exec::exec(args).await,
@@ -52,8 +54,9 @@ pub(crate) fn expand_files(args: &[String]) -> Result<Vec<PathBuf>, AppError> {
             files.push(PathBuf::from(arg));
             continue;
         }
-        let paths = glob::glob(arg)
-            .map_err(|e| AppError::new(exit::BAD_INPUT, format!("bad pattern `{arg}`: {e}")))?;
+        let paths = glob::glob(arg).map_err(|e| {
+            AppError::new(exit::BAD_INPUT, format!("bad pattern `{arg}`: {e}")).because(e)
+        })?;
         let matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
         if matched.is_empty() {
             return Err(AppError::new(

@@ -20,7 +20,7 @@ pub(crate) async fn models(args: ModelsArgs) -> Result<u8, AppError> {
         api_key_env: args.api_key_env.clone(),
     };
     let backend = Backend::new(&config, OllamaApi::Chat)
-        .map_err(|e| AppError::new(exit::BAD_INPUT, e.to_string()))?;
+        .map_err(|e| AppError::caused_by(exit::BAD_INPUT, e))?;
     let client = reqwest::Client::new();
     let models = backend.list_models(&client).await.map_err(|e| {
         let hint = wrong_kind_hint(&e, args.kind);
@@ -28,7 +28,7 @@ pub(crate) async fn models(args: ModelsArgs) -> Result<u8, AppError> {
     })?;
     if args.json {
         let text = serde_json::to_string_pretty(&models)
-            .map_err(|e| AppError::new(exit::ERROR, e.to_string()))?;
+            .map_err(|e| AppError::caused_by(exit::ERROR, e))?;
         crate::util::print(&text)?;
         return Ok(exit::OK);
     }

@@ -18,7 +18,7 @@ pub(crate) fn plan(args: PlanArgs) -> Result<u8, AppError> {
             "total_requests": plan.total_requests(),
         });
         let text = serde_json::to_string_pretty(&value)
-            .map_err(|e| AppError::new(exit::ERROR, e.to_string()))?;
+            .map_err(|e| AppError::caused_by(exit::ERROR, e))?;
         crate::util::print(&text)?;
     } else {
         crate::util::print(&plan_table(&plan).to_string())?;

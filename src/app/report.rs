@@ -93,8 +93,9 @@ pub(crate) fn compare(args: crate::cli::CompareArgs) -> Result<u8, AppError> {
         .fail_on
         .iter()
         .map(|text| {
-            crate::compare::parse_threshold(text)
-                .map_err(|e| AppError::new(exit::BAD_INPUT, format!("--fail-on {text:?}: {e}")))
+            crate::compare::parse_threshold(text).map_err(|e| {
+                AppError::new(exit::BAD_INPUT, format!("--fail-on {text:?}: {e}")).because(e)
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let options = crate::compare::CompareOptions {

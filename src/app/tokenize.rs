@@ -20,7 +20,7 @@ pub(crate) async fn tokenize(args: crate::cli::TokenizeArgs) -> Result<u8, AppEr
     let output =
         crate::tokenize::tokenize_command(&args.tokenizer, &text, args.ids, args.url.as_deref())
             .await
-            .map_err(|e| AppError::new(exit::BAD_INPUT, e.to_string()))?;
+            .map_err(|e| AppError::caused_by(exit::BAD_INPUT, e))?;
     crate::util::print(&output)?;
     Ok(exit::OK)
 }

@@ -26,8 +26,9 @@ pub(crate) fn completions(args: CompletionsArgs) -> Result<u8, AppError> {
 /// `llmbench man`: the man page (roff) on stdout, subcommands included.
 pub(crate) fn man() -> Result<u8, AppError> {
     let mut page = Vec::new();
-    render_man(&mut page)
-        .map_err(|e| AppError::new(exit::ERROR, format!("cannot render the man page: {e}")))?;
+    render_man(&mut page).map_err(|e| {
+        AppError::new(exit::ERROR, format!("cannot render the man page: {e}")).because(e)
+    })?;
     write_stdout(&page)
 }
 
