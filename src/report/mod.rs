@@ -14,6 +14,7 @@ mod collections;
 mod csv;
 pub mod fixture;
 mod helpers;
+mod large;
 mod liveness;
 mod model;
 mod outcome;
@@ -29,6 +30,7 @@ pub use model::{
     ExperimentInfo, MonitorView, ReportModel, RunInfo, TimelinePoint, REPORT_SCHEMA_VERSION,
 };
 pub use outcome::{ThresholdResult, Violation};
+pub use large::{write_large_reports, CellSelection, FULL_TABLE_CELLS};
 pub use table::{setting_text, summary_table};
 
 use crate::experiment::ReportFormat;

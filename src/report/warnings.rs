@@ -102,10 +102,13 @@ const NAMED_CELLS: usize = 3;
 pub fn group(mut findings: Vec<Finding>) -> Vec<WarningGroup> {
     findings.sort_by_key(|f| f.kind);
     let mut groups: Vec<WarningGroup> = Vec::new();
+    // The current group's cells, to name each once (a run of 100,000
+    // cells can have a finding in every one: no linear search per finding).
+    let mut named: std::collections::HashSet<String> = std::collections::HashSet::new();
     for finding in findings {
         match groups.last_mut().filter(|g| g.kind == finding.kind) {
             Some(group) => {
-                if let Some(cell) = finding.cell.filter(|c| !group.cells.contains(c)) {
+                if let Some(cell) = finding.cell.filter(|c| named.insert(c.clone())) {
                     group.cells.push(cell);
                 }
                 group.details.push(finding.text);
@@ -114,7 +117,11 @@ pub fn group(mut findings: Vec<Finding>) -> Vec<WarningGroup> {
                 kind: finding.kind,
                 rank: groups.len() + 1,
                 summary: String::new(),
-                cells: finding.cell.into_iter().collect(),
+                cells: {
+                    named.clear();
+                    named.extend(finding.cell.clone());
+                    finding.cell.into_iter().collect()
+                },
                 details: vec![finding.text],
             }),
         }
