@@ -316,13 +316,13 @@ pub enum HistoryFormat {
 }
 
 /// Documented exit codes.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const ERROR: u8 = 1;
-    pub const BAD_INPUT: u8 = 2;
-    pub const SERVER: u8 = 3;
-    pub const ALL_FAILED: u8 = 4;
-    pub const TEMPLATE: u8 = 5;
-    pub const THRESHOLD: u8 = 6;
-    pub const INTERRUPTED: u8 = 130;
+pub(crate) mod exit {
+    pub(crate) const OK: u8 = 0;
+    pub(crate) const ERROR: u8 = 1;
+    pub(crate) const BAD_INPUT: u8 = 2;
+    pub(crate) const SERVER: u8 = 3;
+    pub(crate) const ALL_FAILED: u8 = 4;
+    pub(crate) const TEMPLATE: u8 = 5;
+    pub(crate) const THRESHOLD: u8 = 6;
+    pub(crate) const INTERRUPTED: u8 = 130;
 }

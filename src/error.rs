@@ -14,7 +14,7 @@ pub struct AppError {
 }
 
 impl AppError {
-    pub fn new(code: u8, message: impl Into<String>) -> AppError {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> AppError {
         AppError {
             code,
             message: message.into(),
@@ -23,7 +23,10 @@ impl AppError {
     }
 
     /// An error whose message is `source`'s, which it keeps as its cause.
-    pub fn caused_by(code: u8, source: impl std::error::Error + Send + Sync + 'static) -> AppError {
+    pub(crate) fn caused_by(
+        code: u8,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> AppError {
         AppError {
             code,
             message: source.to_string(),
@@ -34,7 +37,10 @@ impl AppError {
 
 impl AppError {
     /// This error, keeping `source` as its cause (the message stays as is).
-    pub fn because(mut self, source: impl std::error::Error + Send + Sync + 'static) -> AppError {
+    pub(crate) fn because(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> AppError {
         self.source = Some(Box::new(source));
         self
     }

@@ -132,7 +132,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Connect => "connect",
             ErrorKind::Timeout => "timeout",
@@ -348,7 +348,7 @@ impl TokenRecord {
 
 impl TokenCounts {
     /// Counts as the server reported them (Ollama eval_count, OpenAI usage).
-    pub fn from_server(stats: &ServerStats) -> TokenCounts {
+    pub(crate) fn from_server(stats: &ServerStats) -> TokenCounts {
         let source = |v: Option<u64>| v.map(|_| "server".to_string());
         TokenCounts {
             output: stats.completion_tokens,
@@ -366,7 +366,7 @@ impl TokenCounts {
 
 impl Record {
     /// The record of a request that was never sent (so nothing was measured).
-    pub fn unsent(cell: &crate::plan::Cell, repetition: u32, outcome: Outcome) -> Record {
+    pub(crate) fn unsent(cell: &crate::plan::Cell, repetition: u32, outcome: Outcome) -> Record {
         Record {
             cell: cell.id.clone(),
             model: cell.model.clone(),

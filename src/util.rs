@@ -16,7 +16,7 @@ static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 /// the output is dropped quietly and the command finishes as it would, so a
 /// gate still exits with its code. Any other failure — a full disk behind
 /// `> file` — is returned in words.
-pub fn print(text: &str) -> Result<(), String> {
+pub(crate) fn print(text: &str) -> Result<(), String> {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return Ok(());
     }
@@ -48,7 +48,7 @@ pub fn ensure_tls_provider() {
 
 /// Parses a human duration: a number followed by `ns`, `us`, `ms`, `s`, `m` or `h`.
 /// Returns a message that says what is accepted when the text does not parse.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
     let split = trimmed
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -84,11 +84,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// The JSON Schema of a duration string (experiment files' schema): the
 /// form `parse_duration` reads.
 /// A duration string such as "250ms" or "1.5s" (docs/experiment-format.md#durations).
-pub struct DurationText;
+pub(crate) struct DurationText;
 
 /// The loader's duration syntax (`util::parse_duration`): a number and a
 /// unit, spaces allowed around them, no sign, no compound durations.
-pub const DURATION_PATTERN: &str = r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*(ns|us|µs|ms|s|m|h)\s*$";
+pub(crate) const DURATION_PATTERN: &str =
+    r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*(ns|us|µs|ms|s|m|h)\s*$";
 
 impl schemars::JsonSchema for DurationText {
     fn schema_name() -> std::borrow::Cow<'static, str> {
@@ -105,7 +106,7 @@ impl schemars::JsonSchema for DurationText {
 }
 
 /// "1 cell", "2 cells": a count with its noun, plural by adding "s".
-pub fn count_of(count: usize, noun: &str) -> String {
+pub(crate) fn count_of(count: usize, noun: &str) -> String {
     if count == 1 {
         format!("1 {noun}")
     } else {
@@ -114,7 +115,7 @@ pub fn count_of(count: usize, noun: &str) -> String {
 }
 
 /// Formats a duration the way `parse_duration` reads it back.
-pub fn format_duration(duration: Duration) -> String {
+pub(crate) fn format_duration(duration: Duration) -> String {
     let ms = duration.as_secs_f64() * 1e3;
     if ms >= 1000.0 && (ms % 1000.0).abs() < 1e-9 {
         format!("{}s", ms / 1000.0)
@@ -124,25 +125,31 @@ pub fn format_duration(duration: Duration) -> String {
 }
 
 /// Serde for `Duration` as a human string.
-pub mod duration_serde {
-    use serde::{Deserialize, Deserializer, Serializer};
+pub(crate) mod duration_serde {
+    use serde::Serializer;
     use std::time::Duration;
 
-    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&super::format_duration(*value))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(deserializer)?;
+    /// Reads what `serialize` wrote (plan.json's retry policy).
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
         super::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 
     /// The same for `Option<Duration>` (serialising only).
-    pub mod option {
+    pub(crate) mod option {
         use serde::Serializer;
         use std::time::Duration;
 
-        pub fn serialize<S: Serializer>(
+        pub(crate) fn serialize<S: Serializer>(
             value: &Option<Duration>,
             serializer: S,
         ) -> Result<S::Ok, S::Error> {
@@ -157,7 +164,7 @@ pub mod duration_serde {
 /// True when hyper reports that the connection closed before any response
 /// byte: the server never answered this request, so sending it again is
 /// safe (llama.cpp's server closes kept-alive connections after a while).
-pub fn closed_while_idle(error: &reqwest::Error) -> bool {
+pub(crate) fn closed_while_idle(error: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if cause
@@ -173,7 +180,7 @@ pub fn closed_while_idle(error: &reqwest::Error) -> bool {
 
 /// `work` on every item, on up to `threads` threads taking the next item
 /// from a shared counter; results in the items' order.
-pub fn map_parallel<T: Sync, R: Send>(
+pub(crate) fn map_parallel<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
     work: impl Fn(&T) -> R + Sync,

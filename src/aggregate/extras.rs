@@ -11,7 +11,7 @@ use crate::record::Record;
 use std::collections::{BTreeMap, HashMap};
 
 /// Fills `quality` of every cell and model that has check results.
-pub fn attach_quality(summary: &mut RunSummary, checks: &[CheckRecord]) {
+pub(crate) fn attach_quality(summary: &mut RunSummary, checks: &[CheckRecord]) {
     let mut by_cell: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
     for check in checks {
         by_cell
@@ -40,7 +40,8 @@ pub fn attach_quality(summary: &mut RunSummary, checks: &[CheckRecord]) {
 /// Fills `monitor` of every cell from the samples inside its window (first
 /// send to last completion of its measured requests) and returns the
 /// whole run's figures.
-pub fn attach_resources(
+#[cfg(any(test, feature = "fixtures"))]
+pub(crate) fn attach_resources(
     summary: &mut RunSummary,
     records: &[Record],
     samples: &[Sample],
@@ -54,7 +55,7 @@ pub fn attach_resources(
 
 /// What [`attach_resources`] needs, gathered one record at a time.
 #[derive(Debug, Default)]
-pub struct ResourceTally {
+pub(crate) struct ResourceTally {
     /// Cell id → (first send, last completion, output tokens) of its
     /// measured warm requests.
     windows: HashMap<String, (f64, f64, u64)>,
@@ -63,7 +64,7 @@ pub struct ResourceTally {
 }
 
 impl ResourceTally {
-    pub fn add(&mut self, record: &Record) {
+    pub(crate) fn add(&mut self, record: &Record) {
         if record.warmup {
             return;
         }
@@ -87,7 +88,11 @@ impl ResourceTally {
 
     /// Fills `monitor` of every cell and returns the whole run's figures;
     /// nothing without samples.
-    pub fn attach(self, summary: &mut RunSummary, samples: &[Sample]) -> Option<WindowSummary> {
+    pub(crate) fn attach(
+        self,
+        summary: &mut RunSummary,
+        samples: &[Sample],
+    ) -> Option<WindowSummary> {
         if samples.is_empty() {
             return None;
         }
@@ -112,19 +117,10 @@ impl ResourceTally {
     }
 }
 
-/// Fills each model's `tokens`: which source its output counts came from and
-/// how often the server's count and llmbench's own count disagree.
-pub fn attach_token_agreement(summary: &mut RunSummary, records: &[Record]) {
-    let mut tally = TokenTally::default();
-    for record in records {
-        tally.add(record);
-    }
-    tally.attach(summary);
-}
-
-/// What [`attach_token_agreement`] needs, gathered one record at a time.
+/// Which source each model's output counts came from and how often the
+/// server's count and llmbench's own count disagree, gathered one record at a time.
 #[derive(Debug, Default)]
-pub struct TokenTally {
+pub(crate) struct TokenTally {
     by_model: HashMap<String, ModelTokens>,
 }
 
@@ -146,7 +142,7 @@ struct ModelTokens {
 }
 
 impl TokenTally {
-    pub fn add(&mut self, record: &Record) {
+    pub(crate) fn add(&mut self, record: &Record) {
         if !record.outcome.is_ok() {
             return;
         }
@@ -174,7 +170,7 @@ impl TokenTally {
     }
 
     /// Fills every model's `tokens` (a model without responses gets empty figures).
-    pub fn attach(self, summary: &mut RunSummary) {
+    pub(crate) fn attach(self, summary: &mut RunSummary) {
         for model in &mut summary.models {
             let mine = self.by_model.get(&model.name);
             let compared = mine.map_or(0, |m| m.compared);

@@ -81,7 +81,7 @@ pub struct Validity {
 
 /// A dispatch later than this after its scheduled time counts as late, ms:
 /// well above the scheduler's own jitter, well below a request's duration.
-pub const LATE_DISPATCH_MS: f64 = 1.0;
+pub(crate) const LATE_DISPATCH_MS: f64 = 1.0;
 
 /// What a cell's load figures and validity figures need, gathered one
 /// request at a time.
@@ -111,7 +111,7 @@ pub(super) struct CellTally {
 impl CellTally {
     /// Adds a measured request; `ok` carries its metrics when it succeeded.
     /// Returns how many more values are held exactly.
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         cell: &Cell,
         slo: Option<&Slo>,
@@ -168,20 +168,24 @@ impl CellTally {
     }
 
     /// Every store of values, for the aggregation's budget.
-    pub fn stores_mut(&mut self) -> [&mut Values; 3] {
+    pub(crate) fn stores_mut(&mut self) -> [&mut Values; 3] {
         [&mut self.chunks, &mut self.per_chunk, &mut self.lags]
     }
 
     /// A successful request whose stamps break an invariant: counted, and
     /// otherwise only as a measured request (no metrics).
-    pub fn add_violation(&mut self, record: &Record, violation: crate::record::TimingViolation) {
+    pub(crate) fn add_violation(
+        &mut self,
+        record: &Record,
+        violation: crate::record::TimingViolation,
+    ) {
         self.timing_violations += 1;
         self.timing_violation_example
             .get_or_insert_with(|| format!("repetition {}: {violation}", record.repetition));
     }
 
     /// Reserves room for `requests` successful requests.
-    pub fn reserve_for(&mut self, requests: usize) {
+    pub(crate) fn reserve_for(&mut self, requests: usize) {
         let requests = requests.min(super::VALUE_BUDGET / 64);
         self.chunks.reserve(requests);
         self.per_chunk.reserve(requests);
@@ -189,7 +193,7 @@ impl CellTally {
 
     /// Load figures of the cell, from the window between its first send and
     /// last completion.
-    pub fn load_figures(
+    pub(crate) fn load_figures(
         &self,
         cell: &Cell,
         slo: Option<&Slo>,
@@ -215,13 +219,16 @@ impl CellTally {
 
     /// The values the validity figures summarise: chunks per request,
     /// tokens per chunk, dispatch lags.
-    pub fn validity_values(&self) -> [&Values; 3] {
+    pub(crate) fn validity_values(&self) -> [&Values; 3] {
         [&self.chunks, &self.per_chunk, &self.lags]
     }
 
     /// Validity figures of the cell, with the statistics of
     /// [`CellTally::validity_values`], in that order.
-    pub fn validity(&self, [chunks, per_chunk, lags]: [Option<MetricSummary>; 3]) -> Validity {
+    pub(crate) fn validity(
+        &self,
+        [chunks, per_chunk, lags]: [Option<MetricSummary>; 3],
+    ) -> Validity {
         Validity {
             early_stops: self.early_stops,
             cache_hits: self.cache_hits,

@@ -61,14 +61,14 @@ impl std::ops::Deref for MetricSummary {
 impl MetricSummary {
     /// Statistics of `values`; `None` when empty or not finite. The values
     /// are ordered in place and consumed, never copied.
-    pub fn of(values: Vec<f64>) -> Option<MetricSummary> {
+    pub(crate) fn of(values: Vec<f64>) -> Option<MetricSummary> {
         MetricSummary::from_ordered(Ordered::new(values, MAX_BOOTSTRAP).ok()?)
     }
 
     /// Statistics of the values of `parts` one after the other (a model's
     /// cells, pooled): the same numbers as [`MetricSummary::of`] their
     /// concatenation, reading them in place when there are many.
-    pub fn of_parts(parts: Vec<&[f64]>) -> Option<MetricSummary> {
+    pub(crate) fn of_parts(parts: Vec<&[f64]>) -> Option<MetricSummary> {
         MetricSummary::from_ordered(Ordered::from_parts(parts, MAX_BOOTSTRAP).ok()?)
     }
 
@@ -98,7 +98,7 @@ impl MetricSummary {
 
     /// Statistics of `parts` pooled: exact while every part holds its
     /// values, else from one sketch of them all.
-    pub fn of_values(parts: &[&Values]) -> Option<MetricSummary> {
+    pub(crate) fn of_values(parts: &[&Values]) -> Option<MetricSummary> {
         let exact: Option<Vec<&[f64]>> = parts.iter().map(|v| v.exact()).collect();
         match exact {
             Some(slices) => MetricSummary::of_parts(slices),
@@ -119,7 +119,7 @@ impl MetricSummary {
 /// One metric's values: all of them while they fit in the aggregation's
 /// budget, else a bounded-memory sketch of them.
 #[derive(Debug, Clone)]
-pub enum Values {
+pub(crate) enum Values {
     Exact(Vec<f64>),
     /// Boxed: a cell holds 16 stores, most of them never sketched, and an
     /// unboxed sketch would make each store 80 bytes instead of 24 (1 KB
@@ -135,7 +135,7 @@ impl Default for Values {
 
 impl Values {
     /// Adds `values`; returns how many more are held exactly.
-    pub fn extend(&mut self, values: &[f64]) -> usize {
+    pub(crate) fn extend(&mut self, values: &[f64]) -> usize {
         match self {
             Values::Exact(held) => {
                 held.extend_from_slice(values);
@@ -149,7 +149,7 @@ impl Values {
     }
 
     /// The values, when they are all held.
-    pub fn exact(&self) -> Option<&[f64]> {
+    pub(crate) fn exact(&self) -> Option<&[f64]> {
         match self {
             Values::Exact(values) => Some(values),
             Values::Sketch(_) => None,
@@ -157,12 +157,12 @@ impl Values {
     }
 
     /// Values held exactly (0 once sketched).
-    pub fn held(&self) -> usize {
+    pub(crate) fn held(&self) -> usize {
         self.exact().map_or(0, <[f64]>::len)
     }
 
     /// How many values there are.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Values::Exact(values) => values.len(),
             Values::Sketch(sketch) => usize::try_from(sketch.count()).unwrap_or(usize::MAX),
@@ -170,7 +170,7 @@ impl Values {
     }
 
     /// Turns the values into a sketch; returns how many were freed.
-    pub fn sketch(&mut self) -> usize {
+    pub(crate) fn sketch(&mut self) -> usize {
         let Values::Exact(values) = self else {
             return 0;
         };
@@ -179,7 +179,7 @@ impl Values {
         freed
     }
 
-    pub fn reserve(&mut self, additional: usize) {
+    pub(crate) fn reserve(&mut self, additional: usize) {
         if let Values::Exact(values) = self {
             values.reserve(additional);
         }
@@ -198,7 +198,7 @@ pub(super) struct MetricValues {
 impl MetricValues {
     /// Adds one request's metrics; returns how many more values are held
     /// exactly.
-    pub fn add(&mut self, metrics: &RequestMetrics) -> usize {
+    pub(crate) fn add(&mut self, metrics: &RequestMetrics) -> usize {
         let mut held = 0;
         for (values, (_, get)) in self.scalars.iter_mut().zip(SCALAR_METRICS) {
             if let Some(value) = get(metrics) {
@@ -210,14 +210,14 @@ impl MetricValues {
     }
 
     /// Every store, for the budget (scalars, then gaps).
-    pub fn stores_mut(&mut self) -> impl Iterator<Item = &mut Values> {
+    pub(crate) fn stores_mut(&mut self) -> impl Iterator<Item = &mut Values> {
         self.scalars
             .iter_mut()
             .chain([&mut self.gaps, &mut self.token_gaps])
     }
 
     /// Reserves room for `requests` requests like `example` (the first).
-    pub fn reserve_for(&mut self, requests: usize, example: &RequestMetrics) {
+    pub(crate) fn reserve_for(&mut self, requests: usize, example: &RequestMetrics) {
         for values in &mut self.scalars {
             values.reserve(requests.min(super::VALUE_BUDGET / 64));
         }
@@ -231,7 +231,7 @@ impl MetricValues {
     }
 
     /// Every value held (to decide whether spreading the work pays).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.scalars.iter().map(Values::len).sum::<usize>()
             + self.gaps.len()
             + self.token_gaps.len()
@@ -239,7 +239,7 @@ impl MetricValues {
 
     /// Metric name → statistics; a metric without (finite) values is left
     /// out, and the report shows "n/a".
-    pub fn summarize(self) -> BTreeMap<String, MetricSummary> {
+    pub(crate) fn summarize(self) -> BTreeMap<String, MetricSummary> {
         let big = self.len() >= PARALLEL_FROM;
         let names = SCALAR_METRICS.iter().map(|(name, _)| *name);
         let named: Vec<(&str, Values)> = names
@@ -257,7 +257,7 @@ impl MetricValues {
 
     /// Each metric's name and values, in report order of the scalars
     /// first, then chunk and token gaps.
-    pub fn named(&self) -> Vec<(&'static str, &Values)> {
+    pub(crate) fn named(&self) -> Vec<(&'static str, &Values)> {
         let names = SCALAR_METRICS.iter().map(|(name, _)| *name);
         names
             .zip(self.scalars.iter())
@@ -270,7 +270,7 @@ impl MetricValues {
 
     /// [`MetricValues::named`] of `groups`' values pooled in order (a
     /// model's cells): each metric's values as one slice per group.
-    pub fn pooled<'a>(groups: &[&'a MetricValues]) -> Vec<(&'static str, Vec<&'a Values>)> {
+    pub(crate) fn pooled<'a>(groups: &[&'a MetricValues]) -> Vec<(&'static str, Vec<&'a Values>)> {
         let mut pooled: Vec<(&'static str, Vec<&'a Values>)> = Vec::new();
         for &group in groups {
             for (i, (name, values)) in group.named().into_iter().enumerate() {

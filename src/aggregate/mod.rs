@@ -11,13 +11,12 @@ mod load;
 mod metric;
 mod sketch;
 
-pub use extras::{
-    attach_quality, attach_resources, attach_token_agreement, ResourceTally, TokenAgreement,
-    TokenTally,
-};
-pub use load::{LoadFigures, Validity};
-pub use metric::MetricSummary;
-pub use sketch::{Sketch, RELATIVE_ERROR};
+#[cfg(any(test, feature = "fixtures"))]
+pub(crate) use extras::attach_resources;
+pub(crate) use extras::{attach_quality, ResourceTally, TokenAgreement, TokenTally};
+pub(crate) use load::{LoadFigures, Validity};
+pub(crate) use metric::MetricSummary;
+pub(crate) use sketch::RELATIVE_ERROR;
 
 use crate::metrics::{fill_request_metrics, request_metrics, RequestMetrics};
 use crate::plan::{Cell, Plan};
@@ -135,7 +134,7 @@ pub struct ColdStart {
 /// A cold start whose Ollama load_duration is below this did not load the
 /// model: a loaded model's load_duration is the scheduler's hand-over, tens
 /// of µs to a few ms; starting a runner and reading weights takes far more.
-pub const COLD_LOAD_MIN_MS: f64 = 20.0;
+pub(crate) const COLD_LOAD_MIN_MS: f64 = 20.0;
 
 /// Whether a cold start's server figures show that the model was loaded.
 fn shows_a_load(record: &Record) -> bool {
@@ -145,8 +144,10 @@ fn shows_a_load(record: &Record) -> bool {
         .is_some_and(|ns| ns as f64 / 1e6 >= COLD_LOAD_MIN_MS)
 }
 
-/// Aggregates `records` along `plan`'s cells.
-pub fn aggregate(plan: &Plan, records: &[Record], unreadable_records: usize) -> RunSummary {
+/// Aggregates `records` along `plan`'s cells (held in memory: for tests and
+/// fixtures; runs stream theirs through [`Aggregator`]).
+#[cfg(any(test, feature = "fixtures"))]
+pub(crate) fn aggregate(plan: &Plan, records: &[Record], unreadable_records: usize) -> RunSummary {
     let mut aggregator = Aggregator::new(plan);
     for record in records {
         aggregator.add(record);
@@ -180,7 +181,7 @@ pub struct Aggregator<'p> {
 /// turn into bounded-memory sketches ([`Sketch`]) until half the budget is
 /// free, so memory no longer grows with the run; their percentiles then
 /// carry the sketch's stated relative error ([`RELATIVE_ERROR`]).
-pub const VALUE_BUDGET: usize = 8 * 1024 * 1024;
+pub(crate) const VALUE_BUDGET: usize = 8 * 1024 * 1024;
 
 /// Hands the memory of the freed value stores back to the system. glibc
 /// raises its mmap threshold after large frees, so the next stores grow on
@@ -203,7 +204,7 @@ impl<'p> Aggregator<'p> {
     }
 
     /// An aggregator that holds at most `budget` values exactly.
-    pub fn with_budget(plan: &'p Plan, budget: usize) -> Aggregator<'p> {
+    pub(crate) fn with_budget(plan: &'p Plan, budget: usize) -> Aggregator<'p> {
         let index = plan
             .cells
             .iter()
@@ -692,7 +693,7 @@ type Getter = fn(&RequestMetrics) -> Option<f64>;
 /// Every metric name a cell's `metrics` may hold, in report order (the
 /// scalar ones below plus `chunk_gap_ms` and `token_gap_ms`), from the
 /// metric registry. Thresholds and templates check names against this list.
-pub const METRIC_NAMES: [&str; 13] = crate::metrics::registry::NAMES;
+pub(crate) const METRIC_NAMES: [&str; 13] = crate::metrics::registry::NAMES;
 
 /// The registry's metrics with one value per request, with their getters.
 const SCALAR_METRICS: [(&str, Getter); 11] = crate::metrics::registry::SCALARS;

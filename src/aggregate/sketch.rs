@@ -16,13 +16,13 @@ use crate::stats::{percentile_rank_interval, Interval, Summary, INTERVAL_PERCENT
 
 /// The stated bound: each percentile is within 0.1 % (relative) of the
 /// exact one.
-pub const RELATIVE_ERROR: f64 = 0.001;
+pub(crate) const RELATIVE_ERROR: f64 = 0.001;
 /// Values below this count as zero.
 const ZERO: f64 = 1e-9;
 
 /// The sketch of one metric's values.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sketch {
+pub(crate) struct Sketch {
     /// Counts of buckets `offset..offset + counts.len()`.
     counts: Vec<u64>,
     offset: i32,
@@ -57,18 +57,18 @@ fn ln_gamma() -> f64 {
 impl Sketch {
     /// A sketch of `values` (non-finite ones are skipped, as the exact
     /// statistics skip nothing: callers pass finite values).
-    pub fn of(values: &[f64]) -> Sketch {
+    pub(crate) fn of(values: &[f64]) -> Sketch {
         let mut sketch = Sketch::default();
         sketch.extend(values);
         sketch
     }
 
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.count
     }
 
     /// Adds every finite value of `values`.
-    pub fn extend(&mut self, values: &[f64]) {
+    pub(crate) fn extend(&mut self, values: &[f64]) {
         let ln_gamma = ln_gamma();
         for &x in values.iter().filter(|x| x.is_finite()) {
             self.add_with(x, ln_gamma);
@@ -108,7 +108,7 @@ impl Sketch {
     }
 
     /// Adds `other`'s values (Chan's combination of the moments).
-    pub fn merge(&mut self, other: &Sketch) {
+    pub(crate) fn merge(&mut self, other: &Sketch) {
         if other.count == 0 {
             return;
         }
@@ -129,13 +129,14 @@ impl Sketch {
     }
 
     /// Memory held, in bytes (for the aggregation's budget).
-    pub fn bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
         self.counts.capacity() * std::mem::size_of::<u64>()
     }
 
     /// The `r`-th smallest value (0-based), within the relative error;
     /// the exact minimum and maximum at the ends.
-    pub fn at_rank(&self, r: u64) -> f64 {
+    pub(crate) fn at_rank(&self, r: u64) -> f64 {
         if r == 0 {
             return self.min;
         }
@@ -159,7 +160,7 @@ impl Sketch {
     }
 
     /// numpy's linear percentile, read from the sketch.
-    pub fn percentile(&self, p: f64) -> f64 {
+    pub(crate) fn percentile(&self, p: f64) -> f64 {
         let h = (self.count - 1) as f64 * p / 100.0;
         let (lo, hi) = (h.floor() as u64, h.ceil() as u64);
         let (a, b) = (self.at_rank(lo), self.at_rank(hi));
@@ -224,7 +225,7 @@ impl Sketch {
     /// Count, mean, standard deviation (and its interval), minimum and
     /// maximum are exact; percentiles, their intervals and the outlier
     /// count carry the relative error, which `relative_error` states.
-    pub fn summary(&self) -> Option<MetricSummary> {
+    pub(crate) fn summary(&self) -> Option<MetricSummary> {
         if self.count == 0 {
             return None;
         }

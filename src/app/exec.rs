@@ -15,7 +15,7 @@ use crate::scale::resume::{self, Continuation};
 use crate::store::StoredRun;
 use tokio::sync::watch;
 
-pub async fn exec(args: ExecArgs) -> Result<u8, AppError> {
+pub(crate) async fn exec(args: ExecArgs) -> Result<u8, AppError> {
     if let Some(dir) = &args.resume {
         let continuation = resume::open(dir)?;
         let path = resume::experiment_path(&continuation, &args.files)?;

@@ -15,7 +15,7 @@ use crate::metrics::request_metrics;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-pub fn export(args: ExportArgs) -> Result<u8, AppError> {
+pub(crate) fn export(args: ExportArgs) -> Result<u8, AppError> {
     let run = read_run(&args.run_dir).map_err(|e| AppError::new(exit::BAD_INPUT, e))?;
     match args.format {
         ExportFormat::Openmetrics => {
@@ -44,7 +44,7 @@ pub fn export(args: ExportArgs) -> Result<u8, AppError> {
 /// The run as OpenMetrics text: a `llmbench_run_info`, per-cell request
 /// counts and rates, and one summary (p50/p90/p95/p99, count, sum) per cell
 /// and metric, times in seconds.
-pub fn openmetrics(run: &StoredRun) -> String {
+pub(crate) fn openmetrics(run: &StoredRun) -> String {
     let mut out = String::new();
     let m = &run.manifest;
     let info = [
@@ -247,7 +247,7 @@ fn number(value: f64) -> String {
 // ---- JSON lines ----------------------------------------------------------
 
 /// One line per cell: `{"type":"cell","experiment","run_id","started_at", ...the cell summary}`.
-pub fn cells_jsonl(run: &StoredRun) -> String {
+pub(crate) fn cells_jsonl(run: &StoredRun) -> String {
     let mut out = String::new();
     for cell in &run.cells {
         let mut line = run_fields(run, "cell");

@@ -7,7 +7,7 @@ use super::AppError;
 use crate::cli::{exit, HistoryArgs, HistoryFormat};
 use crate::history::{analyse, changepoint::Settings, collect::collect, html, render};
 
-pub fn history(args: HistoryArgs) -> Result<u8, AppError> {
+pub(crate) fn history(args: HistoryArgs) -> Result<u8, AppError> {
     let settings = settings(&args)?;
     let collected = collect(&args.dirs);
     if collected.runs.is_empty() {

@@ -7,7 +7,7 @@ use crate::experiment::ReportFormat;
 use crate::pipeline::{finish_run, RenderOptions};
 use crate::store::StoredRun;
 
-pub fn merge(args: MergeArgs) -> Result<u8, AppError> {
+pub(crate) fn merge(args: MergeArgs) -> Result<u8, AppError> {
     let dirs = expand_files(&args.runs)?;
     let merged = crate::scale::merge::merge(&dirs, &args.out, args.partial)?;
     let options = RenderOptions {

@@ -13,7 +13,7 @@ mod tokenize;
 mod tools;
 
 use crate::cli::{exit, Cli, Command};
-pub use crate::error::AppError;
+pub(crate) use crate::error::AppError;
 use std::path::PathBuf;
 
 /// Runs one command. Returns the exit code of a run that finished in a
@@ -45,7 +45,7 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
 
 /// Expands glob patterns among `args` (plain paths pass through); a pattern
 /// that matches nothing is an error.
-pub fn expand_files(args: &[String]) -> Result<Vec<PathBuf>, AppError> {
+pub(crate) fn expand_files(args: &[String]) -> Result<Vec<PathBuf>, AppError> {
     let mut files = Vec::new();
     for arg in args {
         if !arg.contains(['*', '?', '[']) {

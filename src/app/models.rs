@@ -7,7 +7,7 @@ use crate::experiment::{BackendConfig, BackendKind, OllamaApi};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use std::time::Duration;
 
-pub async fn models(args: ModelsArgs) -> Result<u8, AppError> {
+pub(crate) async fn models(args: ModelsArgs) -> Result<u8, AppError> {
     let config = BackendConfig {
         name: "cli".into(),
         kind: match args.kind {

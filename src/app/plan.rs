@@ -6,7 +6,7 @@ use crate::cli::{exit, PlanArgs, ValidateArgs};
 use crate::plan::{plan as make_plan, Plan};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
-pub fn plan(args: PlanArgs) -> Result<u8, AppError> {
+pub(crate) fn plan(args: PlanArgs) -> Result<u8, AppError> {
     let experiment = crate::experiment::load(&args.file, &args.set)?;
     let plan = make_plan(&experiment);
     if args.json {
@@ -95,7 +95,7 @@ fn plan_totals(plan: &Plan) -> String {
     )
 }
 
-pub fn validate(args: ValidateArgs) -> Result<u8, AppError> {
+pub(crate) fn validate(args: ValidateArgs) -> Result<u8, AppError> {
     for file in expand_files(&args.files)? {
         let experiment = crate::experiment::load(&file, &args.set)?;
         let plan = make_plan(&experiment);

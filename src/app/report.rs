@@ -7,7 +7,7 @@ use crate::experiment::ReportFormat;
 use crate::pipeline::{finish_run, report_violations, RenderOptions};
 use crate::store::StoredRun;
 
-pub fn report(args: ReportArgs) -> Result<u8, AppError> {
+pub(crate) fn report(args: ReportArgs) -> Result<u8, AppError> {
     let stored = StoredRun::open(&args.run_dir)?;
     let (formats, templates, thresholds) = match stored_experiment(&stored) {
         Ok(experiment) => (
@@ -54,7 +54,7 @@ fn stored_experiment(stored: &StoredRun) -> Result<crate::experiment::Experiment
 
 /// `llmbench compare`: the comparison on standard output; exit 6 when a
 /// `--fail-on` threshold is crossed.
-pub fn compare(args: crate::cli::CompareArgs) -> Result<u8, AppError> {
+pub(crate) fn compare(args: crate::cli::CompareArgs) -> Result<u8, AppError> {
     let fail_on = args
         .fail_on
         .iter()

@@ -5,7 +5,7 @@ use super::AppError;
 use crate::cli::exit;
 
 /// `llmbench tokenize`: the count (and ids) of a text with one spec.
-pub async fn tokenize(args: crate::cli::TokenizeArgs) -> Result<u8, AppError> {
+pub(crate) async fn tokenize(args: crate::cli::TokenizeArgs) -> Result<u8, AppError> {
     let text = match args.text {
         Some(text) => text,
         None => {

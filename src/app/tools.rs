@@ -9,7 +9,7 @@ use clap::CommandFactory;
 use std::io::Write;
 
 /// `llmbench schema experiment`: the JSON Schema, as committed in schemas/.
-pub fn schema(args: SchemaArgs) -> Result<u8, AppError> {
+pub(crate) fn schema(args: SchemaArgs) -> Result<u8, AppError> {
     let text = match args.format {
         SchemaKind::Experiment => crate::experiment::schema::experiment_schema_json(),
     };
@@ -17,14 +17,14 @@ pub fn schema(args: SchemaArgs) -> Result<u8, AppError> {
 }
 
 /// `llmbench completions SHELL`: the completion script on stdout.
-pub fn completions(args: CompletionsArgs) -> Result<u8, AppError> {
+pub(crate) fn completions(args: CompletionsArgs) -> Result<u8, AppError> {
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "llmbench", &mut script);
     write_stdout(&script)
 }
 
 /// `llmbench man`: the man page (roff) on stdout, subcommands included.
-pub fn man() -> Result<u8, AppError> {
+pub(crate) fn man() -> Result<u8, AppError> {
     let mut page = Vec::new();
     render_man(&mut page)
         .map_err(|e| AppError::new(exit::ERROR, format!("cannot render the man page: {e}")))?;

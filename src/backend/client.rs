@@ -111,27 +111,27 @@ impl Backend {
         Ok(backend)
     }
 
-    pub fn kind(&self) -> BackendKind {
+    pub(crate) fn kind(&self) -> BackendKind {
         self.kind
     }
 
     /// The base URL as configured (without a trailing slash).
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
     /// The backend's name in the experiment.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// The configured whole-request timeout (applied by the executor).
-    pub fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         self.timeout
     }
 
     /// The full URL of the generation endpoint.
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         match self.kind {
             BackendKind::Ollama => self.endpoint_for(ollama::path(self.ollama_api)),
             BackendKind::Openai => self.endpoint_for(openai::CHAT_PATH),
@@ -151,7 +151,11 @@ impl Backend {
     /// `stream_options.include_usage:true`. Carries the bearer key when one is
     /// configured. No timeout is set: the executor owns the clock and applies
     /// `timeout()` around the whole exchange.
-    pub fn request(&self, client: &reqwest::Client, req: &GenRequest) -> reqwest::RequestBuilder {
+    pub(crate) fn request(
+        &self,
+        client: &reqwest::Client,
+        req: &GenRequest,
+    ) -> reqwest::RequestBuilder {
         let builder = client
             .post(self.endpoint())
             .header(reqwest::header::ACCEPT, self.accept())
@@ -202,7 +206,7 @@ impl Backend {
     /// `text` with every occurrence of the API key replaced by
     /// [`REDACTED_KEY`]: a server may echo the Authorization header in an
     /// error body, and nothing llmbench writes may hold the key.
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         match self.api_key.as_deref() {
             Some(key) if text.contains(key) => text.replace(key, REDACTED_KEY),
             _ => text.to_string(),
@@ -210,7 +214,7 @@ impl Backend {
     }
 
     /// Whether `text` holds the API key (then [`Backend::redact`] it).
-    pub fn leaks_key(&self, text: &str) -> bool {
+    pub(crate) fn leaks_key(&self, text: &str) -> bool {
         self.api_key
             .as_deref()
             .is_some_and(|key| text.contains(key))

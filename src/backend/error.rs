@@ -31,7 +31,7 @@ pub enum BackendError {
 
 impl BackendError {
     /// Classifies a reqwest failure (timeout, connect, body decoding).
-    pub fn from_reqwest(error: &reqwest::Error) -> BackendError {
+    pub(crate) fn from_reqwest(error: &reqwest::Error) -> BackendError {
         if error.is_timeout() {
             BackendError::Timeout
         } else if error.is_decode() {
@@ -42,7 +42,7 @@ impl BackendError {
     }
 
     /// A non-success reply, with the message extracted from its body.
-    pub fn from_status(status: u16, body: &[u8]) -> BackendError {
+    pub(crate) fn from_status(status: u16, body: &[u8]) -> BackendError {
         BackendError::Http {
             status,
             message: error_message(body),
@@ -68,7 +68,7 @@ pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// Extracts the human message from an error body; otherwise returns the body
 /// text, truncated to 500 characters.
-pub fn error_message(body: &[u8]) -> String {
+pub(crate) fn error_message(body: &[u8]) -> String {
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
         if let Some(message) = message_in(&value) {
             return message;
@@ -108,7 +108,7 @@ fn message_in(value: &Value) -> Option<String> {
 
 /// Why a pre-flight check failed. The `Display` text tells the user what to do.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PreflightError {
+pub(crate) enum PreflightError {
     /// Nothing answered at the URL.
     Unreachable {
         url: String,
@@ -143,8 +143,6 @@ pub enum PreflightError {
         available: Vec<String>,
         hint: String,
     },
-    /// The backend cannot be used as configured.
-    Config(String),
 }
 
 pub(crate) fn server_name(kind: BackendKind) -> &'static str {
@@ -213,7 +211,6 @@ impl fmt::Display for PreflightError {
                 }
                 f.write_str(hint)
             }
-            PreflightError::Config(message) => f.write_str(message),
         }
     }
 }

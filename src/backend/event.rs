@@ -64,7 +64,7 @@ pub struct ServerStats {
 impl ServerStats {
     /// Fills every field this one lacks from `other` (later chunks add to
     /// earlier ones; a value once seen is kept).
-    pub fn absorb(&mut self, other: ServerStats) {
+    pub(crate) fn absorb(&mut self, other: ServerStats) {
         fn keep<T>(slot: &mut Option<T>, value: Option<T>) {
             if value.is_some() {
                 *slot = value;

@@ -10,7 +10,11 @@ use serde_json::{json, Value};
 
 impl Backend {
     /// Unloads `model` now. Ollama answers `done_reason: "unload"`.
-    pub async fn unload(&self, client: &reqwest::Client, model: &str) -> Result<(), BackendError> {
+    pub(crate) async fn unload(
+        &self,
+        client: &reqwest::Client,
+        model: &str,
+    ) -> Result<(), BackendError> {
         self.require_ollama("unloading a model")?;
         let body = json!({ "model": model, "keep_alive": 0 });
         let reply = self
@@ -29,7 +33,7 @@ impl Backend {
     /// unload request before the runner is gone, so a request sent at once
     /// can still find the model loaded). False when it is still listed
     /// after `timeout`.
-    pub async fn wait_until_unloaded(
+    pub(crate) async fn wait_until_unloaded(
         &self,
         client: &reqwest::Client,
         model: &str,
@@ -50,7 +54,7 @@ impl Backend {
 
     /// `/api/ps`: the loaded models with `size`, `size_vram` and, added here,
     /// `offload_fraction` (share of the model in VRAM, 0..1).
-    pub async fn loaded_models(
+    pub(crate) async fn loaded_models(
         &self,
         client: &reqwest::Client,
     ) -> Result<Vec<Value>, BackendError> {
@@ -80,7 +84,7 @@ impl Backend {
 const UNLOAD_POLL: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// Whether an `/api/ps` entry is `model` (a missing tag means `:latest`).
-pub fn lists(entry: &Value, model: &str) -> bool {
+pub(crate) fn lists(entry: &Value, model: &str) -> bool {
     entry["name"].as_str().is_some_and(|name| {
         name.eq_ignore_ascii_case(model) || name.eq_ignore_ascii_case(&format!("{model}:latest"))
     })

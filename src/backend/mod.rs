@@ -5,8 +5,8 @@
 
 mod event;
 mod lines;
-pub mod ollama;
-pub mod openai;
+pub(crate) mod ollama;
+pub(crate) mod openai;
 
 mod client;
 mod error;
@@ -19,12 +19,10 @@ mod probe_openai;
 #[cfg(test)]
 mod testutil;
 
-pub use event::{Decoder, Event, ProtocolError, ServerStats};
+pub(crate) use event::{Decoder, Event, ServerStats};
 
-pub use crate::util::closed_while_idle;
+pub(crate) use crate::util::closed_while_idle;
 pub use client::{Backend, GenRequest, REDACTED_KEY};
-pub use error::{error_message, BackendError, PreflightError};
-pub use lifecycle::lists as ps_lists;
-pub use ollama::NdjsonDecoder;
-pub use openai::SseDecoder;
-pub use preflight::{ModelInfo, ServerInfo};
+pub(crate) use error::error_message;
+pub(crate) use lifecycle::lists as ps_lists;
+pub(crate) use preflight::ServerInfo;

@@ -89,12 +89,12 @@ fn keep_alive_value(text: &str) -> Value {
 
 /// Decodes an Ollama NDJSON body (either endpoint).
 #[derive(Debug, Default)]
-pub struct NdjsonDecoder {
+pub(crate) struct NdjsonDecoder {
     lines: LineBuffer,
 }
 
 impl NdjsonDecoder {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 }

@@ -69,7 +69,7 @@ pub(crate) fn body(req: &GenRequest) -> Value {
 
 /// Decodes an OpenAI-style SSE body.
 #[derive(Debug)]
-pub struct SseDecoder {
+pub(crate) struct SseDecoder {
     lines: LineBuffer,
     event: EventBuffer,
     /// The fast path's state; `None` only in tests, to compare the fast
@@ -88,7 +88,7 @@ impl Default for SseDecoder {
 }
 
 impl SseDecoder {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 

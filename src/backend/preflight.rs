@@ -46,7 +46,7 @@ impl Backend {
     /// Before sending anything: is the server up (Ollama: `GET /api/version`,
     /// else `GET /`; OpenAI: `GET /v1/models`), and does it have each model?
     /// Returns the server's facts about itself and the requested models.
-    pub async fn preflight(
+    pub(crate) async fn preflight(
         &self,
         client: &reqwest::Client,
         models: &[&str],
@@ -65,7 +65,7 @@ impl Backend {
 
     /// The server's models with what it reports (Ollama `/api/tags` plus
     /// `/api/show` for each; OpenAI `/v1/models` incl. llama.cpp `meta`).
-    pub async fn list_models(
+    pub(crate) async fn list_models(
         &self,
         client: &reqwest::Client,
     ) -> Result<Vec<ModelInfo>, BackendError> {

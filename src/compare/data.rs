@@ -28,7 +28,7 @@ pub struct RunData {
 impl RunData {
     /// Reads a stored run: manifest, plan (for labels) and the records
     /// with their after-run token counts, as `llmbench report` reads them.
-    pub fn load(path: &Path) -> Result<RunData, StoreError> {
+    pub(crate) fn load(path: &Path) -> Result<RunData, StoreError> {
         let stored = StoredRun::open(path)?;
         let labels: BTreeMap<String, String> = stored
             .labels()

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Result of the test.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct MannWhitney {
+pub(crate) struct MannWhitney {
     /// U of the first sample: how many (a, b) pairs have a > b (ties count ½).
     pub u: f64,
     /// Standardised statistic (continuity-corrected), ≥ 0.
@@ -17,7 +17,7 @@ pub struct MannWhitney {
 }
 
 /// Runs the test; `None` when either sample is empty or holds a non-finite value.
-pub fn mann_whitney_u(a: &[f64], b: &[f64]) -> Option<MannWhitney> {
+pub(crate) fn mann_whitney_u(a: &[f64], b: &[f64]) -> Option<MannWhitney> {
     if a.is_empty() || b.is_empty() || a.iter().chain(b).any(|x| !x.is_finite()) {
         return None;
     }
@@ -58,7 +58,7 @@ pub fn mann_whitney_u(a: &[f64], b: &[f64]) -> Option<MannWhitney> {
 
 /// Complementary error function (Numerical Recipes `erfcc`, relative error
 /// below 1.2e-7 everywhere).
-pub fn erfc(x: f64) -> f64 {
+pub(crate) fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
     let poly = -z * z - 1.265_512_23

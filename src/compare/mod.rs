@@ -18,7 +18,7 @@ pub use data::{CellData, RunData};
 pub use gate::{
     check_cells, check_comparison, gate_cells, GateOutcome, ThresholdResult, Violation,
 };
-pub use mannwhitney::{erfc, mann_whitney_u, MannWhitney};
+pub(crate) use mannwhitney::mann_whitney_u;
 pub use render::{render_comparison, CompareFormat};
 pub use threshold::{parse_requirement, parse_threshold, Limit, Op, Rule, Target, Threshold};
 
@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Bumped when a field of [`Comparison`] is renamed or removed.
-pub const COMPARISON_SCHEMA_VERSION: u32 = 1;
+pub(crate) const COMPARISON_SCHEMA_VERSION: u32 = 1;
 
 /// How to compare.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,12 +56,12 @@ impl Default for CompareOptions {
     }
 }
 
-pub use crate::metrics::registry::Better;
+pub(crate) use crate::metrics::registry::Better;
 
 /// The metrics compared, in order (their direction is the registry's).
 /// `load_ms` is left out: warm, it is microseconds of scheduler time whose
 /// relative jitter is large and meaningless (cold starts are summarised apart).
-pub const COMPARED: [&str; 8] = [
+pub(crate) const COMPARED: [&str; 8] = [
     "ttft_ms",
     "tpot_ms",
     "e2e_ms",
@@ -112,7 +112,7 @@ pub struct CellRef {
 impl CellRef {
     /// "label × prompt · setting": the cell in words, setting included so
     /// cells that differ only in load or server settings are told apart.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         let base = format!("{} × {}", self.label, self.prompt);
         if self.setting.is_empty() {
             base
@@ -206,7 +206,7 @@ pub struct Comparison {
 impl Comparison {
     /// Why a gate on this comparison cannot be trusted, when it cannot: it
     /// has thresholds but no cell of A matched one of B, so it checked nothing.
-    pub fn gate_error(&self) -> Option<String> {
+    pub(crate) fn gate_error(&self) -> Option<String> {
         if self.thresholds.is_empty() || !self.cells.is_empty() {
             return None;
         }
@@ -319,7 +319,7 @@ fn summary(values: Vec<f64>) -> Option<Summary> {
 }
 
 /// The change from `a` to `b` in percent.
-pub fn change_pct(a: f64, b: f64) -> Option<f64> {
+pub(crate) fn change_pct(a: f64, b: f64) -> Option<f64> {
     (a != 0.0 && a.is_finite() && b.is_finite()).then(|| (b - a) / a.abs() * 100.0)
 }
 

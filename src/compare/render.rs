@@ -20,7 +20,7 @@ pub enum CompareFormat {
 
 impl CompareFormat {
     /// The built-in template of a templated format.
-    pub fn template(self) -> Option<Template> {
+    pub(crate) fn template(self) -> Option<Template> {
         match self {
             CompareFormat::Md => Some(Template::embedded(
                 "compare.md",

@@ -77,7 +77,7 @@ impl Target {
     }
 
     /// `value` in the target's unit, for messages.
-    pub fn format(&self, value: f64) -> String {
+    pub(crate) fn format(&self, value: f64) -> String {
         match self.kind() {
             ValueKind::Time => crate::report::format_ms(Some(value)),
             ValueKind::Rate => format!("{:.2}%", value * 100.0),
@@ -107,7 +107,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub fn holds(self, value: f64, limit: f64) -> bool {
+    pub(crate) fn holds(self, value: f64, limit: f64) -> bool {
         match self {
             Op::Gt => value > limit,
             Op::Ge => value >= limit,
@@ -116,7 +116,7 @@ impl Op {
         }
     }
 
-    pub fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             Op::Gt => ">",
             Op::Ge => ">=",
@@ -162,7 +162,7 @@ pub struct Threshold {
 impl Threshold {
     /// Whether `value` (the statistic, or the change in percent for a
     /// `Change` limit) fails the gate.
-    pub fn fails(&self, value: f64) -> bool {
+    pub(crate) fn fails(&self, value: f64) -> bool {
         let limit = match self.limit {
             Limit::Absolute(x) | Limit::Change(x) => x,
         };
@@ -174,7 +174,7 @@ impl Threshold {
     }
 
     /// The limit as written back: `> +10%`, `< 800 ms`, `< 1.00%`.
-    pub fn limit_text(&self) -> String {
+    pub(crate) fn limit_text(&self) -> String {
         let word = if self.rule == Rule::Require {
             "required"
         } else {

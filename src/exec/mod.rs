@@ -13,9 +13,9 @@ mod retry;
 pub mod shutdown;
 mod sink;
 
-pub use crate::quality::PendingCheck;
+pub(crate) use crate::quality::PendingCheck;
 pub use progress::{Progress, ProgressMode};
-pub use remaining::{CellTodo, Remaining};
+pub(crate) use remaining::{CellTodo, Remaining};
 pub use request::{measure, Job, RequestContext};
 pub use sink::{RecordSink, WithProgress};
 
@@ -99,7 +99,7 @@ pub async fn execute(
 
 /// `execute`, sending only what `remaining` lists (a resumed run); `None`
 /// sends everything.
-pub async fn execute_remaining(
+pub(crate) async fn execute_remaining(
     plan: &Plan,
     targets: &BTreeMap<String, Target>,
     client: reqwest::Client,
@@ -495,7 +495,7 @@ impl Batch {
     }
 
     /// Sends and measures one of this batch's requests.
-    pub(crate) async fn measure(
+    pub async fn measure(
         &self,
         job: Job,
         cancel: &mut watch::Receiver<bool>,

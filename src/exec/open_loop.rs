@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// Offsets from the start of the cell at which each of `count` requests is due.
-pub fn schedule(count: usize, rate: f64, arrivals: Arrivals, seed: u64) -> Vec<Duration> {
+pub(crate) fn schedule(count: usize, rate: f64, arrivals: Arrivals, seed: u64) -> Vec<Duration> {
     let mut random = SplitMix64::new(seed);
     let mut at = 0.0_f64;
     (0..count)
@@ -34,7 +34,7 @@ pub fn schedule(count: usize, rate: f64, arrivals: Arrivals, seed: u64) -> Vec<D
 
 /// Dispatches the batch's jobs on `schedule`; records arrive on the returned
 /// channel as requests end (dropped arrivals at once).
-pub fn dispatch(
+pub(crate) fn dispatch(
     batch: Arc<Batch>,
     schedule: Vec<Duration>,
     max_in_flight: u32,

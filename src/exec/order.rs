@@ -8,7 +8,7 @@ use crate::rng::SplitMix64;
 use std::sync::Mutex;
 
 /// Request index → prompt index, for one batch (warmups or measured).
-pub struct PromptOrder {
+pub(crate) struct PromptOrder {
     seed: u64,
     prompts: usize,
     /// The pass last shuffled and its permutation (workers take requests in
@@ -18,7 +18,7 @@ pub struct PromptOrder {
 
 impl PromptOrder {
     /// `prompts` ≥ 1; `stream` separates the warmup order from the measured one.
-    pub fn new(seed: u64, stream: u64, prompts: usize) -> PromptOrder {
+    pub(crate) fn new(seed: u64, stream: u64, prompts: usize) -> PromptOrder {
         let seed = seed ^ stream.wrapping_mul(0xA076_1D64_78BD_642F);
         let prompts = prompts.max(1);
         PromptOrder {
@@ -29,7 +29,7 @@ impl PromptOrder {
     }
 
     /// The prompt index of request `index`.
-    pub fn pick(&self, index: usize) -> usize {
+    pub(crate) fn pick(&self, index: usize) -> usize {
         let pass = (index / self.prompts) as u64;
         let at = index % self.prompts;
         // A poisoned lock only means another worker panicked mid-shuffle;

@@ -28,7 +28,7 @@ pub enum ProgressMode {
 
 impl ProgressMode {
     /// The mode for stderr: a bar on a terminal, lines elsewhere, nothing when quiet.
-    pub fn for_stderr(quiet: bool) -> ProgressMode {
+    pub(crate) fn for_stderr(quiet: bool) -> ProgressMode {
         use std::io::IsTerminal;
         if quiet {
             ProgressMode::Silent
@@ -182,7 +182,7 @@ impl Progress {
 
     /// Counts a finished request. Only measured ones move the count: timed
     /// warmups (`warmup = "3s"`) have no count to plan for.
-    pub fn record(&self, record: &Record) {
+    pub(crate) fn record(&self, record: &Record) {
         if record.warmup || record.cold {
             return;
         }
@@ -200,7 +200,7 @@ impl Progress {
 
     /// A cell has ended: the bar moves on; in line mode a line names the
     /// cell with its setting, its requests and the run's progress.
-    pub fn cell_done(&self, cell: &Cell) {
+    pub(crate) fn cell_done(&self, cell: &Cell) {
         let tally = &self.tally;
         let cells = tally.cells_done.fetch_add(1, Ordering::Relaxed) + 1;
         self.refresh();

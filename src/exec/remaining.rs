@@ -28,7 +28,7 @@ pub struct Remaining {
 
 impl Remaining {
     /// Requests left to send, warmups and cold starts included.
-    pub fn requests(&self, plan: &Plan) -> u64 {
+    pub(crate) fn requests(&self, plan: &Plan) -> u64 {
         let cells: u64 = plan
             .cells
             .iter()
@@ -50,7 +50,8 @@ impl Remaining {
     }
 
     /// Whether nothing is left to send.
-    pub fn is_empty(&self, plan: &Plan) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self, plan: &Plan) -> bool {
         self.requests(plan) == 0
     }
 }

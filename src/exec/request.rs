@@ -11,10 +11,10 @@
 //! lists the earlier ones.
 
 use super::clock::RequestClock;
+use super::retry::Attempts;
 use crate::backend::http1::{self, Http1};
 use crate::backend::{error_message, Backend, Decoder, Event, GenRequest, ServerStats};
 use crate::plan::Cell;
-use super::retry::Attempts;
 use crate::record::{ErrorKind, Outcome, Record, Response, Timing, TokenCounts};
 use futures_util::StreamExt;
 use std::borrow::Cow;
@@ -72,7 +72,9 @@ pub async fn measure(
         probe.nonce.clone_from(&nonce);
         let outcome = attempt(ctx, backend, timeout, &request, &mut probe, cancel).await;
         attempts.started(probe.clock.t0());
-        let status = probe.http_status.filter(|_| matches!(outcome, Err((ErrorKind::Http, _))));
+        let status = probe
+            .http_status
+            .filter(|_| matches!(outcome, Err((ErrorKind::Http, _))));
         let wait = ctx
             .retry
             .as_ref()

@@ -18,12 +18,12 @@ const SIGNALS: [(libc::c_int, &str); 3] = [
 /// The stopping signals, listened to from creation on (a signal is never
 /// missed between two waits). Creating it replaces the default action (exit
 /// at once) for as long as the process lives.
-pub struct Signals {
+pub(crate) struct Signals {
     streams: Vec<(libc::c_int, &'static str, Signal)>,
 }
 
 impl Signals {
-    pub fn listen() -> Signals {
+    pub(crate) fn listen() -> Signals {
         let mut streams = Vec::new();
         for (number, name) in SIGNALS {
             match signal(SignalKind::from_raw(number)) {
@@ -35,7 +35,7 @@ impl Signals {
     }
 
     /// Waits for the next stopping signal; returns its number and name.
-    pub async fn next(&mut self) -> (libc::c_int, &'static str) {
+    pub(crate) async fn next(&mut self) -> (libc::c_int, &'static str) {
         if self.streams.is_empty() {
             return std::future::pending().await;
         }
@@ -50,14 +50,9 @@ impl Signals {
     }
 }
 
-/// Waits for the first stopping signal; returns its number and name.
-pub async fn shutdown_signal() -> (libc::c_int, &'static str) {
-    Signals::listen().next().await
-}
-
 /// Handles signals for a whole `llmbench exec`: the first one turns
 /// `cancel` true, the second exits the process at once.
-pub fn cancel_on_signal(cancel: watch::Sender<bool>) {
+pub(crate) fn cancel_on_signal(cancel: watch::Sender<bool>) {
     let mut signals = Signals::listen();
     tokio::spawn(async move {
         let (_, name) = signals.next().await;

@@ -13,11 +13,11 @@ use crate::util::parse_duration;
 use std::collections::BTreeMap;
 
 /// The name `[backend]` is stored under.
-pub const DEFAULT_BACKEND: &str = "default";
+pub(crate) const DEFAULT_BACKEND: &str = "default";
 const DEFAULT_TIMEOUT: &str = "120s";
 
 /// All backends, by name; at least one.
-pub fn backends(
+pub(crate) fn backends(
     doc: &Document<'_>,
     backend: Option<RawBackend>,
     named: Option<BTreeMap<String, RawBackend>>,

@@ -26,7 +26,7 @@ struct Turn {
 }
 
 /// The prompts of one JSONL dataset.
-pub fn read(path: &Path) -> Result<Vec<Prompt>, ExperimentError> {
+pub(crate) fn read(path: &Path) -> Result<Vec<Prompt>, ExperimentError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ExperimentError::file(path, format!("cannot read the dataset: {e}")))?;
     // Editors on Windows start UTF-8 files with a byte-order mark.

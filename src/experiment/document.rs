@@ -25,7 +25,7 @@ struct Region<'i> {
     shown: String,
 }
 
-pub struct Document<'i> {
+pub(crate) struct Document<'i> {
     pub path: PathBuf,
     text: &'i str,
     /// Line starts of `text`, built on first use: `place` is called for
@@ -38,7 +38,7 @@ pub struct Document<'i> {
 
 impl<'i> Document<'i> {
     /// Parses `text`; a TOML syntax error keeps the toml crate's position.
-    pub fn parse(path: &Path, text: &'i str) -> Result<Self, ExperimentError> {
+    pub(crate) fn parse(path: &Path, text: &'i str) -> Result<Self, ExperimentError> {
         let root = DeTable::parse(text).map_err(|error| {
             let (line, column) = locate::line_column(text, error.span().map_or(0, |s| s.start));
             ExperimentError {
@@ -59,7 +59,7 @@ impl<'i> Document<'i> {
 
     /// Reserves a region of virtual offsets for an override and returns its
     /// first offset. `shown` is how errors in it name their "file".
-    pub fn add_region(&mut self, text: &'i str, shown: String) -> usize {
+    pub(crate) fn add_region(&mut self, text: &'i str, shown: String) -> usize {
         let start = self
             .regions
             .last()
@@ -73,14 +73,14 @@ impl<'i> Document<'i> {
     }
 
     /// Deserialises the whole document, turning serde's error into ours.
-    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ExperimentError> {
+    pub(crate) fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ExperimentError> {
         T::deserialize(toml::de::Deserializer::from(self.root.clone()))
             .map_err(|e| self.serde_error(&e))
     }
 
     /// An error about the key or value at `path`, placed at its key (or at
     /// the nearest ancestor that was written).
-    pub fn error(&self, path: &KeyPath, message: impl Into<String>) -> ExperimentError {
+    pub(crate) fn error(&self, path: &KeyPath, message: impl Into<String>) -> ExperimentError {
         let mut span = locate::locate(&self.root, path);
         if span == self.root.span() {
             span = 0..0; // nothing on the path was written: no line to show
@@ -89,12 +89,12 @@ impl<'i> Document<'i> {
     }
 
     /// Where `path` is, as "file:line:column", for pointing at a first definition.
-    pub fn place(&self, path: &KeyPath) -> String {
+    pub(crate) fn place(&self, path: &KeyPath) -> String {
         self.error(path, "").place()
     }
 
     /// An error placed at `span`, about `key`.
-    pub fn error_at(
+    pub(crate) fn error_at(
         &self,
         span: &Range<usize>,
         key: Option<&KeyPath>,
@@ -126,7 +126,7 @@ impl<'i> Document<'i> {
     }
 
     /// The text written at `span` (in the file or in an override).
-    pub fn raw(&self, span: &Range<usize>) -> Option<&'i str> {
+    pub(crate) fn raw(&self, span: &Range<usize>) -> Option<&'i str> {
         if span.end <= self.text.len() {
             return self.text.get(span.clone());
         }

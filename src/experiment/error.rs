@@ -30,7 +30,7 @@ pub struct ExperimentError {
 
 impl ExperimentError {
     /// An error about a whole file (cannot read it, ...): no line, no key.
-    pub fn file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+    pub(crate) fn file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         ExperimentError {
             file: file.into(),
             line: None,
@@ -42,20 +42,20 @@ impl ExperimentError {
     }
 
     /// The same error with `help` set.
-    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
     /// The same error with `help` set when there is one.
-    pub fn with_optional_help(mut self, help: Option<String>) -> Self {
+    pub(crate) fn with_optional_help(mut self, help: Option<String>) -> Self {
         self.help = help;
         self
     }
 
     /// `file:line:column` (the parts that are known), as used in messages
     /// that point at another place ("first defined at ...").
-    pub fn place(&self) -> String {
+    pub(crate) fn place(&self) -> String {
         let mut out = self.file.display().to_string();
         if let Some(line) = self.line {
             out.push_str(&format!(":{line}"));

@@ -15,12 +15,12 @@ use std::collections::BTreeMap;
 const DEFAULT_MAX_IN_FLIGHT: u32 = 1024;
 
 /// The slowest open-loop rate: one request per 10,000 s (2.8 hours).
-pub const MIN_RATE: f64 = 1e-4;
+pub(crate) const MIN_RATE: f64 = 1e-4;
 /// The fastest open-loop rate, requests/s (far above any one client).
-pub const MAX_RATE: f64 = 1e6;
+pub(crate) const MAX_RATE: f64 = 1e6;
 
 /// The load levels of `[run]`: closed-loop concurrency levels, then open-loop rates.
-pub fn levels(doc: &Document<'_>, raw: &RawRun) -> Result<Vec<Load>, ExperimentError> {
+pub(crate) fn levels(doc: &Document<'_>, raw: &RawRun) -> Result<Vec<Load>, ExperimentError> {
     let at = KeyPath::top("run");
     let mut levels = Vec::new();
     for (i, concurrency) in raw
@@ -97,7 +97,7 @@ fn indexed<T>(at: &KeyPath, value: &Option<OneOrMany<T>>, index: usize) -> KeyPa
 /// `[matrix]`: each key a request setting, each value a list; the points are
 /// the cartesian product, axes in key (alphabetical) order, the first varying
 /// slowest.
-pub fn matrix(
+pub(crate) fn matrix(
     doc: &Document<'_>,
     raw: Option<toml::Table>,
 ) -> Result<Vec<MatrixPoint>, ExperimentError> {
@@ -176,7 +176,7 @@ fn axis_value(
 }
 
 /// `[slo]`: per-request targets; a request meeting every one counts for goodput.
-pub fn slo(
+pub(crate) fn slo(
     doc: &Document<'_>,
     raw: Option<BTreeMap<String, String>>,
 ) -> Result<Option<Slo>, ExperimentError> {

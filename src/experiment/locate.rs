@@ -11,42 +11,42 @@ use toml::Spanned;
 
 /// One step of a key path: a table key or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seg {
+pub(crate) enum Seg {
     Key(String),
     Index(usize),
 }
 
 /// A path to a value in a document, displayed as `models[1].backend`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeyPath(pub Vec<Seg>);
+pub(crate) struct KeyPath(pub Vec<Seg>);
 
 impl KeyPath {
     /// The path of a top-level key.
-    pub fn top(key: &str) -> Self {
+    pub(crate) fn top(key: &str) -> Self {
         KeyPath(vec![Seg::Key(key.to_owned())])
     }
 
     /// This path with `key` appended.
-    pub fn key(&self, key: &str) -> Self {
+    pub(crate) fn key(&self, key: &str) -> Self {
         let mut segs = self.0.clone();
         segs.push(Seg::Key(key.to_owned()));
         KeyPath(segs)
     }
 
     /// This path with an array index appended.
-    pub fn index(&self, index: usize) -> Self {
+    pub(crate) fn index(&self, index: usize) -> Self {
         let mut segs = self.0.clone();
         segs.push(Seg::Index(index));
         KeyPath(segs)
     }
 
-    pub fn is_root(&self) -> bool {
+    pub(crate) fn is_root(&self) -> bool {
         self.0.is_empty()
     }
 
     /// The last step when it is a key (`backend` for `models[1].backend`;
     /// none for `models[1]`).
-    pub fn last_key(&self) -> Option<&str> {
+    pub(crate) fn last_key(&self) -> Option<&str> {
         match self.0.last() {
             Some(Seg::Key(key)) => Some(key),
             _ => None,
@@ -76,7 +76,7 @@ impl fmt::Display for KeyPath {
 }
 
 /// Whether TOML would accept `key` without quotes.
-pub fn is_bare_key(key: &str) -> bool {
+pub(crate) fn is_bare_key(key: &str) -> bool {
     !key.is_empty()
         && key
             .chars()
@@ -87,7 +87,7 @@ pub fn is_bare_key(key: &str) -> bool {
 /// ancestor that exists (a key that was left out has no place of its own).
 /// A table entry is located at its key; an array element at the element
 /// (for `[[models]]`, its header).
-pub fn locate(root: &Spanned<DeTable<'_>>, path: &KeyPath) -> Range<usize> {
+pub(crate) fn locate(root: &Spanned<DeTable<'_>>, path: &KeyPath) -> Range<usize> {
     let mut best = root.span();
     let mut value: Option<&DeValue<'_>> = None;
     let mut table: Option<&DeTable<'_>> = Some(root.get_ref());
@@ -112,7 +112,7 @@ pub fn locate(root: &Spanned<DeTable<'_>>, path: &KeyPath) -> Range<usize> {
 /// The key path of the deepest key or value whose span holds `span`.
 /// An empty span at the very start means the whole document (serde reports
 /// a missing top-level key that way).
-pub fn path_at(root: &Spanned<DeTable<'_>>, span: &Range<usize>) -> KeyPath {
+pub(crate) fn path_at(root: &Spanned<DeTable<'_>>, span: &Range<usize>) -> KeyPath {
     let mut best = KeyPath::default();
     if span.is_empty() && span.start == 0 {
         return best;
@@ -174,7 +174,7 @@ fn search_value(
 /// counted the way the toml crate counts them in its own messages.
 /// Scans `text` up to `offset`: for one message. A document that places many
 /// things (every prompt id) uses a [`LineIndex`] instead.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     LineIndex::new(text).line_column(text, offset)
 }
 
@@ -183,13 +183,13 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// instead of a scan from the start of the file (which made loading an
 /// experiment quadratic in its number of prompts).
 #[derive(Debug, Clone)]
-pub struct LineIndex {
+pub(crate) struct LineIndex {
     /// `starts[0] == 0`; `starts[k]` is the byte after the k-th `\n`.
     starts: Vec<usize>,
 }
 
 impl LineIndex {
-    pub fn new(text: &str) -> LineIndex {
+    pub(crate) fn new(text: &str) -> LineIndex {
         let newlines = text.bytes().enumerate().filter(|&(_, b)| b == b'\n');
         let starts = std::iter::once(0).chain(newlines.map(|(i, _)| i + 1));
         LineIndex {
@@ -198,7 +198,7 @@ impl LineIndex {
     }
 
     /// [`line_column`] of `offset` in `text`, the text this index was built on.
-    pub fn line_column(&self, text: &str, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_column(&self, text: &str, offset: usize) -> (usize, usize) {
         let offset = floor_char_boundary(text, offset.min(text.len()));
         // The last line start at or before `offset`; starts[0] == 0 ≤ offset.
         let line = self.starts.partition_point(|&start| start <= offset);

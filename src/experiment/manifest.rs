@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 macro_rules! with_request_settings {
     ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)* }) => {
         $(#[$meta])*
-        pub struct $name {
+        pub(crate) struct $name {
             $($(#[$fmeta])* pub $field: $ty,)*
             /// Request setting: most tokens generated per response (sent to Ollama as `num_predict`).
             #[schemars(range(min = 1), extend("examples" = [64, 512]))]
@@ -48,7 +48,7 @@ macro_rules! with_request_settings {
 
         impl $name {
             /// The request settings written inline in this entry.
-            pub fn settings(&self) -> RequestSettings {
+            pub(crate) fn settings(&self) -> RequestSettings {
                 RequestSettings {
                     max_tokens: self.max_tokens,
                     temperature: self.temperature,
@@ -74,7 +74,7 @@ macro_rules! with_request_settings {
     {"if": {"not": {"required": ["backends"]}}, "then": {"required": ["backend"]}},
     {"if": {"not": {"required": ["prompt_files"]}}, "then": {"required": ["prompts"]}},
 ]))]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// Names the experiment and its directory under benchmarks/; letters, digits, `.`, `_` and `-`.
     #[schemars(length(max = 128), extend("pattern" = "^[A-Za-z0-9._-]+$", "examples" = ["coding-small"]))]
     pub name: String,
@@ -117,7 +117,7 @@ pub struct Manifest {
 
 /// One value, or a list of them (a sweep axis).
 #[derive(Debug, Clone)]
-pub enum OneOrMany<T> {
+pub(crate) enum OneOrMany<T> {
     One(T),
     Many(Vec<T>),
 }
@@ -166,7 +166,7 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for OneOrMany<T> {
 }
 
 impl<T> OneOrMany<T> {
-    pub fn into_vec(self) -> Vec<T> {
+    pub(crate) fn into_vec(self) -> Vec<T> {
         match self {
             OneOrMany::One(value) => vec![value],
             OneOrMany::Many(values) => values,
@@ -177,7 +177,7 @@ impl<T> OneOrMany<T> {
 /// `[server]`: a server llmbench starts, waits for and stops.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RawServer {
+pub(crate) struct RawServer {
     /// The program and its arguments, one per element (no shell); `{port}`, `{host}` and `{url}` are filled in.
     #[schemars(length(min = 1), extend("examples" = [["llama-server", "--port", "{port}"]]))]
     pub command: Vec<String>,
@@ -206,7 +206,7 @@ pub struct RawServer {
 /// `[backend]` or `[backends.NAME]`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RawBackend {
+pub(crate) struct RawBackend {
     /// The server's protocol.
     pub kind: BackendKind,
     /// The server's base URL with its port, without `/v1` or `/api`.
@@ -272,7 +272,7 @@ with_request_settings! {
     "arrivals": ["rate"], "arrival_seed": ["rate"], "max_in_flight": ["rate"],
     "mix_seed": ["mix_prompts"], "cold_repetitions": ["cold_start"],
 }))]
-pub struct RawRun {
+pub(crate) struct RawRun {
     /// Measured requests per cell.
     #[schemars(range(min = 1), extend("default" = 1, "examples" = [20]))]
     pub repetitions: Option<u32>,
@@ -349,7 +349,7 @@ pub struct RawRetry {
 /// `[report]`: which reports to write.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RawReport {
+pub(crate) struct RawReport {
     /// Built-in reports to write, each once.
     #[schemars(length(min = 1), extend("uniqueItems" = true, "default" = ["markdown", "json"], "examples" = [["markdown", "html", "csv"]]))]
     pub formats: Option<Vec<ReportFormat>>,
@@ -364,7 +364,7 @@ pub struct RawReport {
 /// A prompt file: only `[[prompts]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PromptFile {
+pub(crate) struct PromptFile {
     pub prompts: Vec<RawPrompt>,
 }
 

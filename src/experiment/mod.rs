@@ -34,7 +34,7 @@ mod suggest;
 mod synthetic;
 mod types;
 
-pub use error::ExperimentError;
+pub(crate) use error::ExperimentError;
 pub use types::*;
 
 use std::path::Path;

@@ -55,7 +55,7 @@ pub(super) const RESERVED_OPTIONS: [(&str, &str); 13] = [
 ];
 
 /// The `[[models]]`, resolved against `backends`; at least one.
-pub fn models(
+pub(crate) fn models(
     doc: &Document<'_>,
     raw: Vec<RawModel>,
     backends: &BTreeMap<String, BackendConfig>,
@@ -134,7 +134,7 @@ fn model_config(
 }
 
 /// A tokenizer spec string (`gguf:PATH`, `hf:…`, `tiktoken:…`, `server`, …).
-pub fn parse_tokenizer(
+pub(crate) fn parse_tokenizer(
     doc: &Document<'_>,
     at: &KeyPath,
     text: &str,
@@ -146,7 +146,7 @@ pub fn parse_tokenizer(
 }
 
 /// `[tokenizers]`: model-name pattern → spec; the most specific match wins.
-pub fn tokenizer_mapping(
+pub(crate) fn tokenizer_mapping(
     doc: &Document<'_>,
     raw: Option<BTreeMap<String, String>>,
 ) -> Result<Vec<(String, TokenizerSpec)>, ExperimentError> {

@@ -23,7 +23,10 @@ enum Part {
 }
 
 /// Applies each override in order to `doc`.
-pub fn apply<'i>(doc: &mut Document<'i>, overrides: &'i [String]) -> Result<(), ExperimentError> {
+pub(crate) fn apply<'i>(
+    doc: &mut Document<'i>,
+    overrides: &'i [String],
+) -> Result<(), ExperimentError> {
     for text in overrides {
         apply_one(doc, text)?;
     }

@@ -22,7 +22,7 @@ struct Gathered {
 }
 
 /// Every prompt of the experiment, in order: its own, then each file's.
-pub fn prompts(
+pub(crate) fn prompts(
     doc: &Document<'_>,
     own: Option<Vec<RawPrompt>>,
     files: Option<Vec<String>>,

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Checks `manifest` (deserialised from `doc`) and resolves it.
-pub fn resolve(
+pub(crate) fn resolve(
     doc: &Document<'_>,
     manifest: Manifest,
     source: Source,
@@ -73,11 +73,11 @@ pub fn resolve(
 
 /// Longest name: it becomes part of directory and file names (at most 255
 /// bytes each on common filesystems, with a time stamp and id added).
-pub const MAX_NAME_CHARS: usize = 128;
+pub(crate) const MAX_NAME_CHARS: usize = 128;
 
 /// Names that become directory names or ids: `[A-Za-z0-9._-]+`, not `.` or
 /// `..`, at most [`MAX_NAME_CHARS`] long.
-pub fn check_name(
+pub(crate) fn check_name(
     doc: &Document<'_>,
     at: &KeyPath,
     what: &str,

@@ -58,9 +58,7 @@ fn duration(
     let value = crate::util::parse_duration(text.unwrap_or(default))
         .map_err(|message| doc.error(at, message).with_help(help))?;
     if value.is_zero() {
-        return Err(doc
-            .error(at, "must be longer than zero")
-            .with_help(help));
+        return Err(doc.error(at, "must be longer than zero").with_help(help));
     }
     Ok(value)
 }

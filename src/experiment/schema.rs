@@ -9,7 +9,7 @@
 //! Draft-07, because that is the draft taplo (Even Better TOML, the taplo LSP
 //! in Neovim and Helix) and VS Code's JSON support validate fully.
 
-pub use crate::util::{DurationText, DURATION_PATTERN};
+pub(crate) use crate::util::DurationText;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use std::borrow::Cow;
 
@@ -95,7 +95,7 @@ fn const_choices(one_of: Option<&serde_json::Value>) -> Option<Vec<serde_json::V
 
 /// A model's `options`, passed through untouched, except the keys llmbench
 /// sets itself (docs/experiment-format.md#models).
-pub struct OptionsTable;
+pub(crate) struct OptionsTable;
 
 impl JsonSchema for OptionsTable {
     fn schema_name() -> Cow<'static, str> {
@@ -116,7 +116,7 @@ impl JsonSchema for OptionsTable {
 
 /// `[matrix]`: each key a request setting, each value a non-empty list of
 /// values that setting takes.
-pub struct MatrixTable;
+pub(crate) struct MatrixTable;
 
 impl JsonSchema for MatrixTable {
     fn schema_name() -> Cow<'static, str> {
@@ -147,7 +147,7 @@ impl JsonSchema for MatrixTable {
 }
 
 /// One closed-loop concurrency level.
-pub struct Concurrency;
+pub(crate) struct Concurrency;
 
 impl JsonSchema for Concurrency {
     fn schema_name() -> Cow<'static, str> {
@@ -160,7 +160,7 @@ impl JsonSchema for Concurrency {
 }
 
 /// One open-loop rate, requests per second.
-pub struct Rate;
+pub(crate) struct Rate;
 
 impl JsonSchema for Rate {
     fn schema_name() -> Cow<'static, str> {
@@ -173,7 +173,7 @@ impl JsonSchema for Rate {
 }
 
 /// `[matrix]` or `[server.matrix]`: each key an axis, each value a non-empty list.
-pub struct AxisTable;
+pub(crate) struct AxisTable;
 
 impl JsonSchema for AxisTable {
     fn schema_name() -> Cow<'static, str> {
@@ -189,7 +189,7 @@ impl JsonSchema for AxisTable {
 }
 
 /// `warmup`: a request count or a duration.
-pub struct WarmupValue;
+pub(crate) struct WarmupValue;
 
 impl JsonSchema for WarmupValue {
     fn schema_name() -> Cow<'static, str> {
@@ -207,7 +207,7 @@ impl JsonSchema for WarmupValue {
 }
 
 /// `[slo]`: latency targets, each a duration.
-pub struct SloTable;
+pub(crate) struct SloTable;
 
 impl JsonSchema for SloTable {
     fn schema_name() -> Cow<'static, str> {
@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn the_duration_pattern_matches_what_the_loader_reads() {
-        let pattern = regex::Regex::new(DURATION_PATTERN).unwrap();
+        let pattern = regex::Regex::new(crate::util::DURATION_PATTERN).unwrap();
         let cases = [
             "250ms", "1.5s", "2m", "10s", "3h", "5us", "7ns", " 1s", "1.s", ".5s", "2 ms", "500",
             "1h30m", "s", "-1s", "1.2.3s", "10 sec", "",

@@ -19,7 +19,7 @@ const DEFAULT_HEALTH: &str = "/health";
 const DEFAULT_STARTUP: &str = "120s";
 const DEFAULT_STOP: &str = "10s";
 
-pub fn server(
+pub(crate) fn server(
     doc: &Document<'_>,
     raw: RawServer,
     backends: &BTreeMap<String, BackendConfig>,

@@ -10,7 +10,7 @@ use super::types::RequestSettings;
 use crate::util::parse_duration;
 
 /// Checks the settings written at `at` (e.g. `defaults`, `models[0]`).
-pub fn check(
+pub(crate) fn check(
     doc: &Document<'_>,
     at: &KeyPath,
     settings: &RequestSettings,

@@ -6,7 +6,7 @@
 
 /// The valid name closest to `word`, when it is close enough to be a likely
 /// typo (`repetitons` → `repetitions`, `olama` → `ollama`).
-pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let word = word.to_lowercase();
     candidates
         .iter()
@@ -23,7 +23,7 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 
 /// Help for an unknown name: the likely one, then every valid one.
 /// `what` is "keys", "values", "backends", ...
-pub fn unknown_help(word: &str, candidates: &[&str], what: &str) -> String {
+pub(crate) fn unknown_help(word: &str, candidates: &[&str], what: &str) -> String {
     let list = if candidates.is_empty() {
         format!("there are no {what}")
     } else {
@@ -37,7 +37,7 @@ pub fn unknown_help(word: &str, candidates: &[&str], what: &str) -> String {
 
 /// A serde error message, taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Problem {
+pub(crate) enum Problem {
     UnknownField {
         name: String,
         expected: Vec<String>,
@@ -56,7 +56,7 @@ pub enum Problem {
 }
 
 /// Reads the messages serde's derive and primitive visitors produce.
-pub fn parse_problem(message: &str) -> Problem {
+pub(crate) fn parse_problem(message: &str) -> Problem {
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let (name, expected) = name_and_expected(rest);
         return Problem::UnknownField { name, expected };
@@ -94,7 +94,7 @@ fn name_and_expected(rest: &str) -> (String, Vec<String>) {
 }
 
 /// serde's name for an expected type, in the words of the file format.
-pub fn describe_expected(expected: &str) -> String {
+pub(crate) fn describe_expected(expected: &str) -> String {
     match expected {
         "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number ≥ 0".to_owned(),
         "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_owned(),
@@ -109,7 +109,7 @@ pub fn describe_expected(expected: &str) -> String {
 }
 
 /// serde's description of a found value ("string \"3\"", "integer `1`").
-pub fn describe_found(found: &str) -> String {
+pub(crate) fn describe_found(found: &str) -> String {
     let inner = found.split('`').nth(1);
     match (found.split(' ').next(), inner) {
         (Some("string"), _) => format!("the string {}", &found["string ".len()..]),
@@ -123,7 +123,7 @@ pub fn describe_found(found: &str) -> String {
 
 /// A fix for a value of the wrong type, given the text the user wrote:
 /// what to do and the value to write instead (`("remove the quotes", "3")`).
-pub fn type_fix(expected: &str, raw: &str) -> Option<(&'static str, String)> {
+pub(crate) fn type_fix(expected: &str, raw: &str) -> Option<(&'static str, String)> {
     let raw = raw.trim();
     let expected = describe_expected(expected);
     let unquoted = raw.trim_matches(|c| c == '"' || c == '\'');
@@ -145,7 +145,7 @@ pub fn type_fix(expected: &str, raw: &str) -> Option<(&'static str, String)> {
 
 /// Help for a required key that is missing from the table at `table`: an
 /// example line.
-pub fn missing_help(key: &str, table: &str) -> Option<String> {
+pub(crate) fn missing_help(key: &str, table: &str) -> Option<String> {
     let example = match key {
         "name" => "name = \"my-experiment\"",
         "kind" if table.contains("checks") => {

@@ -13,7 +13,7 @@ const MAX_INPUT_TOKENS: u32 = 1_000_000;
 /// The text to send and, for a synthetic prompt, its length in tokens. The
 /// synthetic text here is fitted with the heuristic; the run refits it with
 /// each model's own tokenizer.
-pub fn prompt_text(
+pub(crate) fn prompt_text(
     doc: &Document<'_>,
     at: &KeyPath,
     raw: &RawPrompt,

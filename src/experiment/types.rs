@@ -55,18 +55,10 @@ pub enum Load {
 
 impl Load {
     /// Connections needed at most.
-    pub fn max_in_flight(&self) -> u32 {
+    pub(crate) fn max_in_flight(&self) -> u32 {
         match self {
             Load::Closed { concurrency } => *concurrency,
             Load::Open { max_in_flight, .. } => *max_in_flight,
-        }
-    }
-
-    /// "c4" or "r2.5": short, for labels.
-    pub fn label(&self) -> String {
-        match self {
-            Load::Closed { concurrency } => format!("c{concurrency}"),
-            Load::Open { rate, .. } => format!("r{rate}"),
         }
     }
 }
@@ -94,7 +86,7 @@ pub struct MatrixPoint {
 
 impl MatrixPoint {
     /// This point with one more axis value.
-    pub fn extended(
+    pub(crate) fn extended(
         &self,
         key: &str,
         value: &toml::Value,
@@ -170,7 +162,7 @@ impl ServerConfig {
 
 impl ServerPoint {
     /// `{name}` replaced by this point's value in `text`.
-    pub fn fill(&self, text: &str) -> String {
+    pub(crate) fn fill(&self, text: &str) -> String {
         self.values
             .iter()
             .fold(text.to_string(), |text, (name, value)| {
@@ -262,7 +254,7 @@ pub struct Prompt {
 
 impl Prompt {
     /// A prompt with only an id (no text, settings or checks).
-    pub fn named(id: &str) -> Prompt {
+    pub(crate) fn named(id: &str) -> Prompt {
         Prompt {
             id: id.to_string(),
             system: None,

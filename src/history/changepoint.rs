@@ -56,7 +56,7 @@ pub struct ChangePoint {
 
 impl ChangePoint {
     /// The change as a fraction of the value before (NaN when that is 0).
-    pub fn relative(&self) -> (f64, f64, f64) {
+    pub(crate) fn relative(&self) -> (f64, f64, f64) {
         let base = self.before.abs();
         (
             self.shift / base,
@@ -66,7 +66,7 @@ impl ChangePoint {
     }
 
     /// Its size as compared with `min_change`: relative, or absolute for rates.
-    pub fn size(&self, absolute: bool) -> f64 {
+    pub(crate) fn size(&self, absolute: bool) -> f64 {
         if absolute {
             self.shift.abs()
         } else {

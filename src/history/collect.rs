@@ -40,7 +40,7 @@ pub struct RunInfo {
 
 impl RunInfo {
     /// "1a2b3c4d" or "run 20261128T…" when there is no commit.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match &self.commit {
             Some(c) => format!("{}{}", c.short, if self.dirty { "+" } else { "" }),
             None => self.run_id.clone(),
@@ -91,7 +91,7 @@ pub struct Collected {
 
 /// Every run directory under `dirs`: a run itself, its experiment folder,
 /// or a folder of experiment folders.
-pub fn find_runs(dirs: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn find_runs(dirs: &[PathBuf]) -> Vec<PathBuf> {
     let mut runs = Vec::new();
     for dir in dirs {
         collect_dir(dir, 2, &mut runs);

@@ -28,7 +28,7 @@ impl Estimate {
     }
 }
 
-pub use crate::metrics::registry::Better;
+pub(crate) use crate::metrics::registry::Better;
 
 /// A followed metric.
 pub struct MetricDef {
@@ -45,7 +45,7 @@ pub struct MetricDef {
 
 impl MetricDef {
     /// Which way is better: the registry's word, else this table's.
-    pub fn better(&self) -> Better {
+    pub(crate) fn better(&self) -> Better {
         self.registry
             .and_then(crate::metrics::registry::lookup)
             .map_or(self.own_better, |def| def.better)

@@ -9,8 +9,8 @@ pub mod changepoint;
 pub mod collect;
 pub mod html;
 pub mod metrics;
-pub mod render;
-pub mod stored;
+pub(crate) mod render;
+pub(crate) mod stored;
 
 use changepoint::Settings;
 use collect::{Collected, CommitInfo, RunInfo, SeriesKind, SeriesMeta};

@@ -6,7 +6,7 @@ use super::{Change, History};
 use std::fmt::Write as _;
 
 /// "+30.2 % [+27.9, +32.5]" or, for rates, "+4.0 pp [+1.0, +8.0]".
-pub fn size(change: &Change) -> String {
+pub(crate) fn size(change: &Change) -> String {
     let (scale, unit) = if change.absolute {
         (100.0, "pp")
     } else {
@@ -20,7 +20,7 @@ pub fn size(change: &Change) -> String {
     )
 }
 
-pub fn verdict(change: &Change) -> &'static str {
+pub(crate) fn verdict(change: &Change) -> &'static str {
     if change.regression {
         "regression"
     } else {
@@ -29,7 +29,7 @@ pub fn verdict(change: &Change) -> &'static str {
 }
 
 /// The series a change is in: "smollm2 · hello (cell 1a2b…)" or "smollm2 (model)".
-pub fn series_name(change: &Change) -> String {
+pub(crate) fn series_name(change: &Change) -> String {
     match change.kind {
         super::collect::SeriesKind::Cell => {
             format!("{} · {} ({})", change.label, change.prompt, change.id)
@@ -61,7 +61,7 @@ fn value(x: f64, unit: &str) -> String {
 }
 
 /// A table for the terminal.
-pub fn text(history: &History) -> String {
+pub(crate) fn text(history: &History) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", summary_line(history));
     if !history.change_points.is_empty() {
@@ -133,7 +133,7 @@ fn notes(history: &History, out: &mut String, bullet: &str) {
 }
 
 /// Markdown: the same table, and the notes as a list.
-pub fn markdown(history: &History) -> String {
+pub(crate) fn markdown(history: &History) -> String {
     let mut out = String::from("# History\n\n");
     let _ = writeln!(out, "{}\n", summary_line(history));
     if !history.change_points.is_empty() {
@@ -169,6 +169,6 @@ fn md_escape(text: &str) -> String {
 }
 
 /// The whole analysis as JSON.
-pub fn json(history: &History) -> String {
+pub(crate) fn json(history: &History) -> String {
     serde_json::to_string_pretty(history).unwrap_or_default() + "\n"
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// A stored run: where it is, its manifest and its summaries.
 #[derive(Debug, Clone)]
-pub struct StoredRun {
+pub(crate) struct StoredRun {
     pub dir: PathBuf,
     pub manifest: RunManifest,
     pub cells: Vec<CellSummary>,
@@ -25,7 +25,7 @@ struct SummaryFile {
 }
 
 /// Reads `dir`'s manifest, plan and summary.json; the message names the file.
-pub fn read_run(dir: &Path) -> Result<StoredRun, String> {
+pub(crate) fn read_run(dir: &Path) -> Result<StoredRun, String> {
     let run = crate::store::StoredRun::open(dir).map_err(|e| e.to_string())?;
     let summary: SummaryFile = run.dir.read_json(SUMMARY_FILE).map_err(|e| {
         format!(
@@ -42,6 +42,6 @@ pub fn read_run(dir: &Path) -> Result<StoredRun, String> {
 }
 
 /// Whether `dir` holds a run (a manifest.json).
-pub fn is_run_dir(dir: &Path) -> bool {
+pub(crate) fn is_run_dir(dir: &Path) -> bool {
     dir.join(MANIFEST_FILE).is_file()
 }

@@ -2,7 +2,7 @@
 //! ones in the report glossary (`glossary()`), so code and documentation say
 //! the same thing.
 
-pub mod registry;
+pub(crate) mod registry;
 
 use crate::record::Record;
 use serde::Serialize;
@@ -41,7 +41,7 @@ pub fn request_metrics(record: &Record) -> RequestMetrics {
 
 /// [`request_metrics`] into `out`, reusing its gap buffers: aggregating a
 /// million records then allocates nothing per record.
-pub fn fill_request_metrics(record: &Record, out: &mut RequestMetrics) {
+pub(crate) fn fill_request_metrics(record: &Record, out: &mut RequestMetrics) {
     let mut chunk_gaps_ms = std::mem::take(&mut out.chunk_gaps_ms);
     let mut token_gaps_ms = std::mem::take(&mut out.token_gaps_ms);
     let t = &record.timing;
@@ -86,7 +86,7 @@ pub fn fill_request_metrics(record: &Record, out: &mut RequestMetrics) {
 /// cached tokens too while prompt_eval_duration does not time them) —
 /// right only when nothing was cached, which a per-request nonce
 /// (`[run] prompt_nonce`) makes sure of.
-pub fn prompt_tps(record: &Record) -> Option<(f64, bool)> {
+pub(crate) fn prompt_tps(record: &Record) -> Option<(f64, bool)> {
     let s = &record.server;
     let (tokens, exact) = match (s.prompt_eval_tokens, s.cached_prompt_tokens) {
         (Some(evaluated), _) => (Some(evaluated), true),
@@ -104,7 +104,8 @@ fn per_second(count: Option<u64>, duration_ns: Option<u64>) -> Option<f64> {
 }
 
 /// Gaps between successive text-bearing chunks.
-pub fn chunk_gaps(offsets: &[f64]) -> Vec<f64> {
+#[cfg(test)]
+pub(crate) fn chunk_gaps(offsets: &[f64]) -> Vec<f64> {
     let mut gaps = Vec::new();
     chunk_gaps_into(offsets, &mut gaps);
     gaps
@@ -121,7 +122,8 @@ fn chunk_gaps_into(offsets: &[f64], gaps: &mut Vec<f64>) {
 /// have no earlier chunk to measure from and give no gaps; chunks that
 /// complete no token (half a character's bytes, a split word) pass their
 /// time on to the next one. Empty when the two lists do not line up.
-pub fn token_gaps(offsets: &[f64], per_chunk: &[u32]) -> Vec<f64> {
+#[cfg(test)]
+pub(crate) fn token_gaps(offsets: &[f64], per_chunk: &[u32]) -> Vec<f64> {
     let mut gaps = Vec::new();
     token_gaps_into(offsets, per_chunk, &mut gaps);
     gaps
@@ -151,20 +153,26 @@ pub struct Definition {
     pub metric: &'static str,
     pub unit: &'static str,
     pub definition: &'static str,
+    /// How far the value can be trusted: "measured" (llmbench's clock),
+    /// "server" (the server's own figure), "counted" (from a token count);
+    /// empty for entries outside the registry.
+    pub exactness: &'static str,
 }
 
 /// The metric definitions every report states: the request's time origin,
 /// every metric of the registry, and the per-cell rates.
-pub fn glossary() -> Vec<Definition> {
+pub(crate) fn glossary() -> Vec<Definition> {
     let d = |metric, unit, definition| Definition {
         metric,
         unit,
         definition,
+        exactness: "",
     };
     let t0 = d("t0", "", "When the request is handed to the HTTP connection (monotonic clock); every client time is measured from it.");
-    let metrics = registry::METRICS
-        .iter()
-        .map(|m| d(m.short, m.unit, m.definition));
+    let metrics = registry::METRICS.iter().map(|m| Definition {
+        exactness: m.exactness.name(),
+        ..d(m.short, m.unit, m.definition)
+    });
     let rates = [
         d(
             "throughput",

@@ -19,7 +19,7 @@ pub enum Better {
 
 /// How far a metric's value can be trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exactness {
+pub(crate) enum Exactness {
     /// Taken on llmbench's monotonic clock.
     Measured,
     /// As the server reports it (its own clock or counter).
@@ -29,12 +29,23 @@ pub enum Exactness {
     Counted,
 }
 
+impl Exactness {
+    /// The word the glossary gives.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Exactness::Measured => "measured",
+            Exactness::ServerReported => "server",
+            Exactness::Counted => "counted",
+        }
+    }
+}
+
 /// Reads one value of a metric from a request's metrics.
-pub type Getter = fn(&RequestMetrics) -> Option<f64>;
+pub(crate) type Getter = fn(&RequestMetrics) -> Option<f64>;
 
 /// Where a metric's values come from in one request's metrics.
 #[derive(Clone, Copy)]
-pub enum Values {
+pub(crate) enum Values {
     /// One value per request (or none).
     Scalar(Getter),
     /// Several values per request, pooled over requests (gaps).
@@ -43,7 +54,7 @@ pub enum Values {
 
 /// One metric.
 #[derive(Clone, Copy)]
-pub struct MetricDef {
+pub(crate) struct MetricDef {
     /// The key in summaries, reports and cells.csv (`ttft_ms`).
     pub name: &'static str,
     /// The short name (`ttft`): thresholds and the glossary use it.
@@ -59,7 +70,7 @@ pub struct MetricDef {
 impl MetricDef {
     /// This metric's value of one request, for a scalar metric; the mean of
     /// its values for a pooled one (so each request counts once).
-    pub fn per_request(&self, metrics: &RequestMetrics) -> Option<f64> {
+    pub(crate) fn per_request(&self, metrics: &RequestMetrics) -> Option<f64> {
         match self.values {
             Values::Scalar(get) => get(metrics),
             Values::Pooled(get) => {
@@ -70,14 +81,14 @@ impl MetricDef {
     }
 
     /// Every value of this metric in one request (one for a scalar metric).
-    pub fn extend_values(&self, metrics: &RequestMetrics, out: &mut Vec<f64>) {
+    pub(crate) fn extend_values(&self, metrics: &RequestMetrics, out: &mut Vec<f64>) {
         match self.values {
             Values::Scalar(get) => out.extend(get(metrics)),
             Values::Pooled(get) => out.extend_from_slice(get(metrics)),
         }
     }
 
-    pub fn is_pooled(&self) -> bool {
+    pub(crate) fn is_pooled(&self) -> bool {
         matches!(self.values, Values::Pooled(_))
     }
 }
@@ -107,7 +118,7 @@ use Exactness::{Counted, Measured, ServerReported};
 
 /// Every per-request metric, in report order (the order of cells.csv's
 /// column groups). A `const` so that other constants can be derived from it.
-pub const METRICS: [MetricDef; 13] = [
+pub(crate) const METRICS: [MetricDef; 13] = [
     scalar("ttfb_ms", "ttfb", "ms", Lower, |m| m.ttfb_ms, Measured,
         "First bytes of the response head received − t0 (on the request's one clock: the kernel's receive stamp where the socket gives one)."),
     scalar("ttft_ms", "ttft", "ms", Lower, |m| m.ttft_ms, Measured,
@@ -152,12 +163,12 @@ pub const METRICS: [MetricDef; 13] = [
 
 /// The metric called `name`: its summary name (`ttft_ms`) or its short
 /// name (`ttft`).
-pub fn lookup(name: &str) -> Option<&'static MetricDef> {
+pub(crate) fn lookup(name: &str) -> Option<&'static MetricDef> {
     REGISTRY.iter().find(|m| m.name == name || m.short == name)
 }
 
 /// [`lookup`], with an error that lists the names there are.
-pub fn require(name: &str) -> Result<&'static MetricDef, String> {
+pub(crate) fn require(name: &str) -> Result<&'static MetricDef, String> {
     lookup(name).ok_or_else(|| {
         let shorts: Vec<&str> = REGISTRY.iter().map(|m| m.short).collect();
         format!("`{name}` is not a metric; use one of {}", shorts.join(", "))
@@ -168,7 +179,7 @@ pub fn require(name: &str) -> Result<&'static MetricDef, String> {
 static REGISTRY: [MetricDef; METRICS.len()] = METRICS;
 
 /// Every summary name, in report order.
-pub const NAMES: [&str; METRICS.len()] = {
+pub(crate) const NAMES: [&str; METRICS.len()] = {
     let mut names = [""; METRICS.len()];
     let mut i = 0;
     while i < METRICS.len() {
@@ -179,7 +190,7 @@ pub const NAMES: [&str; METRICS.len()] = {
 };
 
 /// How many metrics have one value per request.
-pub const SCALAR_COUNT: usize = {
+pub(crate) const SCALAR_COUNT: usize = {
     let (mut count, mut i) = (0, 0);
     while i < METRICS.len() {
         if let Values::Scalar(_) = METRICS[i].values {
@@ -191,7 +202,7 @@ pub const SCALAR_COUNT: usize = {
 };
 
 /// The metrics with one value per request, in report order, with their getters.
-pub const SCALARS: [(&str, Getter); SCALAR_COUNT] = {
+pub(crate) const SCALARS: [(&str, Getter); SCALAR_COUNT] = {
     let mut scalars: [(&str, Getter); SCALAR_COUNT] = [("", |_| None); SCALAR_COUNT];
     let (mut n, mut i) = (0, 0);
     while i < METRICS.len() {
@@ -226,7 +237,7 @@ const CSV_STATS: [(&str, &str); 16] = [
 ];
 
 /// cells.csv's metric columns: `<metric>_<stat>` for every metric and statistic.
-pub fn csv_header() -> String {
+pub(crate) fn csv_header() -> String {
     let columns = METRICS.iter().flat_map(|m| {
         CSV_STATS
             .iter()
@@ -236,7 +247,7 @@ pub fn csv_header() -> String {
 }
 
 /// cells.csv's metric fields, as Handlebars expressions on a cell.
-pub fn csv_fields() -> String {
+pub(crate) fn csv_fields() -> String {
     let fields = METRICS.iter().flat_map(|m| {
         CSV_STATS
             .iter()

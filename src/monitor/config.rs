@@ -53,7 +53,7 @@ impl fmt::Display for ConfigProblem {
 
 impl MonitorConfig {
     /// Checks the settings and returns the sampling interval.
-    pub fn validate(&self) -> Result<Duration, ConfigProblem> {
+    pub(crate) fn validate(&self) -> Result<Duration, ConfigProblem> {
         let interval_problem = |message: String| ConfigProblem {
             key: "interval",
             message,

@@ -19,14 +19,14 @@ pub struct GpuDevice {
 }
 
 /// An open NVML session and the devices it found.
-pub struct NvmlGpus {
+pub(crate) struct NvmlGpus {
     nvml: Nvml,
     devices: Vec<GpuDevice>,
 }
 
 impl NvmlGpus {
     /// Starts NVML and lists the devices; the error says why it cannot.
-    pub fn open() -> Result<NvmlGpus, String> {
+    pub(crate) fn open() -> Result<NvmlGpus, String> {
         let nvml = Nvml::init().map_err(|e| {
             format!("NVML could not start ({e}); no NVIDIA driver (libnvidia-ml) on this machine?")
         })?;
@@ -51,16 +51,16 @@ impl NvmlGpus {
         Ok(NvmlGpus { nvml, devices })
     }
 
-    pub fn devices(&self) -> &[GpuDevice] {
+    pub(crate) fn devices(&self) -> &[GpuDevice] {
         &self.devices
     }
 
-    pub fn driver_version(&self) -> Option<String> {
+    pub(crate) fn driver_version(&self) -> Option<String> {
         self.nvml.sys_driver_version().ok()
     }
 
     /// One reading per device; a reading the device refuses is left out.
-    pub fn read(&self) -> Vec<GpuSample> {
+    pub(crate) fn read(&self) -> Vec<GpuSample> {
         self.devices
             .iter()
             .map(|d| match self.nvml.device_by_index(d.index) {
@@ -94,7 +94,7 @@ impl NvmlGpus {
 
 /// Opens GPU monitoring as `mode` asks: `Off` → none; `Auto` → NVML when it
 /// starts, else the reason; `Nvml` → NVML or an error.
-pub fn open_gpus(mode: GpuMode) -> Result<(Option<NvmlGpus>, GpuStatus), MonitorError> {
+pub(crate) fn open_gpus(mode: GpuMode) -> Result<(Option<NvmlGpus>, GpuStatus), MonitorError> {
     match mode {
         GpuMode::Off => Ok((None, GpuStatus::Off)),
         GpuMode::Auto | GpuMode::Nvml => match NvmlGpus::open() {

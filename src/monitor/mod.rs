@@ -24,7 +24,7 @@ mod window;
 pub use config::{
     ConfigProblem, GpuMode, MonitorConfig, ProcessTarget, MAX_INTERVAL, MIN_INTERVAL,
 };
-pub use gpu::GpuDevice;
+pub(crate) use gpu::GpuDevice;
 pub use sample::{read_samples, GpuSample, ProcessSample, Sample};
 pub use sampler::{Monitor, MonitorHandle, MonitorSummary};
 pub use source::{Processes, Source, SystemReading};

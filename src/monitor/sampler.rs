@@ -109,14 +109,9 @@ impl MonitorHandle {
         self.gpu_status.clone()
     }
 
-    /// The server pid followed from the start (resolved from a name if need be).
-    pub fn server_pid(&self) -> Option<u32> {
-        self.server_pid
-    }
-
     /// Follows another server process from the next sample on (e.g. after a
     /// managed server restarts), or none.
-    pub fn follow(&self, pid: Option<u32>) {
+    pub(crate) fn follow(&self, pid: Option<u32>) {
         let _ = self.commands.send(Command::Follow(pid));
     }
 

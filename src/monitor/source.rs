@@ -33,7 +33,7 @@ pub trait Source: Send {
 }
 
 /// The machine itself: sysinfo for CPU, memory and processes; NVML for GPUs.
-pub struct RealSource {
+pub(crate) struct RealSource {
     pub(crate) system: SystemProbe,
     pub(crate) gpus: Option<NvmlGpus>,
 }

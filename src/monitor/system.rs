@@ -19,7 +19,7 @@ use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, ThreadKind, Up
 const REDISCOVER: Duration = Duration::from_secs(1);
 
 /// The sysinfo half of the real source.
-pub struct SystemProbe {
+pub(crate) struct SystemProbe {
     sys: System,
     self_pid: u32,
     server: CpuTracker,
@@ -36,7 +36,7 @@ pub struct SystemProbe {
 impl SystemProbe {
     /// Creates the probe and takes a first reading, so that the first sample's
     /// CPU figures cover the time since now.
-    pub fn new() -> Result<SystemProbe, MonitorError> {
+    pub(crate) fn new() -> Result<SystemProbe, MonitorError> {
         let sys = System::new().map_err(|e| MonitorError::System(format!("sysinfo: {e}")))?;
         let self_pid = std::process::id();
         let mut probe = SystemProbe {
@@ -54,11 +54,11 @@ impl SystemProbe {
     }
 
     /// Primes the CPU trackers for a server pid (and llmbench), without a sample.
-    pub fn prime(&mut self, server: Option<u32>) {
+    pub(crate) fn prime(&mut self, server: Option<u32>) {
         let _ = self.processes(server, self.self_pid);
     }
 
-    pub fn system(&mut self) -> SystemReading {
+    pub(crate) fn system(&mut self) -> SystemReading {
         self.sys.refresh_cpu_usage();
         self.sys.refresh_memory();
         SystemReading {
@@ -70,7 +70,7 @@ impl SystemProbe {
         }
     }
 
-    pub fn processes(&mut self, server: Option<u32>, client: u32) -> Processes {
+    pub(crate) fn processes(&mut self, server: Option<u32>, client: u32) -> Processes {
         let kind = ProcessRefreshKind::nothing()
             .with_cpu()
             .with_memory()
@@ -138,7 +138,7 @@ impl SystemProbe {
     }
 
     /// Finds the pid of the process to follow.
-    pub fn resolve(&mut self, target: &ProcessTarget) -> Result<u32, MonitorError> {
+    pub(crate) fn resolve(&mut self, target: &ProcessTarget) -> Result<u32, MonitorError> {
         let kind = ProcessRefreshKind::nothing()
             .with_cmd(UpdateKind::OnlyIfNotSet)
             .without_tasks();

@@ -21,7 +21,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-pub struct RenderOptions {
+pub(crate) struct RenderOptions {
     pub formats: Vec<ReportFormat>,
     pub templates: Vec<PathBuf>,
     pub print_table: bool,
@@ -32,7 +32,7 @@ pub struct RenderOptions {
 /// Renders the reports of a run that has been post-processed, with the
 /// experiment's templates and `templates`, and checks its thresholds.
 /// Returns the run's exit code.
-pub fn finish(
+pub(crate) fn finish(
     run: &OpenRun<'_>,
     outcome: &ExecOutcome,
     templates: &[PathBuf],
@@ -50,13 +50,16 @@ pub fn finish(
 
 /// What rendering a run came to, as an exit code: 0, 5 (a template failed)
 /// or 6 (a threshold failed).
-pub struct Finished {
+pub(crate) struct Finished {
     pub code: u8,
 }
 
 /// Reads the stored run back, writes summary.json and the reports, and
 /// checks the thresholds. A failed template does not stop the others.
-pub fn finish_run(stored: &StoredRun, options: &RenderOptions) -> Result<Finished, AppError> {
+pub(crate) fn finish_run(
+    stored: &StoredRun,
+    options: &RenderOptions,
+) -> Result<Finished, AppError> {
     let run = &stored.dir;
     let manifest = &stored.manifest;
     // Templates first: one that is refused must leave the run untouched.
@@ -238,7 +241,7 @@ fn monitor_view(
 }
 
 /// Prints each failed threshold; the exit code says whether any failed.
-pub fn report_violations(violations: &[crate::compare::Violation]) -> u8 {
+pub(crate) fn report_violations(violations: &[crate::compare::Violation]) -> u8 {
     for violation in violations {
         eprintln!("threshold failed: {}", violation.message);
     }

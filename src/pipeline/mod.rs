@@ -30,9 +30,9 @@ mod open;
 mod post;
 mod prepare;
 mod server;
-pub mod tokens;
+pub(crate) mod tokens;
 
-pub use finish::{finish, finish_run, report_violations, Finished, RenderOptions};
+pub(crate) use finish::{finish, finish_run, report_violations, RenderOptions};
 pub use open::{open, OpenRun};
 pub use prepare::{prepare, prepare_part, Prepared};
 
@@ -88,7 +88,7 @@ pub async fn run_experiment(
 
 /// `run_experiment` for a part of a bigger run: a shard of the plan, or the
 /// rest of a stored run (`crate::scale::part`).
-pub async fn run_part(
+pub(crate) async fn run_part(
     experiment: &Experiment,
     options: &RunOptions,
     cancel: watch::Receiver<bool>,
@@ -132,7 +132,7 @@ async fn execute_to_files(
 
 /// The exit code of a run: interrupted, every measured request failed, or
 /// what rendering the reports came to.
-pub fn exit_code(outcome: &ExecOutcome, report_code: u8) -> u8 {
+pub(crate) fn exit_code(outcome: &ExecOutcome, report_code: u8) -> u8 {
     if outcome.interrupted {
         exit::INTERRUPTED
     } else if !outcome.stopped_cells.is_empty() {

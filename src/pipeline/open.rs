@@ -96,7 +96,7 @@ impl OpenRun<'_> {
     /// Passes `result` through; an error first marks the run `failed` in
     /// its manifest (and stops a managed server), so the directory says how
     /// it ended.
-    pub fn fail_on_error<T>(&mut self, result: Result<T, AppError>) -> Result<T, AppError> {
+    pub(crate) fn fail_on_error<T>(&mut self, result: Result<T, AppError>) -> Result<T, AppError> {
         if result.is_err() {
             super::server::stop_server(self.managed.as_mut(), &mut self.manifest);
             self.manifest.status = RunStatus::Failed;

@@ -24,7 +24,7 @@ impl OpenRun<'_> {
 
     /// [`OpenRun::post_process`], stopping the checks when `cancel` turns true
     /// (the run is then `interrupted`).
-    pub async fn post_process_until(
+    pub(crate) async fn post_process_until(
         &mut self,
         executed: Executed,
         cancel: watch::Receiver<bool>,

@@ -110,7 +110,7 @@ impl RunSlot {
     }
 
     /// `<root>/<experiment>/<stamp>-<id>/`, created the first time.
-    pub fn dir(&mut self) -> Result<&RunDir, AppError> {
+    pub(crate) fn dir(&mut self) -> Result<&RunDir, AppError> {
         if self.dir.is_none() {
             let stamp = self.started_at.strftime("%Y%m%dT%H%M%SZ").to_string();
             let dir = RunDir::create(

@@ -33,7 +33,7 @@ pub enum Counter {
 
 impl Counter {
     /// The source name recorded beside each count.
-    pub fn source(&self) -> String {
+    pub(crate) fn source(&self) -> String {
         match self {
             Counter::Server { .. } => "server".into(),
             Counter::Local(counter) => counter.name(),
@@ -54,7 +54,7 @@ pub struct Counters {
 
 impl Counters {
     /// True when some model is counted here (responses must be kept for it).
-    pub fn counts_anything(&self) -> bool {
+    pub(crate) fn counts_anything(&self) -> bool {
         self.by_model
             .values()
             .any(|c| !matches!(c, Counter::Server { .. }))
@@ -64,7 +64,9 @@ impl Counters {
 /// Loads the counters that come from local files (`gguf:PATH`, `hf:`,
 /// `tiktoken:`, `heuristic`) before anything is sent, so a missing file or a
 /// broken tokenizer.json stops the run there, naming the model and the spec.
-pub fn load_local_counters(experiment: &Experiment) -> Result<BTreeMap<String, Counter>, AppError> {
+pub(crate) fn load_local_counters(
+    experiment: &Experiment,
+) -> Result<BTreeMap<String, Counter>, AppError> {
     let base_dir = experiment
         .source
         .path
@@ -89,7 +91,7 @@ pub fn load_local_counters(experiment: &Experiment) -> Result<BTreeMap<String, C
 
 /// Every model's counter: the local ones already loaded, then those that ask
 /// the server (after pre-flight, when it is known to answer).
-pub async fn load_counters(
+pub(crate) async fn load_counters(
     experiment: &Experiment,
     client: &reqwest::Client,
     mut loaded: BTreeMap<String, Counter>,
@@ -167,7 +169,7 @@ async fn auto(client: &reqwest::Client, kind: BackendKind, url: &str, model: &st
 /// Local tokenizers count on every core, a server's tokenizer is asked
 /// several at a time and no more once it has failed a few times without
 /// ever answering; a long count shows its progress (`tokenize::batch`).
-pub async fn count(
+pub(crate) async fn count(
     counters: &Counters,
     pending: Vec<PendingCount>,
     client: &reqwest::Client,
@@ -382,7 +384,7 @@ async fn count_text(
 }
 
 /// What the manifest says about each model's token source.
-pub fn describe(counters: &Counters) -> BTreeMap<String, TokenizerFacts> {
+pub(crate) fn describe(counters: &Counters) -> BTreeMap<String, TokenizerFacts> {
     let entries = counters.by_model.iter().map(|(model, counter)| {
         let note = match counter {
             Counter::Server { note } => note.clone(),
@@ -407,7 +409,7 @@ pub fn describe(counters: &Counters) -> BTreeMap<String, TokenizerFacts> {
 /// model's own counter (the heuristic's text stays where the model has
 /// none), before anything is sent. Cell ids are recomputed, since the text
 /// sent changed. Says on standard error what each prompt came to.
-pub fn fit_synthetic(
+pub(crate) fn fit_synthetic(
     plan: &mut Plan,
     experiment: &Experiment,
     counters: &Counters,

@@ -91,7 +91,7 @@ pub struct Variant {
 }
 
 /// The prompt id of mixed cells.
-pub const MIXED_PROMPT: &str = "mixed";
+pub(crate) const MIXED_PROMPT: &str = "mixed";
 
 impl Plan {
     /// Measured requests (excluding warmups).
@@ -114,7 +114,7 @@ impl Plan {
     /// counted requests (measured and cold), counted warmups, and the time
     /// of duration-bound measurements and warmups, each part only when
     /// there is some.
-    pub fn requests_known(&self) -> String {
+    pub(crate) fn requests_known(&self) -> String {
         let mut requests = self.models().len() as u64 * u64::from(self.cold_repetitions);
         let (mut warmups, mut timed, mut timed_warmup) = (0u64, 0.0, 0.0);
         for cell in &self.cells {
@@ -145,7 +145,7 @@ impl Plan {
     }
 
     /// Model names in plan order, each once.
-    pub fn models(&self) -> Vec<&str> {
+    pub(crate) fn models(&self) -> Vec<&str> {
         let mut models: Vec<&str> = Vec::new();
         for cell in &self.cells {
             if !models.contains(&cell.model.as_str()) {
@@ -219,7 +219,7 @@ fn server_points(experiment: &Experiment) -> Vec<Vec<(String, serde_json::Value)
 /// "c4 server.parallel=2 max_tokens=128": a cell's load level and matrix
 /// values, the words every report, chart, warning and progress line uses to
 /// tell cells apart (also the `setting` template helper).
-pub fn setting_text<'a>(
+pub(crate) fn setting_text<'a>(
     concurrency: Option<u64>,
     rate: Option<f64>,
     matrix: impl Iterator<Item = (&'a String, &'a serde_json::Value)>,
@@ -242,7 +242,7 @@ pub fn setting_text<'a>(
 
 impl Cell {
     /// The cell's setting in words (see [`setting_text`]).
-    pub fn setting(&self) -> String {
+    pub(crate) fn setting(&self) -> String {
         let (concurrency, rate) = match self.load {
             Load::Closed { concurrency } => (Some(u64::from(concurrency)), None),
             Load::Open { rate, .. } => (None, Some(rate)),
@@ -252,7 +252,7 @@ impl Cell {
 }
 
 /// Cell matrix entries from `[server.matrix]` start with this.
-pub const SERVER_AXIS_PREFIX: &str = "server.";
+pub(crate) const SERVER_AXIS_PREFIX: &str = "server.";
 
 /// The sweep coordinates of one cell.
 struct Axes<'a> {
@@ -336,7 +336,7 @@ fn mixed_cell(
 
 impl Cell {
     /// This cell's `[server.matrix]` values (empty without a server matrix).
-    pub fn server_values(&self) -> Vec<(&str, &str)> {
+    pub(crate) fn server_values(&self) -> Vec<(&str, &str)> {
         self.matrix
             .iter()
             .filter_map(|(k, v)| Some((k.strip_prefix(SERVER_AXIS_PREFIX)?, v.as_str()?)))
@@ -344,7 +344,7 @@ impl Cell {
     }
 
     /// The system prompt and text this cell sends for prompt id `prompt`.
-    pub fn prompt_text(&self, prompt: &str) -> Option<(Option<&str>, &str)> {
+    pub(crate) fn prompt_text(&self, prompt: &str) -> Option<(Option<&str>, &str)> {
         if self.prompt == prompt && self.variants.is_empty() {
             return Some((self.system.as_deref(), self.text.as_str()));
         }
@@ -353,7 +353,7 @@ impl Cell {
     }
 
     /// The checks of the responses to prompt id `prompt`.
-    pub fn checks_for(&self, prompt: &str) -> &[crate::quality::CheckSpec] {
+    pub(crate) fn checks_for(&self, prompt: &str) -> &[crate::quality::CheckSpec] {
         match self.variants.iter().find(|v| v.prompt == prompt) {
             Some(variant) => &variant.checks,
             None => &self.checks,
@@ -437,7 +437,7 @@ impl Plan {
     }
 
     /// The most requests in flight at once in any cell (sizes the connection pool).
-    pub fn max_in_flight(&self) -> u32 {
+    pub(crate) fn max_in_flight(&self) -> u32 {
         self.cells
             .iter()
             .map(|c| c.load.max_in_flight())
@@ -448,7 +448,7 @@ impl Plan {
 
 /// `<model-slug>.<prompt>.<8 hex>`: readable, and the hash covers everything
 /// that changes what is sent, so equal ids mean comparable cells across runs.
-pub fn cell_id(cell: &Cell) -> String {
+pub(crate) fn cell_id(cell: &Cell) -> String {
     let mut identity = serde_json::json!({
         "model": cell.model,
         "backend": cell.backend,
@@ -475,7 +475,7 @@ pub fn cell_id(cell: &Cell) -> String {
 }
 
 /// Keeps `[A-Za-z0-9_-]`, maps everything else to `-`, so ids are safe as file names.
-pub fn slug(text: &str) -> String {
+pub(crate) fn slug(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' || c == '-' {

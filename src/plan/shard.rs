@@ -92,7 +92,7 @@ pub struct LoadShare {
 /// warmups. Cells with a duration have no count; they are weighed by time
 /// (an open loop by its arrivals, a closed loop as one request per second
 /// per worker), which keeps long cells apart.
-pub fn expected_requests(cell: &Cell) -> f64 {
+pub(crate) fn expected_requests(cell: &Cell) -> f64 {
     let seconds = cell.duration_s.unwrap_or(0.0) + cell.warmup_s.unwrap_or(0.0);
     let timed = match cell.load {
         Load::Open { rate, .. } => rate * seconds,
@@ -110,7 +110,7 @@ pub fn expected_requests(cell: &Cell) -> f64 {
 /// The shard of each cell (by position in `plan.cells`) under `split =
 /// cells`: heaviest cell first, each to the least loaded shard (ties to the
 /// lower shard, equal cells in plan order), so any machine computes the same.
-pub fn assign_cells(plan: &Plan, count: u32) -> Vec<u32> {
+pub(crate) fn assign_cells(plan: &Plan, count: u32) -> Vec<u32> {
     let mut order: Vec<usize> = (0..plan.cells.len()).collect();
     let weight = |i: usize| expected_requests(&plan.cells[i]);
     order.sort_by(|&a, &b| weight(b).total_cmp(&weight(a)).then(a.cmp(&b)));
@@ -127,7 +127,8 @@ pub fn assign_cells(plan: &Plan, count: u32) -> Vec<u32> {
 }
 
 /// Expected requests per shard under `split = cells` (the balance figure).
-pub fn shard_loads(plan: &Plan, count: u32) -> Vec<f64> {
+#[cfg(test)]
+pub(crate) fn shard_loads(plan: &Plan, count: u32) -> Vec<f64> {
     let mut loads = vec![0.0; count.max(1) as usize];
     for (cell, shard) in plan.cells.iter().zip(assign_cells(plan, count)) {
         loads[shard as usize] += expected_requests(cell);
@@ -137,7 +138,7 @@ pub fn shard_loads(plan: &Plan, count: u32) -> Vec<f64> {
 
 /// Shard `index`'s share of `total` when `total` is divided over `count`:
 /// ⌊total / count⌋, plus one for the first `total mod count` shards.
-pub fn share(total: u32, shard: Shard) -> u32 {
+pub(crate) fn share(total: u32, shard: Shard) -> u32 {
     total / shard.count + u32::from(shard.index < total % shard.count)
 }
 
@@ -149,7 +150,7 @@ fn share_start(total: u32, shard: Shard) -> u32 {
 }
 
 /// The part of `plan` that `shard` runs.
-pub fn shard_plan(plan: &Plan, shard: Shard, split: Split) -> Result<Plan, String> {
+pub(crate) fn shard_plan(plan: &Plan, shard: Shard, split: Split) -> Result<Plan, String> {
     match split {
         Split::Cells => Ok(cells_part(plan, shard)),
         Split::Load => load_part(plan, shard),
@@ -241,7 +242,7 @@ fn load_share(cell: &Cell, shard: Shard) -> Result<Cell, String> {
 }
 
 /// The whole cell back from one shard's part (`split = load`), for a merged plan.
-pub fn whole_cell(cell: &Cell) -> Cell {
+pub(crate) fn whole_cell(cell: &Cell) -> Cell {
     match &cell.share {
         Some(share) => Cell {
             load: share.load,

@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 
 /// The environment variable that carries the shard count where the engine
 /// does not (Kubernetes: set it to the Job's `completions`).
-pub const SHARDS_ENV: &str = "LLMBENCH_SHARDS";
+pub(crate) const SHARDS_ENV: &str = "LLMBENCH_SHARDS";
 /// The environment variable that names the launch where the engine has no
 /// job id of its own (Kubernetes: the Job's name or uid).
-pub const LAUNCH_ENV: &str = "LLMBENCH_LAUNCH";
+pub(crate) const LAUNCH_ENV: &str = "LLMBENCH_LAUNCH";
 
 /// Where the shard came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,7 +171,7 @@ fn launch_id(
 }
 
 /// Launch ids become part of directory names: letters, digits, `-`, `_`, `.`.
-pub fn check_launch(id: &str) -> Result<(), String> {
+pub(crate) fn check_launch(id: &str) -> Result<(), String> {
     let ok = !id.is_empty()
         && !id.starts_with('.')
         && id

@@ -11,17 +11,17 @@ use std::io;
 use std::time::Duration;
 
 /// Address space of each sandboxed process (RLIMIT_AS).
-pub const MEMORY_BYTES: u64 = 1 << 30;
+pub(crate) const MEMORY_BYTES: u64 = 1 << 30;
 /// Address space of all sandboxed runs together: [`MEMORY_BYTES`] times
 /// the runs allowed at once (a run of several processes can exceed its
 /// share; the task limit bounds how far).
-pub const CHECKS_MEMORY_BYTES: u64 = 2 << 30;
+pub(crate) const CHECKS_MEMORY_BYTES: u64 = 2 << 30;
 /// Largest file a sandboxed process may write (RLIMIT_FSIZE).
-pub const FILE_SIZE_BYTES: u64 = 16 << 20;
+pub(crate) const FILE_SIZE_BYTES: u64 = 16 << 20;
 /// Output (stdout and stderr together) beyond which the run is killed.
-pub const OUTPUT_KILL_BYTES: u64 = 1 << 20;
+pub(crate) const OUTPUT_KILL_BYTES: u64 = 1 << 20;
 /// Tasks the sandbox may add to the user's current count (RLIMIT_NPROC).
-pub const EXTRA_TASKS: u64 = 128;
+pub(crate) const EXTRA_TASKS: u64 = 128;
 
 /// Limits computed before the fork, applied in the child.
 #[derive(Debug, Clone, Copy)]

@@ -19,10 +19,9 @@ mod seccomp;
 mod text;
 
 pub use code::python_interpreter;
-pub use schema::{check_schema, validate as validate_schema};
+pub(crate) use schema::check_schema;
 pub use score::{pass_at_k, pass_rate, wilson_interval, PassRate};
-pub use scoring::{score, score_until, CheckRecord, PendingCheck};
-pub use text::extract_code_block;
+pub(crate) use scoring::{score_until, CheckRecord, PendingCheck};
 
 use crate::util::parse_duration;
 use serde::{Deserialize, Serialize};
@@ -84,7 +83,7 @@ fn default_timeout() -> String {
 
 impl CheckSpec {
     /// The `kind` as written in experiments.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             CheckSpec::Contains { .. } => "contains",
             CheckSpec::NotContains { .. } => "not_contains",
@@ -97,14 +96,9 @@ impl CheckSpec {
         }
     }
 
-    /// Whether the check runs model output as code (in the sandbox).
-    pub fn is_code(&self) -> bool {
-        matches!(self, CheckSpec::Python { .. } | CheckSpec::Shell { .. })
-    }
-
     /// Checks the spec before any request is made; the message says how to
     /// fix it.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         let kind = self.kind();
         match self {
             CheckSpec::Contains { value, .. } | CheckSpec::NotContains { value, .. }

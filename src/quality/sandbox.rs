@@ -23,7 +23,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 use tokio::sync::OnceCell;
 
-pub use super::limits::{CHECKS_MEMORY_BYTES, FILE_SIZE_BYTES, MEMORY_BYTES, OUTPUT_KILL_BYTES};
+pub(crate) use super::limits::{
+    CHECKS_MEMORY_BYTES, FILE_SIZE_BYTES, MEMORY_BYTES, OUTPUT_KILL_BYTES,
+};
 
 /// Bytes kept from the start and from the end of each output stream.
 const KEEP_BYTES: usize = 32 << 10;
@@ -43,7 +45,7 @@ pub enum Isolation {
 
 /// One program to run.
 #[derive(Debug, Clone)]
-pub struct Job {
+pub(crate) struct Job {
     /// Absolute path of the program.
     pub program: PathBuf,
     pub args: Vec<String>,
@@ -56,7 +58,7 @@ pub struct Job {
 
 /// How the program ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     Code(i32),
     Signal(i32),
     Unknown,
@@ -64,7 +66,7 @@ pub enum Exit {
 
 /// What a run produced.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub exit: Exit,
     /// Killed at the wall-clock timeout.
     pub timed_out: bool,
@@ -74,7 +76,6 @@ pub struct Outcome {
     pub truncated: bool,
     pub stdout: String,
     pub stderr: String,
-    pub isolation: Isolation,
     /// It timed out beside other runs and this is its second run, alone.
     pub rerun_alone: bool,
 }
@@ -84,7 +85,7 @@ pub struct Outcome {
 /// [`CHECKS_MEMORY_BYTES`]). A run that timed out while another ran beside
 /// it may have been starved of CPU by its neighbour (a fork bomb, a busy
 /// loop), so it runs once more alone: one answer cannot fail another's check.
-pub async fn run(job: &Job) -> Result<Outcome, String> {
+pub(crate) async fn run(job: &Job) -> Result<Outcome, String> {
     let level = isolation().await;
     let (outcome, crowded) = {
         let _slot = SLOTS.acquire().await.map_err(|e| e.to_string())?;
@@ -106,7 +107,7 @@ pub async fn run(job: &Job) -> Result<Outcome, String> {
 
 /// Sandboxed runs at once: each process may map [`MEMORY_BYTES`], and the
 /// runs together stay within [`CHECKS_MEMORY_BYTES`].
-pub const PARALLEL_RUNS: usize = (CHECKS_MEMORY_BYTES / MEMORY_BYTES) as usize;
+pub(crate) const PARALLEL_RUNS: usize = (CHECKS_MEMORY_BYTES / MEMORY_BYTES) as usize;
 
 static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PARALLEL_RUNS);
 /// Runs started so far and runs in progress, to tell whether a run had a
@@ -354,7 +355,6 @@ pub(crate) async fn execute(job: &Job, isolation: Isolation) -> Result<Outcome, 
         truncated: out_cut || err_cut,
         stdout: out,
         stderr: err,
-        isolation,
         rerun_alone: false,
     })
 }

@@ -40,7 +40,7 @@ const TYPES: &[&str] = &[
 
 /// Checks that `schema` only uses the supported subset, with well-formed
 /// values; the message names the keyword and its location in the schema.
-pub fn check_schema(schema: &Value) -> Result<(), String> {
+pub(crate) fn check_schema(schema: &Value) -> Result<(), String> {
     check_at(schema, "schema")
 }
 
@@ -120,7 +120,7 @@ fn check_type_keyword(value: &Value, at: &str) -> Result<(), String> {
 /// Validates `value` against `schema` (which should have passed
 /// [`check_schema`]); the error names the first violation and where it is,
 /// e.g. `$.items[2].name: expected string, got number`.
-pub fn validate(schema: &Value, value: &Value) -> Result<(), String> {
+pub(crate) fn validate(schema: &Value, value: &Value) -> Result<(), String> {
     validate_at(schema, value, "$")
 }
 

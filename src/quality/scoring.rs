@@ -18,7 +18,7 @@ pub struct PendingCheck {
 
 /// The checks of one response, as stored in checks.jsonl.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckRecord {
+pub(crate) struct CheckRecord {
     pub cell: String,
     pub repetition: u32,
     /// Every check passed.
@@ -28,7 +28,7 @@ pub struct CheckRecord {
 
 /// Runs the pending checks like [`score`] until `cancel` turns true; then
 /// stops them (their processes are killed) and returns `None`.
-pub async fn score_until(
+pub(crate) async fn score_until(
     pending: Vec<PendingCheck>,
     parallel: usize,
     mut cancel: watch::Receiver<bool>,
@@ -48,7 +48,7 @@ pub async fn score_until(
 }
 
 /// Runs the pending checks, at most `parallel` at once.
-pub async fn score(pending: Vec<PendingCheck>, parallel: usize) -> Vec<CheckRecord> {
+pub(crate) async fn score(pending: Vec<PendingCheck>, parallel: usize) -> Vec<CheckRecord> {
     let jobs = pending
         .iter()
         .enumerate()

@@ -103,7 +103,7 @@ fn canonical_language(name: &str) -> String {
 /// (`py`, `python3` count as `python`; `bash`, `shell` as `sh`). An unclosed
 /// block runs to the end of the reply (a reply cut off by the token limit).
 /// `None` when there is no such block.
-pub fn extract_code_block(reply: &str, language: Option<&str>) -> Option<String> {
+pub(crate) fn extract_code_block(reply: &str, language: Option<&str>) -> Option<String> {
     let wanted = language.map(canonical_language);
     let mut lines = reply.lines();
     while let Some(line) = lines.next() {

@@ -84,7 +84,7 @@ pub(super) fn with_setting(base: String, setting: &str) -> String {
 
 /// Whether `cells` differ in load level or matrix values: then pooling
 /// them (per model) would mix settings, and charts go per cell.
-pub fn settings_vary(cells: &[Value]) -> bool {
+pub(crate) fn settings_vary(cells: &[Value]) -> bool {
     let first = cells.first().map(|c| setting(c, true));
     cells.iter().any(|c| Some(setting(c, true)) != first)
 }
@@ -124,7 +124,7 @@ fn spread(stats: &Value) -> Option<(Spread, bool)> {
 /// Height of one row of a horizontal chart: a label line, then the mark.
 const ROW: f64 = 44.0;
 
-pub fn box_plot(list: &[Value], metric: &str, title: &str) -> String {
+pub(crate) fn box_plot(list: &[Value], metric: &str, title: &str) -> String {
     let rows: Vec<(Item, Spread, bool)> = items(list)
         .into_iter()
         .filter_map(|item| {
@@ -213,7 +213,7 @@ fn axis_title(metric: &str, unit: Unit) -> String {
 /// A bar: its item, its value and the interval of the mean (low, high).
 type Bar<'a> = (Item<'a>, f64, Option<(f64, f64)>);
 
-pub fn bars(list: &[Value], metric: &str, stat: &str, title: &str) -> String {
+pub(crate) fn bars(list: &[Value], metric: &str, stat: &str, title: &str) -> String {
     let rows: Vec<Bar> = items(list)
         .into_iter()
         .filter_map(|item| {
@@ -292,7 +292,7 @@ const LEVELS: [(f64, &str); 6] = [
     (100.0, "max"),
 ];
 
-pub fn cdf(list: &[Value], metric: &str, title: &str) -> String {
+pub(crate) fn cdf(list: &[Value], metric: &str, title: &str) -> String {
     let series: Vec<(Item, Vec<(f64, f64)>)> = items(list)
         .into_iter()
         .filter_map(|item| {
@@ -396,7 +396,7 @@ fn or_default<'a>(title: &'a str, metric: &'a str) -> &'a str {
     }
 }
 
-pub fn register(registry: &mut Handlebars) {
+pub(crate) fn register(registry: &mut Handlebars) {
     let charts = [
         Chart {
             name: "svg_box_plot",

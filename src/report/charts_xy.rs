@@ -160,14 +160,14 @@ fn first_number<'p>(item: &Value, paths: &'p str) -> Option<(&'p str, f64)> {
 
 /// How an x–y chart is drawn besides its axes.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct XyOptions<'a> {
+pub(crate) struct XyOptions<'a> {
     /// Path of the value that orders each line's points (default: x).
     pub order: Option<&'a str>,
     /// A target drawn as a dashed horizontal line, in y's unit.
     pub slo: Option<f64>,
 }
 
-pub fn xy(
+pub(crate) fn xy(
     list: &[Value],
     (x_path, y_path): (&str, &str),
     series_path: &str,
@@ -207,7 +207,7 @@ pub fn xy(
 }
 
 /// Resource timelines: `y_paths` over `x_path` (ms, shown in seconds), with marks.
-pub fn timeline(
+pub(crate) fn timeline(
     points: &[Value],
     x_path: &str,
     y_paths: &[&str],
@@ -275,7 +275,7 @@ fn cell_marks(plot: &mut Plot, marks: &[Value]) {
     }
 }
 
-pub fn scatter(list: &[Value], x_path: &str, y_path: &str, title: &str) -> String {
+pub(crate) fn scatter(list: &[Value], x_path: &str, y_path: &str, title: &str) -> String {
     let dots: Vec<(String, usize, f64, f64)> = items(list)
         .into_iter()
         .filter_map(|i| {
@@ -330,7 +330,11 @@ pub fn scatter(list: &[Value], x_path: &str, y_path: &str, title: &str) -> Strin
     plot.svg.finish(key_top + half as f64 * 16.0)
 }
 
-pub fn xy_helper(list: &[Value], h: &Helper<'_>, title: &str) -> Result<String, RenderError> {
+pub(crate) fn xy_helper(
+    list: &[Value],
+    h: &Helper<'_>,
+    title: &str,
+) -> Result<String, RenderError> {
     let (x, y) = (hash_str(h, "x", "svg_xy")?, hash_str(h, "y", "svg_xy")?);
     let series = h.hash_get("series").and_then(|v| v.value().as_str());
     let options = XyOptions {
@@ -346,7 +350,11 @@ pub fn xy_helper(list: &[Value], h: &Helper<'_>, title: &str) -> Result<String, 
     ))
 }
 
-pub fn timeline_helper(list: &[Value], h: &Helper<'_>, title: &str) -> Result<String, RenderError> {
+pub(crate) fn timeline_helper(
+    list: &[Value],
+    h: &Helper<'_>,
+    title: &str,
+) -> Result<String, RenderError> {
     let x = h
         .hash_get("x")
         .and_then(|v| v.value().as_str())
@@ -370,7 +378,11 @@ pub fn timeline_helper(list: &[Value], h: &Helper<'_>, title: &str) -> Result<St
     ))
 }
 
-pub fn scatter_helper(list: &[Value], h: &Helper<'_>, title: &str) -> Result<String, RenderError> {
+pub(crate) fn scatter_helper(
+    list: &[Value],
+    h: &Helper<'_>,
+    title: &str,
+) -> Result<String, RenderError> {
     let (x, y) = (
         hash_str(h, "x", "svg_scatter")?,
         hash_str(h, "y", "svg_scatter")?,

@@ -70,7 +70,7 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
 }
 
 /// `items` sorted by the value at `path`; missing values stay last either way.
-pub fn sort_by(items: &[Value], path: &str, descending: bool) -> Vec<Value> {
+pub(crate) fn sort_by(items: &[Value], path: &str, descending: bool) -> Vec<Value> {
     let mut sorted = items.to_vec();
     sorted.sort_by(|a, b| {
         let (x, y) = (lookup(a, path), lookup(b, path));
@@ -84,7 +84,7 @@ pub fn sort_by(items: &[Value], path: &str, descending: bool) -> Vec<Value> {
 }
 
 /// `items` grouped by the value at `path`: `[{key, items}]`, first-seen order.
-pub fn group_by(items: &[Value], path: &str) -> Vec<Value> {
+pub(crate) fn group_by(items: &[Value], path: &str) -> Vec<Value> {
     let mut groups: Vec<(Value, Vec<Value>)> = Vec::new();
     for item in items {
         let key = lookup(item, path).cloned().unwrap_or(Value::Null);
@@ -100,7 +100,7 @@ pub fn group_by(items: &[Value], path: &str) -> Vec<Value> {
 }
 
 /// The distinct non-null values at `path`, first-seen order.
-pub fn distinct(items: &[Value], path: &str) -> Vec<Value> {
+pub(crate) fn distinct(items: &[Value], path: &str) -> Vec<Value> {
     let mut seen: Vec<Value> = Vec::new();
     for value in items.iter().filter_map(|item| lookup(item, path)) {
         if !value.is_null() && !seen.contains(value) {
@@ -112,7 +112,7 @@ pub fn distinct(items: &[Value], path: &str) -> Vec<Value> {
 
 /// Table styles the `table` helper writes.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TableStyle {
+pub(crate) enum TableStyle {
     Markdown,
     AsciiDoc,
     Org,
@@ -155,7 +155,7 @@ impl TableStyle {
 
 /// A table: one row per item, one column per path, numbers right-aligned
 /// where the style can say so.
-pub fn table(
+pub(crate) fn table(
     items: &[Value],
     paths: &[&str],
     headers: &[String],
@@ -278,7 +278,7 @@ fn table_helper(h: &Helper<'_>) -> Result<Value, RenderError> {
     )))
 }
 
-pub fn register(registry: &mut Handlebars) {
+pub(crate) fn register(registry: &mut Handlebars) {
     let helpers = [
         Derive {
             name: "sort_by",

@@ -64,7 +64,7 @@ fn text(value: Option<&str>) -> String {
 }
 
 /// The fields of one record, in header order.
-pub fn request_row(record: &Record) -> Vec<String> {
+pub(crate) fn request_row(record: &Record) -> Vec<String> {
     let m = request_metrics(record);
     let (status, kind, message) = match &record.outcome {
         Outcome::Ok => ("ok", None, None),

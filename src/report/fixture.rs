@@ -23,7 +23,7 @@ const CELLS: [(&str, &str, &str, f64, f64, u64); 4] = [
 ];
 
 /// Measured requests per cell.
-pub const REPETITIONS: u32 = 6;
+pub(crate) const REPETITIONS: u32 = 6;
 
 fn cell_id(index: usize) -> String {
     let (model, _, prompt, ..) = CELLS[index];
@@ -113,7 +113,7 @@ pub fn records() -> Vec<Record> {
 /// Monitor samples every 250 ms over the whole run: the GPU busier while a
 /// request is in flight than between requests, and its energy counter
 /// rising by power × interval.
-pub fn samples() -> Vec<Sample> {
+pub(crate) fn samples() -> Vec<Sample> {
     let records = records();
     let end = records
         .iter()

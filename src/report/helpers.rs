@@ -23,7 +23,7 @@ use handlebars::{
 use serde_json::Value;
 
 /// The text shown where a figure is missing.
-pub const MISSING: &str = "–";
+pub(crate) const MISSING: &str = "–";
 
 /// Metric names a cell may lack.
 pub(super) use crate::aggregate::METRIC_NAMES as METRICS;
@@ -106,13 +106,13 @@ pub(super) fn finite(value: Option<&Value>) -> Option<f64> {
 }
 
 /// `x` with `decimals` decimals, "–" when missing.
-pub fn format_number(value: Option<f64>, decimals: usize) -> String {
+pub(crate) fn format_number(value: Option<f64>, decimals: usize) -> String {
     value.map_or(MISSING.to_string(), |x| format!("{x:.decimals$}"))
 }
 
 /// A duration given in milliseconds: "0.42 ms", "8.1 ms", "812 ms",
 /// "1.23 s", "12.3 s", "2 min 5 s"; "–" when missing.
-pub fn format_ms(value: Option<f64>) -> String {
+pub(crate) fn format_ms(value: Option<f64>) -> String {
     let Some(ms) = value else {
         return MISSING.to_string();
     };
@@ -134,7 +134,7 @@ pub fn format_ms(value: Option<f64>) -> String {
 }
 
 /// A byte count in binary units: "512 B", "1.5 KiB", "1.5 GiB"; "–" when missing.
-pub fn format_bytes(value: Option<f64>) -> String {
+pub(crate) fn format_bytes(value: Option<f64>) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let Some(mut size) = value else {
         return MISSING.to_string();
@@ -152,7 +152,7 @@ pub fn format_bytes(value: Option<f64>) -> String {
 }
 
 /// A 0..1 rate as a percentage with `decimals` decimals: 0.125 → "12.5%".
-pub fn format_pct(value: Option<f64>, decimals: usize) -> String {
+pub(crate) fn format_pct(value: Option<f64>, decimals: usize) -> String {
     value.map_or(MISSING.to_string(), |x| {
         format!("{:.decimals$}%", x * 100.0)
     })
@@ -160,7 +160,7 @@ pub fn format_pct(value: Option<f64>, decimals: usize) -> String {
 
 /// One CSV field (RFC 4180): numbers as JSON writes them, strings quoted
 /// when they hold a comma, quote or line break; empty when missing.
-pub fn csv_field(value: Option<&Value>) -> String {
+pub(crate) fn csv_field(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(text)) => csv_quote(text),
@@ -181,12 +181,12 @@ fn plain_text(value: Option<&Value>) -> String {
 }
 
 /// `text` safe in XML (JUnit reports, SVG) content and quoted attributes.
-pub fn xml_text(text: &str) -> String {
+pub(crate) fn xml_text(text: &str) -> String {
     super::svg::esc(text)
 }
 
 /// `text` safe in LaTeX body text: the ten special characters escaped.
-pub fn latex_text(text: &str) -> String {
+pub(crate) fn latex_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -206,7 +206,7 @@ pub fn latex_text(text: &str) -> String {
 }
 
 /// Quotes `text` for CSV when it needs it.
-pub fn csv_quote(text: &str) -> String {
+pub(crate) fn csv_quote(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -241,12 +241,12 @@ impl HelperDef for Format {
 }
 
 /// A change in percent with its sign: "+12.3%", "-4.0%"; "–" when missing.
-pub fn format_change(value: Option<f64>) -> String {
+pub(crate) fn format_change(value: Option<f64>) -> String {
     value.map_or(MISSING.to_string(), |x| format!("{x:+.1}%"))
 }
 
 /// A p-value: "0.012", "<0.001"; "–" when missing.
-pub fn format_p(value: Option<f64>) -> String {
+pub(crate) fn format_p(value: Option<f64>) -> String {
     match value {
         Some(p) if p < 0.001 => "<0.001".to_string(),
         Some(p) => format!("{p:.3}"),
@@ -331,7 +331,7 @@ const FORMATS: [Format; 12] = [
 ];
 
 /// Registers every helper.
-pub fn register(registry: &mut Handlebars) {
+pub(crate) fn register(registry: &mut Handlebars) {
     for format in FORMATS {
         registry.register_helper(format.name, Box::new(format));
     }

@@ -14,13 +14,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Above this many cells, the reports show a selection of cells.
-pub const FULL_TABLE_CELLS: usize = 1_000;
+pub(crate) const FULL_TABLE_CELLS: usize = 1_000;
 
 /// How many of the fastest, and of the slowest, cells a selection shows.
-pub const SHOWN_EACH_END: usize = 50;
+pub(crate) const SHOWN_EACH_END: usize = 50;
 
 /// Findings (and cells) a warning group lists in a selection's reports.
-pub const LISTED_FINDINGS: usize = 20;
+pub(crate) const LISTED_FINDINGS: usize = 20;
 
 /// Cells rendered at a time into cells.csv.
 const CSV_CHUNK: usize = 500;
@@ -30,18 +30,18 @@ const CELLS_CSV: &str = "cells.csv";
 
 /// What the reports show of a run's cells, when not all of them.
 #[derive(Debug, Clone, Serialize)]
-pub struct CellSelection {
+pub(crate) struct CellSelection {
     /// Cells in the run.
-    pub total: usize,
+    pub(crate) total: usize,
     /// Cells in `cells`.
-    pub shown: usize,
+    pub(crate) shown: usize,
     /// The sentence the reports print above the cells.
-    pub note: String,
+    pub(crate) note: String,
 }
 
 /// Orders `cells` by median e2e latency (cells without one last) and
 /// keeps the fastest and slowest [`SHOWN_EACH_END`], in plan order.
-pub fn select_cells(cells: &[CellSummary]) -> (Vec<CellSummary>, CellSelection) {
+pub(crate) fn select_cells(cells: &[CellSummary]) -> (Vec<CellSummary>, CellSelection) {
     let e2e = |c: &CellSummary| c.metrics.get("e2e_ms").map(|m| m.p50);
     let mut order: Vec<usize> = (0..cells.len()).collect();
     order.sort_by(|&a, &b| match (e2e(&cells[a]), e2e(&cells[b])) {
@@ -72,7 +72,7 @@ pub fn select_cells(cells: &[CellSummary]) -> (Vec<CellSummary>, CellSelection) 
 /// at a time from every cell, the others from a selection (the model's
 /// `cells` is replaced by it, and `cell_selection` says so). Returns the
 /// files written and the errors, as `write_reports` does.
-pub fn write_large_reports(
+pub(crate) fn write_large_reports(
     dir: &Path,
     templates: &[Template],
     model: &mut ReportModel,
@@ -175,7 +175,11 @@ mod tests {
         assert_eq!(ids[49], "cell-49");
         assert_eq!(ids[50], "cell-1150");
         assert_eq!(ids[99], "cell-1199");
-        assert!(selection.note.starts_with("1200 cells"), "{}", selection.note);
+        assert!(
+            selection.note.starts_with("1200 cells"),
+            "{}",
+            selection.note
+        );
     }
 
     #[test]

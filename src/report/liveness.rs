@@ -7,7 +7,7 @@
 use crate::store::RunManifest;
 
 /// True when the run's llmbench process is alive on this machine.
-pub fn still_running(manifest: &RunManifest) -> bool {
+pub(crate) fn still_running(manifest: &RunManifest) -> bool {
     let Some(pid) = manifest.pid else {
         return false;
     };

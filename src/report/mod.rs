@@ -12,6 +12,7 @@ mod charts;
 mod charts_xy;
 mod collections;
 mod csv;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixture;
 mod helpers;
 mod large;
@@ -22,16 +23,14 @@ mod outcome;
 pub(crate) mod snapshot;
 mod svg;
 mod table;
-pub mod warnings;
+pub(crate) mod warnings;
 
 pub use csv::{request_line, requests_csv, write_requests_csv, REQUESTS_CSV, REQUESTS_CSV_HEADER};
-pub use helpers::{csv_field, format_bytes, format_ms, format_number, format_pct, MISSING};
-pub use model::{
-    ExperimentInfo, MonitorView, ReportModel, RunInfo, TimelinePoint, REPORT_SCHEMA_VERSION,
-};
+pub(crate) use helpers::format_ms;
+pub(crate) use large::{write_large_reports, FULL_TABLE_CELLS};
+pub(crate) use model::{MonitorView, ReportModel, TimelinePoint};
 pub use outcome::{ThresholdResult, Violation};
-pub use large::{write_large_reports, CellSelection, FULL_TABLE_CELLS};
-pub use table::{setting_text, summary_table};
+pub(crate) use table::{setting_text, summary_table};
 
 use crate::experiment::ReportFormat;
 use handlebars::{Handlebars, RenderErrorReason};
@@ -52,7 +51,7 @@ pub struct Template {
 
 impl Template {
     /// A built-in (embedded, non-strict) template.
-    pub fn embedded(output: &str, text: &str) -> Template {
+    pub(crate) fn embedded(output: &str, text: &str) -> Template {
         Template {
             origin: "built-in".into(),
             output: output.into(),
@@ -90,7 +89,7 @@ fn cells_csv_template() -> String {
 }
 
 /// Reads a user template (strict); its output name is its file name without `.hbs`.
-pub fn user_template(path: &Path) -> Result<Template, String> {
+pub(crate) fn user_template(path: &Path) -> Result<Template, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("template {}: {e}", path.display()))?;
     let name = path
@@ -147,7 +146,7 @@ fn owned_by_llmbench(output: &str) -> Option<&'static str> {
 
 /// Built-ins for `formats`, then user templates; a user template whose output
 /// name matches a built-in replaces it.
-pub fn select_templates(formats: &[ReportFormat], user: Vec<Template>) -> Vec<Template> {
+pub(crate) fn select_templates(formats: &[ReportFormat], user: Vec<Template>) -> Vec<Template> {
     let mut templates: Vec<Template> = formats.iter().map(|f| builtin(*f)).collect();
     for template in user {
         templates.retain(|t| t.output != template.output);
@@ -187,7 +186,7 @@ pub fn render(template: &Template, model: &impl Serialize) -> Result<String, Str
 /// Deepest block nesting (`{{#if}}` inside `{{#each}}` …) a template may
 /// have: the template engine parses and renders blocks recursively, and a
 /// deeper template would overflow the stack.
-pub const MAX_BLOCK_DEPTH: usize = 64;
+pub(crate) const MAX_BLOCK_DEPTH: usize = 64;
 
 /// The line where `text` opens a block deeper than [`MAX_BLOCK_DEPTH`].
 fn too_deep(text: &str) -> Option<usize> {
@@ -223,7 +222,7 @@ fn describe(reason: &RenderErrorReason) -> String {
 
 /// Renders every template into `dir`. Returns the files written and the
 /// errors of templates that failed (the others are still written).
-pub fn write_reports(
+pub(crate) fn write_reports(
     dir: &Path,
     templates: &[Template],
     model: &ReportModel,

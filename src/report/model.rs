@@ -9,7 +9,7 @@ use crate::store::{Environment, GitInfo, RunManifest, RunStatus};
 use serde::Serialize;
 
 /// Bumped when a field is renamed or removed (adding fields keeps it).
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+pub(crate) const REPORT_SCHEMA_VERSION: u32 = 1;
 
 /// Everything a report template can use.
 #[derive(Debug, Clone, Serialize)]
@@ -37,7 +37,7 @@ pub struct ReportModel {
     /// than `report::FULL_TABLE_CELLS`): `{total, shown, note}`; every cell
     /// is in summary.json and cells.csv.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cell_selection: Option<super::large::CellSelection>,
+    pub(crate) cell_selection: Option<super::large::CellSelection>,
     /// Per model, statistics pooled over its cells.
     pub models: Vec<GroupSummary>,
     /// Definitions of every metric, in report order.
@@ -147,7 +147,7 @@ pub struct RunInfo {
 
 impl ReportModel {
     /// Builds the model from a run's manifest and aggregates.
-    pub fn new(manifest: &RunManifest, summary: RunSummary, dir: &str) -> ReportModel {
+    pub(crate) fn new(manifest: &RunManifest, summary: RunSummary, dir: &str) -> ReportModel {
         let findings = super::warnings::findings(manifest, &summary);
         let mut model = ReportModel {
             schema_version: REPORT_SCHEMA_VERSION,
@@ -191,7 +191,7 @@ impl ReportModel {
 impl ReportModel {
     /// Adds what the monitor saw to the warnings (other work on the
     /// machine, a busy client, missing GPU data) and groups them again.
-    pub fn add_monitor_warnings(&mut self) {
+    pub(crate) fn add_monitor_warnings(&mut self) {
         let Some(monitor) = &self.monitor else { return };
         let found = super::warnings::monitor_findings(
             &self.cells,

@@ -5,14 +5,14 @@
 use std::path::PathBuf;
 
 /// The committed snapshot `name`.
-pub fn path(name: &str) -> PathBuf {
+pub(crate) fn path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/snapshots")
         .join(name)
 }
 
 /// Asserts that `actual` equals snapshot `name` (or rewrites it).
-pub fn check(name: &str, actual: &str) {
+pub(crate) fn check(name: &str, actual: &str) {
     let file = path(name);
     if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
         if let Some(dir) = file.parent() {

@@ -8,10 +8,10 @@
 use std::fmt::Write as _;
 
 /// Width of every chart's view box.
-pub const WIDTH: f64 = 480.0;
+pub(crate) const WIDTH: f64 = 480.0;
 /// Left and right edges of the plotting area for charts without a y axis.
-pub const LEFT: f64 = 12.0;
-pub const RIGHT: f64 = WIDTH - 16.0;
+pub(crate) const LEFT: f64 = 12.0;
+pub(crate) const RIGHT: f64 = WIDTH - 16.0;
 
 /// Series colours (light mode; the page's CSS may override them).
 const PALETTE: [&str; 8] = [
@@ -24,7 +24,7 @@ const STATISTICS: [&str; 9] = [
 ];
 
 /// Escapes text for SVG/XML content and attributes.
-pub fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -42,7 +42,7 @@ pub fn esc(text: &str) -> String {
 /// Shortens `text` to at most `max` characters, ending in "…" when cut. A
 /// cell's name keeps its setting (after " · ") whole where it can: the
 /// model label is shortened first, since the setting tells cells apart.
-pub fn clip(text: &str, max: usize) -> String {
+pub(crate) fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }
@@ -64,19 +64,19 @@ fn cut(text: &str, max: usize) -> String {
 }
 
 /// Legend labels this short go two to a row.
-pub const SHORT_LABEL: usize = 28;
+pub(crate) const SHORT_LABEL: usize = 28;
 
 /// Characters of a chart title that fit its width (15 px bold).
 const TITLE_CHARS: usize = 52;
 
 /// The colour of series `index`.
-pub fn colour(index: usize) -> &'static str {
+pub(crate) fn colour(index: usize) -> &'static str {
     PALETTE[index % PALETTE.len()]
 }
 
 /// What a metric's values measure, from its name's suffix.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Unit {
+pub(crate) enum Unit {
     Ms,
     PerSecond,
     Tokens,
@@ -90,7 +90,7 @@ pub enum Unit {
 }
 
 impl Unit {
-    pub fn of(name: &str) -> Unit {
+    pub(crate) fn of(name: &str) -> Unit {
         let mut parts = name.rsplit('.');
         let mut last = parts.next().unwrap_or(name);
         // `metrics.ttft_ms.p50`: a statistic has its metric's unit.
@@ -119,7 +119,7 @@ impl Unit {
     }
 
     /// A value with its unit, for labels.
-    pub fn format(self, value: f64) -> String {
+    pub(crate) fn format(self, value: f64) -> String {
         match self {
             Unit::Ms => super::helpers::format_ms(Some(value)),
             Unit::PerSecond => format!("{}/s", compact(value)),
@@ -134,7 +134,7 @@ impl Unit {
     }
 
     /// A tick label: short, unit left to the axis title.
-    pub fn tick(self, value: f64) -> String {
+    pub(crate) fn tick(self, value: f64) -> String {
         match self {
             Unit::Bytes => super::helpers::format_bytes(Some(value)),
             Unit::Percent => format!("{value:.0}%"),
@@ -146,7 +146,7 @@ impl Unit {
     /// Tick labels for `ticks`, with as many decimals as it takes for no
     /// two to read the same (a narrow range of GiB otherwise shows
     /// "1.0 GiB" three times).
-    pub fn tick_labels(self, ticks: &[f64]) -> Vec<String> {
+    pub(crate) fn tick_labels(self, ticks: &[f64]) -> Vec<String> {
         let plain: Vec<String> = ticks.iter().map(|t| self.tick(*t)).collect();
         if distinct(&plain) {
             return plain;
@@ -179,7 +179,7 @@ impl Unit {
     }
 
     /// The unit as words, for axis titles.
-    pub fn words(self) -> &'static str {
+    pub(crate) fn words(self) -> &'static str {
         match self {
             Unit::Ms => "ms",
             Unit::PerSecond => "per second",
@@ -203,13 +203,13 @@ fn distinct(labels: &[String]) -> bool {
 
 /// Room a vertical axis needs left of its line for these tick labels (12 px
 /// text, about 7 px a character), so "953.7 MiB" is not cut to "53.7 MiB".
-pub fn y_axis_room(labels: &[String]) -> f64 {
+pub(crate) fn y_axis_room(labels: &[String]) -> f64 {
     let widest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     (widest as f64 * 7.0 + 12.0).max(40.0)
 }
 
 /// A number in few characters: 0.25, 8.5, 812, 1.2k, 35k, 1.2M.
-pub fn compact(value: f64) -> String {
+pub(crate) fn compact(value: f64) -> String {
     let size = value.abs();
     let text = if size >= 1e6 {
         format!("{:.1}M", value / 1e6)
@@ -228,7 +228,7 @@ pub fn compact(value: f64) -> String {
 }
 
 /// Evenly spaced round ticks (steps of 1, 2 or 5 × 10^k) covering `lo..=hi`.
-pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
+pub(crate) fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     let (lo, hi) = if hi > lo {
         (lo, hi)
     } else {
@@ -248,7 +248,7 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
 
 /// A linear map from data values to pixels.
 #[derive(Debug, Clone, Copy)]
-pub struct Scale {
+pub(crate) struct Scale {
     pub lo: f64,
     pub hi: f64,
     pub from: f64,
@@ -257,13 +257,13 @@ pub struct Scale {
 
 impl Scale {
     /// A scale over `ticks` (their first and last value).
-    pub fn over(ticks: &[f64], from: f64, to: f64) -> Scale {
+    pub(crate) fn over(ticks: &[f64], from: f64, to: f64) -> Scale {
         let lo = ticks.first().copied().unwrap_or(0.0);
         let hi = ticks.last().copied().unwrap_or(1.0);
         Scale { lo, hi, from, to }
     }
 
-    pub fn at(&self, value: f64) -> f64 {
+    pub(crate) fn at(&self, value: f64) -> f64 {
         if self.hi <= self.lo {
             return (self.from + self.to) / 2.0;
         }
@@ -273,13 +273,13 @@ impl Scale {
 
 /// Ticks for values spanning `lo..=hi`, starting at 0 when the values are
 /// positive and not far from it (so bar lengths compare honestly).
-pub fn axis_ticks(lo: f64, hi: f64) -> Vec<f64> {
+pub(crate) fn axis_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let start = if lo >= 0.0 && lo < hi * 0.6 { 0.0 } else { lo };
     nice_ticks(start, hi, 5)
 }
 
 /// An SVG document under construction.
-pub struct Svg {
+pub(crate) struct Svg {
     kind: &'static str,
     title: String,
     body: String,
@@ -287,7 +287,7 @@ pub struct Svg {
 
 impl Svg {
     /// A chart of `kind` (a CSS class: `chart-box`, `chart-bars`, …) titled `title`.
-    pub fn new(kind: &'static str, title: &str) -> Svg {
+    pub(crate) fn new(kind: &'static str, title: &str) -> Svg {
         let mut svg = Svg {
             kind,
             title: title.to_string(),
@@ -297,12 +297,12 @@ impl Svg {
         svg
     }
 
-    pub fn push(&mut self, element: &str) {
+    pub(crate) fn push(&mut self, element: &str) {
         self.body.push_str(element);
         self.body.push('\n');
     }
 
-    pub fn text(&mut self, x: f64, y: f64, class: &str, anchor: &str, content: &str) {
+    pub(crate) fn text(&mut self, x: f64, y: f64, class: &str, anchor: &str, content: &str) {
         let element = format!(
             r#"<text x="{x:.1}" y="{y:.1}" class="{class}" text-anchor="{anchor}" fill="currentColor">{}</text>"#,
             esc(content)
@@ -310,7 +310,7 @@ impl Svg {
         self.push(&element);
     }
 
-    pub fn line(&mut self, (x1, y1): (f64, f64), (x2, y2): (f64, f64), class: &str) {
+    pub(crate) fn line(&mut self, (x1, y1): (f64, f64), (x2, y2): (f64, f64), class: &str) {
         let element = format!(
             r##"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" class="{class}" stroke="#888"/>"##
         );
@@ -318,7 +318,13 @@ impl Svg {
     }
 
     /// A filled rectangle of series `series`.
-    pub fn rect(&mut self, (x, y): (f64, f64), (w, h): (f64, f64), series: usize, class: &str) {
+    pub(crate) fn rect(
+        &mut self,
+        (x, y): (f64, f64),
+        (w, h): (f64, f64),
+        series: usize,
+        class: &str,
+    ) {
         let element = format!(
             r#"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}" class="{class} s{}" fill="{}"/>"#,
             w.max(0.5),
@@ -329,7 +335,7 @@ impl Svg {
     }
 
     /// A line through `points` in the colour of `series`.
-    pub fn polyline(&mut self, points: &[(f64, f64)], series: usize, class: &str) {
+    pub(crate) fn polyline(&mut self, points: &[(f64, f64)], series: usize, class: &str) {
         let mut path = String::new();
         for (x, y) in points {
             let _ = write!(path, "{x:.1},{y:.1} ");
@@ -344,7 +350,7 @@ impl Svg {
     }
 
     /// A dot of series `series`, with a tooltip.
-    pub fn dot(&mut self, (x, y): (f64, f64), r: f64, series: usize, tip: &str) {
+    pub(crate) fn dot(&mut self, (x, y): (f64, f64), r: f64, series: usize, tip: &str) {
         let element = format!(
             r#"<circle cx="{x:.1}" cy="{y:.1}" r="{r:.1}" class="dot s{}" fill="{}"><title>{}</title></circle>"#,
             series % PALETTE.len(),
@@ -355,7 +361,13 @@ impl Svg {
     }
 
     /// A horizontal axis at `y` with vertical grid lines up to `top`.
-    pub fn x_axis(&mut self, scale: &Scale, ticks: &[f64], (top, y): (f64, f64), unit: Unit) {
+    pub(crate) fn x_axis(
+        &mut self,
+        scale: &Scale,
+        ticks: &[f64],
+        (top, y): (f64, f64),
+        unit: Unit,
+    ) {
         let last = ticks.len().saturating_sub(1);
         for (i, (&tick, label)) in ticks.iter().zip(unit.tick_labels(ticks)).enumerate() {
             let x = scale.at(tick);
@@ -373,7 +385,13 @@ impl Svg {
     }
 
     /// A vertical axis at `x` with horizontal grid lines across to `right`.
-    pub fn y_axis(&mut self, scale: &Scale, ticks: &[f64], (x, right): (f64, f64), unit: Unit) {
+    pub(crate) fn y_axis(
+        &mut self,
+        scale: &Scale,
+        ticks: &[f64],
+        (x, right): (f64, f64),
+        unit: Unit,
+    ) {
         for (&tick, label) in ticks.iter().zip(unit.tick_labels(ticks)) {
             let y = scale.at(tick);
             self.line((x, y), (right, y), "grid");
@@ -385,7 +403,7 @@ impl Svg {
     /// Swatches and labels in rows from `y`; returns the y below them.
     /// Two labels a row when they are short, else one (so a long cell
     /// name keeps its setting).
-    pub fn legend(&mut self, labels: &[String], y: f64) -> f64 {
+    pub(crate) fn legend(&mut self, labels: &[String], y: f64) -> f64 {
         let long = labels.iter().any(|l| l.chars().count() > SHORT_LABEL);
         let (per_row, chars) = if long { (1, 60) } else { (2, SHORT_LABEL) };
         let width = (RIGHT - LEFT) / per_row as f64;
@@ -399,7 +417,7 @@ impl Svg {
     }
 
     /// The finished `<svg>` element, `height` units tall.
-    pub fn finish(self, height: f64) -> String {
+    pub(crate) fn finish(self, height: f64) -> String {
         format!(
             "<svg class=\"chart {}\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height:.0}\" role=\"img\" aria-label=\"{}\" font-size=\"14\">\n<title>{}</title>\n{}</svg>",
             self.kind,
@@ -411,7 +429,7 @@ impl Svg {
 }
 
 /// What a chart prints when none of its items has data.
-pub fn empty(kind: &str, what: &str) -> String {
+pub(crate) fn empty(kind: &str, what: &str) -> String {
     format!(
         "<p class=\"chart-empty {kind}\">No data for {}.</p>",
         esc(what)

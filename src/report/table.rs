@@ -8,7 +8,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 /// output tokens, quality (when the prompt has checks) and errors. When the
 /// cells differ in load level or matrix values, a "setting" column says
 /// which is which.
-pub fn summary_table(cells: &[CellSummary]) -> String {
+pub(crate) fn summary_table(cells: &[CellSummary]) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     let settings: Vec<String> = cells.iter().map(setting).collect();
@@ -80,4 +80,4 @@ fn setting(cell: &CellSummary) -> String {
     )
 }
 
-pub use crate::plan::setting_text;
+pub(crate) use crate::plan::setting_text;

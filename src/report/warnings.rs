@@ -77,7 +77,7 @@ impl Kind {
 /// One finding: its kind, the cell it concerns (none for run-wide ones)
 /// and the sentence.
 #[derive(Debug, Clone)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub kind: Kind,
     pub cell: Option<String>,
     pub text: String,
@@ -101,7 +101,7 @@ pub struct WarningGroup {
 const NAMED_CELLS: usize = 3;
 
 /// Groups findings by kind, most doubtful first.
-pub fn group(mut findings: Vec<Finding>) -> Vec<WarningGroup> {
+pub(crate) fn group(mut findings: Vec<Finding>) -> Vec<WarningGroup> {
     findings.sort_by_key(|f| f.kind);
     let mut groups: Vec<WarningGroup> = Vec::new();
     // The current group's cells, to name each once (a run of 100,000
@@ -168,7 +168,7 @@ impl WarningGroup {
 
 /// Every finding about a run from its manifest and summary (the monitor's
 /// come from [`monitor_findings`] once the monitor view is built).
-pub fn findings(manifest: &RunManifest, summary: &RunSummary) -> Vec<Finding> {
+pub(crate) fn findings(manifest: &RunManifest, summary: &RunSummary) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut run = |kind, text: String| {
         out.push(Finding {
@@ -264,7 +264,7 @@ fn cold_start_findings(model: &crate::aggregate::GroupSummary, out: &mut Vec<Fin
 }
 
 /// "label × prompt · setting": a cell in warnings.
-pub fn cell_name(cell: &CellSummary) -> String {
+pub(crate) fn cell_name(cell: &CellSummary) -> String {
     let setting = super::table::setting_text(
         cell.load.concurrency.map(u64::from),
         cell.load.rate,
@@ -359,7 +359,7 @@ fn cell_findings(cell: &CellSummary, out: &mut Vec<Finding>) {
 
 /// CPU (in % of one core) that other work took, when the monitor saw it
 /// and the server: the machine's total less the server's and llmbench's.
-pub fn other_work_pct(window: &WindowSummary, cores: usize) -> Option<f64> {
+pub(crate) fn other_work_pct(window: &WindowSummary, cores: usize) -> Option<f64> {
     let machine = window.cpu_mean_pct? / 100.0 * cores as f64 * 100.0;
     let server = window.server_cpu_mean_pct?;
     let client = window.client_cpu_mean_pct.unwrap_or(0.0);
@@ -373,7 +373,7 @@ fn busy(other_pct: f64, cores: usize) -> bool {
 
 /// Findings that need the monitor: other work on the machine (per cell),
 /// a client that was itself busy, GPU data that is missing (and why).
-pub fn monitor_findings(
+pub(crate) fn monitor_findings(
     cells: &[CellSummary],
     cores: usize,
     run: Option<&WindowSummary>,

@@ -22,12 +22,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Where each shard's own files are kept in the merged run.
-pub const SHARDS_DIR: &str = "shards";
+pub(crate) const SHARDS_DIR: &str = "shards";
 
 /// A merged run, ready for its reports.
-pub struct Merged {
+pub(crate) struct Merged {
     pub run: RunDir,
-    pub manifest: RunManifest,
 }
 
 /// One shard run, read.
@@ -40,7 +39,7 @@ struct Part {
 }
 
 /// Merges the shard runs in `dirs` into `out`.
-pub fn merge(dirs: &[PathBuf], out: &Path, partial: bool) -> Result<Merged, ScaleError> {
+pub(crate) fn merge(dirs: &[PathBuf], out: &Path, partial: bool) -> Result<Merged, ScaleError> {
     let mut parts = dirs
         .iter()
         .map(|d| read_part(d))
@@ -85,7 +84,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, partial: bool) -> Result<Merged, Scal
     run.write_json(crate::store::PLAN_FILE, &plan)?;
     run.write_json(crate::store::MANIFEST_FILE, &manifest)?;
     print_summary(&manifest);
-    Ok(Merged { run, manifest })
+    Ok(Merged { run })
 }
 
 fn read_part(dir: &Path) -> Result<Part, ScaleError> {

@@ -4,11 +4,11 @@
 //! or which share of the load a shard runs, and the engines' environment —
 //! live in `plan::shard` and `plan::shard_env`.
 
-pub mod merge;
-pub mod part;
-pub mod repair;
-pub mod resume;
-pub mod start;
+pub(crate) mod merge;
+pub(crate) mod part;
+pub(crate) mod repair;
+pub(crate) mod resume;
+pub(crate) mod start;
 
 use crate::plan::shard::Split;
 use crate::plan::shard_env::{placement, Placement, ShardFlags};
@@ -18,7 +18,7 @@ use std::path::Path;
 
 /// Why a shard, resume or merge cannot go on.
 #[derive(Debug, thiserror::Error)]
-pub enum ScaleError {
+pub(crate) enum ScaleError {
     /// Bad flags, environment, or runs that do not belong together.
     #[error("{0}")]
     Input(String),
@@ -27,12 +27,12 @@ pub enum ScaleError {
 }
 
 /// This process's shard from the flags and the environment (None: not a shard).
-pub fn this_shard(flags: &ShardFlags) -> Result<Option<Placement>, ScaleError> {
+pub(crate) fn this_shard(flags: &ShardFlags) -> Result<Option<Placement>, ScaleError> {
     placement(flags, |name| std::env::var(name).ok()).map_err(ScaleError::Input)
 }
 
 /// The run directory of a shard: `<root>/<experiment>/<launch>-shard-K-of-N`.
-pub fn shard_dir(root: &Path, experiment: &str, placement: &Placement) -> RunDir {
+pub(crate) fn shard_dir(root: &Path, experiment: &str, placement: &Placement) -> RunDir {
     RunDir {
         path: root
             .join(experiment)
@@ -41,7 +41,7 @@ pub fn shard_dir(root: &Path, experiment: &str, placement: &Placement) -> RunDir
 }
 
 /// Creates a shard's run directory (and responses/ when asked).
-pub fn create_shard_dir(run: &RunDir, responses: bool) -> Result<(), StoreError> {
+pub(crate) fn create_shard_dir(run: &RunDir, responses: bool) -> Result<(), StoreError> {
     for dir in [run.path.clone(), run.file(crate::store::RESPONSES_DIR)] {
         if dir == run.path || responses {
             std::fs::create_dir_all(&dir).map_err(|e| StoreError::new(&dir, e))?;
@@ -51,7 +51,11 @@ pub fn create_shard_dir(run: &RunDir, responses: bool) -> Result<(), StoreError>
 }
 
 /// What the manifest says about this shard.
-pub fn shard_facts(placement: &Placement, split: Split, started: &start::Started) -> ShardFacts {
+pub(crate) fn shard_facts(
+    placement: &Placement,
+    split: Split,
+    started: &start::Started,
+) -> ShardFacts {
     ShardFacts {
         index: placement.shard.index,
         count: placement.shard.count,

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 /// What the command line says about this run's part.
 #[derive(Debug, Clone, Default)]
-pub struct PartFlags {
+pub(crate) struct PartFlags {
     pub shard: ShardFlags,
     pub split: Split,
     /// `--start-at`, RFC 3339.
@@ -48,7 +48,7 @@ pub struct Part {
 impl Part {
     /// The part `flags` (and the engine's environment) ask for, or the rest
     /// of `continuation`.
-    pub fn new(
+    pub(crate) fn new(
         experiment: &Experiment,
         flags: &PartFlags,
         continuation: Option<Continuation>,
@@ -113,7 +113,7 @@ impl Part {
 
     /// A resumed run that completed with every request stored: nothing is
     /// to be sent (its reports may be rendered again from the records).
-    pub fn complete_already(&self) -> Option<&Continuation> {
+    pub(crate) fn complete_already(&self) -> Option<&Continuation> {
         let stored = self.continuation.as_ref()?;
         let left = self
             .prepared
@@ -124,7 +124,7 @@ impl Part {
     }
 
     /// The part of the plan this process runs.
-    pub fn plan(&self, plan: Plan) -> Result<Plan, ScaleError> {
+    pub(crate) fn plan(&self, plan: Plan) -> Result<Plan, ScaleError> {
         match &self.placement {
             Some(placement) => {
                 shard_plan(&plan, placement.shard, self.split).map_err(ScaleError::Input)
@@ -135,7 +135,7 @@ impl Part {
 
     /// The run directory when it is not a new timestamped one: the stored
     /// run, or the shard's own.
-    pub fn run_dir(&self, responses: bool) -> Option<Result<RunDir, StoreError>> {
+    pub(crate) fn run_dir(&self, responses: bool) -> Option<Result<RunDir, StoreError>> {
         if let Some(stored) = &self.continuation {
             return Some(Ok(stored.run.clone()));
         }
@@ -145,7 +145,7 @@ impl Part {
 
     /// What is left of the stored run this continues, once the plan is
     /// known to be the stored one.
-    pub fn prepare_resume(&self, plan: &Plan) -> Result<Option<Resumed>, ScaleError> {
+    pub(crate) fn prepare_resume(&self, plan: &Plan) -> Result<Option<Resumed>, ScaleError> {
         let (Some(stored), Some(prepared)) = (&self.continuation, self.prepared.take()) else {
             return Ok(None);
         };
@@ -159,7 +159,7 @@ impl Part {
     }
 
     /// Notes the shard in a new run's manifest.
-    pub fn note(&self, manifest: &mut RunManifest) {
+    pub(crate) fn note(&self, manifest: &mut RunManifest) {
         if manifest.shard.is_some() {
             return;
         }
@@ -171,7 +171,7 @@ impl Part {
 
     /// Waits for the common start (not on a resume: the others are long
     /// gone) and notes it in the manifest.
-    pub async fn wait_for_start(
+    pub(crate) async fn wait_for_start(
         &self,
         manifest: &mut RunManifest,
         run: &RunDir,
@@ -213,7 +213,7 @@ pub struct Resumed {
 
 impl Resumed {
     /// The stored manifest, running again, with this resume listed.
-    pub fn manifest(&self) -> RunManifest {
+    pub(crate) fn manifest(&self) -> RunManifest {
         let mut manifest = self.manifest.clone();
         manifest.status = RunStatus::Running;
         manifest.finished_at = None;
@@ -223,7 +223,7 @@ impl Resumed {
 
     /// The run's clock origin moved to when the run first began, so the new
     /// records' offsets continue the stored ones' timeline.
-    pub fn clock_origin(&self) -> Instant {
+    pub(crate) fn clock_origin(&self) -> Instant {
         let now = Instant::now();
         let Some(started) = self.started_at else {
             return now;
@@ -238,7 +238,7 @@ impl Resumed {
 
 /// A resumed run's token counts: the stored ones, with this process's
 /// counts replacing those of the same request.
-pub fn with_stored_tokens(
+pub(crate) fn with_stored_tokens(
     run: &RunDir,
     resumed: bool,
     counted: Vec<TokenRecord>,
@@ -251,7 +251,7 @@ pub fn with_stored_tokens(
 }
 
 /// A resumed run's check results: the stored ones and this process's.
-pub fn with_stored_checks(
+pub(crate) fn with_stored_checks(
     run: &RunDir,
     resumed: bool,
     checks: Vec<CheckRecord>,
@@ -266,7 +266,7 @@ pub fn with_stored_checks(
 /// A resumed run's responses to check: this process's, and those from
 /// before the crash that were never checked (their texts read back from
 /// responses/; without `save_responses` they are gone, and said so).
-pub fn with_unscored(
+pub(crate) fn with_unscored(
     run: &RunDir,
     plan: &Plan,
     resumed: bool,

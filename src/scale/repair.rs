@@ -9,10 +9,10 @@ use std::io::Write;
 use std::path::Path;
 
 /// Where set-aside bytes go, inside the run directory.
-pub const TORN_DIR: &str = "torn";
+pub(crate) const TORN_DIR: &str = "torn";
 
 /// Repairs every `.jsonl` file of the run (top level and responses/).
-pub fn repair_run(run: &RunDir) -> Result<Vec<Repair>, StoreError> {
+pub(crate) fn repair_run(run: &RunDir) -> Result<Vec<Repair>, StoreError> {
     let mut repairs = Vec::new();
     for relative in jsonl_files(run)? {
         if let Some(repair) = repair_file(run, &relative)? {
@@ -46,7 +46,7 @@ fn jsonl_files(run: &RunDir) -> Result<Vec<String>, StoreError> {
 
 /// The lines of `bytes` that stay (each parses, newline-terminated) and
 /// those set aside.
-pub fn split_lines(bytes: &[u8]) -> (Vec<u8>, Vec<u8>, u64) {
+pub(crate) fn split_lines(bytes: &[u8]) -> (Vec<u8>, Vec<u8>, u64) {
     let mut keep = Vec::with_capacity(bytes.len());
     let mut aside = Vec::new();
     let mut lines_aside = 0;
@@ -108,7 +108,7 @@ fn append(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 }
 
 /// Replaces `path`'s contents atomically (temp file, then rename).
-pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().to_string());

@@ -20,18 +20,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Records a resume replaced, kept here (one JSON line each).
-pub const SUPERSEDED_FILE: &str = "superseded.jsonl";
+pub(crate) const SUPERSEDED_FILE: &str = "superseded.jsonl";
 
 /// A stored run about to be continued.
 #[derive(Debug)]
-pub struct Continuation {
+pub(crate) struct Continuation {
     pub run: RunDir,
     pub manifest: RunManifest,
     pub plan: Plan,
 }
 
 /// Opens a run directory to resume.
-pub fn open(dir: &Path) -> Result<Continuation, ScaleError> {
+pub(crate) fn open(dir: &Path) -> Result<Continuation, ScaleError> {
     let run = RunDir::open(dir)?;
     let manifest = run.read_manifest()?;
     if !run.file(crate::store::PLAN_FILE).is_file() {
@@ -49,7 +49,7 @@ pub fn open(dir: &Path) -> Result<Continuation, ScaleError> {
 }
 
 /// The experiment file to load: the one given, else the one the run was made from.
-pub fn experiment_path(
+pub(crate) fn experiment_path(
     continuation: &Continuation,
     files: &[String],
 ) -> Result<PathBuf, ScaleError> {
@@ -76,7 +76,7 @@ pub fn experiment_path(
 
 /// Refuses an experiment file that is not the one the run was made from,
 /// naming the lines that differ.
-pub fn check_experiment(continuation: &Continuation, text: &str) -> Result<(), ScaleError> {
+pub(crate) fn check_experiment(continuation: &Continuation, text: &str) -> Result<(), ScaleError> {
     if sha256_hex(text) == continuation.manifest.experiment_sha256 {
         return Ok(());
     }
@@ -96,7 +96,7 @@ pub fn check_experiment(continuation: &Continuation, text: &str) -> Result<(), S
 }
 
 /// The experiment file's sha256, as the manifest keeps it.
-pub fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -126,7 +126,7 @@ fn line_diff(old: &[&str], new: &[&str]) -> String {
 
 /// Refuses a plan that is not the stored one (a prompt file or a tokenizer
 /// changed under the same experiment file), naming the cells.
-pub fn check_plan(stored: &Plan, now: &Plan) -> Result<(), ScaleError> {
+pub(crate) fn check_plan(stored: &Plan, now: &Plan) -> Result<(), ScaleError> {
     let ids = |plan: &Plan| {
         plan.cells
             .iter()
@@ -153,7 +153,7 @@ pub struct Prepared {
 }
 
 /// Repairs the files, works out what is left and sets aside what it replaces.
-pub fn prepare(continuation: &Continuation) -> Result<Prepared, ScaleError> {
+pub(crate) fn prepare(continuation: &Continuation) -> Result<Prepared, ScaleError> {
     let repaired: Vec<Repair> = repair_run(&continuation.run)?;
     let (records, _) = continuation.run.read_records()?;
     let complete = continuation.manifest.status == crate::store::RunStatus::Complete;
@@ -315,7 +315,7 @@ fn timed_cut_short(plan: &Plan, records: &[Record], complete: bool) -> HashSet<S
 
 /// The measured responses whose prompt has checks, not in `scored`, with
 /// their texts from responses/; and how many had no saved text.
-pub fn unscored(
+pub(crate) fn unscored(
     run: &RunDir,
     plan: &Plan,
     scored: &HashSet<(String, u32)>,

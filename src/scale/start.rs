@@ -12,14 +12,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// How long a barrier waits for the other shards.
-pub const BARRIER_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub(crate) const BARRIER_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// The start is this long after the last shard arrived.
 const BARRIER_LEAD: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_millis(100);
 
 /// What the wait came to, for the manifest.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Started {
+pub(crate) struct Started {
     /// The common start, RFC 3339 (this host's clock).
     pub start_at: Option<String>,
     /// This host's clock minus the storage's, ms.
@@ -27,14 +27,14 @@ pub struct Started {
 }
 
 /// Parses `--start-at`.
-pub fn parse_start(text: &str) -> Result<jiff::Timestamp, String> {
+pub(crate) fn parse_start(text: &str) -> Result<jiff::Timestamp, String> {
     text.parse().map_err(|e| {
         format!("--start-at `{text}`: {e}; give an RFC 3339 time such as 2026-12-04T18:00:00Z")
     })
 }
 
 /// Waits for the barrier (when given), then until the start time.
-pub async fn wait(
+pub(crate) async fn wait(
     start_at: Option<jiff::Timestamp>,
     barrier: Option<(&Path, &Placement)>,
 ) -> Result<Started, String> {

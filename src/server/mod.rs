@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 /// Why a managed server could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum ServerError {
+pub(crate) enum ServerError {
     #[error("cannot start `{program}`: {reason}")]
     Spawn { program: String, reason: String },
     #[error("the server exited with {status} before it was healthy; its output is in {log}")]
@@ -57,7 +57,7 @@ pub struct ManagedServer {
 
 impl ManagedServer {
     /// Starts the server for a backend at `base_url` and waits until healthy.
-    pub async fn start(
+    pub(crate) async fn start(
         config: &ServerConfig,
         base_url: &str,
         log: &Path,
@@ -101,12 +101,12 @@ impl ManagedServer {
         Ok(server)
     }
 
-    pub fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
 
     /// The last `lines` lines of the server's log (for an error message).
-    pub fn log_tail(&self, lines: usize) -> String {
+    pub(crate) fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read(&self.log).unwrap_or_default();
         let text = String::from_utf8_lossy(&text);
         let all: Vec<&str> = text.lines().collect();
@@ -114,7 +114,7 @@ impl ManagedServer {
     }
 
     /// An error when the server has exited (it must live for the whole run).
-    pub fn check_alive(&mut self) -> Result<(), ServerError> {
+    pub(crate) fn check_alive(&mut self) -> Result<(), ServerError> {
         match self.child.as_mut().map(Child::try_wait) {
             Some(Ok(Some(status))) => Err(ServerError::Crashed {
                 status: status.to_string(),
@@ -150,7 +150,7 @@ impl ManagedServer {
     }
 
     /// SIGTERM to the process group, SIGKILL after the stop timeout.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
@@ -213,7 +213,7 @@ fn spawn_error(program: &str, error: impl std::fmt::Display) -> ServerError {
 }
 
 /// Replaces `{url}`, `{host}` and `{port}` in every argument.
-pub fn substitute(command: &[String], base_url: &str) -> Vec<String> {
+pub(crate) fn substitute(command: &[String], base_url: &str) -> Vec<String> {
     let authority = base_url
         .split("://")
         .nth(1)

@@ -5,7 +5,10 @@
 
 use super::interval::Interval;
 use super::order::Ordered;
-use super::percentile::{interpolate, percentile, rank};
+#[cfg(test)]
+use super::percentile::percentile;
+use super::percentile::{interpolate, rank};
+#[cfg(test)]
 use super::sample::Sample;
 use super::select::select_ranks;
 use std::cmp::Ordering;
@@ -25,7 +28,8 @@ use crate::rng::SplitMix64;
 /// `None` when the sample has fewer than 2 values (every resample would be
 /// the same), `resamples` is 0, `level` is not strictly between 0 and 1, or
 /// `statistic` returns a non-finite value.
-pub fn bootstrap_ci<F>(
+#[cfg(test)]
+pub(crate) fn bootstrap_ci<F>(
     sample: &Sample,
     statistic: F,
     resamples: usize,
@@ -65,7 +69,8 @@ where
 
 /// [`bootstrap_ci`] for the `p`-th percentile (50 for the median, 95 for p95).
 /// Computed by [`percentile_cis`]: the same interval, without sorting resamples.
-pub fn bootstrap_percentile_ci(
+#[cfg(test)]
+pub(crate) fn bootstrap_percentile_ci(
     sample: &Sample,
     p: f64,
     resamples: usize,
@@ -78,7 +83,7 @@ pub fn bootstrap_percentile_ci(
 /// [`bootstrap_percentile_ci`] for each of `ps`, from the same resamples;
 /// `None` for each when `ordered` was not sorted (too many values for the
 /// bootstrap its owner chose to run).
-pub fn bootstrap_percentile_cis(
+pub(crate) fn bootstrap_percentile_cis(
     ordered: &Ordered<'_>,
     ps: &[f64],
     resamples: usize,

@@ -14,12 +14,14 @@ pub struct Interval {
 
 impl Interval {
     /// True when `x` lies within the closed interval.
-    pub fn contains(&self, x: f64) -> bool {
+    #[cfg(test)]
+    pub(crate) fn contains(&self, x: f64) -> bool {
         self.low <= x && x <= self.high
     }
 
     /// `high - low`.
-    pub fn width(&self) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn width(&self) -> f64 {
         self.high - self.low
     }
 }

@@ -30,7 +30,7 @@ use std::cmp::Ordering;
 /// order given, `known` holds the `r`-th smallest value for each of its
 /// ranks `r`, and `spread` is set.
 #[derive(Debug, Clone)]
-pub struct Ordered<'a> {
+pub(crate) struct Ordered<'a> {
     data: Data<'a>,
     count: usize,
     sorted: bool,
@@ -79,7 +79,10 @@ impl Ordered<'static> {
     /// # Errors
     ///
     /// As [`Sample::new`](super::Sample::new): empty, or a value not finite.
-    pub fn new(mut values: Vec<f64>, sort_up_to: usize) -> Result<Ordered<'static>, StatsError> {
+    pub(crate) fn new(
+        mut values: Vec<f64>,
+        sort_up_to: usize,
+    ) -> Result<Ordered<'static>, StatsError> {
         if values.len() > sort_up_to {
             return Ordered::unsorted(Data::Owned(values));
         }
@@ -109,7 +112,10 @@ impl<'a> Ordered<'a> {
     /// # Errors
     ///
     /// As [`Ordered::new`].
-    pub fn from_parts(parts: Vec<&'a [f64]>, sort_up_to: usize) -> Result<Ordered<'a>, StatsError> {
+    pub(crate) fn from_parts(
+        parts: Vec<&'a [f64]>,
+        sort_up_to: usize,
+    ) -> Result<Ordered<'a>, StatsError> {
         if total_len(&parts) <= sort_up_to {
             return Ordered::new(parts.concat(), sort_up_to);
         }
@@ -140,25 +146,25 @@ impl<'a> Ordered<'a> {
     }
 
     /// Number of values (at least 1).
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.count
     }
 
-    pub fn min(&self) -> f64 {
+    pub(crate) fn min(&self) -> f64 {
         self.min
     }
 
-    pub fn max(&self) -> f64 {
+    pub(crate) fn max(&self) -> f64 {
         self.max
     }
 
     /// Arithmetic mean, clamped to `[min, max]`.
-    pub fn mean(&self) -> f64 {
+    pub(crate) fn mean(&self) -> f64 {
         self.mean
     }
 
     /// Sample standard deviation (divisor `n - 1`); `None` for one value.
-    pub fn stddev(&self) -> Option<f64> {
+    pub(crate) fn stddev(&self) -> Option<f64> {
         match (&self.spread, &self.data) {
             (Some(spread), _) => spread.stddev,
             (None, Data::Owned(values)) => stddev_of(values, self.mean),
@@ -167,7 +173,7 @@ impl<'a> Ordered<'a> {
     }
 
     /// The values sorted ascending, when they were sorted.
-    pub fn sorted(&self) -> Option<&[f64]> {
+    pub(crate) fn sorted(&self) -> Option<&[f64]> {
         match (&self.data, self.sorted) {
             (Data::Owned(values), true) => Some(values),
             _ => None,
@@ -198,7 +204,7 @@ impl<'a> Ordered<'a> {
     /// [`percentile_rank_interval`]). `None` when there are too few values.
     /// Immediate for sorted values and for [`INTERVAL_PERCENTILES`] at
     /// [`INTERVAL_LEVEL`]; others of unsorted values cost a pass.
-    pub fn rank_interval(&self, p: f64, level: f64) -> Option<Interval> {
+    pub(crate) fn rank_interval(&self, p: f64, level: f64) -> Option<Interval> {
         let cached = INTERVAL_PERCENTILES
             .iter()
             .position(|&q| q == p && level == INTERVAL_LEVEL && !self.sorted)
@@ -228,7 +234,7 @@ impl<'a> Ordered<'a> {
     /// How many values have a modified z-score `0.6745 * |x - median| / MAD`
     /// above `threshold`, as [`outliers_mad`](super::outliers_mad) counts
     /// them (none when the MAD is 0).
-    pub fn outlier_count(self, threshold: f64) -> usize {
+    pub(crate) fn outlier_count(self, threshold: f64) -> usize {
         let (median, mad) = match (&self.spread, self.sorted()) {
             (Some(spread), _) => (spread.median, spread.mad),
             (None, Some(sorted)) => {
@@ -272,8 +278,8 @@ fn sort_by_key(values: &mut [f64]) {
 
 /// Percentiles whose distribution-free intervals ([`Ordered::rank_interval`])
 /// unsorted values carry without another pass, and the intervals' level.
-pub const INTERVAL_PERCENTILES: [f64; 2] = [50.0, 95.0];
-pub const INTERVAL_LEVEL: f64 = 0.95;
+pub(crate) const INTERVAL_PERCENTILES: [f64; 2] = [50.0, 95.0];
+pub(crate) const INTERVAL_LEVEL: f64 = 0.95;
 
 /// 0-based ranks of the order statistics bounding the distribution-free
 /// interval of percentile `p` among `n` values.

@@ -2,12 +2,15 @@
 //! distance from the median in units of the median absolute deviation (MAD),
 //! which, unlike mean and stddev, the outliers themselves cannot inflate.
 
+#[cfg(test)]
 use super::percentile::{interpolate, rank};
+#[cfg(test)]
 use super::sample::Sample;
+#[cfg(test)]
 use super::select::select_ranks;
 
 /// The usual cut-off for [`outliers_mad`] (Iglewicz & Hoaglin).
-pub const MAD_THRESHOLD: f64 = 3.5;
+pub(crate) const MAD_THRESHOLD: f64 = 3.5;
 
 /// `0.6745` ≈ the normal 75% quantile: makes the MAD comparable to a
 /// standard deviation for normal data.
@@ -21,7 +24,8 @@ pub(crate) const MAD_SCALE: f64 = 0.6745;
 /// quantised timings or token counts) the score is undefined: every value off
 /// the median would be infinitely far, so flagging them all would call
 /// ordinary variation "outliers". No index is returned in that case.
-pub fn outliers_mad(sample: &Sample, threshold: f64) -> Vec<usize> {
+#[cfg(test)]
+pub(crate) fn outliers_mad(sample: &Sample, threshold: f64) -> Vec<usize> {
     let median = sample.median();
     let mut deviations: Vec<f64> = sample.sorted().iter().map(|x| (x - median).abs()).collect();
     // Only the median deviation is needed: select it, do not sort.

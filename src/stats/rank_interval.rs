@@ -11,7 +11,7 @@
 /// `level` (e.g. 0.95): each tail holds at most (1 − level)/2 of the
 /// binomial's mass. `None` when `n` is too small for any interval to reach
 /// the level, or the arguments are out of range.
-pub fn percentile_rank_interval(n: usize, p: f64, level: f64) -> Option<(usize, usize)> {
+pub(crate) fn percentile_rank_interval(n: usize, p: f64, level: f64) -> Option<(usize, usize)> {
     let q = p / 100.0;
     if n == 0 || !(q > 0.0 && q < 1.0) || !(level > 0.0 && level < 1.0) {
         return None;

@@ -7,7 +7,7 @@ use super::percentile::percentile;
 
 /// Why a [`Sample`] could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum StatsError {
+pub(crate) enum StatsError {
     #[error("sample is empty")]
     Empty,
     #[error("sample value at index {index} is not finite ({value})")]
@@ -19,7 +19,7 @@ pub enum StatsError {
 /// Invariants (checked by [`Sample::new`], the only constructor): at least
 /// one value, every value finite, `sorted` is `values` sorted ascending.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
+pub(crate) struct Sample {
     values: Vec<f64>,
     sorted: Vec<f64>,
 }
@@ -31,7 +31,7 @@ impl Sample {
     ///
     /// [`StatsError::Empty`] for an empty vector; [`StatsError::NonFinite`]
     /// for the first NaN or infinite value, with its index.
-    pub fn new(values: Vec<f64>) -> Result<Sample, StatsError> {
+    pub(crate) fn new(values: Vec<f64>) -> Result<Sample, StatsError> {
         validate(&values)?;
         let mut sorted = values.clone();
         // Unstable is enough: values equal under total_cmp are identical bits.
@@ -40,27 +40,29 @@ impl Sample {
     }
 
     /// The values in the order they were given.
-    pub fn values(&self) -> &[f64] {
+    #[cfg(test)]
+    pub(crate) fn values(&self) -> &[f64] {
         &self.values
     }
 
     /// The values sorted ascending.
-    pub fn sorted(&self) -> &[f64] {
+    #[cfg(test)]
+    pub(crate) fn sorted(&self) -> &[f64] {
         &self.sorted
     }
 
     /// Number of values (at least 1).
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.sorted.len()
     }
 
     /// Smallest value.
-    pub fn min(&self) -> f64 {
+    pub(crate) fn min(&self) -> f64 {
         self.sorted[0] // non-empty by invariant
     }
 
     /// Largest value.
-    pub fn max(&self) -> f64 {
+    pub(crate) fn max(&self) -> f64 {
         self.sorted[self.sorted.len() - 1] // non-empty by invariant
     }
 
@@ -70,18 +72,19 @@ impl Sample {
     }
 
     /// The median (50th percentile).
-    pub fn median(&self) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn median(&self) -> f64 {
         self.percentile(50.0)
     }
 
     /// Arithmetic mean, clamped to `[min, max]` (see [`mean_of`]).
-    pub fn mean(&self) -> f64 {
+    pub(crate) fn mean(&self) -> f64 {
         mean_of(&self.sorted, self.min(), self.max())
     }
 
     /// Sample standard deviation (divisor `n - 1`); `None` for a single
     /// value, or if the spread overflows f64.
-    pub fn stddev(&self) -> Option<f64> {
+    pub(crate) fn stddev(&self) -> Option<f64> {
         stddev_of(&self.sorted, self.mean())
     }
 }

@@ -10,7 +10,7 @@ use super::sample::Sample;
 use super::tdist::t_critical_95;
 
 /// Note added when there are fewer than two values.
-pub const NOTE_NO_CI: &str = "too few samples for a confidence interval";
+pub(crate) const NOTE_NO_CI: &str = "too few samples for a confidence interval";
 
 /// Descriptive statistics of a [`Sample`]. Percentiles use numpy's linear
 /// method and are always computed; `notes` says when one of them is little
@@ -37,14 +37,14 @@ pub struct Summary {
 }
 
 /// The percentiles a summary shows (what [`Ordered`] selects in place).
-pub const SUMMARY_PERCENTILES: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
+pub(crate) const SUMMARY_PERCENTILES: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
 
 /// Percentiles that need at least `min_count` samples to mean much.
 const THIN_PERCENTILES: [(&str, usize); 3] = [("p90", 10), ("p95", 20), ("p99", 100)];
 
 impl Summary {
     /// Computes the summary of `sample`.
-    pub fn from_sample(sample: &Sample) -> Summary {
+    pub(crate) fn from_sample(sample: &Sample) -> Summary {
         let mean = sample.mean();
         Summary::build(
             (sample.count(), mean, sample.stddev()),
@@ -55,7 +55,7 @@ impl Summary {
 
     /// Computes the summary of `ordered` (the same numbers a [`Sample`] of
     /// its values gives, but from values ordered in place).
-    pub fn from_ordered(ordered: &Ordered<'_>) -> Summary {
+    pub(crate) fn from_ordered(ordered: &Ordered<'_>) -> Summary {
         Summary::build(
             (ordered.count(), ordered.mean(), ordered.stddev()),
             (ordered.min(), ordered.max()),

@@ -38,13 +38,13 @@ const T975: [f64; 30] = [
 ];
 
 /// The standard normal 97.5% quantile, the limit of [`t_critical_95`].
-pub const Z975: f64 = 1.959_963_984_540_054;
+pub(crate) const Z975: f64 = 1.959_963_984_540_054;
 
 /// The critical value `t` with `P(|T| <= t) = 0.95` for Student's t with
 /// `df` degrees of freedom (`scipy.stats.t.ppf(0.975, df)`); `None` for
 /// `df == 0`. A mean's 95% interval is `mean ± t * stddev / sqrt(n)` with
 /// `df = n - 1`.
-pub fn t_critical_95(df: usize) -> Option<f64> {
+pub(crate) fn t_critical_95(df: usize) -> Option<f64> {
     match df {
         0 => None,
         1..=30 => Some(T975[df - 1]),

@@ -101,7 +101,7 @@ pub struct CellOverlap {
 
 impl MergeFacts {
     /// Lines for the report's warnings: partial merges, poor overlap.
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         if !self.missing.is_empty() {
             out.push(format!(

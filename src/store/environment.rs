@@ -25,7 +25,7 @@ pub struct GitInfo {
     pub dirty: bool,
 }
 
-pub fn collect_environment() -> Environment {
+pub(crate) fn collect_environment() -> Environment {
     Environment {
         host: read_trimmed("/proc/sys/kernel/hostname")
             .or_else(|| std::env::var("HOSTNAME").ok())
@@ -79,7 +79,7 @@ fn memory_bytes() -> Option<u64> {
 
 /// The commit of the repository holding `file`, and whether the file has
 /// uncommitted changes. `None` outside a git repository or without git.
-pub fn git_info(file: &Path) -> Option<GitInfo> {
+pub(crate) fn git_info(file: &Path) -> Option<GitInfo> {
     let dir = file
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

@@ -9,17 +9,17 @@
 //!     responses/<cell id>.jsonl  summary.json  report.md  report.json ...
 //! ```
 
-pub mod continuity;
+pub(crate) mod continuity;
 mod environment;
 mod manifest;
 mod stored;
 mod writer;
 
-pub use environment::{collect_environment, git_info, Environment, GitInfo};
-pub use manifest::{
+pub(crate) use environment::{collect_environment, git_info, Environment, GitInfo};
+pub(crate) use manifest::{
     ManagedServerFacts, MonitorFacts, RunManifest, RunStatus, ServerPointFacts, TokenizerFacts,
 };
-pub use stored::StoredRun;
+pub(crate) use stored::StoredRun;
 pub use writer::RecordWriter;
 
 use crate::plan::Plan;
@@ -38,7 +38,7 @@ pub struct StoreError {
 }
 
 impl StoreError {
-    pub fn new(path: &Path, source: std::io::Error) -> StoreError {
+    pub(crate) fn new(path: &Path, source: std::io::Error) -> StoreError {
         StoreError {
             path: path.to_path_buf(),
             source,
@@ -46,16 +46,16 @@ impl StoreError {
     }
 }
 
-pub const EXPERIMENT_FILE: &str = "experiment.toml";
-pub const MANIFEST_FILE: &str = "manifest.json";
+pub(crate) const EXPERIMENT_FILE: &str = "experiment.toml";
+pub(crate) const MANIFEST_FILE: &str = "manifest.json";
 pub const PLAN_FILE: &str = "plan.json";
 pub const REQUESTS_FILE: &str = "requests.jsonl";
-pub const SUMMARY_FILE: &str = "summary.json";
+pub(crate) const SUMMARY_FILE: &str = "summary.json";
 pub const RESPONSES_DIR: &str = "responses";
-pub const SERVER_LOG: &str = "server.log";
-pub const CHECKS_FILE: &str = "checks.jsonl";
-pub const SAMPLES_FILE: &str = "samples.jsonl";
-pub const TOKENS_FILE: &str = "tokens.jsonl";
+pub(crate) const SERVER_LOG: &str = "server.log";
+pub(crate) const CHECKS_FILE: &str = "checks.jsonl";
+pub(crate) const SAMPLES_FILE: &str = "samples.jsonl";
+pub(crate) const TOKENS_FILE: &str = "tokens.jsonl";
 
 /// An open run directory.
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ impl RunDir {
 
     /// Writes a whole file atomically (temp file, then rename), so a reader
     /// never sees half of it.
-    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    pub(crate) fn write(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let target = self.file(name);
         let temp = self.file(&format!(".{name}.tmp"));
         std::fs::write(&temp, bytes).map_err(|e| StoreError::new(&temp, e))?;
@@ -128,17 +128,20 @@ impl RunDir {
         std::fs::rename(&temp, &target).map_err(|e| StoreError::new(&target, e))
     }
 
-    pub fn read_json<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<T, StoreError> {
+    pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        name: &str,
+    ) -> Result<T, StoreError> {
         let path = self.file(name);
         let text = std::fs::read(&path).map_err(|e| StoreError::new(&path, e))?;
         serde_json::from_slice(&text).map_err(|e| StoreError::new(&path, e.into()))
     }
 
-    pub fn read_plan(&self) -> Result<Plan, StoreError> {
+    pub(crate) fn read_plan(&self) -> Result<Plan, StoreError> {
         self.read_json(PLAN_FILE)
     }
 
-    pub fn read_manifest(&self) -> Result<RunManifest, StoreError> {
+    pub(crate) fn read_manifest(&self) -> Result<RunManifest, StoreError> {
         self.read_json(MANIFEST_FILE)
     }
 
@@ -185,7 +188,10 @@ impl RunDir {
 
 impl RunDir {
     /// Writes the quality check results (one line per scored response).
-    pub fn write_checks(&self, checks: &[crate::quality::CheckRecord]) -> Result<(), StoreError> {
+    pub(crate) fn write_checks(
+        &self,
+        checks: &[crate::quality::CheckRecord],
+    ) -> Result<(), StoreError> {
         self.write_lines(CHECKS_FILE, checks)
     }
 
@@ -201,7 +207,10 @@ impl RunDir {
     }
 
     /// Writes the after-run token counts (one line per counted response).
-    pub fn write_tokens(&self, counts: &[crate::record::TokenRecord]) -> Result<(), StoreError> {
+    pub(crate) fn write_tokens(
+        &self,
+        counts: &[crate::record::TokenRecord],
+    ) -> Result<(), StoreError> {
         self.write_lines(TOKENS_FILE, counts)
     }
 
@@ -211,7 +220,7 @@ impl RunDir {
     }
 
     /// The quality check results, if the run has any.
-    pub fn read_checks(&self) -> Result<Vec<crate::quality::CheckRecord>, StoreError> {
+    pub(crate) fn read_checks(&self) -> Result<Vec<crate::quality::CheckRecord>, StoreError> {
         read_lines(&self.file(CHECKS_FILE))
     }
 }

@@ -5,7 +5,7 @@
 //! so that every reader computes its metrics from the same numbers; and the
 //! quality checks, resource samples and summary, when the run has them.
 
-use super::{RunDir, RunManifest, StoreError, SAMPLES_FILE, SUMMARY_FILE};
+use super::{RunDir, RunManifest, StoreError, SAMPLES_FILE};
 use crate::monitor::{read_samples, Sample};
 use crate::plan::Plan;
 use crate::quality::CheckRecord;
@@ -15,7 +15,7 @@ use std::path::Path;
 
 /// A run directory read back.
 #[derive(Debug, Clone)]
-pub struct StoredRun {
+pub(crate) struct StoredRun {
     pub dir: RunDir,
     pub manifest: RunManifest,
     pub plan: Plan,
@@ -25,7 +25,7 @@ pub struct StoredRun {
 
 impl StoredRun {
     /// Opens `path`: it must hold a manifest and a plan.
-    pub fn open(path: &Path) -> Result<StoredRun, StoreError> {
+    pub(crate) fn open(path: &Path) -> Result<StoredRun, StoreError> {
         let dir = RunDir::open(path)?;
         let manifest = dir.read_manifest()?;
         let plan = dir.read_plan()?;
@@ -41,7 +41,10 @@ impl StoredRun {
     /// Hands every complete record, with its token counts applied, to
     /// `each` in file order, one at a time (memory holds one record, not the
     /// run). Returns how many lines could not be read as a record.
-    pub fn for_each_record(&self, mut each: impl FnMut(Record)) -> Result<usize, StoreError> {
+    pub(crate) fn for_each_record(
+        &self,
+        mut each: impl FnMut(Record),
+    ) -> Result<usize, StoreError> {
         let counts = TokenIndex::new(&self.tokens);
         self.dir.for_each_record(|mut record| {
             counts.apply(&mut record);
@@ -51,30 +54,31 @@ impl StoredRun {
 
     /// Every complete record with its token counts applied, and how many
     /// lines could not be read.
-    pub fn records(&self) -> Result<(Vec<Record>, usize), StoreError> {
+    pub(crate) fn records(&self) -> Result<(Vec<Record>, usize), StoreError> {
         let mut records = Vec::new();
         let unreadable = self.for_each_record(|record| records.push(record))?;
         Ok((records, unreadable))
     }
 
     /// The quality check results (none when the run has no checks).
-    pub fn checks(&self) -> Result<Vec<CheckRecord>, StoreError> {
+    pub(crate) fn checks(&self) -> Result<Vec<CheckRecord>, StoreError> {
         self.dir.read_checks()
     }
 
     /// The resource monitor's samples; none when the monitor did not run or
     /// its file cannot be read (a report without a timeline, not a failure).
-    pub fn samples(&self) -> Vec<Sample> {
+    pub(crate) fn samples(&self) -> Vec<Sample> {
         read_samples(&self.dir.file(SAMPLES_FILE)).unwrap_or_default()
     }
 
     /// summary.json as written by the last report, if there is one.
-    pub fn summary(&self) -> Option<serde_json::Value> {
-        self.dir.read_json(SUMMARY_FILE).ok()
+    #[cfg(test)]
+    pub(crate) fn summary(&self) -> Option<serde_json::Value> {
+        self.dir.read_json(super::SUMMARY_FILE).ok()
     }
 
     /// Cell id → label, from the plan.
-    pub fn labels(&self) -> HashMap<&str, &str> {
+    pub(crate) fn labels(&self) -> HashMap<&str, &str> {
         let cells = self.plan.cells.iter();
         cells.map(|c| (c.id.as_str(), c.label.as_str())).collect()
     }

@@ -45,13 +45,14 @@ impl RecordWriter {
     }
 
     /// Appends one record (and its response when responses are saved), then flushes.
-    pub fn write(&mut self, record: &Record, response: &Response) -> Result<(), StoreError> {
+    #[cfg(test)]
+    pub(crate) fn write(&mut self, record: &Record, response: &Response) -> Result<(), StoreError> {
         self.add(record, response)?;
         self.flush()
     }
 
     /// Buffers one record (and its response); `flush` writes them out.
-    pub fn add(&mut self, record: &Record, response: &Response) -> Result<(), StoreError> {
+    pub(crate) fn add(&mut self, record: &Record, response: &Response) -> Result<(), StoreError> {
         if self.pending.len() > FLUSH_AT {
             self.flush()?; // a long backlog is written in pieces, not held
         }
@@ -84,7 +85,7 @@ impl RecordWriter {
 
     /// Writes every buffered line, one `write` per file (lines whole, in
     /// order), and empties the buffers.
-    pub fn flush(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn flush(&mut self) -> Result<(), StoreError> {
         write_out(&mut self.requests, &self.requests_path, &mut self.pending)?;
         for file in self.response_files.values_mut() {
             write_out(&mut file.file, &file.path, &mut file.pending)?;

@@ -9,7 +9,7 @@
 /// tokenizer that adds a leading space (SentencePiece's `▁` prefix) yields
 /// more bytes than the text holds: the excess is taken off the start, so the
 /// first token ends earlier rather than every token ending late.
-pub fn ends_from_lengths(lengths: &[usize], text_len: usize) -> Vec<usize> {
+pub(crate) fn ends_from_lengths(lengths: &[usize], text_len: usize) -> Vec<usize> {
     let total: usize = lengths.iter().sum();
     let excess = total.saturating_sub(text_len);
     let mut at = 0usize;
@@ -27,7 +27,7 @@ pub fn ends_from_lengths(lengths: &[usize], text_len: usize) -> Vec<usize> {
 /// `token_ends` the byte offset in `text` at which each token ends. When the
 /// chunks hold fewer characters than the text (a mismatch the caller could
 /// not avoid), the tokens past the last chunk go to the last chunk.
-pub fn tokens_per_chunk(text: &str, chunk_chars: &[u32], token_ends: &[usize]) -> Vec<u32> {
+pub(crate) fn tokens_per_chunk(text: &str, chunk_chars: &[u32], token_ends: &[usize]) -> Vec<u32> {
     if chunk_chars.is_empty() {
         return Vec::new();
     }

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 
 /// A source that failed this many times in a row, never having answered,
 /// is asked no more.
-pub const GIVE_UP_AFTER: u32 = 3;
+pub(crate) const GIVE_UP_AFTER: u32 = 3;
 
 /// Requests to a server's tokenizer in flight at once.
-pub const REMOTE_IN_FLIGHT: usize = 8;
+pub(crate) const REMOTE_IN_FLIGHT: usize = 8;
 
 /// Whether a token source is still worth asking.
 #[derive(Debug, Default)]
-pub struct SourceGuard {
+pub(crate) struct SourceGuard {
     failures: AtomicU32,
     answered: AtomicBool,
     last_error: Mutex<Option<String>>,
@@ -27,7 +27,7 @@ pub struct SourceGuard {
 impl SourceGuard {
     /// Why the source is asked no more: it failed [`GIVE_UP_AFTER`] times
     /// in a row without ever answering. `None` while it is worth asking.
-    pub fn gave_up(&self) -> Option<String> {
+    pub(crate) fn gave_up(&self) -> Option<String> {
         if self.answered.load(Ordering::Relaxed)
             || self.failures.load(Ordering::Relaxed) < GIVE_UP_AFTER
         {
@@ -41,7 +41,7 @@ impl SourceGuard {
     }
 
     /// Takes note of one answer.
-    pub fn note<T>(&self, result: &Result<T, String>) {
+    pub(crate) fn note<T>(&self, result: &Result<T, String>) {
         match result {
             Ok(_) => {
                 self.answered.store(true, Ordering::Relaxed);
@@ -61,7 +61,7 @@ impl SourceGuard {
 /// seconds, then every few seconds how many are done and an estimate of
 /// the time left.
 #[derive(Debug)]
-pub struct CountProgress {
+pub(crate) struct CountProgress {
     total: usize,
     done: AtomicUsize,
     started: Instant,
@@ -75,7 +75,7 @@ const SHOW_AFTER: Duration = Duration::from_secs(2);
 const SHOW_EVERY: Duration = Duration::from_secs(2);
 
 impl CountProgress {
-    pub fn new(total: usize, quiet: bool) -> CountProgress {
+    pub(crate) fn new(total: usize, quiet: bool) -> CountProgress {
         let now = Instant::now();
         CountProgress {
             total,
@@ -87,7 +87,7 @@ impl CountProgress {
     }
 
     /// One more counted; shows the progress line when it is time.
-    pub fn step(&self) {
+    pub(crate) fn step(&self) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         if self.quiet || self.started.elapsed() < SHOW_AFTER {
             return;
@@ -103,7 +103,7 @@ impl CountProgress {
     }
 
     /// "counting tokens: 12000/157004 (8%), about 14s left".
-    pub fn line(&self, done: usize, elapsed: Duration) -> String {
+    pub(crate) fn line(&self, done: usize, elapsed: Duration) -> String {
         let share = done as f64 / self.total.max(1) as f64;
         let left = match done {
             0 => "time left unknown".to_string(),
@@ -121,12 +121,12 @@ impl CountProgress {
     }
 }
 
-pub use crate::util::map_parallel;
+pub(crate) use crate::util::map_parallel;
 
 /// One response's output tokens with a local tokenizer, and how many each
 /// chunk (of `chunk_chars` characters) completed — empty when the counter
 /// cannot place its tokens (the heuristic).
-pub fn count_response(
+pub(crate) fn count_response(
     counter: &dyn super::TokenCounter,
     text: &str,
     chunk_chars: &[u32],
@@ -148,7 +148,7 @@ pub fn count_response(
 }
 
 /// Threads for counting: every core.
-pub fn counting_threads() -> usize {
+pub(crate) fn counting_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 

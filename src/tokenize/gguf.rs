@@ -30,7 +30,8 @@ pub enum GgufValue {
 
 impl GgufValue {
     /// The string, for a `String` value.
-    pub fn as_str(&self) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             GgufValue::String(s) => Some(s),
             _ => None,
@@ -38,7 +39,7 @@ impl GgufValue {
     }
 
     /// Any integer value widened to i64 (None for floats, strings, arrays, or u64 > i64::MAX).
-    pub fn as_i64(&self) -> Option<i64> {
+    pub(crate) fn as_i64(&self) -> Option<i64> {
         match *self {
             GgufValue::U8(v) => Some(v.into()),
             GgufValue::I8(v) => Some(v.into()),
@@ -48,14 +49,6 @@ impl GgufValue {
             GgufValue::I32(v) => Some(v.into()),
             GgufValue::U64(v) => i64::try_from(v).ok(),
             GgufValue::I64(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// The elements, for an `Array` value.
-    pub fn as_array(&self) -> Option<&[GgufValue]> {
-        match self {
-            GgufValue::Array(items) => Some(items),
             _ => None,
         }
     }
@@ -85,7 +78,8 @@ pub struct GgufMetadata {
 
 impl GgufMetadata {
     /// A string value by key.
-    pub fn get_str(&self, key: &str) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn get_str(&self, key: &str) -> Option<&str> {
         self.kv.get(key).and_then(GgufValue::as_str)
     }
 }
@@ -99,7 +93,7 @@ pub fn read_metadata(path: &Path) -> io::Result<GgufMetadata> {
 
 /// Read GGUF metadata from any reader; `len` is the total size, used to reject
 /// absurd string lengths and array counts before allocating for them.
-pub fn read_metadata_from<R: Read>(reader: R, len: u64) -> io::Result<GgufMetadata> {
+pub(crate) fn read_metadata_from<R: Read>(reader: R, len: u64) -> io::Result<GgufMetadata> {
     let mut r = Reader { inner: reader, len };
     let magic = r.bytes::<4>()?;
     if &magic != b"GGUF" {

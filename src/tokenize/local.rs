@@ -24,7 +24,7 @@ pub struct HfCounter {
 
 impl HfCounter {
     /// Wrap a tokenizer, named by its spec string; truncation and padding are removed.
-    pub fn new(name: impl Into<String>, mut tokenizer: Tokenizer) -> Self {
+    pub(crate) fn new(name: impl Into<String>, mut tokenizer: Tokenizer) -> Self {
         tokenizer.with_padding(None);
         // Removing truncation cannot fail (only setting one can).
         let _ = tokenizer.with_truncation(None);
@@ -35,7 +35,7 @@ impl HfCounter {
     }
 
     /// Load a tokenizer.json file (`spec` names the source in errors).
-    pub fn from_json(path: &Path, spec: &str) -> Result<Self, TokenizeError> {
+    pub(crate) fn from_json(path: &Path, spec: &str) -> Result<Self, TokenizeError> {
         if !path.is_file() {
             return Err(TokenizeError::NoSuchFile {
                 path: path.to_owned(),
@@ -58,11 +58,6 @@ impl HfCounter {
             .build()
             .map_err(|e| vocab_error(e, &path.display().to_string(), spec))?;
         Ok(Self::new(spec, tokenizer))
-    }
-
-    /// The wrapped tokenizer.
-    pub fn tokenizer(&self) -> &Tokenizer {
-        &self.tokenizer
     }
 
     /// Write the tokenizer as a Hugging Face tokenizer.json.

@@ -10,30 +10,30 @@
 //! never stalls requests still in flight. See docs/tokenizers.md for the
 //! sources, the `auto` order and the proof against llama.cpp.
 
-pub mod attribute;
-pub mod batch;
+pub(crate) mod attribute;
+pub(crate) mod batch;
 mod command;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod corpus;
 mod error;
 pub mod gguf;
 mod heuristic;
 mod local;
-pub mod pretok;
+pub(crate) mod pretok;
 mod remote;
 mod spec;
-pub mod spm;
-pub mod synthetic;
+pub(crate) mod spm;
+pub(crate) mod synthetic;
 mod tiktoken;
-pub mod vocab;
+pub(crate) mod vocab;
 
 pub use command::tokenize_command;
-pub use error::TokenizeError;
+pub(crate) use error::TokenizeError;
 pub use heuristic::{heuristic_count, HeuristicCounter};
 pub use local::HfCounter;
 pub use remote::{load_ollama_gguf, ollama_cache_file, LlamaCppTokenizer};
 pub use spec::{known_encodings, resolve_mapping, TokenizerSpec, SPEC_FORMS};
-pub use spm::SpmCounter;
-pub use tiktoken::{TiktokenCounter, KNOWN_ENCODINGS};
+pub(crate) use tiktoken::TiktokenCounter;
 
 use std::path::Path;
 

@@ -14,7 +14,7 @@ use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::SplitDelimiterBehavior;
 
 /// A pre-tokenizer and whether whole words found in the vocabulary skip merging.
-pub struct PreTokenizer {
+pub(crate) struct PreTokenizer {
     pub wrapper: PreTokenizerWrapper,
     pub ignore_merges: bool,
 }
@@ -30,7 +30,7 @@ const UPPER: &str = r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]";
 const LOWER: &str = r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]";
 
 /// The `tokenizer.ggml.pre` families rebuilt here (see docs/tokenizers.md).
-pub const SUPPORTED_PRE: &[&str] = &[
+pub(crate) const SUPPORTED_PRE: &[&str] = &[
     "default",
     "gpt-2",
     "phi-2",
@@ -65,7 +65,7 @@ pub const SUPPORTED_PRE: &[&str] = &[
 ];
 
 /// llama.cpp's split regexes for a `tokenizer.ggml.pre` value.
-pub fn pre_tokenizer_for(pre: &str) -> Result<PreTokenizer, VocabError> {
+pub(crate) fn pre_tokenizer_for(pre: &str) -> Result<PreTokenizer, VocabError> {
     let llama3 = format!("{CONTRACTIONS}{LLAMA3_REST}");
     let gpt4o_tail = r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     let cased = |tail: &str, c: &str| {

@@ -62,11 +62,6 @@ impl LlamaCppTokenizer {
         }
     }
 
-    /// The server root used for requests.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
     /// Token ids of `text` as the server's model sees it: `add_special: false`
     /// (no BOS), `parse_special: true` (special-token text becomes the token).
     pub async fn encode(
@@ -116,7 +111,7 @@ impl LlamaCppTokenizer {
     }
 
     /// The number of tokens in `text` (see [`Self::encode`]).
-    pub async fn count(
+    pub(crate) async fn count(
         &self,
         client: &reqwest::Client,
         text: &str,
@@ -278,18 +273,12 @@ mod tests {
 
     #[test]
     fn base_url_is_the_server_root() {
+        assert_eq!(LlamaCppTokenizer::new("http://h:1/").base_url, "http://h:1");
         assert_eq!(
-            LlamaCppTokenizer::new("http://h:1/").base_url(),
+            LlamaCppTokenizer::new("http://h:1/v1/").base_url,
             "http://h:1"
         );
-        assert_eq!(
-            LlamaCppTokenizer::new("http://h:1/v1/").base_url(),
-            "http://h:1"
-        );
-        assert_eq!(
-            LlamaCppTokenizer::new("http://h:1").base_url(),
-            "http://h:1"
-        );
+        assert_eq!(LlamaCppTokenizer::new("http://h:1").base_url, "http://h:1");
     }
 
     #[test]

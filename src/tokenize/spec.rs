@@ -41,7 +41,7 @@ const PREFIXES: &[&str] = &["hf", "gguf", "tiktoken"];
 
 impl TokenizerSpec {
     /// True for the specs [`super::load_local`] can load without a server.
-    pub fn is_local(&self) -> bool {
+    pub(crate) fn is_local(&self) -> bool {
         matches!(
             self,
             TokenizerSpec::Hf(_)

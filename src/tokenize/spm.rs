@@ -24,7 +24,7 @@ use super::TokenCounter;
 use std::collections::{BinaryHeap, HashMap};
 
 /// A SentencePiece counter.
-pub struct SpmCounter {
+pub(crate) struct SpmCounter {
     name: String,
     ids: HashMap<String, u32>,
     scores: Vec<f32>,
@@ -72,7 +72,7 @@ struct Symbol {
 
 impl SpmCounter {
     /// Build from a `"llama"` vocabulary; `name` is the spec shown in reports.
-    pub fn new(name: &str, vocab: &GgufVocab) -> Result<Self, VocabError> {
+    pub(crate) fn new(name: &str, vocab: &GgufVocab) -> Result<Self, VocabError> {
         let mut ids = HashMap::with_capacity(vocab.tokens.len());
         for (id, token) in vocab.tokens.iter().enumerate() {
             let id =

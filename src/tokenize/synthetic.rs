@@ -26,13 +26,13 @@ const WORDS: [&str; 96] = [
 const FILLER: &str = " a";
 
 /// A prompt's seeded word sequence.
-pub struct SyntheticText {
+pub(crate) struct SyntheticText {
     words: Vec<&'static str>,
 }
 
 impl SyntheticText {
     /// Enough words for `tokens` tokens with room to spare, seeded by `id`.
-    pub fn new(id: &str, tokens: u32) -> SyntheticText {
+    pub(crate) fn new(id: &str, tokens: u32) -> SyntheticText {
         let mut random = SplitMix64::new(seed_of(id));
         let count = tokens as usize * 2 + 16;
         let words = (0..count)
@@ -43,7 +43,7 @@ impl SyntheticText {
 
     /// The first `n` words as sentences of 12 words: capitalised, separated by
     /// full stops (none at the end, so a one-word prompt is one token).
-    pub fn prefix(&self, n: usize) -> String {
+    pub(crate) fn prefix(&self, n: usize) -> String {
         let mut text = String::with_capacity(n * 5);
         for (i, word) in self.words.iter().take(n).enumerate() {
             let starts_sentence = i % 12 == 0;
@@ -66,7 +66,7 @@ impl SyntheticText {
     /// The text of `target` tokens by `count`: the longest prefix within the
     /// target (binary search; counts grow with the prefix), then fillers
     /// until the count is reached. Returns the text and its count.
-    pub fn fit<E>(
+    pub(crate) fn fit<E>(
         &self,
         target: usize,
         mut count: impl FnMut(&str) -> Result<usize, E>,
@@ -106,7 +106,7 @@ fn seed_of(id: &str) -> u64 {
 
 /// The text for a synthetic prompt fitted with the documented heuristic
 /// (used until the model's own tokenizer refits it at run time).
-pub fn heuristic_text(id: &str, tokens: u32) -> String {
+pub(crate) fn heuristic_text(id: &str, tokens: u32) -> String {
     let count = |text: &str| Ok::<_, ()>(super::heuristic_count(text));
     SyntheticText::new(id, tokens)
         .fit(tokens as usize, count)

@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use tiktoken_rs::CoreBPE;
 
 /// Encodings accepted after `tiktoken:` (`gpt2` is r50k_base's other name).
-pub const KNOWN_ENCODINGS: &[&str] = &[
+pub(crate) const KNOWN_ENCODINGS: &[&str] = &[
     "cl100k_base",
     "o200k_base",
     "o200k_harmony",
@@ -45,14 +45,14 @@ fn singleton(name: &str) -> Option<&'static CoreBPE> {
 }
 
 /// A tiktoken encoding.
-pub struct TiktokenCounter {
+pub(crate) struct TiktokenCounter {
     name: String,
     bpe: &'static CoreBPE,
 }
 
 impl TiktokenCounter {
     /// Load (or reuse) the encoding `name`.
-    pub fn new(name: &str) -> Result<Self, TokenizeError> {
+    pub(crate) fn new(name: &str) -> Result<Self, TokenizeError> {
         let spec = format!("tiktoken:{name}");
         check_encoding(name, &spec)?;
         let bpe = catch_unwind(|| singleton(name))

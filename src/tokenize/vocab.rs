@@ -21,7 +21,7 @@ use tokenizers::{AddedToken, Tokenizer};
 
 /// The tokenizer part of a model's metadata.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct GgufVocab {
+pub(crate) struct GgufVocab {
     /// `tokenizer.ggml.model`: "gpt2" (byte-level BPE), "llama" (SentencePiece), …
     pub model: String,
     /// `tokenizer.ggml.pre`, "default" when absent.
@@ -59,7 +59,7 @@ fn array<T>(
 
 /// Why a vocabulary could not be turned into a tokenizer.
 #[derive(Debug, Clone, PartialEq)]
-pub enum VocabError {
+pub(crate) enum VocabError {
     /// No `tokenizer.ggml.tokens` at all.
     Missing,
     /// A model or pre-tokenizer this module does not rebuild.
@@ -97,7 +97,7 @@ const CONTROL_BY_NAME: &[&str] = &[
 
 impl GgufVocab {
     /// Read the vocabulary from a GGUF file's metadata.
-    pub fn from_metadata(meta: &GgufMetadata) -> Result<Self, VocabError> {
+    pub(crate) fn from_metadata(meta: &GgufMetadata) -> Result<Self, VocabError> {
         let info: serde_json::Map<String, Value> = meta
             .kv
             .iter()
@@ -109,7 +109,7 @@ impl GgufVocab {
 
     /// Read the vocabulary from Ollama's `/api/show` `model_info` object (the
     /// GGUF metadata as JSON).
-    pub fn from_model_info(info: &Value) -> Result<Self, VocabError> {
+    pub(crate) fn from_model_info(info: &Value) -> Result<Self, VocabError> {
         let tokens: Vec<String> = array(info, KEY_TOKENS, |v| v.as_str().map(str::to_owned))?;
         if tokens.is_empty() {
             return Err(VocabError::Missing);
@@ -129,7 +129,7 @@ impl GgufVocab {
     }
 
     /// A counter for this vocabulary: byte-level BPE (`gpt2`) or SentencePiece (`llama`).
-    pub fn counter(&self, name: &str) -> Result<Box<dyn TokenCounter>, VocabError> {
+    pub(crate) fn counter(&self, name: &str) -> Result<Box<dyn TokenCounter>, VocabError> {
         match self.model.as_str() {
             "llama" => Ok(Box::new(SpmCounter::new(name, self)?)),
             _ => Ok(Box::new(HfCounter::new(name, self.build()?))),
@@ -137,7 +137,7 @@ impl GgufVocab {
     }
 
     /// Ids of the tokens matched whole in the text (llama.cpp's special cache).
-    pub fn special_ids(&self) -> Vec<u32> {
+    pub(crate) fn special_ids(&self) -> Vec<u32> {
         (0..self.tokens.len())
             .filter(|&i| {
                 let ty = self.token_types.get(i).copied().unwrap_or(1);
@@ -148,7 +148,7 @@ impl GgufVocab {
     }
 
     /// Build a `tokenizers` tokenizer for a byte-level BPE (`gpt2`) vocabulary.
-    pub fn build(&self) -> Result<Tokenizer, VocabError> {
+    pub(crate) fn build(&self) -> Result<Tokenizer, VocabError> {
         if self.model != "gpt2" {
             return Err(VocabError::Unsupported(format!(
                 "tokenizer.ggml.model `{}` is not supported yet (supported: \"gpt2\", byte-level \

@@ -167,7 +167,10 @@ fn a_retried_429_waits_for_retry_after_and_is_recorded() {
         assert_eq!(ws.exec(&file, &[]), 0, "{api:?}");
         assert_eq!(server.generations(), 3, "{api:?}: two requests, one retry");
         let records = records(&ws.run());
-        assert!(records.iter().all(|r| r.outcome.is_ok()), "{api:?}: {records:?}");
+        assert!(
+            records.iter().all(|r| r.outcome.is_ok()),
+            "{api:?}: {records:?}"
+        );
         let retried: Vec<_> = records.iter().filter_map(|r| r.retry.as_ref()).collect();
         assert_eq!(retried.len(), 1, "{api:?}");
         let retry = retried[0];
@@ -179,7 +182,10 @@ fn a_retried_429_waits_for_retry_after_and_is_recorded() {
         let record = records.iter().find(|r| r.retry.is_some()).expect("retried");
         let e2e = record.timing.e2e_ms.expect("e2e of the final attempt");
         let total = retry.total_ms.expect("total");
-        assert!(total >= 1000.0 + e2e, "{api:?}: total {total} ms, e2e {e2e} ms");
+        assert!(
+            total >= 1000.0 + e2e,
+            "{api:?}: total {total} ms, e2e {e2e} ms"
+        );
         assert!(record.run_offset_ms >= retry.first_offset_ms + 1000.0);
         assert_eq!(record.http_status, Some(200), "the final attempt's status");
         let summary = json(&ws.run().join("summary.json"));
@@ -188,7 +194,10 @@ fn a_retried_429_waits_for_retry_after_and_is_recorded() {
         assert_eq!(validity["retries"], 1);
         assert_eq!(summary["cells"][0]["counts"]["ok"], 2);
         let warnings = summary["warnings"].to_string();
-        assert!(warnings.contains("sent again under [run] retry"), "{warnings}");
+        assert!(
+            warnings.contains("sent again under [run] retry"),
+            "{warnings}"
+        );
     }
 }
 
@@ -210,7 +219,12 @@ fn retries_stop_after_max_with_a_doubling_backoff() {
     ] {
         let server = FaultServer::start(Api::OpenAi, unavailable);
         let ws = Workspace::new();
-        let text = experiment(Api::OpenAi, &server.url(), &format!("repetitions = 1\n{run}"), "");
+        let text = experiment(
+            Api::OpenAi,
+            &server.url(),
+            &format!("repetitions = 1\n{run}"),
+            "",
+        );
         let file = ws.write("e.toml", &text);
         ws.exec(&file, &[]);
         assert_eq!(server.generations(), sent, "{run}");

@@ -2,7 +2,9 @@
 //! rendering that keeps going past a broken template.
 
 use super::super::collections::{group_by, sort_by, table, TableStyle};
-use super::super::helpers::{csv_field, format_bytes, format_ms, format_pct, is_optional_metric};
+use super::super::helpers::{
+    csv_field, format_bytes, format_ms, format_pct, is_optional_metric, MISSING,
+};
 use super::super::*;
 use super::fixed_model;
 use serde_json::json;

@@ -7,10 +7,10 @@ use crate::store::continuity::CellOverlap;
 use std::collections::BTreeMap;
 
 /// One shard's measured window per cell: first send and last end, ms.
-pub type Windows = BTreeMap<String, (f64, f64)>;
+pub(crate) type Windows = BTreeMap<String, (f64, f64)>;
 
 /// Widens a shard's window of `record`'s cell to cover it (send to end).
-pub fn widen(windows: &mut Windows, record: &Record) {
+pub(crate) fn widen(windows: &mut Windows, record: &Record) {
     let start = record.run_offset_ms;
     let end = start + record.timing.e2e_ms.unwrap_or(0.0);
     let window = windows.entry(record.cell.clone()).or_insert((start, end));
@@ -19,7 +19,7 @@ pub fn widen(windows: &mut Windows, record: &Record) {
 }
 
 /// The overlap of each cell that every shard ran.
-pub fn per_cell(shards: &[Windows]) -> Vec<CellOverlap> {
+pub(crate) fn per_cell(shards: &[Windows]) -> Vec<CellOverlap> {
     let Some(first) = shards.first() else {
         return Vec::new();
     };
