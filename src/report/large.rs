@@ -189,10 +189,11 @@ mod tests {
         let templates = [
             super::super::builtin(crate::experiment::ReportFormat::Csv),
             super::super::builtin(crate::experiment::ReportFormat::Markdown),
+            super::super::builtin(crate::experiment::ReportFormat::Html),
         ];
         let (written, errors) = write_large_reports(dir.path(), &templates, &mut model);
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(written.len(), 2);
+        assert_eq!(written.len(), 3);
         let csv = std::fs::read_to_string(dir.path().join("cells.csv")).expect("cells.csv");
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 1 + 1_234, "one header, a row per cell");
@@ -201,6 +202,8 @@ mod tests {
         assert!(lines[1_234].starts_with("cell-1233,"));
         let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
         assert!(md.contains("> 1234 cells: this report shows the 50 fastest"));
+        let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report.html");
+        assert!(html.contains("<p class=\"selection\"><strong>1234 cells: this report shows"));
         assert_eq!(model.cells.len(), 100);
     }
 }
