@@ -74,10 +74,12 @@ impl From<crate::store::StoreError> for AppError {
 impl From<crate::scale::ScaleError> for AppError {
     fn from(error: crate::scale::ScaleError) -> AppError {
         let code = match error {
-            crate::scale::ScaleError::Input(_) => exit::BAD_INPUT,
+            crate::scale::ScaleError::Input(_) | crate::scale::ScaleError::Shard(_) => {
+                exit::BAD_INPUT
+            }
             crate::scale::ScaleError::Store(_) => exit::ERROR,
         };
-        AppError::new(code, error.to_string())
+        AppError::caused_by(code, error)
     }
 }
 

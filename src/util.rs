@@ -212,6 +212,32 @@ pub(crate) fn map_parallel<T: Sync, R: Send>(
     all.into_iter().map(|(_, result)| result).collect()
 }
 
+/// The text shown where a figure is missing.
+pub(crate) const MISSING: &str = "–";
+
+/// A duration given in milliseconds: "0.42 ms", "8.1 ms", "812 ms",
+/// "1.23 s", "12.3 s", "2 min 5 s"; "–" when missing.
+pub(crate) fn format_ms(value: Option<f64>) -> String {
+    let Some(ms) = value else {
+        return MISSING.to_string();
+    };
+    let size = ms.abs();
+    if size < 1.0 {
+        format!("{ms:.2} ms")
+    } else if size < 10.0 {
+        format!("{ms:.1} ms")
+    } else if size < 999.5 {
+        format!("{ms:.0} ms")
+    } else if size < 9_995.0 {
+        format!("{:.2} s", ms / 1e3)
+    } else if size < 59_950.0 {
+        format!("{:.1} s", ms / 1e3)
+    } else {
+        let seconds = (ms / 1e3).round() as i64;
+        format!("{} min {} s", seconds / 60, (seconds % 60).abs())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,8 +18,9 @@ pub(crate) use load::{LoadFigures, Validity};
 pub(crate) use metric::MetricSummary;
 pub(crate) use sketch::RELATIVE_ERROR;
 
-use crate::metrics::{fill_request_metrics, request_metrics, RequestMetrics};
+use crate::metrics::RequestMetrics;
 use crate::plan::{Cell, Plan};
+use crate::record::{fill_request_metrics, request_metrics};
 use crate::record::{Outcome, Record};
 use metric::{MetricValues, Values};
 use serde::{Deserialize, Serialize};

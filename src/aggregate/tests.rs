@@ -220,7 +220,7 @@ fn a_models_pool_is_its_cells_values_in_plan_order() {
             .filter(|r| r.cell == "a.p")
             .chain(records.iter().filter(|r| r.cell == "a.q"))
             .flat_map(|r| {
-                let m = crate::metrics::request_metrics(r);
+                let m = crate::record::request_metrics(r);
                 match metric {
                     "chunk_gap_ms" => m.chunk_gaps_ms,
                     _ => m.ttft_ms.into_iter().collect(),

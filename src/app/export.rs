@@ -11,7 +11,7 @@ use super::AppError;
 use crate::aggregate::CellSummary;
 use crate::cli::{exit, ExportArgs, ExportFormat, ExportWhat};
 use crate::history::stored::{read_run, StoredRun};
-use crate::metrics::request_metrics;
+use crate::record::request_metrics;
 use std::fmt::Write as _;
 use std::io::Write as _;
 

@@ -3,7 +3,8 @@
 //! left out), grouped by cell id.
 
 use super::{CellRef, RunRef, SideCounts};
-use crate::metrics::{request_metrics, RequestMetrics};
+use crate::metrics::RequestMetrics;
+use crate::record::request_metrics;
 use crate::record::Record;
 use crate::store::{StoreError, StoredRun};
 use std::collections::BTreeMap;

@@ -9,9 +9,9 @@
 //! checked, failed, beyond the limit but not significant) is kept in a
 //! [`ThresholdResult`] so reports can say why a job passed or failed.
 
-use super::threshold::{Limit, Target, Threshold};
 use super::{change_pct, CellComparison, CellRef, Comparison, SideCounts};
 use crate::aggregate::CellSummary;
+use crate::metrics::threshold::{Limit, Target, Threshold};
 use crate::stats::Summary;
 use serde::{Deserialize, Serialize};
 

@@ -5,24 +5,25 @@
 //! verdict from the per-request values: "faster" or "slower" only when the
 //! median moved by at least the noise threshold (2% by default) *and* a
 //! two-sided Mann–Whitney U test says p < alpha (0.05); otherwise "no change".
-//! Thresholds (`threshold`) turn it into a gate (`gate`); output goes through
+//! Thresholds (`metrics::threshold`) turn it into a gate (`gate`); output goes through
 //! the report templates (`render`). See docs/compare.md.
 
 mod data;
 mod gate;
 mod mannwhitney;
 mod render;
-mod threshold;
 
+pub use crate::metrics::threshold::{
+    parse_requirement, parse_threshold, Limit, Op, Rule, Target, Threshold,
+};
 pub use data::{CellData, RunData};
 pub use gate::{
     check_cells, check_comparison, gate_cells, GateOutcome, ThresholdResult, Violation,
 };
 pub(crate) use mannwhitney::mann_whitney_u;
 pub use render::{render_comparison, CompareFormat};
-pub use threshold::{parse_requirement, parse_threshold, Limit, Op, Rule, Target, Threshold};
 
-use crate::metrics::registry::{lookup, MetricDef};
+use crate::metrics::registry::{lookup, MetricDef, COMPARED};
 use crate::metrics::RequestMetrics;
 use crate::stats::{Sample, Summary};
 use serde::{Deserialize, Serialize};
@@ -57,20 +58,6 @@ impl Default for CompareOptions {
 }
 
 pub(crate) use crate::metrics::registry::Better;
-
-/// The metrics compared, in order (their direction is the registry's).
-/// `load_ms` is left out: warm, it is microseconds of scheduler time whose
-/// relative jitter is large and meaningless (cold starts are summarised apart).
-pub(crate) const COMPARED: [&str; 8] = [
-    "ttft_ms",
-    "tpot_ms",
-    "e2e_ms",
-    "decode_tps",
-    "chunk_gap_ms",
-    "ttfb_ms",
-    "server_decode_tps",
-    "prompt_tps",
-];
 
 /// What a comparison says about one metric of one cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

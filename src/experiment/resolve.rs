@@ -312,11 +312,11 @@ fn report(
 fn thresholds(
     doc: &Document<'_>,
     raw: Option<BTreeMap<String, String>>,
-) -> Result<Vec<crate::compare::Threshold>, ExperimentError> {
+) -> Result<Vec<crate::metrics::threshold::Threshold>, ExperimentError> {
     raw.unwrap_or_default()
         .iter()
         .map(|(metric, limit)| {
-            crate::compare::parse_requirement(metric, limit).map_err(|message| {
+            crate::metrics::threshold::parse_requirement(metric, limit).map_err(|message| {
                 doc.error(&KeyPath::top("thresholds").key(metric), message).with_help(
                     "e.g. \"ttft.p95\" = \"< 800ms\", \"decode_tps.mean\" = \"> 20\", \"errors.rate\" = \"< 1%\"",
                 )

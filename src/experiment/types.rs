@@ -33,7 +33,7 @@ pub struct Experiment {
     /// `[monitor]`: resource sampling during the run (on by default).
     pub monitor: crate::monitor::MonitorConfig,
     /// `[thresholds]`: limits checked on every cell after the run (exit 6).
-    pub thresholds: Vec<crate::compare::Threshold>,
+    pub thresholds: Vec<crate::metrics::threshold::Threshold>,
 }
 
 /// How requests are offered to the server in one cell.

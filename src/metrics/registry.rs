@@ -175,6 +175,20 @@ pub(crate) fn require(name: &str) -> Result<&'static MetricDef, String> {
     })
 }
 
+/// The metrics `llmbench compare` tests between runs, in order (their direction is the registry's).
+/// `load_ms` is left out: warm, it is microseconds of scheduler time whose
+/// relative jitter is large and meaningless (cold starts are summarised apart).
+pub(crate) const COMPARED: [&str; 8] = [
+    "ttft_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "decode_tps",
+    "chunk_gap_ms",
+    "ttfb_ms",
+    "server_decode_tps",
+    "prompt_tps",
+];
+
 /// The registry as a place in memory, for `lookup`'s references.
 static REGISTRY: [MetricDef; METRICS.len()] = METRICS;
 

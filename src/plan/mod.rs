@@ -489,5 +489,7 @@ pub(crate) fn slug(text: &str) -> String {
 
 pub mod shard;
 pub mod shard_env;
+mod shard_error;
+pub use shard_error::ShardError;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -9,7 +9,7 @@
 //! first shards. A shard's cells keep the whole cell's id (the whole load is
 //! kept in `Cell::share`), so the shards' records merge into one run.
 
-use super::{Cell, Plan};
+use super::{Cell, Plan, ShardError};
 use crate::experiment::Load;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -28,11 +28,11 @@ impl fmt::Display for Shard {
 }
 
 impl std::str::FromStr for Shard {
-    type Err = String;
+    type Err = ShardError;
 
     /// `K/N`, e.g. `0/4`.
-    fn from_str(text: &str) -> Result<Shard, String> {
-        let bad = || format!("`{text}` is not K/N (shard K, 0-based, of N), e.g. --shard 0/4");
+    fn from_str(text: &str) -> Result<Shard, ShardError> {
+        let bad = || ShardError::NotKOfN(text.to_string());
         let (k, n) = text.split_once('/').ok_or_else(bad)?;
         let index: u32 = k.trim().parse().map_err(|_| bad())?;
         let count: u32 = n.trim().parse().map_err(|_| bad())?;
@@ -41,15 +41,12 @@ impl std::str::FromStr for Shard {
 }
 
 impl Shard {
-    pub fn new(index: u32, count: u32) -> Result<Shard, String> {
+    pub fn new(index: u32, count: u32) -> Result<Shard, ShardError> {
         if count == 0 {
-            return Err("a launch needs at least 1 shard (N ≥ 1)".into());
+            return Err(ShardError::NoShards);
         }
         if index >= count {
-            return Err(format!(
-                "shard {index} of {count} does not exist: shards are numbered 0 to {}",
-                count - 1
-            ));
+            return Err(ShardError::NoSuchShard { index, count });
         }
         Ok(Shard { index, count })
     }
@@ -150,7 +147,7 @@ fn share_start(total: u32, shard: Shard) -> u32 {
 }
 
 /// The part of `plan` that `shard` runs.
-pub(crate) fn shard_plan(plan: &Plan, shard: Shard, split: Split) -> Result<Plan, String> {
+pub(crate) fn shard_plan(plan: &Plan, shard: Shard, split: Split) -> Result<Plan, ShardError> {
     match split {
         Split::Cells => Ok(cells_part(plan, shard)),
         Split::Load => load_part(plan, shard),
@@ -172,7 +169,7 @@ fn cells_part(plan: &Plan, shard: Shard) -> Plan {
     }
 }
 
-fn load_part(plan: &Plan, shard: Shard) -> Result<Plan, String> {
+fn load_part(plan: &Plan, shard: Shard) -> Result<Plan, ShardError> {
     let cells = plan
         .cells
         .iter()
@@ -196,7 +193,7 @@ fn timed_stride(shard: Shard) -> u32 {
     u32::MAX / shard.count
 }
 
-fn load_share(cell: &Cell, shard: Shard) -> Result<Cell, String> {
+fn load_share(cell: &Cell, shard: Shard) -> Result<Cell, ShardError> {
     let load = match cell.load {
         Load::Closed { concurrency } => Load::Closed {
             concurrency: share(concurrency, shard),
@@ -216,14 +213,11 @@ fn load_share(cell: &Cell, shard: Shard) -> Result<Cell, String> {
         },
     };
     if let Load::Closed { concurrency: 0 } = load {
-        return Err(format!(
-            "cell {} runs {} request(s) at once, fewer than the {} shards of split = load: \
-             use at most {} shards, or split = cells",
-            cell.id,
-            cell.load.max_in_flight(),
-            shard.count,
-            cell.load.max_in_flight()
-        ));
+        return Err(ShardError::TooLittleLoad {
+            cell: cell.id.clone(),
+            in_flight: cell.load.max_in_flight(),
+            shards: shard.count,
+        });
     }
     let first_repetition = match cell.duration_s {
         Some(_) => shard.index.saturating_mul(timed_stride(shard)),

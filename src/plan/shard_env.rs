@@ -13,6 +13,7 @@
 //! `--launch` wins over `LLMBENCH_LAUNCH`, which wins over the engine's id.
 
 use super::shard::Shard;
+use super::ShardError;
 use serde::{Deserialize, Serialize};
 
 /// The environment variable that carries the shard count where the engine
@@ -55,7 +56,7 @@ pub struct ShardFlags {
 pub fn placement(
     flags: &ShardFlags,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<Placement>, String> {
+) -> Result<Option<Placement>, ShardError> {
     let found = match flags.shard {
         Some(shard) => Some((shard, Engine::Flags)),
         None => from_slurm(&env)?
@@ -64,10 +65,7 @@ pub fn placement(
     };
     let Some((shard, engine)) = found else {
         if flags.shards.is_some() {
-            return Err("--shards N needs this process's index: --shard K/N, or \
-                 JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), or SLURM_ARRAY_TASK_ID \
-                 (a Slurm array); none is set"
-                .into());
+            return Err(ShardError::NoIndex);
         }
         return Ok(None);
     };
@@ -79,19 +77,22 @@ pub fn placement(
     }))
 }
 
-fn number(env: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<u32>, String> {
+fn number(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<u32>, ShardError> {
     match env(name) {
         None => Ok(None),
         Some(text) => text
             .trim()
             .parse()
             .map(Some)
-            .map_err(|_| format!("{name}={text} is not a whole number ≥ 0")),
+            .map_err(|_| ShardError::NotANumber { name, text }),
     }
 }
 
 /// A Slurm array task: `--array=0-3` gives IDs 0..3, MIN 0, MAX 3, COUNT 4.
-fn from_slurm(env: &impl Fn(&str) -> Option<String>) -> Result<Option<Shard>, String> {
+fn from_slurm(env: &impl Fn(&str) -> Option<String>) -> Result<Option<Shard>, ShardError> {
     let Some(id) = number(env, "SLURM_ARRAY_TASK_ID")? else {
         return Ok(None);
     };
@@ -99,28 +100,21 @@ fn from_slurm(env: &impl Fn(&str) -> Option<String>) -> Result<Option<Shard>, St
     let span = number(env, "SLURM_ARRAY_TASK_MAX")?.map(|max| max.saturating_sub(min) + 1);
     let count = match (number(env, "SLURM_ARRAY_TASK_COUNT")?, span) {
         (Some(count), Some(span)) if count != span => {
-            return Err(format!(
-                "the Slurm array has {count} tasks spread over IDs {min}..={}: shards need \
-                 consecutive IDs (--array={min}-{}, no step, no list)",
-                min + span - 1,
-                min + count - 1
-            ))
+            return Err(ShardError::SlurmIdsApart {
+                count,
+                min,
+                max: min + span - 1,
+            })
         }
         (Some(count), _) | (None, Some(count)) => count,
-        (None, None) => {
-            return Err(
-                "SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor \
-                 SLURM_ARRAY_TASK_MAX: pass --shard K/N"
-                    .into(),
-            )
-        }
+        (None, None) => return Err(ShardError::SlurmCountMissing),
     };
     let index = id
         .checked_sub(min)
-        .ok_or_else(|| format!("SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}"))?;
+        .ok_or(ShardError::SlurmIdBelowMin { id, min })?;
     Shard::new(index, count)
         .map(Some)
-        .map_err(|e| format!("Slurm array: {e}"))
+        .map_err(|e| e.in_engine("Slurm array"))
 }
 
 /// A Kubernetes Indexed Job pod: the index is set by Kubernetes, the count
@@ -128,29 +122,24 @@ fn from_slurm(env: &impl Fn(&str) -> Option<String>) -> Result<Option<Shard>, St
 fn from_kubernetes(
     shards: Option<u32>,
     env: &impl Fn(&str) -> Option<String>,
-) -> Result<Option<Shard>, String> {
+) -> Result<Option<Shard>, ShardError> {
     let Some(index) = number(env, "JOB_COMPLETION_INDEX")? else {
         return Ok(None);
     };
     let count = match shards {
         Some(count) => count,
-        None => number(env, SHARDS_ENV)?.ok_or_else(|| {
-            format!(
-                "JOB_COMPLETION_INDEX={index} is set but not the shard count: pass --shards N \
-                 or set {SHARDS_ENV} to the Job's completions"
-            )
-        })?,
+        None => number(env, SHARDS_ENV)?.ok_or(ShardError::KubernetesCountMissing { index })?,
     };
     Shard::new(index, count)
         .map(Some)
-        .map_err(|e| format!("Kubernetes Indexed Job: {e}"))
+        .map_err(|e| e.in_engine("Kubernetes Indexed Job"))
 }
 
 fn launch_id(
     flags: &ShardFlags,
     env: &impl Fn(&str) -> Option<String>,
     engine: Engine,
-) -> Result<String, String> {
+) -> Result<String, ShardError> {
     let engine_id = match engine {
         Engine::Slurm => env("SLURM_ARRAY_JOB_ID"),
         _ => None,
@@ -160,18 +149,13 @@ fn launch_id(
         .clone()
         .or_else(|| env(LAUNCH_ENV))
         .or(engine_id)
-        .ok_or_else(|| {
-            format!(
-                "a shard needs a launch id, the same for all shards of this launch: \
-                 pass --launch ID (or set {LAUNCH_ENV})"
-            )
-        })?;
+        .ok_or(ShardError::NoLaunch)?;
     check_launch(&id)?;
     Ok(id)
 }
 
 /// Launch ids become part of directory names: letters, digits, `-`, `_`, `.`.
-pub(crate) fn check_launch(id: &str) -> Result<(), String> {
+pub(crate) fn check_launch(id: &str) -> Result<(), ShardError> {
     let ok = !id.is_empty()
         && !id.starts_with('.')
         && id
@@ -180,9 +164,7 @@ pub(crate) fn check_launch(id: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "launch id `{id}`: use letters, digits, `-`, `_` and `.` (it names directories)"
-        ))
+        Err(ShardError::BadLaunch(id.to_string()))
     }
 }
 

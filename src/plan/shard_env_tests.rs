@@ -24,7 +24,9 @@ fn no_flag_and_no_engine_is_not_a_shard() {
 
 #[test]
 fn flags_need_a_launch_id() {
-    let error = placement(&flags(Some("1/3"), None, None), env(&[])).unwrap_err();
+    let error = placement(&flags(Some("1/3"), None, None), env(&[]))
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("--launch ID"), "{error}");
     let placed = placement(&flags(Some("1/3"), None, Some("exp-7")), env(&[])).unwrap();
     assert_eq!(
@@ -71,8 +73,11 @@ fn slurm_arrays_with_steps_are_refused() {
         ("SLURM_ARRAY_TASK_COUNT", "3"),
         ("SLURM_ARRAY_JOB_ID", "9"),
     ]);
-    let error = placement(&flags(None, None, None), stepped).unwrap_err();
+    let error = placement(&flags(None, None, None), stepped)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("consecutive IDs"), "{error}");
+    assert!(error.contains("--array=0-2"), "{error}");
 }
 
 #[test]
@@ -86,7 +91,9 @@ fn kubernetes_index_takes_the_count_from_the_flag_or_the_variable() {
         .unwrap();
     assert_eq!(placed.shard, Shard { index: 3, count: 4 });
     assert_eq!(placed.engine, Engine::Kubernetes);
-    let error = placement(&flags(None, None, None), &pod).unwrap_err();
+    let error = placement(&flags(None, None, None), &pod)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("LLMBENCH_SHARDS"), "{error}");
     let counted = env(&[
         ("JOB_COMPLETION_INDEX", "0"),
@@ -119,10 +126,45 @@ fn the_flag_wins_over_the_engine_and_the_flag_launch_over_the_variable() {
 #[test]
 fn bad_values_name_the_variable() {
     let bad = env(&[("JOB_COMPLETION_INDEX", "x1")]);
-    let error = placement(&flags(None, Some(2), None), bad).unwrap_err();
+    let error = placement(&flags(None, Some(2), None), bad)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("JOB_COMPLETION_INDEX=x1"), "{error}");
-    let error = placement(&flags(Some("0/2"), None, Some("a/b")), env(&[])).unwrap_err();
+    let error = placement(&flags(Some("0/2"), None, Some("a/b")), env(&[]))
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("launch id `a/b`"), "{error}");
-    let error = placement(&flags(None, Some(2), None), env(&[])).unwrap_err();
+    let error = placement(&flags(None, Some(2), None), env(&[]))
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("--shards N needs"), "{error}");
+}
+
+#[test]
+fn an_engine_that_names_a_shard_out_of_range_keeps_the_shard_error_as_cause() {
+    use std::error::Error;
+    let slurm = env(&[
+        ("SLURM_ARRAY_TASK_ID", "5"),
+        ("SLURM_ARRAY_TASK_COUNT", "0"),
+        ("SLURM_ARRAY_JOB_ID", "9"),
+    ]);
+    let error = placement(&flags(None, None, None), slurm).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            ShardError::Engine {
+                engine: "Slurm array",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.source().map(|e| e.to_string()),
+        Some(ShardError::NoShards.to_string())
+    );
+    assert_eq!(
+        error.to_string(),
+        "Slurm array: a launch needs at least 1 shard (N ≥ 1)"
+    );
 }

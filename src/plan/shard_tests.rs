@@ -19,15 +19,18 @@ fn plan_with_reps(reps: &[u32]) -> Plan {
 #[test]
 fn shard_parses_k_of_n_and_names_what_is_wrong() {
     assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
-    assert!("4/4"
+    let error = "4/4".parse::<Shard>().unwrap_err();
+    assert_eq!(error, ShardError::NoSuchShard { index: 4, count: 4 });
+    assert!(error.to_string().contains("numbered 0 to 3"), "{error}");
+    assert_eq!("0/0".parse::<Shard>(), Err(ShardError::NoShards));
+    assert!("0/0"
         .parse::<Shard>()
         .unwrap_err()
-        .contains("numbered 0 to 3"));
-    assert!("0/0".parse::<Shard>().unwrap_err().contains("at least 1"));
-    assert!("two/4"
-        .parse::<Shard>()
-        .unwrap_err()
-        .contains("--shard 0/4"));
+        .to_string()
+        .contains("at least 1"));
+    let error = "two/4".parse::<Shard>().unwrap_err();
+    assert_eq!(error, ShardError::NotKOfN("two/4".into()));
+    assert!(error.to_string().contains("--shard 0/4"), "{error}");
 }
 
 #[test]
@@ -131,7 +134,9 @@ fn load_split_gives_each_shard_its_own_arrivals() {
 fn load_split_refuses_fewer_workers_than_shards() {
     let mut plan = plan_with_reps(&[10]);
     plan.cells[0].load = Load::Closed { concurrency: 2 };
-    let error = shard_plan(&plan, Shard { index: 2, count: 3 }, Split::Load).unwrap_err();
+    let error = shard_plan(&plan, Shard { index: 2, count: 3 }, Split::Load)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("at most 2 shards"), "{error}");
 }
 

@@ -67,7 +67,7 @@ pub(crate) async fn python(
     };
     let outcome = match sandbox::run(&job).await {
         Ok(outcome) => outcome,
-        Err(reason) => return (false, reason),
+        Err(error) => return (false, error.to_string()),
     };
     judge(&outcome, timeout, || {
         python_failure(&outcome.stderr, code_lines)
@@ -85,7 +85,7 @@ pub(crate) async fn shell(response: &str, command: &str, timeout: Duration) -> (
     };
     let outcome = match sandbox::run(&job).await {
         Ok(outcome) => outcome,
-        Err(reason) => return (false, reason),
+        Err(error) => return (false, error.to_string()),
     };
     judge(&outcome, timeout, || {
         last_line(&outcome.stderr)

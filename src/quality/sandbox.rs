@@ -80,15 +80,40 @@ pub(crate) struct Outcome {
     pub rerun_alone: bool,
 }
 
+/// Why a check's program could not be run at all (as opposed to a run
+/// that failed, timed out or was killed, which is an [`Outcome`]).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SandboxError {
+    #[error("cannot create a work directory: {0}")]
+    WorkDir(#[source] std::io::Error),
+    #[error("cannot write {name} to the work directory: {source}")]
+    Write {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start {}: {source}", program.display())]
+    Start {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unshare not found")]
+    NoUnshare,
+    /// The run slots were closed: the process is shutting down.
+    #[error("the sandbox is shutting down: {0}")]
+    Closed(#[from] tokio::sync::AcquireError),
+}
+
 /// Runs `job` under the isolation found by [`isolation`], in one of the
 /// [`PARALLEL_RUNS`] slots (so the runs together stay within
 /// [`CHECKS_MEMORY_BYTES`]). A run that timed out while another ran beside
 /// it may have been starved of CPU by its neighbour (a fork bomb, a busy
 /// loop), so it runs once more alone: one answer cannot fail another's check.
-pub(crate) async fn run(job: &Job) -> Result<Outcome, String> {
+pub(crate) async fn run(job: &Job) -> Result<Outcome, SandboxError> {
     let level = isolation().await;
     let (outcome, crowded) = {
-        let _slot = SLOTS.acquire().await.map_err(|e| e.to_string())?;
+        let _slot = SLOTS.acquire().await?;
         let _running = Running::enter();
         let outcome = execute(job, level).await?;
         (outcome, _running.crowded())
@@ -96,10 +121,7 @@ pub(crate) async fn run(job: &Job) -> Result<Outcome, String> {
     if !(outcome.timed_out && crowded) {
         return Ok(outcome);
     }
-    let _all = SLOTS
-        .acquire_many(PARALLEL_RUNS as u32)
-        .await
-        .map_err(|e| e.to_string())?;
+    let _all = SLOTS.acquire_many(PARALLEL_RUNS as u32).await?;
     let mut alone = execute(job, level).await?;
     alone.rerun_alone = true;
     Ok(alone)
@@ -219,7 +241,7 @@ fn unshare_path() -> Option<&'static str> {
         .find(|path| Path::new(path).exists())
 }
 
-fn build_command(job: &Job, isolation: Isolation, dir: &Path) -> Result<Command, String> {
+fn build_command(job: &Job, isolation: Isolation, dir: &Path) -> Result<Command, SandboxError> {
     let program = job.program.to_string_lossy().into_owned();
     let mut command = match isolation {
         Isolation::None => {
@@ -228,7 +250,7 @@ fn build_command(job: &Job, isolation: Isolation, dir: &Path) -> Result<Command,
             command
         }
         Isolation::Namespaces { user } | Isolation::Network { user } => {
-            let unshare = unshare_path().ok_or("unshare not found")?;
+            let unshare = unshare_path().ok_or(SandboxError::NoUnshare)?;
             let mut command = Command::new(unshare);
             if user {
                 command.args(["--user", "--map-root-user"]);
@@ -276,11 +298,13 @@ fn child_path(program: &Path) -> String {
 }
 
 /// Runs `job` with the given isolation.
-pub(crate) async fn execute(job: &Job, isolation: Isolation) -> Result<Outcome, String> {
-    let dir = WorkDir::create().map_err(|e| format!("cannot create a work directory: {e}"))?;
+pub(crate) async fn execute(job: &Job, isolation: Isolation) -> Result<Outcome, SandboxError> {
+    let dir = WorkDir::create().map_err(SandboxError::WorkDir)?;
     for (name, contents) in &job.files {
-        std::fs::write(dir.path.join(name), contents)
-            .map_err(|e| format!("cannot write {name} to the work directory: {e}"))?;
+        std::fs::write(dir.path.join(name), contents).map_err(|source| SandboxError::Write {
+            name: name.clone(),
+            source,
+        })?;
     }
     let uid = real_uid();
     let tasks = tokio::task::spawn_blocking(move || user_task_count(uid))
@@ -300,9 +324,10 @@ pub(crate) async fn execute(job: &Job, isolation: Isolation) -> Result<Outcome, 
             super::seccomp::install(&filter)
         });
     }
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", job.program.display()))?;
+    let mut child = command.spawn().map_err(|source| SandboxError::Start {
+        program: job.program.clone(),
+        source,
+    })?;
     let group = Group::new(child.id().map(|id| id as libc::pid_t).unwrap_or(0));
     let total = Arc::new(AtomicU64::new(0));
     let exceeded = Arc::new(AtomicBool::new(false));

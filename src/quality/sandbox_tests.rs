@@ -294,3 +294,25 @@ async fn a_cpu_hog_beside_a_check_does_not_fail_it() {
     assert_eq!(benign.exit, Exit::Code(0), "{}", benign.stderr);
     assert_eq!(benign.stdout.trim(), "finished");
 }
+
+#[tokio::test]
+async fn a_program_that_cannot_start_is_an_error_that_keeps_its_cause() {
+    use std::error::Error;
+    let job = Job {
+        program: PathBuf::from("/nonexistent/llmbench-check"),
+        ..sh("true", 2_000)
+    };
+    let error = execute(&job, Isolation::None)
+        .await
+        .expect_err("no such program");
+    assert!(matches!(error, SandboxError::Start { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("/nonexistent/llmbench-check"),
+        "{error}"
+    );
+    let cause = error.source().expect("the spawn error is kept");
+    let io = cause
+        .downcast_ref::<std::io::Error>()
+        .expect("an io::Error");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+}

@@ -10,6 +10,24 @@
 
 use serde_json::{Map, Value};
 
+/// Where in a schema (`schema.properties.age`) or in a value (`$.items[2]`)
+/// something is wrong, and what.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{at}: {problem}")]
+pub(crate) struct SchemaError {
+    pub at: String,
+    pub problem: String,
+}
+
+impl SchemaError {
+    fn new(at: &str, problem: impl Into<String>) -> SchemaError {
+        SchemaError {
+            at: at.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
 const KEYWORDS: &[&str] = &[
     "type",
     "properties",
@@ -40,15 +58,15 @@ const TYPES: &[&str] = &[
 
 /// Checks that `schema` only uses the supported subset, with well-formed
 /// values; the message names the keyword and its location in the schema.
-pub(crate) fn check_schema(schema: &Value) -> Result<(), String> {
+pub(crate) fn check_schema(schema: &Value) -> Result<(), SchemaError> {
     check_at(schema, "schema")
 }
 
-fn check_at(schema: &Value, at: &str) -> Result<(), String> {
+fn check_at(schema: &Value, at: &str) -> Result<(), SchemaError> {
     let object = match schema {
         Value::Bool(_) => return Ok(()),
         Value::Object(object) => object,
-        _ => return Err(format!("{at} must be an object or a boolean")),
+        _ => return Err(SchemaError::new(at, "must be an object or a boolean")),
     };
     for (key, value) in object {
         let here = format!("{at}.{key}");
@@ -57,7 +75,7 @@ fn check_at(schema: &Value, at: &str) -> Result<(), String> {
             "properties" => {
                 let properties = value
                     .as_object()
-                    .ok_or_else(|| format!("{here} must be an object of schemas"))?;
+                    .ok_or_else(|| SchemaError::new(&here, "must be an object of schemas"))?;
                 for (name, sub) in properties {
                     check_at(sub, &format!("{here}.{name}"))?;
                 }
@@ -67,30 +85,34 @@ fn check_at(schema: &Value, at: &str) -> Result<(), String> {
                     .as_array()
                     .is_some_and(|names| names.iter().all(Value::is_string));
                 if !ok {
-                    return Err(format!("{here} must be a list of property names"));
+                    return Err(SchemaError::new(&here, "must be a list of property names"));
                 }
             }
             "additionalProperties" | "items" => {
                 if value.is_array() {
-                    return Err(format!(
-                        "{here}: a list of schemas is not supported; give one schema"
+                    return Err(SchemaError::new(
+                        &here,
+                        "a list of schemas is not supported; give one schema",
                     ));
                 }
                 check_at(value, &here)?;
             }
-            "enum" if !value.is_array() => return Err(format!("{here} must be a list")),
+            "enum" if !value.is_array() => return Err(SchemaError::new(&here, "must be a list")),
             "minimum" | "maximum" if !value.is_number() => {
-                return Err(format!("{here} must be a number"))
+                return Err(SchemaError::new(&here, "must be a number"))
             }
             "minLength" | "maxLength" | "minItems" | "maxItems" if !value.is_u64() => {
-                return Err(format!("{here} must be a non-negative integer"))
+                return Err(SchemaError::new(&here, "must be a non-negative integer"))
             }
             other if KEYWORDS.contains(&other) || ANNOTATIONS.contains(&other) => {}
             other => {
-                return Err(format!(
-                    "{at}: keyword `{other}` is not supported by llmbench's JSON Schema subset; \
+                return Err(SchemaError::new(
+                    at,
+                    format!(
+                        "keyword `{other}` is not supported by llmbench's JSON Schema subset; \
                      use only {} (see docs/quality.md)",
-                    KEYWORDS.join(", ")
+                        KEYWORDS.join(", ")
+                    ),
                 ))
             }
         }
@@ -98,7 +120,7 @@ fn check_at(schema: &Value, at: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_type_keyword(value: &Value, at: &str) -> Result<(), String> {
+fn check_type_keyword(value: &Value, at: &str) -> Result<(), SchemaError> {
     let names: Vec<&Value> = match value {
         Value::Array(list) => list.iter().collect(),
         single => vec![single],
@@ -107,9 +129,9 @@ fn check_type_keyword(value: &Value, at: &str) -> Result<(), String> {
         match name.as_str() {
             Some(name) if TYPES.contains(&name) => {}
             _ => {
-                return Err(format!(
-                    "{at}: {name} is not a type; use one of {}",
-                    TYPES.join(", ")
+                return Err(SchemaError::new(
+                    at,
+                    format!("{name} is not a type; use one of {}", TYPES.join(", ")),
                 ))
             }
         }
@@ -120,14 +142,14 @@ fn check_type_keyword(value: &Value, at: &str) -> Result<(), String> {
 /// Validates `value` against `schema` (which should have passed
 /// [`check_schema`]); the error names the first violation and where it is,
 /// e.g. `$.items[2].name: expected string, got number`.
-pub(crate) fn validate(schema: &Value, value: &Value) -> Result<(), String> {
+pub(crate) fn validate(schema: &Value, value: &Value) -> Result<(), SchemaError> {
     validate_at(schema, value, "$")
 }
 
-fn validate_at(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+fn validate_at(schema: &Value, value: &Value, at: &str) -> Result<(), SchemaError> {
     let object = match schema {
         Value::Bool(true) => return Ok(()),
-        Value::Bool(false) => return Err(format!("{at}: no value is allowed here")),
+        Value::Bool(false) => return Err(SchemaError::new(at, "no value is allowed here")),
         Value::Object(object) => object,
         _ => return Ok(()),
     };
@@ -137,28 +159,29 @@ fn validate_at(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
             other => other.as_str().into_iter().collect(),
         };
         if !allowed.iter().any(|name| has_type(value, name)) {
-            return Err(format!(
-                "{at}: expected {}, got {}",
-                allowed.join(" or "),
-                type_name(value)
+            return Err(SchemaError::new(
+                at,
+                format!(
+                    "expected {}, got {}",
+                    allowed.join(" or "),
+                    type_name(value)
+                ),
             ));
         }
     }
     if let Some(Value::Array(options)) = object.get("enum") {
         if !options.contains(value) {
-            return Err(format!(
-                "{at}: {} is not one of {}",
-                short(value),
-                short_list(options)
+            return Err(SchemaError::new(
+                at,
+                format!("{} is not one of {}", short(value), short_list(options)),
             ));
         }
     }
     if let Some(expected) = object.get("const") {
         if expected != value {
-            return Err(format!(
-                "{at}: expected {}, got {}",
-                short(expected),
-                short(value)
+            return Err(SchemaError::new(
+                at,
+                format!("expected {}, got {}", short(expected), short(value)),
             ));
         }
     }
@@ -167,12 +190,18 @@ fn validate_at(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
             let x = number.as_f64().unwrap_or(f64::NAN);
             if let Some(min) = object.get("minimum").and_then(Value::as_f64) {
                 if x < min {
-                    return Err(format!("{at}: {number} is below the minimum {min}"));
+                    return Err(SchemaError::new(
+                        at,
+                        format!("{number} is below the minimum {min}"),
+                    ));
                 }
             }
             if let Some(max) = object.get("maximum").and_then(Value::as_f64) {
                 if x > max {
-                    return Err(format!("{at}: {number} is above the maximum {max}"));
+                    return Err(SchemaError::new(
+                        at,
+                        format!("{number} is above the maximum {max}"),
+                    ));
                 }
             }
         }
@@ -205,11 +234,14 @@ fn validate_object(
     schema: &Map<String, Value>,
     fields: &Map<String, Value>,
     at: &str,
-) -> Result<(), String> {
+) -> Result<(), SchemaError> {
     if let Some(Value::Array(required)) = schema.get("required") {
         for name in required.iter().filter_map(Value::as_str) {
             if !fields.contains_key(name) {
-                return Err(format!("{at}: missing required property `{name}`"));
+                return Err(SchemaError::new(
+                    at,
+                    format!("missing required property `{name}`"),
+                ));
             }
         }
     }
@@ -220,7 +252,10 @@ fn validate_object(
             Some(sub) => validate_at(sub, field, &here)?,
             None => match schema.get("additionalProperties") {
                 Some(Value::Bool(false)) => {
-                    return Err(format!("{at}: property `{name}` is not allowed"))
+                    return Err(SchemaError::new(
+                        at,
+                        format!("property `{name}` is not allowed"),
+                    ))
                 }
                 Some(extra) => validate_at(extra, field, &here)?,
                 None => {}
@@ -237,15 +272,21 @@ fn bounds(
     count: u64,
     unit: &str,
     at: &str,
-) -> Result<(), String> {
+) -> Result<(), SchemaError> {
     if let Some(limit) = schema.get(min).and_then(Value::as_u64) {
         if count < limit {
-            return Err(format!("{at}: {count} {unit}, fewer than {min} {limit}"));
+            return Err(SchemaError::new(
+                at,
+                format!("{count} {unit}, fewer than {min} {limit}"),
+            ));
         }
     }
     if let Some(limit) = schema.get(max).and_then(Value::as_u64) {
         if count > limit {
-            return Err(format!("{at}: {count} {unit}, more than {max} {limit}"));
+            return Err(SchemaError::new(
+                at,
+                format!("{count} {unit}, more than {max} {limit}"),
+            ));
         }
     }
     Ok(())
@@ -362,29 +403,47 @@ mod tests {
             (json!([1]), "$: expected object, got array"),
         ];
         for (value, message) in cases {
-            assert_eq!(validate(&schema, &value).unwrap_err(), message, "{value}");
+            assert_eq!(
+                validate(&schema, &value).unwrap_err().to_string(),
+                message,
+                "{value}"
+            );
         }
         let err = validate(&json!({"const": 3}), &json!(4)).unwrap_err();
-        assert_eq!(err, "$: expected 3, got 4");
+        assert_eq!(
+            (err.at.as_str(), err.problem.as_str()),
+            ("$", "expected 3, got 4")
+        );
         let err = validate(
             &json!({"additionalProperties": {"type": "number"}}),
             &json!({"k": "v"}),
         );
-        assert_eq!(err.unwrap_err(), "$.k: expected number, got string");
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "$.k: expected number, got string"
+        );
     }
 
     #[test]
     fn rejects_unsupported_or_malformed_schemas() {
         let err = check_schema(&json!({"type": "object", "properties": {"a": {"pattern": "x"}}}));
-        assert!(err
+        let err = err.unwrap_err();
+        assert_eq!(err.at, "schema.properties.a");
+        assert!(
+            err.problem
+                .starts_with("keyword `pattern` is not supported"),
+            "{err}"
+        );
+        let err = check_schema(&json!({"type": "strng"}))
             .unwrap_err()
-            .starts_with("schema.properties.a: keyword `pattern` is not supported"));
-        let err = check_schema(&json!({"type": "strng"})).unwrap_err();
+            .to_string();
         assert!(
             err.contains("schema.type: \"strng\" is not a type"),
             "{err}"
         );
-        let err = check_schema(&json!({"items": [{"type": "string"}]})).unwrap_err();
+        let err = check_schema(&json!({"items": [{"type": "string"}]}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("a list of schemas is not supported"), "{err}");
         assert!(check_schema(&json!({"minLength": -1})).is_err());
         assert!(check_schema(&json!({"required": "name"})).is_err());

@@ -5,7 +5,7 @@
 //! docs/templates.md; empty fields are missing values.
 
 use super::helpers::csv_quote;
-use crate::metrics::request_metrics;
+use crate::record::request_metrics;
 use crate::record::{Outcome, Record};
 use std::io::Write;
 use std::path::Path;

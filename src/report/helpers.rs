@@ -22,8 +22,7 @@ use handlebars::{
 };
 use serde_json::Value;
 
-/// The text shown where a figure is missing.
-pub(crate) const MISSING: &str = "–";
+pub(crate) use crate::util::{format_ms, MISSING};
 
 /// Metric names a cell may lack.
 pub(super) use crate::aggregate::METRIC_NAMES as METRICS;
@@ -108,29 +107,6 @@ pub(super) fn finite(value: Option<&Value>) -> Option<f64> {
 /// `x` with `decimals` decimals, "–" when missing.
 pub(crate) fn format_number(value: Option<f64>, decimals: usize) -> String {
     value.map_or(MISSING.to_string(), |x| format!("{x:.decimals$}"))
-}
-
-/// A duration given in milliseconds: "0.42 ms", "8.1 ms", "812 ms",
-/// "1.23 s", "12.3 s", "2 min 5 s"; "–" when missing.
-pub(crate) fn format_ms(value: Option<f64>) -> String {
-    let Some(ms) = value else {
-        return MISSING.to_string();
-    };
-    let size = ms.abs();
-    if size < 1.0 {
-        format!("{ms:.2} ms")
-    } else if size < 10.0 {
-        format!("{ms:.1} ms")
-    } else if size < 999.5 {
-        format!("{ms:.0} ms")
-    } else if size < 9_995.0 {
-        format!("{:.2} s", ms / 1e3)
-    } else if size < 59_950.0 {
-        format!("{:.1} s", ms / 1e3)
-    } else {
-        let seconds = (ms / 1e3).round() as i64;
-        format!("{} min {} s", seconds / 60, (seconds % 60).abs())
-    }
 }
 
 /// A byte count in binary units: "512 B", "1.5 KiB", "1.5 GiB"; "–" when missing.

@@ -26,7 +26,6 @@ mod table;
 pub(crate) mod warnings;
 
 pub use csv::{request_line, requests_csv, write_requests_csv, REQUESTS_CSV, REQUESTS_CSV_HEADER};
-pub(crate) use helpers::format_ms;
 pub(crate) use large::{write_large_reports, FULL_TABLE_CELLS};
 pub(crate) use model::{MonitorView, ReportModel, TimelinePoint};
 pub use outcome::{ThresholdResult, Violation};

@@ -335,7 +335,7 @@ fn cell_findings(cell: &CellSummary, out: &mut Vec<Finding>) {
         add(Kind::Resends, format!("{} request(s) were resent after the server closed a kept-alive connection without answering; the server dropped that many requests (counted as ok once the resend succeeded).", validity.resends));
     }
     if validity.retried > 0 {
-        add(Kind::Retries, format!("{} request(s) were sent again under [run] retry ({} retries, {} waiting) after the server answered a retried status; each one counts once, with the outcome and timing of its final attempt (retry.total_ms in requests.jsonl includes the waits).", validity.retried, validity.retries, crate::report::format_ms(Some(validity.retry_wait_ms))));
+        add(Kind::Retries, format!("{} request(s) were sent again under [run] retry ({} retries, {} waiting) after the server answered a retried status; each one counts once, with the outcome and timing of its final attempt (retry.total_ms in requests.jsonl includes the waits).", validity.retried, validity.retries, crate::util::format_ms(Some(validity.retry_wait_ms))));
     }
     if validity.timing_violations > 0 {
         add(Kind::TimingViolations, format!("{} successful request(s) have stamps that contradict each other ({}), so they are left out of every statistic; this is a bug in llmbench or a damaged requests.jsonl — please report it.", validity.timing_violations, validity.timing_violation_example.as_deref().unwrap_or("see requests.jsonl")));

@@ -24,11 +24,13 @@ pub(crate) enum ScaleError {
     Input(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Shard(#[from] crate::plan::ShardError),
 }
 
 /// This process's shard from the flags and the environment (None: not a shard).
 pub(crate) fn this_shard(flags: &ShardFlags) -> Result<Option<Placement>, ScaleError> {
-    placement(flags, |name| std::env::var(name).ok()).map_err(ScaleError::Input)
+    Ok(placement(flags, |name| std::env::var(name).ok())?)
 }
 
 /// The run directory of a shard: `<root>/<experiment>/<launch>-shard-K-of-N`.

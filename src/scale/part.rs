@@ -73,8 +73,7 @@ impl Part {
             if let Some(facts) = &stored.manifest.shard {
                 sharding.split = facts.split;
                 sharding.placement = Some(Placement {
-                    shard: crate::plan::shard::Shard::new(facts.index, facts.count)
-                        .map_err(ScaleError::Input)?,
+                    shard: crate::plan::shard::Shard::new(facts.index, facts.count)?,
                     launch: facts.launch.clone(),
                     engine: facts.engine,
                 });
@@ -127,7 +126,7 @@ impl Part {
     pub(crate) fn plan(&self, plan: Plan) -> Result<Plan, ScaleError> {
         match &self.placement {
             Some(placement) => {
-                shard_plan(&plan, placement.shard, self.split).map_err(ScaleError::Input)
+                shard_plan(&plan, placement.shard, self.split).map_err(ScaleError::from)
             }
             None => Ok(plan),
         }

@@ -141,8 +141,8 @@ fn tokens_are_attributed_to_multi_token_chunks() {
             "every counted token has a chunk"
         );
         assert!(per_chunk.iter().any(|&k| k >= 2), "{per_chunk:?}");
-        let gaps = llmbench::metrics::request_metrics(&record).token_gaps_ms;
-        let chunk_gaps = llmbench::metrics::request_metrics(&record).chunk_gaps_ms;
+        let gaps = llmbench::record::request_metrics(&record).token_gaps_ms;
+        let chunk_gaps = llmbench::record::request_metrics(&record).chunk_gaps_ms;
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         assert!(!gaps.is_empty());
         assert!(

@@ -11,7 +11,7 @@
 //! `ttfb`, `load`; `decode_tps`, `prompt_tps`, … as they are), or `errors.rate`, `errors.count`, `throughput`,
 //! `request_rate`. Limits take units: `ms`/`s` for times, `%` for rates.
 
-use crate::metrics::registry;
+use super::registry;
 use serde::{Deserialize, Serialize};
 
 const STATS: [&str; 10] = [
@@ -79,7 +79,7 @@ impl Target {
     /// `value` in the target's unit, for messages.
     pub(crate) fn format(&self, value: f64) -> String {
         match self.kind() {
-            ValueKind::Time => crate::report::format_ms(Some(value)),
+            ValueKind::Time => crate::util::format_ms(Some(value)),
             ValueKind::Rate => format!("{:.2}%", value * 100.0),
             ValueKind::Plain => format!("{}", (value * 1000.0).round() / 1000.0),
         }
@@ -198,12 +198,12 @@ pub fn parse_threshold(text: &str) -> Result<Threshold, String> {
 }
 
 /// Whether a comparison holds what `threshold` reads: the metrics of
-/// [`super::COMPARED`] (each with per-request values to test) and the
+/// [`registry::COMPARED`] (each with per-request values to test) and the
 /// error counts. Throughput is one figure per run: no test can say whether
 /// its change is more than noise.
 fn comparable(threshold: &Threshold) -> Result<(), String> {
     let compared = || {
-        super::COMPARED
+        registry::COMPARED
             .iter()
             .map(|name| short_name(name))
             .collect::<Vec<_>>()
@@ -211,7 +211,7 @@ fn comparable(threshold: &Threshold) -> Result<(), String> {
     };
     match &threshold.target {
         Target::ErrorRate | Target::ErrorCount => Ok(()),
-        Target::Stat { metric, .. } if super::COMPARED.contains(&metric.as_str()) => Ok(()),
+        Target::Stat { metric, .. } if registry::COMPARED.contains(&metric.as_str()) => Ok(()),
         Target::Stat { metric, .. } => Err(format!(
             "`{}` is not compared between runs; compare one of {} (or put an absolute limit on it in the experiment's [thresholds])",
             short_name(metric),

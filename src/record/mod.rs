@@ -4,6 +4,10 @@
 //! monotonic clock.
 
 use crate::backend::ServerStats;
+
+mod metrics;
+pub(crate) use metrics::fill_request_metrics;
+pub use metrics::request_metrics;
 use serde::{Deserialize, Serialize};
 
 /// One request, as measured.
