@@ -202,7 +202,9 @@ pub struct TokenizeArgs {
     /// Also print the token ids as a JSON array.
     #[arg(long)]
     pub ids: bool,
-    /// Server URL, for `llamacpp` (and `gguf`, an Ollama model's vocabulary).
+    /// A llama.cpp server's URL, for `llamacpp` (its /tokenize). The other
+    /// specs work offline; `gguf` alone (an Ollama model's vocabulary) is
+    /// for runs only: here use gguf:PATH with the model file.
     #[arg(long)]
     pub url: Option<String>,
     /// The text; standard input (byte for byte) when absent.

@@ -74,9 +74,9 @@ impl From<crate::store::StoreError> for AppError {
 impl From<crate::scale::ScaleError> for AppError {
     fn from(error: crate::scale::ScaleError) -> AppError {
         let code = match error {
-            crate::scale::ScaleError::Input(_) | crate::scale::ScaleError::Shard(_) => {
-                exit::BAD_INPUT
-            }
+            crate::scale::ScaleError::Input(_)
+            | crate::scale::ScaleError::Shard(_)
+            | crate::scale::ScaleError::Start(_) => exit::BAD_INPUT,
             crate::scale::ScaleError::Store(_) => exit::ERROR,
         };
         AppError::caused_by(code, error)

@@ -883,9 +883,10 @@ fn server_matrix_points_are_the_product_and_fill_the_command() {
     assert_eq!(plan.server_groups().len(), 4, "one server per point");
     let ids: std::collections::BTreeSet<_> = plan.cells.iter().map(|c| &c.id).collect();
     assert_eq!(ids.len(), 4, "server values are part of the cell id");
+    // The value keeps its TOML type (a number), in the plan as in the manifest.
     assert_eq!(
         plan.cells[1].matrix[1],
-        ("server.parallel".to_string(), serde_json::json!("4"))
+        ("server.parallel".to_string(), serde_json::json!(4))
     );
 }
 
@@ -1089,4 +1090,33 @@ fn a_dataset_with_a_byte_order_mark_loads() {
     ]);
     let experiment = load(&dir.path().join("x.toml"), &[]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(experiment.prompts.len(), 2);
+}
+
+/// A bare number where a duration goes: the hint is a duration that
+/// loads (`timeout = "120s"`), not quotes alone (`"120"` has no unit).
+#[test]
+fn a_bare_number_duration_gets_a_hint_that_loads() {
+    let base = "name = \"x\"\n[backend]\nkind = \"openai\"\nurl = \"http://127.0.0.1:11434\"\n\
+                [[models]]\nname = \"m\"\n[[prompts]]\nid = \"p\"\ntext = \"hi\"\n";
+    for (table, line) in [
+        ("[backend]", "timeout = 120"),
+        ("[run]", "duration = 30"),
+        ("[server]\ncommand = [\"true\"]", "startup_timeout = 90"),
+    ] {
+        let text = if table == "[backend]" {
+            base.replace("[backend]\n", &format!("[backend]\n{line}\n"))
+        } else {
+            format!("{base}{table}\n{line}\n")
+        };
+        let message = error(&text);
+        let (key, value) = line.split_once(" = ").unwrap();
+        let hint = format!("{key} = \"{value}s\"");
+        assert!(
+            message.contains(&format!(
+                "help: write a duration with its unit, in quotes: `{hint}`"
+            )),
+            "{message}"
+        );
+        experiment(&text.replace(line, &hint), &[]);
+    }
 }

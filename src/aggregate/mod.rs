@@ -92,6 +92,10 @@ pub struct CellSummary {
     /// CPU, memory, server and GPU figures over the cell's window (with a monitor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<crate::monitor::WindowSummary>,
+    /// Why the cell was not run: its `[server.matrix]` point's server did
+    /// not start. Absent for a cell that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_run: Option<String>,
 }
 
 /// Statistics pooled over several cells (per model).
@@ -640,6 +644,7 @@ fn summarize_cell(
         validity: tally.load.validity(validity),
         quality: None,
         monitor: None,
+        not_run: None,
     }
 }
 

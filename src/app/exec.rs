@@ -1,7 +1,9 @@
 //! `llmbench exec`: load every experiment file first (a typo in the third
 //! file should not surface after the first two have run for an hour), then
 //! run each through the pipeline (`crate::pipeline`), stopping at Ctrl-C,
-//! SIGTERM or SIGHUP.
+//! SIGTERM or SIGHUP. A file that cannot run (its server missing) is said
+//! and the next one runs; the exit code is the first file's that was not 0,
+//! with a closing line naming the files that did not run.
 //! A shard (`--shard`, a Slurm array, an Indexed Job) or a resumed run
 //! (`--resume`) runs its part of the experiment (`crate::scale::part`).
 
@@ -33,14 +35,42 @@ pub(crate) async fn exec(args: ExecArgs) -> Result<u8, AppError> {
     check_templates(&experiments, &args)?;
     let cancel_rx = cancel_on_signal();
     let mut code = exit::OK;
-    for experiment in &experiments {
-        let this = run_one(experiment, &args, cancel_rx.clone(), None).await?;
+    let mut failed = Vec::new();
+    for (i, experiment) in experiments.iter().enumerate() {
+        let this = match run_one(experiment, &args, cancel_rx.clone(), None).await {
+            Ok(this) => this,
+            // One file's server missing does not cost the others their runs.
+            Err(error) if experiments.len() > 1 && !*cancel_rx.borrow() => {
+                let next = if i + 1 < experiments.len() {
+                    "\ngoing on with the next experiment file"
+                } else {
+                    ""
+                };
+                let path = &experiment.source.path;
+                eprintln!("error: {}: {error}{next}", path.display());
+                failed.push((path, error.code));
+                error.code
+            }
+            Err(error) => return Err(error),
+        };
         if code == exit::OK {
             code = this;
         }
         if this == exit::INTERRUPTED {
             break;
         }
+    }
+    if !failed.is_empty() {
+        let list: Vec<String> = failed
+            .iter()
+            .map(|(path, code)| format!("{} (exit {code})", path.display()))
+            .collect();
+        eprintln!(
+            "error: {} of {} experiment files did not run: {}",
+            failed.len(),
+            experiments.len(),
+            list.join(", ")
+        );
     }
     Ok(code)
 }

@@ -16,17 +16,15 @@ pub(crate) fn report(args: ReportArgs) -> Result<u8, AppError> {
             experiment.thresholds,
         ),
         Err(why) => {
-            eprintln!("note: {why}; writing every built-in format and checking no [thresholds]");
-            (
-                vec![
-                    ReportFormat::Markdown,
-                    ReportFormat::Json,
-                    ReportFormat::Html,
-                    ReportFormat::Csv,
-                ],
-                args.templates,
-                Vec::new(),
-            )
+            let (formats, which) = match stored_formats(&stored) {
+                Some(formats) => (formats, "the formats its [report] lists"),
+                None => (
+                    vec![ReportFormat::Markdown, ReportFormat::Json],
+                    "markdown and json (the default formats)",
+                ),
+            };
+            eprintln!("note: {why}; writing {which} and checking no [thresholds]");
+            (formats, args.templates, Vec::new())
         }
     };
     let options = RenderOptions {
@@ -50,6 +48,28 @@ fn stored_experiment(stored: &StoredRun) -> Result<crate::experiment::Experiment
     let path = std::path::Path::new(&manifest.experiment_path);
     crate::experiment::load_str(path, &text, &manifest.overrides)
         .map_err(|e| format!("the run's experiment does not load again ({e})"))
+}
+
+/// The run's `[report] formats`, read from its stored experiment file as
+/// plain TOML (with a `--set report.formats=…` of the run on top), for a
+/// file that no longer loads as a whole. `None` when they cannot be read.
+fn stored_formats(stored: &StoredRun) -> Option<Vec<ReportFormat>> {
+    use serde::Deserialize;
+    let file = stored.dir.file(crate::store::EXPERIMENT_FILE);
+    let text = std::fs::read_to_string(file).ok()?;
+    let table: toml::Table = toml::from_str(&text).ok()?;
+    let mut formats = table
+        .get("report")
+        .and_then(|report| report.get("formats"))
+        .cloned();
+    for set in &stored.manifest.overrides {
+        if let Some(value) = set.strip_prefix("report.formats=") {
+            let parsed: toml::Table = toml::from_str(&format!("v = {value}")).ok()?;
+            formats = parsed.get("v").cloned();
+        }
+    }
+    let listed = Vec::<ReportFormat>::deserialize(formats?).ok()?;
+    (!listed.is_empty()).then_some(listed)
 }
 
 /// `llmbench compare`: the comparison on standard output; exit 6 when a

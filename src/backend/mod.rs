@@ -23,6 +23,6 @@ pub(crate) use event::{Decoder, Event, ServerStats};
 
 pub(crate) use crate::util::closed_while_idle;
 pub use client::{Backend, GenRequest, REDACTED_KEY};
-pub(crate) use error::error_message;
+pub(crate) use error::{error_message, BackendError};
 pub(crate) use lifecycle::lists as ps_lists;
 pub(crate) use preflight::ServerInfo;

@@ -3,6 +3,7 @@
 //! checks, and snapshots of the Markdown and HTML output.
 
 use super::*;
+use crate::metrics::threshold::{Problem, ThresholdError};
 use crate::record::Record;
 use crate::report::fixture;
 use crate::report::snapshot::check;
@@ -260,7 +261,7 @@ fn bad_thresholds_say_what_to_write() {
         ("output_tokens.mean < -5%", "compare one of ttft, tpot, e2e"),
     ];
     for (text, want) in cases {
-        let error = parse_threshold(text).expect_err(text);
+        let error = parse_threshold(text).expect_err(text).to_string();
         assert!(
             error.starts_with(&format!("threshold `{text}`: ")),
             "{error}"
@@ -268,7 +269,30 @@ fn bad_thresholds_say_what_to_write() {
         assert!(error.contains(want), "{text}: {error}");
     }
     let error = parse_requirement("ttft.p95", "> +10%").expect_err("a change");
-    assert!(error.contains("a change needs two runs"), "{error}");
+    assert!(
+        matches!(
+            &error,
+            ThresholdError::Requirement {
+                problem: Problem::ChangeNeedsTwoRuns(_),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("a change needs two runs"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("--fail-on \"ttft.p95 > +10%\""),
+        "{error}"
+    );
+    let error = parse_threshold("ttfx.p50 > 1").expect_err("unknown metric");
+    let cause = std::error::Error::source(&error).map(ToString::to_string);
+    assert!(
+        cause.is_some_and(|c| c.starts_with("`ttfx` is not a metric; use one of ttfb, ttft")),
+        "{error:?}"
+    );
 }
 
 #[test]

@@ -175,7 +175,8 @@ impl Document<'_> {
     /// "remove the quotes: `repetitions = 3`", or in an override
     /// "remove the quotes: `--set 'run.repetitions=3'`".
     fn type_help(&self, span: &Range<usize>, path: &KeyPath, expected: &str) -> Option<String> {
-        let (what, value) = suggest::type_fix(expected, self.raw(span)?)?;
+        let key = path.last_key().unwrap_or_default();
+        let (what, value) = suggest::type_fix_at(key, expected, self.raw(span)?)?;
         if span.start > self.text.len() {
             return Some(format!("{what}: `--set '{path}={value}'`"));
         }

@@ -316,8 +316,8 @@ fn thresholds(
     raw.unwrap_or_default()
         .iter()
         .map(|(metric, limit)| {
-            crate::metrics::threshold::parse_requirement(metric, limit).map_err(|message| {
-                doc.error(&KeyPath::top("thresholds").key(metric), message).with_help(
+            crate::metrics::threshold::parse_requirement(metric, limit).map_err(|error| {
+                doc.error(&KeyPath::top("thresholds").key(metric), error.to_string()).with_help(
                     "e.g. \"ttft.p95\" = \"< 800ms\", \"decode_tps.mean\" = \"> 20\", \"errors.rate\" = \"< 1%\"",
                 )
             })

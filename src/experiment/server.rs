@@ -108,7 +108,7 @@ fn points(
         )?;
         let mut texts = Vec::with_capacity(values.len());
         for (i, value) in values.iter().enumerate() {
-            texts.push(axis_text(value).ok_or_else(|| {
+            texts.push(axis_value(value).ok_or_else(|| {
                 doc.error(&axis.index(i), format!("{} is not a plain value", value.type_str()))
                     .with_help("server axis values are strings, numbers or booleans; they replace {name} in the command and env")
             })?);
@@ -127,12 +127,13 @@ fn points(
     Ok(points)
 }
 
-fn axis_text(value: &toml::Value) -> Option<String> {
+/// A plain TOML value with its type kept; `None` for tables, arrays, dates.
+fn axis_value(value: &toml::Value) -> Option<serde_json::Value> {
     match value {
-        toml::Value::String(s) => Some(s.clone()),
-        toml::Value::Integer(i) => Some(i.to_string()),
-        toml::Value::Float(f) => Some(f.to_string()),
-        toml::Value::Boolean(b) => Some(b.to_string()),
+        toml::Value::String(s) => Some(serde_json::Value::String(s.clone())),
+        toml::Value::Integer(i) => Some(serde_json::Value::from(*i)),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map(serde_json::Value::Number),
+        toml::Value::Boolean(b) => Some(serde_json::Value::Bool(*b)),
         _ => None,
     }
 }

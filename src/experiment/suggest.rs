@@ -121,6 +121,25 @@ pub(crate) fn describe_found(found: &str) -> String {
     }
 }
 
+/// Keys whose value is a duration string ("60s", "10m"): a bare number
+/// there needs a unit as well as quotes (`"120"` has no unit and is refused).
+const DURATION_KEYS: [&str; 4] = ["timeout", "startup_timeout", "stop_timeout", "duration"];
+
+/// A fix for a value of the wrong type at `key`, given the text the user
+/// wrote: what to do and the value to write instead
+/// (`("remove the quotes", "3")`).
+pub(crate) fn type_fix_at(key: &str, expected: &str, raw: &str) -> Option<(&'static str, String)> {
+    let raw = raw.trim();
+    let is_number = !raw.is_empty() && raw.chars().all(|c| c.is_ascii_digit() || c == '.');
+    if DURATION_KEYS.contains(&key) && is_number && describe_expected(expected) == "a string" {
+        return Some((
+            "write a duration with its unit, in quotes",
+            format!("\"{raw}s\""),
+        ));
+    }
+    type_fix(expected, raw)
+}
+
 /// A fix for a value of the wrong type, given the text the user wrote:
 /// what to do and the value to write instead (`("remove the quotes", "3")`).
 pub(crate) fn type_fix(expected: &str, raw: &str) -> Option<(&'static str, String)> {

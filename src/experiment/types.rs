@@ -138,10 +138,25 @@ pub struct ServerConfig {
     pub points: Vec<ServerPoint>,
 }
 
-/// One point of `[server.matrix]`: axis name → value (as text), axes in key order.
+/// One point of `[server.matrix]`: axis name → value, axes in key order.
+/// Values keep their TOML type (string, integer, float, boolean) for the
+/// manifest and summary; [`axis_text`] gives the text the command gets.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ServerPoint {
-    pub values: Vec<(String, String)>,
+    pub values: Vec<(String, serde_json::Value)>,
+}
+
+/// A server axis value as it goes into the command: a string as it is,
+/// a number or boolean as TOML wrote it (`1.0` as `1`, as Rust prints it).
+pub(crate) fn axis_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => i.to_string(),
+            None => n.as_f64().map_or_else(|| n.to_string(), |f| f.to_string()),
+        },
+        other => other.to_string(),
+    }
 }
 
 impl ServerConfig {
@@ -166,7 +181,7 @@ impl ServerPoint {
         self.values
             .iter()
             .fold(text.to_string(), |text, (name, value)| {
-                text.replace(&format!("{{{name}}}"), value)
+                text.replace(&format!("{{{name}}}"), &axis_text(value))
             })
     }
 
@@ -175,7 +190,7 @@ impl ServerPoint {
         let parts: Vec<String> = self
             .values
             .iter()
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| format!("{k}={}", axis_text(v)))
             .collect();
         parts.join(" ")
     }

@@ -168,11 +168,17 @@ pub(crate) fn lookup(name: &str) -> Option<&'static MetricDef> {
 }
 
 /// [`lookup`], with an error that lists the names there are.
-pub(crate) fn require(name: &str) -> Result<&'static MetricDef, String> {
-    lookup(name).ok_or_else(|| {
-        let shorts: Vec<&str> = REGISTRY.iter().map(|m| m.short).collect();
-        format!("`{name}` is not a metric; use one of {}", shorts.join(", "))
-    })
+pub(crate) fn require(name: &str) -> Result<&'static MetricDef, UnknownMetric> {
+    lookup(name).ok_or_else(|| UnknownMetric(name.to_string()))
+}
+
+/// A name that is not in the registry; the message lists the names there are.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`{name}` is not a metric; use one of {names}", name = .0, names = short_names().join(", "))]
+pub struct UnknownMetric(pub String);
+
+fn short_names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|m| m.short).collect()
 }
 
 /// The metrics `llmbench compare` tests between runs, in order (their direction is the registry's).

@@ -44,7 +44,10 @@ fn the_registry_names_each_metric_once_and_the_glossary_defines_each() {
             metric.name
         );
     }
-    let error = require("ttfx").err().unwrap_or_default();
+    let error = require("ttfx")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(
         error.contains("`ttfx` is not a metric") && error.contains("ttft"),
         "{error}"

@@ -35,7 +35,7 @@ pub enum Target {
 }
 
 impl Target {
-    fn parse(name: &str) -> Result<Target, String> {
+    fn parse(name: &str) -> Result<Target, Problem> {
         match name {
             "errors.rate" | "error_rate" => return Ok(Target::ErrorRate),
             "errors.count" | "errors" => return Ok(Target::ErrorCount),
@@ -44,18 +44,11 @@ impl Target {
             _ => {}
         }
         let Some((metric, stat)) = name.rsplit_once('.') else {
-            return Err(format!(
-                "`{name}` needs a statistic, e.g. `{name}.p95` or `{name}.mean` (or use errors.rate, throughput)"
-            ));
+            return Err(Problem::NoStatistic(name.to_string()));
         };
-        let metric = registry::require(metric)
-            .map_err(|e| format!("{e}, errors.rate, errors.count, throughput, request_rate"))?
-            .name;
+        let metric = registry::require(metric)?.name;
         if !STATS.contains(&stat) {
-            return Err(format!(
-                "`{stat}` is not a statistic; use one of {}",
-                STATS.join(", ")
-            ));
+            return Err(Problem::UnknownStatistic(stat.to_string()));
         }
         Ok(Target::Stat {
             metric: metric.to_string(),
@@ -191,37 +184,37 @@ impl Threshold {
 /// Parses a `--fail-on` expression: `METRIC OP VALUE`, e.g. `ttft.p95 > +10%`,
 /// `decode_tps.mean < -5%`, `errors.rate > 1%`, `e2e.p50 > 2s`. A metric
 /// that a comparison does not hold is refused here, not failed in every cell.
-pub fn parse_threshold(text: &str) -> Result<Threshold, String> {
+pub fn parse_threshold(text: &str) -> Result<Threshold, ThresholdError> {
     parse(text, Rule::FailIf)
         .and_then(|threshold| comparable(&threshold).map(|()| threshold))
-        .map_err(|e| format!("threshold `{text}`: {e}"))
+        .map_err(|problem| ThresholdError::FailOn {
+            text: text.to_string(),
+            problem,
+        })
 }
 
 /// Whether a comparison holds what `threshold` reads: the metrics of
 /// [`registry::COMPARED`] (each with per-request values to test) and the
 /// error counts. Throughput is one figure per run: no test can say whether
 /// its change is more than noise.
-fn comparable(threshold: &Threshold) -> Result<(), String> {
-    let compared = || {
-        registry::COMPARED
-            .iter()
-            .map(|name| short_name(name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+fn comparable(threshold: &Threshold) -> Result<(), Problem> {
     match &threshold.target {
         Target::ErrorRate | Target::ErrorCount => Ok(()),
         Target::Stat { metric, .. } if registry::COMPARED.contains(&metric.as_str()) => Ok(()),
-        Target::Stat { metric, .. } => Err(format!(
-            "`{}` is not compared between runs; compare one of {} (or put an absolute limit on it in the experiment's [thresholds])",
-            short_name(metric),
-            compared()
-        )),
-        Target::Throughput | Target::RequestRate => Err(format!(
-            "`{}` is one figure per run, so no test can tell its change from noise; gate on a per-request metric instead, e.g. \"decode_tps.p50 < -5%\" (or put an absolute limit in the experiment's [thresholds])",
-            threshold.name
-        )),
+        Target::Stat { metric, .. } => Err(Problem::NotCompared(short_name(metric).to_string())),
+        Target::Throughput | Target::RequestRate => {
+            Err(Problem::OneFigurePerRun(threshold.name.clone()))
+        }
     }
+}
+
+/// The metrics a comparison tests, by their short names.
+fn compared_names() -> String {
+    registry::COMPARED
+        .iter()
+        .map(|name| short_name(name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The short name of a summary metric (`ttft_ms` → `ttft`), as thresholds
@@ -232,22 +225,22 @@ fn short_name(metric: &str) -> &str {
 
 /// Parses an experiment's `[thresholds]` entry: `"ttft.p95" = "< 800ms"`.
 /// A change (`+10%`) needs two runs and is refused here.
-pub fn parse_requirement(key: &str, value: &str) -> Result<Threshold, String> {
+pub fn parse_requirement(key: &str, value: &str) -> Result<Threshold, ThresholdError> {
     let text = format!("{key} {}", value.trim());
-    let threshold = parse(&text, Rule::Require)
-        .map_err(|e| format!("threshold \"{key}\" = \"{value}\": {e}"))?;
+    let requirement = |problem| ThresholdError::Requirement {
+        key: key.to_string(),
+        value: value.to_string(),
+        problem,
+    };
+    let threshold = parse(&text, Rule::Require).map_err(requirement)?;
     if matches!(threshold.limit, Limit::Change(_)) {
-        return Err(format!(
-            "threshold \"{key}\" = \"{value}\": a change needs two runs; write an absolute limit (\"< 800ms\") here, or use `llmbench compare --fail-on \"{key} {value}\"`"
-        ));
+        return Err(requirement(Problem::ChangeNeedsTwoRuns(text)));
     }
     Ok(threshold)
 }
 
-fn parse(text: &str, rule: Rule) -> Result<Threshold, String> {
-    let at = text
-        .find(['<', '>'])
-        .ok_or("write METRIC OP LIMIT with OP one of < <= > >=, e.g. \"ttft.p95 > +10%\"")?;
+fn parse(text: &str, rule: Rule) -> Result<Threshold, Problem> {
+    let at = text.find(['<', '>']).ok_or(Problem::NoOperator)?;
     let name = text[..at].trim();
     let rest = &text[at..];
     let (op, value) = match rest.as_bytes() {
@@ -257,15 +250,13 @@ fn parse(text: &str, rule: Rule) -> Result<Threshold, String> {
         _ => (Op::Lt, &rest[1..]),
     };
     if name.is_empty() {
-        return Err("no metric before the operator".into());
+        return Err(Problem::NoMetric);
     }
     let target = Target::parse(name)?;
     let limit = parse_limit(value.trim(), &target)?;
     if matches!(limit, Limit::Change(_)) && matches!(target, Target::ErrorRate | Target::ErrorCount)
     {
-        return Err(format!(
-            "{name} takes an absolute limit, e.g. \"{name} > 1%\""
-        ));
+        return Err(Problem::AbsoluteOnly(name.to_string()));
     }
     Ok(Threshold {
         text: text.trim().to_string(),
@@ -277,14 +268,14 @@ fn parse(text: &str, rule: Rule) -> Result<Threshold, String> {
     })
 }
 
-fn parse_limit(value: &str, target: &Target) -> Result<Limit, String> {
-    let number = |digits: &str| -> Result<f64, String> {
+fn parse_limit(value: &str, target: &Target) -> Result<Limit, Problem> {
+    let number = |digits: &str| -> Result<f64, Problem> {
         digits
             .trim()
             .parse::<f64>()
             .ok()
             .filter(|x| x.is_finite())
-            .ok_or_else(|| format!("`{value}` is not a number with an optional unit (ms, s, %)"))
+            .ok_or_else(|| Problem::NotANumber(value.to_string()))
     };
     let signed = value.starts_with(['+', '-']);
     if let Some(digits) = value.strip_suffix('%') {
@@ -293,33 +284,98 @@ fn parse_limit(value: &str, target: &Target) -> Result<Limit, String> {
         }
         return match target.kind() {
             ValueKind::Rate => Ok(Limit::Absolute(number(digits)? / 100.0)),
-            _ => Err(format!(
-                "`{value}`: a percentage is a change only with a sign (`+{digits}%` or `-{digits}%`)"
-            )),
+            _ => Err(Problem::UnsignedPercentage(digits.to_string())),
         };
     }
     if signed {
-        let digits = value.trim_start_matches(['+', '-']);
-        return Err(format!(
-            "`{value}`: a signed limit is a change and needs `%` (`{value}%`); an absolute limit has no sign (`{digits}ms` for a time)"
-        ));
+        return Err(Problem::SignedWithoutPercent(value.to_string()));
     }
     let kind = target.kind();
     if let Some(digits) = value.strip_suffix("ms") {
         return match kind {
             ValueKind::Time => Ok(Limit::Absolute(number(digits)?)),
-            _ => Err(format!(
-                "`{value}`: ms is a unit of time, and this metric is not a time"
-            )),
+            _ => Err(Problem::TimeUnitOnNonTime {
+                value: value.to_string(),
+                unit: "ms",
+            }),
         };
     }
     if let Some(digits) = value.strip_suffix('s') {
         return match kind {
             ValueKind::Time => Ok(Limit::Absolute(number(digits)? * 1000.0)),
-            _ => Err(format!(
-                "`{value}`: s is a unit of time, and this metric is not a time"
-            )),
+            _ => Err(Problem::TimeUnitOnNonTime {
+                value: value.to_string(),
+                unit: "s",
+            }),
         };
     }
     Ok(Limit::Absolute(number(value)?))
+}
+
+/// A threshold that cannot be read: which one, as written, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThresholdError {
+    /// `llmbench compare --fail-on TEXT`.
+    #[error("threshold `{text}`: {problem}")]
+    FailOn {
+        text: String,
+        #[source]
+        problem: Problem,
+    },
+    /// `[thresholds] "KEY" = "VALUE"` in an experiment.
+    #[error("threshold \"{key}\" = \"{value}\": {problem}")]
+    Requirement {
+        key: String,
+        value: String,
+        #[source]
+        problem: Problem,
+    },
+}
+
+/// What is wrong with a threshold; each message says what to write instead.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Problem {
+    #[error("write METRIC OP LIMIT with OP one of < <= > >=, e.g. \"ttft.p95 > +10%\"")]
+    NoOperator,
+    #[error("no metric before the operator")]
+    NoMetric,
+    #[error(
+        "`{0}` needs a statistic, e.g. `{0}.p95` or `{0}.mean` (or use errors.rate, throughput)"
+    )]
+    NoStatistic(String),
+    #[error("{0}, errors.rate, errors.count, throughput, request_rate")]
+    UnknownMetric(#[from] registry::UnknownMetric),
+    #[error("`{stat}` is not a statistic; use one of {stats}", stat = .0, stats = STATS.join(", "))]
+    UnknownStatistic(String),
+    #[error("{0} takes an absolute limit, e.g. \"{0} > 1%\"")]
+    AbsoluteOnly(String),
+    #[error("`{0}` is not a number with an optional unit (ms, s, %)")]
+    NotANumber(String),
+    #[error("`{0}%`: a percentage is a change only with a sign (`+{0}%` or `-{0}%`)")]
+    UnsignedPercentage(String),
+    #[error(
+        "`{value}`: a signed limit is a change and needs `%` (`{value}%`); an absolute limit \
+         has no sign (`{digits}ms` for a time)", value = .0, digits = .0.trim_start_matches(['+', '-'])
+    )]
+    SignedWithoutPercent(String),
+    #[error("`{value}`: {unit} is a unit of time, and this metric is not a time")]
+    TimeUnitOnNonTime { value: String, unit: &'static str },
+    #[error(
+        "`{metric}` is not compared between runs; compare one of {names} (or put an absolute \
+         limit on it in the experiment's [thresholds])",
+        metric = .0,
+        names = compared_names()
+    )]
+    NotCompared(String),
+    #[error(
+        "`{0}` is one figure per run, so no test can tell its change from noise; gate on a \
+         per-request metric instead, e.g. \"decode_tps.p50 < -5%\" (or put an absolute limit \
+         in the experiment's [thresholds])"
+    )]
+    OneFigurePerRun(String),
+    #[error(
+        "a change needs two runs; write an absolute limit (\"< 800ms\") here, or use `llmbench \
+         compare --fail-on \"{0}\"`"
+    )]
+    ChangeNeedsTwoRuns(String),
 }

@@ -3,10 +3,12 @@
 //! point runs on its own server: the first is already up; each later point
 //! stops the previous one and starts its own. Tokens are counted before a
 //! server stops (llama.cpp `/tokenize` needs it). A point whose server does
-//! not start is noted in the manifest and skipped; the others still run.
+//! not start (here, or in prepare for the points before the first that
+//! did) is noted in the manifest with its log's last lines and skipped;
+//! the others still run, and the run ends `partial` with exit code 3.
 
 use super::open::OpenRun;
-use super::server::{managed_facts, server_exited, start_server, stop_server};
+use super::server::{failed_point, managed_facts, server_exited, start_server, stop_server};
 use super::{tokens, Executed};
 use crate::cli::exit;
 use crate::error::AppError;
@@ -63,12 +65,21 @@ impl OpenRun<'_> {
     ) -> Result<(ExecOutcome, Vec<crate::record::TokenRecord>), AppError> {
         let mut total = ExecOutcome::default();
         let mut counted = Vec::new();
-        let mut points = Vec::new();
+        // The points that did not start before the first server did.
+        let mut points: Vec<ServerPointFacts> = self
+            .manifest
+            .managed_server
+            .as_ref()
+            .map(|facts| facts.points.clone())
+            .unwrap_or_default();
         for (index, group) in groups.iter().enumerate() {
             if *cancel.borrow() {
                 break;
             }
-            if index > 0 {
+            if index < self.server_point {
+                continue;
+            }
+            if index > self.server_point {
                 stop_server(self.managed.as_mut(), &mut self.manifest);
                 self.managed = None;
                 match self.restart(index, monitor).await {
@@ -79,15 +90,13 @@ impl OpenRun<'_> {
                     }
                     Err(error) => {
                         eprintln!("warning: {}; skipping its cells", error.message);
-                        points.push(ServerPointFacts::Failed {
-                            error: error.message,
-                            point: index,
-                        });
+                        let failed = failed_point(self.experiment, index, &self.dir, &error);
+                        points.push(ServerPointFacts::Failed(failed));
                         continue;
                     }
                 }
             } else if let Some(server) = self.managed.as_ref() {
-                let facts = managed_facts(self.experiment, 0, server);
+                let facts = managed_facts(self.experiment, index, server);
                 points.push(ServerPointFacts::Started(Box::new(facts)));
             }
             let client = self.client.clone();
@@ -114,7 +123,10 @@ impl OpenRun<'_> {
                 break;
             }
         }
-        if groups.len() > 1 {
+        let failed = points
+            .iter()
+            .any(|p| matches!(p, ServerPointFacts::Failed(_)));
+        if groups.len() > 1 || failed {
             if let Some(facts) = self.manifest.managed_server.as_mut() {
                 facts.points = points;
             }

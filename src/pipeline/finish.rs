@@ -45,7 +45,13 @@ pub(crate) fn finish(
         thresholds: run.experiment.thresholds.clone(),
     };
     let finished = finish_run(&StoredRun::open(&run.dir.path)?, &options)?;
-    Ok(super::exit_code(outcome, finished.code))
+    let failed: Vec<_> = run
+        .manifest
+        .managed_server
+        .iter()
+        .flat_map(|facts| facts.failed_points())
+        .collect();
+    Ok(super::exit_code(outcome, &failed, finished.code))
 }
 
 /// What rendering a run came to, as an exit code: 0, 5 (a template failed)

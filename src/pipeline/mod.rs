@@ -130,9 +130,14 @@ async fn execute_to_files(
     executed
 }
 
-/// The exit code of a run: interrupted, every measured request failed, or
-/// what rendering the reports came to.
-pub(crate) fn exit_code(outcome: &ExecOutcome, report_code: u8) -> u8 {
+/// The exit code of a run: interrupted, the server lost or a
+/// `[server.matrix]` point's server not started (3), every measured
+/// request failed, or what rendering the reports came to.
+pub(crate) fn exit_code(
+    outcome: &ExecOutcome,
+    failed_points: &[&crate::store::FailedPoint],
+    report_code: u8,
+) -> u8 {
     if outcome.interrupted {
         exit::INTERRUPTED
     } else if !outcome.stopped_cells.is_empty() {
@@ -140,6 +145,21 @@ pub(crate) fn exit_code(outcome: &ExecOutcome, report_code: u8) -> u8 {
             "error: {} stopped early: the server stopped answering (see stopped_cells in manifest.json)",
             crate::util::count_of(outcome.stopped_cells.len(), "cell")
         );
+        exit::SERVER
+    } else if !failed_points.is_empty() {
+        for point in failed_points {
+            let values: Vec<String> = point
+                .values
+                .iter()
+                .map(|(k, v)| format!("{k}={}", crate::experiment::axis_text(v)))
+                .collect();
+            eprintln!(
+                "error: the server did not start at [server.matrix] point {} ({}): {}; its cells were not run",
+                point.point + 1,
+                values.join(" "),
+                point.error
+            );
+        }
         exit::SERVER
     } else if outcome.measured_ok == 0 && outcome.measured_failed > 0 {
         eprintln!("error: every measured request failed; see the errors in the report");

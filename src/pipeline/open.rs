@@ -2,8 +2,8 @@
 //! plan and the manifest (status `running`); from here on the run exists
 //! on disk, and an error marks it `failed`.
 
-use super::prepare::Prepared;
-use super::server::managed_facts;
+use super::prepare::{Prepared, RunSlot};
+use super::server::{managed_facts, unstarted_facts};
 use super::tokens::Counters;
 use crate::backend::ServerInfo;
 use crate::error::AppError;
@@ -13,6 +13,7 @@ use crate::plan::Plan;
 use crate::scale::part::{Part, Resumed};
 use crate::server::ManagedServer;
 use crate::store::{collect_environment, git_info, RunDir, RunManifest, RunStatus};
+use crate::store::{FailedPoint, ServerPointFacts, StoredRun};
 use crate::store::{EXPERIMENT_FILE, MANIFEST_FILE, PLAN_FILE};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -26,6 +27,9 @@ pub struct OpenRun<'a> {
     pub targets: BTreeMap<String, Target>,
     pub counters: Counters,
     pub managed: Option<ManagedServer>,
+    /// The `[server.matrix]` point `managed` serves; the points before it
+    /// did not start (they are in the manifest).
+    pub server_point: usize,
     pub dir: RunDir,
     /// Kept up to date in memory; written when the run opens and ends.
     pub manifest: RunManifest,
@@ -49,10 +53,15 @@ pub fn open(mut prepared: Prepared<'_>) -> Result<OpenRun<'_>, AppError> {
             prepared.servers,
         ),
     };
-    manifest.managed_server = prepared
-        .managed
-        .as_ref()
-        .map(|server| managed_facts(experiment, 0, server));
+    manifest.managed_server = prepared.managed.as_ref().map(|server| {
+        let mut facts = managed_facts(experiment, prepared.server_point, server);
+        facts.points = prepared
+            .failed_points
+            .drain(..)
+            .map(ServerPointFacts::Failed)
+            .collect();
+        facts
+    });
     if let Some(part) = prepared.part {
         part.note(&mut manifest);
     }
@@ -85,6 +94,7 @@ pub fn open(mut prepared: Prepared<'_>) -> Result<OpenRun<'_>, AppError> {
         targets: prepared.targets,
         counters: prepared.counters,
         managed: prepared.managed,
+        server_point: prepared.server_point,
         dir,
         manifest,
         part: prepared.part,
@@ -107,6 +117,56 @@ impl OpenRun<'_> {
         }
         result
     }
+}
+
+/// The run no `[server]` point started for, made a `failed` run: its
+/// directory (which holds the servers' logs) gets the experiment, the
+/// plan, a manifest saying why each point failed, the summary and the
+/// reports, so `llmbench report` reads it like any run. Returns `error`
+/// with the directory named.
+pub(super) fn failed_run(
+    experiment: &Experiment,
+    plan: &Plan,
+    slot: &mut RunSlot,
+    failed: Vec<FailedPoint>,
+    mut error: AppError,
+) -> AppError {
+    match write_failed_run(experiment, plan, slot, failed) {
+        Ok(dir) => {
+            error.message = format!(
+                "{}\nno [server] point started, nothing was sent; the servers' logs and the reports are in {}",
+                error.message,
+                dir.display()
+            );
+        }
+        Err(write) => eprintln!("warning: the failed run was not stored: {}", write.message),
+    }
+    error
+}
+
+fn write_failed_run(
+    experiment: &Experiment,
+    plan: &Plan,
+    slot: &mut RunSlot,
+    failed: Vec<FailedPoint>,
+) -> Result<PathBuf, AppError> {
+    let (run_id, started_at) = (slot.run_id.clone(), slot.started_at);
+    let dir = slot.dir()?.clone();
+    let mut manifest = manifest(experiment, run_id, started_at, BTreeMap::new());
+    manifest.managed_server = Some(unstarted_facts(experiment, failed));
+    manifest.status = RunStatus::Failed;
+    manifest.finished_at = Some(jiff::Timestamp::now().to_string());
+    dir.write(EXPERIMENT_FILE, experiment_copy(experiment).as_bytes())?;
+    dir.write_json(PLAN_FILE, plan)?;
+    dir.write_json(MANIFEST_FILE, &manifest)?;
+    let options = super::RenderOptions {
+        formats: experiment.report.formats.clone(),
+        templates: experiment.report.templates.clone(),
+        print_table: true,
+        thresholds: Vec::new(),
+    };
+    super::finish_run(&StoredRun::open(&dir.path)?, &options)?;
+    Ok(dir.path)
 }
 
 fn manifest(

@@ -1,7 +1,8 @@
 //! Stage 4, post-process: what is done once nothing is timed any more.
 //! The token counts go to tokens.jsonl, the managed server is stopped, the
 //! quality checks are scored into checks.jsonl, and the manifest gets its
-//! final status, the monitor's and the counters' facts.
+//! final status (`partial` when a `[server.matrix]` point's server did not
+//! start), the monitor's and the counters' facts.
 
 use super::open::OpenRun;
 use super::server::stop_server;
@@ -59,8 +60,14 @@ impl OpenRun<'_> {
         manifest.loaded_models = outcome.loaded.clone();
         manifest.stopped_cells = outcome.stopped_cells.clone();
         manifest.finished_at = Some(jiff::Timestamp::now().to_string());
+        let points_failed = manifest
+            .managed_server
+            .as_ref()
+            .is_some_and(|facts| facts.failed_points().next().is_some());
         manifest.status = if outcome.interrupted {
             RunStatus::Interrupted
+        } else if points_failed {
+            RunStatus::Partial
         } else {
             RunStatus::Complete
         };

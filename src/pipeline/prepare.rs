@@ -4,8 +4,12 @@
 //! is pre-flighted, the token counters are loaded (an `auto` counter may ask
 //! the server) and the synthetic prompts are fitted to them. A plain run
 //! creates no directory here, so a server that does not answer leaves none.
+//! A `[server]` logs into the run directory, so that is created first; a
+//! `[server.matrix]` point whose server does not start is noted and the
+//! next one tried, and when none starts the directory becomes a `failed`
+//! run with the logs and the reports (`open::failed_run`).
 
-use super::server::start_server;
+use super::server::start_first;
 use super::tokens::{self, Counters};
 use crate::backend::{Backend, ServerInfo};
 use crate::cli::exit;
@@ -15,7 +19,7 @@ use crate::experiment::Experiment;
 use crate::plan::{plan, Plan};
 use crate::scale::part::{Part, Resumed};
 use crate::server::ManagedServer;
-use crate::store::RunDir;
+use crate::store::{FailedPoint, RunDir};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -31,6 +35,10 @@ pub struct Prepared<'a> {
     pub servers: BTreeMap<String, ServerInfo>,
     /// The `[server]`, started and healthy.
     pub managed: Option<ManagedServer>,
+    /// The `[server.matrix]` point `managed` serves (0 without a matrix).
+    pub server_point: usize,
+    /// The points before it whose server did not start.
+    pub failed_points: Vec<FailedPoint>,
     pub slot: RunSlot,
     /// The part of a bigger run this is (a shard, a resume); none: the whole.
     pub part: Option<&'a Part>,
@@ -62,9 +70,25 @@ pub async fn prepare_part<'a>(
         slot.dir = Some(dir?);
     }
     // A managed server logs into the run directory, so it exists first.
-    let managed = match &experiment.server {
-        Some(config) => Some(start_server(experiment, config, 0, slot.dir()?).await?),
+    let first = match &experiment.server {
+        Some(config) => {
+            // A resumed run's points are the stored run's: no skipping.
+            let keep_going = part.is_none_or(|p| !p.is_resume());
+            match start_first(experiment, config, slot.dir()?, keep_going).await {
+                Ok(first) => Some(first),
+                Err((error, failed)) if keep_going => {
+                    return Err(super::open::failed_run(
+                        experiment, &plan, &mut slot, failed, error,
+                    ));
+                }
+                Err((error, _)) => return Err(error),
+            }
+        }
         None => None,
+    };
+    let (managed, server_point, failed_points) = match first {
+        Some(first) => (Some(first.server), first.point, first.failed),
+        None => (None, 0, Vec::new()),
     };
     let servers = preflight(&targets, &plan, &client).await?;
     let counters = tokens::load_counters(experiment, &client, local_counters).await?;
@@ -81,6 +105,8 @@ pub async fn prepare_part<'a>(
         counters,
         servers,
         managed,
+        server_point,
+        failed_points,
         slot,
         part,
         resumed,

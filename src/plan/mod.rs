@@ -203,12 +203,7 @@ fn server_points(experiment: &Experiment) -> Vec<Vec<(String, serde_json::Value)
                 point
                     .values
                     .iter()
-                    .map(|(k, v)| {
-                        (
-                            format!("{SERVER_AXIS_PREFIX}{k}"),
-                            serde_json::Value::String(v.clone()),
-                        )
-                    })
+                    .map(|(k, v)| (format!("{SERVER_AXIS_PREFIX}{k}"), v.clone()))
                     .collect()
             })
             .collect(),
@@ -335,11 +330,16 @@ fn mixed_cell(
 }
 
 impl Cell {
-    /// This cell's `[server.matrix]` values (empty without a server matrix).
-    pub(crate) fn server_values(&self) -> Vec<(&str, &str)> {
+    /// This cell's `[server.matrix]` values as the command gets them
+    /// (empty without a server matrix). As text, so a cell's id is the same
+    /// whether its values were stored typed or, as before, as strings.
+    pub(crate) fn server_values(&self) -> Vec<(&str, String)> {
         self.matrix
             .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix(SERVER_AXIS_PREFIX)?, v.as_str()?)))
+            .filter_map(|(k, v)| {
+                let name = k.strip_prefix(SERVER_AXIS_PREFIX)?;
+                Some((name, crate::experiment::axis_text(v)))
+            })
             .collect()
     }
 

@@ -19,6 +19,7 @@ mod large;
 mod liveness;
 mod model;
 mod outcome;
+mod server_points;
 #[cfg(test)]
 pub(crate) mod snapshot;
 mod svg;

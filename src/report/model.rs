@@ -54,6 +54,11 @@ pub struct ReportModel {
     /// The resource monitor, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monitor: Option<MonitorView>,
+    /// `[server.matrix]` points (or the one `[server]`) whose server did not
+    /// start: `{point, error, log_file, log_tail, cells}`; their cells have
+    /// `not_run`. Absent when every server started.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unstarted_points: Vec<super::server_points::UnstartedPoint>,
     /// `[thresholds]` of the experiment, each with its outcome
     /// (`threshold`, `limit`, `checked`, `failed`, `passed`). Empty when none.
     pub thresholds: Vec<super::ThresholdResult>,
@@ -147,8 +152,10 @@ pub struct RunInfo {
 
 impl ReportModel {
     /// Builds the model from a run's manifest and aggregates.
-    pub(crate) fn new(manifest: &RunManifest, summary: RunSummary, dir: &str) -> ReportModel {
-        let findings = super::warnings::findings(manifest, &summary);
+    pub(crate) fn new(manifest: &RunManifest, mut summary: RunSummary, dir: &str) -> ReportModel {
+        let unstarted = super::server_points::unstarted_points(manifest, &mut summary.cells);
+        let mut findings = super::warnings::findings(manifest, &summary);
+        findings.extend(super::server_points::findings(&unstarted));
         let mut model = ReportModel {
             schema_version: REPORT_SCHEMA_VERSION,
             llmbench_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -179,6 +186,7 @@ impl ReportModel {
             warning_groups: Vec::new(),
             findings,
             monitor: None,
+            unstarted_points: unstarted,
             thresholds: Vec::new(),
             slo: None,
             violations: Vec::new(),

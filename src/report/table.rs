@@ -5,7 +5,8 @@ use crate::aggregate::CellSummary;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
 /// One row per cell: requests, ttft p50, tpot p50, decode tokens/s, e2e p50,
-/// output tokens, quality (when the prompt has checks) and errors. When the
+/// output tokens, quality (when the prompt has checks) and errors ("not
+/// run" for a cell whose server did not start). When the
 /// cells differ in load level or matrix values, a "setting" column says
 /// which is which.
 pub(crate) fn summary_table(cells: &[CellSummary]) -> String {
@@ -43,7 +44,10 @@ pub(crate) fn summary_table(cells: &[CellSummary]) -> String {
         let mut row = vec![
             Cell::new(&cell.label),
             Cell::new(&cell.prompt),
-            Cell::new(format!("{}/{}", cell.counts.ok, cell.counts.measured)),
+            Cell::new(match cell.not_run {
+                Some(_) => "not run".to_string(),
+                None => format!("{}/{}", cell.counts.ok, cell.counts.measured),
+            }),
             Cell::new(metric("ttft_ms", |s| s.p50)),
             Cell::new(metric("tpot_ms", |s| s.p50)),
             Cell::new(metric("decode_tps", |s| s.mean)),
@@ -52,7 +56,9 @@ pub(crate) fn summary_table(cells: &[CellSummary]) -> String {
             Cell::new(cell.quality.as_ref().map_or(MISSING.to_string(), |q| {
                 format!("{}/{} pass", q.passed, q.n)
             })),
-            Cell::new(if errors.is_empty() {
+            Cell::new(if cell.not_run.is_some() {
+                "server did not start".to_string()
+            } else if errors.is_empty() {
                 "-".to_string()
             } else {
                 errors.join(", ")

@@ -15,6 +15,7 @@ use serde::Serialize;
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Incomplete,
+    ServerNotStarted,
     MergedShards,
     StoppedCells,
     TimingViolations,
@@ -46,6 +47,7 @@ impl Kind {
     fn headline(self) -> &'static str {
         match self {
             Kind::Incomplete => "The run did not complete",
+            Kind::ServerNotStarted => "The server did not start",
             Kind::MergedShards => "Shards are missing or loaded the server apart",
             Kind::StoppedCells => "Cells were stopped",
             Kind::TimingViolations => "Stamps contradict each other",

@@ -26,6 +26,10 @@ pub(crate) enum ScaleError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Shard(#[from] crate::plan::ShardError),
+    /// `--start-at` or `--barrier`: a bad time, unreachable storage, or
+    /// shards that never came.
+    #[error(transparent)]
+    Start(#[from] start::StartError),
 }
 
 /// This process's shard from the flags and the environment (None: not a shard).

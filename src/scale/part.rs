@@ -57,8 +57,7 @@ impl Part {
             .start_at
             .as_deref()
             .map(start::parse_start)
-            .transpose()
-            .map_err(ScaleError::Input)?;
+            .transpose()?;
         let mut sharding = Part {
             placement: None,
             split: flags.split,
@@ -132,6 +131,11 @@ impl Part {
         }
     }
 
+    /// Whether this continues a stored run (`exec --resume`).
+    pub(crate) fn is_resume(&self) -> bool {
+        self.continuation.is_some()
+    }
+
     /// The run directory when it is not a new timestamped one: the stored
     /// run, or the shard's own.
     pub(crate) fn run_dir(&self, responses: bool) -> Option<Result<RunDir, StoreError>> {
@@ -190,9 +194,7 @@ impl Part {
         if self.start_at.is_none() && barrier.is_none() {
             return Ok(());
         }
-        let started = start::wait(self.start_at, barrier)
-            .await
-            .map_err(ScaleError::Input)?;
+        let started = start::wait(self.start_at, barrier).await?;
         if let Some(facts) = manifest.shard.as_mut() {
             facts.start_at = started.start_at;
             facts.clock_offset_ms = started.clock_offset_ms;

@@ -17,6 +17,33 @@ pub(crate) const BARRIER_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const BARRIER_LEAD: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_millis(100);
 
+/// Why shards could not start together.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartError {
+    #[error("--start-at `{text}`: {source}; give an RFC 3339 time such as 2026-12-04T18:00:00Z")]
+    BadTime {
+        text: String,
+        #[source]
+        source: jiff::Error,
+    },
+    #[error("barrier {}: {source}", path.display())]
+    Barrier {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "barrier {}: after {} min, shard(s) {missing:?} of launch {launch} have not arrived",
+        dir.display(),
+        BARRIER_TIMEOUT.as_secs() / 60
+    )]
+    NotArrived {
+        dir: PathBuf,
+        missing: Vec<u32>,
+        launch: String,
+    },
+}
+
 /// What the wait came to, for the manifest.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Started {
@@ -27,9 +54,10 @@ pub(crate) struct Started {
 }
 
 /// Parses `--start-at`.
-pub(crate) fn parse_start(text: &str) -> Result<jiff::Timestamp, String> {
-    text.parse().map_err(|e| {
-        format!("--start-at `{text}`: {e}; give an RFC 3339 time such as 2026-12-04T18:00:00Z")
+pub(crate) fn parse_start(text: &str) -> Result<jiff::Timestamp, StartError> {
+    text.parse().map_err(|source| StartError::BadTime {
+        text: text.to_string(),
+        source,
     })
 }
 
@@ -37,7 +65,7 @@ pub(crate) fn parse_start(text: &str) -> Result<jiff::Timestamp, String> {
 pub(crate) async fn wait(
     start_at: Option<jiff::Timestamp>,
     barrier: Option<(&Path, &Placement)>,
-) -> Result<Started, String> {
+) -> Result<Started, StartError> {
     let mut started = Started::default();
     let mut target = start_at.map(to_system);
     if let Some((dir, placement)) = barrier {
@@ -79,8 +107,11 @@ fn ready_file(dir: &Path, launch: &str, index: u32) -> PathBuf {
 
 /// Announces this shard and waits for the others. Returns when to start
 /// (this host's clock) and this host's clock offset from the storage's, ms.
-async fn meet(dir: &Path, placement: &Placement) -> Result<(SystemTime, f64), String> {
-    let error = |e: std::io::Error, path: &Path| format!("barrier {}: {e}", path.display());
+async fn meet(dir: &Path, placement: &Placement) -> Result<(SystemTime, f64), StartError> {
+    let error = |source: std::io::Error, path: &Path| StartError::Barrier {
+        path: path.to_path_buf(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(|e| error(e, dir))?;
     let mine = ready_file(dir, &placement.launch, placement.shard.index);
     let before = SystemTime::now();
@@ -100,13 +131,11 @@ async fn meet(dir: &Path, placement: &Placement) -> Result<(SystemTime, f64), St
             return Ok((opens, offset_ms));
         }
         if tokio::time::Instant::now() >= deadline {
-            let missing = missing(dir, placement);
-            return Err(format!(
-                "barrier {}: after {} min, shard(s) {missing:?} of launch {} have not arrived",
-                dir.display(),
-                BARRIER_TIMEOUT.as_secs() / 60,
-                placement.launch
-            ));
+            return Err(StartError::NotArrived {
+                dir: dir.to_path_buf(),
+                missing: missing(dir, placement),
+                launch: placement.launch.clone(),
+            });
         }
         tokio::time::sleep(POLL).await;
     }
@@ -135,13 +164,18 @@ fn shift(time: SystemTime, offset_ms: f64) -> SystemTime {
 }
 
 /// The newest ready stamp once every shard's file is there.
-fn all_ready(dir: &Path, placement: &Placement) -> Result<Option<SystemTime>, String> {
+fn all_ready(dir: &Path, placement: &Placement) -> Result<Option<SystemTime>, StartError> {
     let mut newest = SystemTime::UNIX_EPOCH;
     for index in 0..placement.shard.count {
         match modified(&ready_file(dir, &placement.launch, index)) {
             Ok(time) => newest = newest.max(time),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("barrier {}: {e}", dir.display())),
+            Err(source) => {
+                return Err(StartError::Barrier {
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
         }
     }
     Ok(Some(newest))
@@ -191,7 +225,12 @@ mod tests {
     #[test]
     fn bad_start_times_say_what_to_give() {
         let error = parse_start("tomorrow").unwrap_err();
-        assert!(error.contains("RFC 3339"), "{error}");
+        assert!(matches!(error, StartError::BadTime { .. }), "{error:?}");
+        assert!(
+            std::error::Error::source(&error).is_some(),
+            "jiff's error is kept"
+        );
+        assert!(error.to_string().contains("RFC 3339"), "{error}");
         assert!(parse_start("2026-12-04T18:00:00Z").is_ok());
     }
 }

@@ -71,7 +71,7 @@ impl ManagedServer {
         let mut process = Command::new(&command[0]);
         process
             .args(&command[1..])
-            .envs(&config.env)
+            .envs(substitute_env(&config.env, base_url))
             .current_dir(&config.cwd)
             .stdin(Stdio::null())
             .stdout(output)
@@ -107,10 +107,7 @@ impl ManagedServer {
 
     /// The last `lines` lines of the server's log (for an error message).
     pub(crate) fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read(&self.log).unwrap_or_default();
-        let text = String::from_utf8_lossy(&text);
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        log_tail(Path::new(&self.log), lines).join("\n")
     }
 
     /// An error when the server has exited (it must live for the whole run).
@@ -205,11 +202,37 @@ fn start_watchdog(group: u32, stop_timeout: Duration) -> Option<Child> {
     }
 }
 
+/// The last `lines` lines of a server log (none when it cannot be read):
+/// what a server said before it failed.
+pub(crate) fn log_tail(log: &Path, lines: usize) -> Vec<String> {
+    let text = std::fs::read(log).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|line| line.to_string())
+        .collect()
+}
+
 fn spawn_error(program: &str, error: impl std::fmt::Display) -> ServerError {
     ServerError::Spawn {
         program: program.to_string(),
         reason: error.to_string(),
     }
+}
+
+/// The environment with `{url}`, `{host}` and `{port}` filled in, as the
+/// server gets it.
+pub(crate) fn substitute_env(
+    env: &std::collections::BTreeMap<String, String>,
+    base_url: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let (names, values): (Vec<String>, Vec<String>) =
+        env.iter().map(|(k, v)| (k.clone(), v.clone())).unzip();
+    names
+        .into_iter()
+        .zip(substitute(&values, base_url))
+        .collect()
 }
 
 /// Replaces `{url}`, `{host}` and `{port}` in every argument.

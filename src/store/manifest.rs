@@ -23,7 +23,8 @@ pub enum RunStatus {
     Interrupted,
     /// Ended by an error after the run directory was opened.
     Failed,
-    /// Merged from some of a launch's shards (`llmbench merge --partial`).
+    /// Merged from some of a launch's shards (`llmbench merge --partial`),
+    /// or a run some of whose `[server.matrix]` points' servers did not start.
     Partial,
 }
 
@@ -127,17 +128,49 @@ pub struct ManagedServerFacts {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub points: Vec<ServerPointFacts>,
     pub ready_after_ms: f64,
-    /// The point's values by name.
+    /// The point's values by name, with their TOML type (older runs
+    /// stored them as strings).
     #[serde(default)]
-    pub values: BTreeMap<String, String>,
+    pub values: BTreeMap<String, serde_json::Value>,
 }
 
-/// One `[server.matrix]` point: its server, or why it did not start.
+/// One `[server.matrix]` point: its server, or why it did not start (its
+/// cells were then not run).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ServerPointFacts {
     Started(Box<ManagedServerFacts>),
-    Failed { error: String, point: usize },
+    Failed(FailedPoint),
+}
+
+/// A `[server.matrix]` point (or the only `[server]`) whose server did not
+/// start: why, and where its output is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedPoint {
+    /// The command with the point's values filled in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    pub error: String,
+    /// The log file's name in the run directory (absent in older runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// The last lines of the log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_tail: Vec<String>,
+    pub point: usize,
+    /// The point's values by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, serde_json::Value>,
+}
+
+impl ManagedServerFacts {
+    /// The points whose server did not start.
+    pub(crate) fn failed_points(&self) -> impl Iterator<Item = &FailedPoint> {
+        self.points.iter().filter_map(|p| match p {
+            ServerPointFacts::Failed(failed) => Some(failed),
+            ServerPointFacts::Started(_) => None,
+        })
+    }
 }
 
 /// What the resource monitor did.

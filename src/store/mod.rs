@@ -17,7 +17,8 @@ mod writer;
 
 pub(crate) use environment::{collect_environment, git_info, Environment, GitInfo};
 pub(crate) use manifest::{
-    ManagedServerFacts, MonitorFacts, RunManifest, RunStatus, ServerPointFacts, TokenizerFacts,
+    FailedPoint, ManagedServerFacts, MonitorFacts, RunManifest, RunStatus, ServerPointFacts,
+    TokenizerFacts,
 };
 pub(crate) use stored::StoredRun;
 pub use writer::RecordWriter;

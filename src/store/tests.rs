@@ -150,7 +150,7 @@ fn a_manifest_written_before_the_types_reads_and_writes_back_unchanged() {
     assert_eq!(facts.points.len(), 2);
     assert!(matches!(
         &facts.points[1],
-        ServerPointFacts::Failed { point: 1, .. }
+        ServerPointFacts::Failed(crate::store::FailedPoint { point: 1, .. })
     ));
     assert_eq!(serde_json::to_value(&manifest).unwrap(), stored);
 }

@@ -277,8 +277,9 @@ parallel = [1, 2]
         .iter()
         .map(|c| c["matrix"][0].clone())
         .collect();
-    let one = serde_json::json!(["server.parallel", "1"]);
-    let two = serde_json::json!(["server.parallel", "2"]);
+    // The values keep their TOML type (numbers here).
+    let one = serde_json::json!(["server.parallel", 1]);
+    let two = serde_json::json!(["server.parallel", 2]);
     assert_eq!(values, [one.clone(), one, two.clone(), two]);
     let manifest = json(&run.join("manifest.json"));
     let points = manifest["managed_server"]["points"]
@@ -287,7 +288,7 @@ parallel = [1, 2]
     assert_eq!(points.len(), 2);
     let mut pids = Vec::new();
     for (i, point) in points.iter().enumerate() {
-        assert_eq!(point["values"]["parallel"], (i + 1).to_string());
+        assert_eq!(point["values"]["parallel"], i + 1);
         let log = std::fs::read_to_string(run.join(format!("server-{}.log", i + 1)))
             .expect("a log per point");
         assert!(log.contains("ready"), "{log}");
