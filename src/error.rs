@@ -71,6 +71,12 @@ impl From<crate::store::StoreError> for AppError {
     }
 }
 
+impl From<crate::util::StdoutError> for AppError {
+    fn from(error: crate::util::StdoutError) -> AppError {
+        AppError::caused_by(exit::ERROR, error)
+    }
+}
+
 impl From<crate::scale::ScaleError> for AppError {
     fn from(error: crate::scale::ScaleError) -> AppError {
         let code = match error {

@@ -16,7 +16,7 @@ static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 /// the output is dropped quietly and the command finishes as it would, so a
 /// gate still exits with its code. Any other failure — a full disk behind
 /// `> file` — is returned in words.
-pub(crate) fn print(text: &str) -> Result<(), String> {
+pub(crate) fn print(text: &str) -> Result<(), StdoutError> {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return Ok(());
     }
@@ -31,9 +31,15 @@ pub(crate) fn print(text: &str) -> Result<(), String> {
             STDOUT_CLOSED.store(true, Ordering::Relaxed);
             Ok(())
         }
-        Err(e) => Err(stdout_error(&e.to_string())),
+        Err(e) => Err(StdoutError(e)),
     }
 }
+
+/// A write to standard output that failed for another reason than a reader
+/// that went away.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", stdout_error(&.0.to_string()))]
+pub(crate) struct StdoutError(#[source] pub std::io::Error);
 
 /// The message for a failed write to standard output.
 pub fn stdout_error(cause: &str) -> String {
@@ -48,15 +54,15 @@ pub fn ensure_tls_provider() {
 
 /// Parses a human duration: a number followed by `ns`, `us`, `ms`, `s`, `m` or `h`.
 /// Returns a message that says what is accepted when the text does not parse.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let trimmed = text.trim();
     let split = trimmed
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(split);
-    let value: f64 = number.parse().map_err(|_| {
-        format!("`{text}` is not a duration; write a number and a unit, e.g. \"250ms\", \"60s\", \"2m\"")
-    })?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| DurationError::NotANumber(text.to_string()))?;
     let seconds = match unit.trim() {
         "ns" => value / 1e9,
         "us" | "µs" => value / 1e6,
@@ -64,21 +70,31 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        "" => {
-            return Err(format!(
-                "`{text}` has no unit; add one, e.g. \"{text}s\" or \"{text}ms\""
-            ))
-        }
+        "" => return Err(DurationError::NoUnit(text.to_string())),
         other => {
-            return Err(format!(
-                "`{other}` in `{text}` is not a unit; use ns, us, ms, s, m or h"
-            ))
+            return Err(DurationError::UnknownUnit {
+                unit: other.to_string(),
+                text: text.to_string(),
+            })
         }
     };
     if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!("`{text}` is not a positive duration"));
+        return Err(DurationError::NotPositive(text.to_string()));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Why a text is not a duration; each message says what to write.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum DurationError {
+    #[error("`{0}` is not a duration; write a number and a unit, e.g. \"250ms\", \"60s\", \"2m\"")]
+    NotANumber(String),
+    #[error("`{0}` has no unit; add one, e.g. \"{0}s\" or \"{0}ms\"")]
+    NoUnit(String),
+    #[error("`{unit}` in `{text}` is not a unit; use ns, us, ms, s, m or h")]
+    UnknownUnit { unit: String, text: String },
+    #[error("`{0}` is not a positive duration")]
+    NotPositive(String),
 }
 
 /// The JSON Schema of a duration string (experiment files' schema): the
@@ -259,13 +275,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_text_with_help() {
-        assert!(parse_duration("60").unwrap_err().contains("no unit"));
-        assert!(parse_duration("5 parsecs")
-            .unwrap_err()
-            .contains("not a unit"));
-        assert!(parse_duration("fast")
-            .unwrap_err()
-            .contains("not a duration"));
+        let error = parse_duration("60").unwrap_err();
+        assert_eq!(error, DurationError::NoUnit("60".into()));
+        assert!(error.to_string().contains("e.g. \"60s\""), "{error}");
+        let error = parse_duration("5 parsecs").unwrap_err();
+        assert!(matches!(&error, DurationError::UnknownUnit { unit, .. } if unit == "parsecs"));
+        assert!(error.to_string().contains("not a unit"), "{error}");
+        let error = parse_duration("fast").unwrap_err();
+        assert!(error.to_string().contains("not a duration"), "{error}");
     }
 
     #[test]

@@ -82,7 +82,7 @@ fn check_templates(experiments: &[Experiment], args: &ExecArgs) -> Result<(), Ap
         .flat_map(|e| &e.report.templates)
         .chain(&args.templates)
     {
-        crate::report::user_template(path).map_err(|e| AppError::new(exit::BAD_INPUT, e))?;
+        crate::report::user_template(path).map_err(|e| AppError::caused_by(exit::BAD_INPUT, e))?;
     }
     Ok(())
 }

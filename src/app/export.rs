@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 pub(crate) fn export(args: ExportArgs) -> Result<u8, AppError> {
-    let run = read_run(&args.run_dir).map_err(|e| AppError::new(exit::BAD_INPUT, e))?;
+    let run = read_run(&args.run_dir).map_err(|e| AppError::caused_by(exit::BAD_INPUT, e))?;
     match args.format {
         ExportFormat::Openmetrics => {
             if args.what != ExportWhat::Cells {

@@ -29,7 +29,7 @@ pub(crate) async fn models(args: ModelsArgs) -> Result<u8, AppError> {
     if args.json {
         let text = serde_json::to_string_pretty(&models)
             .map_err(|e| AppError::new(exit::ERROR, e.to_string()))?;
-        crate::util::print(&text).map_err(|e| AppError::new(exit::ERROR, e))?;
+        crate::util::print(&text)?;
         return Ok(exit::OK);
     }
     let mut table = Table::new();
@@ -43,7 +43,7 @@ pub(crate) async fn models(args: ModelsArgs) -> Result<u8, AppError> {
             .collect();
         table.add_row(vec![model.id.clone(), details.join("\n")]);
     }
-    crate::util::print(&table.to_string()).map_err(|e| AppError::new(exit::ERROR, e))?;
+    crate::util::print(&table.to_string())?;
     Ok(exit::OK)
 }
 

@@ -19,12 +19,10 @@ pub(crate) fn plan(args: PlanArgs) -> Result<u8, AppError> {
         });
         let text = serde_json::to_string_pretty(&value)
             .map_err(|e| AppError::new(exit::ERROR, e.to_string()))?;
-        crate::util::print(&text).map_err(|e| AppError::new(exit::ERROR, e))?;
+        crate::util::print(&text)?;
     } else {
-        crate::util::print(&plan_table(&plan).to_string())
-            .map_err(|e| AppError::new(exit::ERROR, e))?;
-        crate::util::print(&plan_totals(&plan).to_string())
-            .map_err(|e| AppError::new(exit::ERROR, e))?;
+        crate::util::print(&plan_table(&plan).to_string())?;
+        crate::util::print(&plan_totals(&plan).to_string())?;
     }
     Ok(exit::OK)
 }
@@ -99,8 +97,7 @@ pub(crate) fn validate(args: ValidateArgs) -> Result<u8, AppError> {
     for file in expand_files(&args.files)? {
         let experiment = crate::experiment::load(&file, &args.set)?;
         let plan = make_plan(&experiment);
-        crate::util::print(&format!("ok  {}  ({})", file.display(), plan_totals(&plan)))
-            .map_err(|e| AppError::new(exit::ERROR, e))?;
+        crate::util::print(&format!("ok  {}  ({})", file.display(), plan_totals(&plan)))?;
     }
     Ok(exit::OK)
 }

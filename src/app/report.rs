@@ -92,8 +92,8 @@ pub(crate) fn compare(args: crate::cli::CompareArgs) -> Result<u8, AppError> {
     let comparison = crate::compare::compare_runs(&args.run_a, &args.run_b, &options)
         .map_err(|e| AppError::caused_by(exit::ERROR, e))?;
     let text = crate::compare::render_comparison(&comparison, args.format)
-        .map_err(|e| AppError::new(exit::TEMPLATE, e))?;
-    crate::util::print(&text).map_err(|e| AppError::new(exit::ERROR, e))?;
+        .map_err(|e| AppError::caused_by(exit::TEMPLATE, e))?;
+    crate::util::print(&text)?;
     if let Some(error) = comparison.gate_error() {
         return Err(AppError::new(exit::BAD_INPUT, error));
     }

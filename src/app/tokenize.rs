@@ -21,6 +21,6 @@ pub(crate) async fn tokenize(args: crate::cli::TokenizeArgs) -> Result<u8, AppEr
         crate::tokenize::tokenize_command(&args.tokenizer, &text, args.ids, args.url.as_deref())
             .await
             .map_err(|e| AppError::new(exit::BAD_INPUT, e.to_string()))?;
-    crate::util::print(&output).map_err(|e| AppError::new(exit::ERROR, e))?;
+    crate::util::print(&output)?;
     Ok(exit::OK)
 }

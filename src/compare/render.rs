@@ -3,7 +3,7 @@
 //! (the same mechanism and helpers as reports), or the `Comparison` as JSON.
 
 use super::Comparison;
-use crate::report::{render, Template};
+use crate::report::{render, Template, TemplateError};
 use serde::{Deserialize, Serialize};
 
 /// Output formats of `llmbench compare`.
@@ -36,7 +36,10 @@ impl CompareFormat {
 }
 
 /// Renders `comparison` in `format`.
-pub fn render_comparison(comparison: &Comparison, format: CompareFormat) -> Result<String, String> {
+pub fn render_comparison(
+    comparison: &Comparison,
+    format: CompareFormat,
+) -> Result<String, TemplateError> {
     match format.template() {
         Some(template) => render(&template, comparison),
         None => serde_json::to_string_pretty(comparison)
@@ -44,6 +47,6 @@ pub fn render_comparison(comparison: &Comparison, format: CompareFormat) -> Resu
                 text.push('\n');
                 text
             })
-            .map_err(|e| format!("comparison as JSON: {e}")),
+            .map_err(TemplateError::from),
     }
 }

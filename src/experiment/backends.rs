@@ -62,6 +62,7 @@ fn backend_config(
         .map_err(|(message, help)| doc.error(&at.key("url"), message).with_help(help))?;
     let timeout_text = raw.timeout.as_deref().unwrap_or(DEFAULT_TIMEOUT);
     let timeout = parse_duration(timeout_text)
+        .map_err(|e| e.to_string())
         .and_then(|d| {
             if d.is_zero() {
                 Err("the timeout must be longer than zero".to_owned())

@@ -196,7 +196,7 @@ pub(crate) fn slo(
                 return Err(doc.error(&at, "unknown key").with_help(help));
             }
         };
-        let duration = parse_duration(&text).map_err(|message| doc.error(&at, message))?;
+        let duration = parse_duration(&text).map_err(|e| doc.error(&at, e.to_string()))?;
         *slot = Some(duration.as_secs_f64() * 1e3);
     }
     Ok(Some(slo))

@@ -142,7 +142,7 @@ fn run(doc: &Document<'_>, raw: RawRun) -> Result<RunConfig, ExperimentError> {
             .as_deref()
             .map(|text| {
                 crate::util::parse_duration(text)
-                    .map_err(|message| doc.error(&KeyPath::top("run").key("duration"), message))
+                    .map_err(|e| doc.error(&KeyPath::top("run").key("duration"), e.to_string()))
             })
             .transpose()?,
         ollama_api: raw.ollama_api.unwrap_or(OllamaApi::Chat),
@@ -185,8 +185,8 @@ fn warmup_duration(
         return Ok(None);
     };
     let at = KeyPath::top("run").key("warmup");
-    let duration = crate::util::parse_duration(text).map_err(|message| {
-        doc.error(&at, message)
+    let duration = crate::util::parse_duration(text).map_err(|e| {
+        doc.error(&at, e.to_string())
             .with_help("warmup is a number of requests (e.g. 3) or a duration (e.g. \"10s\")")
     })?;
     if duration.is_zero() {

@@ -51,7 +51,7 @@ pub(crate) fn server(
                 .error(&at.key(key), "must be longer than zero")
                 .with_help(format!("e.g. {key} = \"{default}\""))),
             Ok(duration) => Ok(duration),
-            Err(message) => Err(doc.error(&at.key(key), message)),
+            Err(e) => Err(doc.error(&at.key(key), e.to_string())),
         }
     };
     let cwd = base_dir.join(raw.cwd.as_deref().unwrap_or("."));

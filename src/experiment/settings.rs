@@ -73,7 +73,9 @@ fn check_keep_alive(text: &str) -> Result<(), String> {
     if trimmed == "0" || trimmed == "-1" {
         return Ok(());
     }
-    parse_duration(trimmed.strip_prefix('-').unwrap_or(trimmed)).map(|_| ())
+    parse_duration(trimmed.strip_prefix('-').unwrap_or(trimmed))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -129,7 +129,7 @@ pub fn collect(dirs: &[PathBuf]) -> Collected {
         let run = match read_run(&dir) {
             Ok(run) => run,
             Err(e) => {
-                collected.skipped.push(e);
+                collected.skipped.push(e.to_string());
                 continue;
             }
         };

@@ -24,15 +24,30 @@ struct SummaryFile {
     models: Vec<GroupSummary>,
 }
 
+/// Why a run cannot be one point of a history.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HistoryError {
+    /// Its manifest or plan cannot be read.
+    #[error(transparent)]
+    Run(#[from] crate::store::StoreError),
+    #[error("{source} (run `llmbench report {}` to write the summary)", dir.display())]
+    NoSummary {
+        dir: std::path::PathBuf,
+        #[source]
+        source: crate::store::StoreError,
+    },
+}
+
 /// Reads `dir`'s manifest, plan and summary.json; the message names the file.
-pub(crate) fn read_run(dir: &Path) -> Result<StoredRun, String> {
-    let run = crate::store::StoredRun::open(dir).map_err(|e| e.to_string())?;
-    let summary: SummaryFile = run.dir.read_json(SUMMARY_FILE).map_err(|e| {
-        format!(
-            "{e} (run `llmbench report {}` to write the summary)",
-            dir.display()
-        )
-    })?;
+pub(crate) fn read_run(dir: &Path) -> Result<StoredRun, HistoryError> {
+    let run = crate::store::StoredRun::open(dir)?;
+    let summary: SummaryFile =
+        run.dir
+            .read_json(SUMMARY_FILE)
+            .map_err(|source| HistoryError::NoSummary {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
     Ok(StoredRun {
         dir: dir.to_path_buf(),
         manifest: run.manifest,

@@ -58,7 +58,8 @@ impl MonitorConfig {
             key: "interval",
             message,
         };
-        let interval = crate::util::parse_duration(&self.interval).map_err(interval_problem)?;
+        let interval = crate::util::parse_duration(&self.interval)
+            .map_err(|e| interval_problem(e.to_string()))?;
         if interval < MIN_INTERVAL {
             return Err(interval_problem(format!(
                 "`{}` is shorter than the shortest supported interval, 10ms",

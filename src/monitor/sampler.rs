@@ -299,12 +299,18 @@ mod tests {
         let Some(before) = thread_cpu_ms() else {
             return; // not Linux
         };
-        let spin = Instant::now();
+        // Spin until this thread has used 20 ms of CPU, not for a wall time:
+        // on a loaded machine 100 ms of wall time can be 14 ms of CPU. The
+        // deadline only ends a clock that never moves.
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut x = 0u64;
-        while spin.elapsed() < Duration::from_millis(100) {
-            x = x.wrapping_add(std::hint::black_box(1));
+        let mut after = before;
+        while after - before < 20.0 && Instant::now() < deadline {
+            for _ in 0..100_000 {
+                x = x.wrapping_add(std::hint::black_box(1));
+            }
+            after = thread_cpu_ms().expect("read again");
         }
-        let after = thread_cpu_ms().expect("read twice");
         assert!(after - before >= 20.0, "{before} → {after} ({x})");
     }
 }

@@ -74,7 +74,7 @@ pub(crate) fn finish_run(
         .iter()
         .map(|path| user_template(path))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AppError::new(exit::BAD_INPUT, e))?;
+        .map_err(|e| AppError::caused_by(exit::BAD_INPUT, e))?;
     let csv = options
         .formats
         .contains(&ReportFormat::Csv)
@@ -105,7 +105,7 @@ pub(crate) fn finish_run(
             Err(e) => errors.push(e),
         }
     }
-    let print = |text: &str| crate::util::print(text).map_err(|e| AppError::new(exit::ERROR, e));
+    let print = |text: &str| crate::util::print(text).map_err(AppError::from);
     if options.print_table {
         print(&summary_table(&model.cells))?;
         if let Some(selection) = &model.cell_selection {

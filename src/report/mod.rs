@@ -89,20 +89,22 @@ fn cells_csv_template() -> String {
 }
 
 /// Reads a user template (strict); its output name is its file name without `.hbs`.
-pub(crate) fn user_template(path: &Path) -> Result<Template, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("template {}: {e}", path.display()))?;
+pub(crate) fn user_template(path: &Path) -> Result<Template, TemplateError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("report");
     let output = name.strip_suffix(".hbs").unwrap_or(name).to_string();
     if let Some(owner) = owned_by_llmbench(&output) {
-        return Err(format!(
-            "template {}: its output would be {output}, which llmbench writes itself ({owner}); \
-             rename the template (e.g. my-{output}.hbs)",
-            path.display()
-        ));
+        return Err(TemplateError::Owned {
+            path: path.to_path_buf(),
+            output,
+            owner,
+        });
     }
     Ok(Template {
         origin: path.display().to_string(),
@@ -158,29 +160,95 @@ pub(crate) fn select_templates(formats: &[ReportFormat], user: Vec<Template>) ->
 /// Renders one template against `model` (a `ReportModel`, or any serialisable
 /// value such as a run comparison). Output ending in `.html`/`.htm` is
 /// HTML-escaped; every other format is written as is.
-pub fn render(template: &Template, model: &impl Serialize) -> Result<String, String> {
+pub fn render(template: &Template, model: &impl Serialize) -> Result<String, TemplateError> {
     let mut registry = Handlebars::new();
     helpers::register(&mut registry);
     registry.set_strict_mode(template.strict);
     if !template.output.ends_with(".html") && !template.output.ends_with(".htm") {
         registry.register_escape_fn(handlebars::no_escape);
     }
-    let place = |line: Option<usize>| {
-        let at = line.map_or(String::new(), |l| format!(", line {l}"));
-        format!("template {} ({}{at})", template.output, template.origin)
+    let place = |line: Option<usize>| Place {
+        output: template.output.clone(),
+        origin: template.origin.clone(),
+        line,
     };
     if let Some(line) = too_deep(&template.text) {
-        return Err(format!(
-            "{}: blocks nested more than {MAX_BLOCK_DEPTH} deep; flatten the template (use partials or fewer nested #if/#each)",
-            place(Some(line))
-        ));
+        return Err(TemplateError::TooDeep(place(Some(line))));
     }
     registry
         .register_template_string(&template.output, &template.text)
-        .map_err(|e| format!("{}: {}", place(e.pos().map(|(line, _)| line)), e.reason()))?;
+        .map_err(|source| TemplateError::Parse {
+            place: place(source.pos().map(|(line, _)| line)),
+            source: Box::new(source),
+        })?;
     registry
         .render(&template.output, model)
-        .map_err(|e| format!("{}: {}", place(e.line_no), describe(e.reason())))
+        .map_err(|source| TemplateError::Render {
+            place: place(source.line_no),
+            reason: describe(source.reason()),
+            source: Box::new(source),
+        })
+}
+
+/// Which template, and where in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    pub output: String,
+    pub origin: String,
+    pub line: Option<usize>,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "template {} ({}", self.output, self.origin)?;
+        if let Some(line) = self.line {
+            write!(f, ", line {line}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Why a template could not be used or rendered; each message names the
+/// template and, where known, the line.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "template {}: its output would be {output}, which llmbench writes itself ({owner}); \
+         rename the template (e.g. my-{output}.hbs)",
+        path.display()
+    )]
+    Owned {
+        path: PathBuf,
+        output: String,
+        owner: &'static str,
+    },
+    #[error(
+        "{0}: blocks nested more than {MAX_BLOCK_DEPTH} deep; flatten the template (use partials \
+         or fewer nested #if/#each)"
+    )]
+    TooDeep(Place),
+    #[error("{place}: {}", source.reason())]
+    Parse {
+        place: Place,
+        #[source]
+        source: Box<handlebars::TemplateError>,
+    },
+    #[error("{place}: {reason}")]
+    Render {
+        place: Place,
+        reason: String,
+        #[source]
+        source: Box<handlebars::RenderError>,
+    },
+    /// A comparison written as JSON.
+    #[error("comparison as JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 /// Deepest block nesting (`{{#if}}` inside `{{#each}}` …) a template may
@@ -236,7 +304,7 @@ pub(crate) fn write_reports(
                 Ok(()) => written.push(path),
                 Err(e) => errors.push(format!("{}: {e}", path.display())),
             },
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     (written, errors)

@@ -144,7 +144,13 @@ fn a_broken_template_names_itself_and_its_line() {
     };
     let error = render(&broken, &fixed_model()).expect_err("fails");
     assert!(
-        error.starts_with("template t (my/t.hbs, line 4): invalid handlebars syntax"),
+        error
+            .to_string()
+            .starts_with("template t (my/t.hbs, line 4): invalid handlebars syntax"),
         "{error}"
+    );
+    assert!(
+        std::error::Error::source(&error).is_some(),
+        "the template engine's error is kept as the cause"
     );
 }
