@@ -56,7 +56,7 @@ fn duration(
 ) -> Result<Duration, ExperimentError> {
     let help = "a duration such as \"500ms\", \"5s\" or \"1m\"";
     let value = crate::util::parse_duration(text.unwrap_or(default))
-        .map_err(|message| doc.error(at, message).with_help(help))?;
+        .map_err(|e| doc.error(at, e.to_string()).with_help(help))?;
     if value.is_zero() {
         return Err(doc.error(at, "must be longer than zero").with_help(help));
     }

@@ -118,7 +118,7 @@ fn write_in_chunks(
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
     for (i, chunk) in cells.chunks(CSV_CHUNK).enumerate() {
         model.cells = chunk.to_vec();
-        let text = render(template, model)?;
+        let text = render(template, model).map_err(|e| e.to_string())?;
         let body = if i == 0 {
             text.as_str()
         } else {
