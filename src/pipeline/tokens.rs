@@ -12,8 +12,10 @@ use crate::experiment::{BackendKind, Experiment};
 use crate::plan::{Cell, Plan};
 use crate::record::TokenRecord;
 use crate::store::TokenizerFacts;
+use crate::tokenize::batch::CountError;
 use crate::tokenize::{
-    attribute, batch, load_local, load_ollama_gguf, LlamaCppTokenizer, TokenCounter, TokenizerSpec,
+    attribute, batch, load_local, load_ollama_gguf, LlamaCppTokenizer, TokenCounter, TokenizeError,
+    TokenizerSpec,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -201,7 +203,7 @@ pub(crate) async fn count(
             estimate: matches!(counter, Counter::Local(c) if c.is_estimate()),
             used: counters.explicit.contains(&item.model),
             output: counted.as_ref().ok().copied(),
-            error: counted.err(),
+            error: counted.err().map(|e| e.to_string()),
             per_chunk,
             prompt: prompt.as_ref().map(|(n, _)| *n),
             prompt_counted: prompt.map(|(_, what)| what),
@@ -211,7 +213,7 @@ pub(crate) async fn count(
 }
 
 /// A prompt's count and what was counted, or why it could not be counted.
-type PromptCount = Result<(u64, String), String>;
+type PromptCount = Result<(u64, String), CountError>;
 
 /// Each (cell, prompt) of `pending` counted once.
 async fn count_prompts(
@@ -236,7 +238,7 @@ async fn count_prompts(
             .and_then(|cell| messages_of(cell, &item.prompt))
         {
             Some(messages) => count_prompt(counter, template, client, &messages).await,
-            None => Err("the prompt is not in the plan".into()),
+            None => Err(CountError::PromptNotInPlan),
         };
         prompts.insert(key, counted);
     }
@@ -244,7 +246,7 @@ async fn count_prompts(
 }
 
 /// A response's output tokens (or why not) and tokens per chunk.
-type OutputCount = (Result<u64, String>, Vec<u32>);
+type OutputCount = (Result<u64, CountError>, Vec<u32>);
 
 /// Every response's count, in `pending`'s order: local counters on every
 /// core, then llama.cpp's `/tokenize` a few at a time, per model given up
@@ -289,7 +291,7 @@ async fn count_outputs(
                         }
                         counted
                     }
-                    (None, None) => (Err("no counter".into()), Vec::new()),
+                    (None, None) => (Err(CountError::NoCounter), Vec::new()),
                 };
                 progress.step();
                 (i, counted)
@@ -303,7 +305,7 @@ async fn count_outputs(
     }
     results
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| (Err("not counted".into()), Vec::new())))
+        .map(|r| r.unwrap_or_else(|| (Err(CountError::NotCounted), Vec::new())))
         .collect()
 }
 
@@ -313,16 +315,16 @@ async fn count_output(
     counter: &Counter,
     client: &reqwest::Client,
     item: &PendingCount,
-) -> (Result<u64, String>, Vec<u32>) {
+) -> (Result<u64, CountError>, Vec<u32>) {
     let ends = match counter {
-        Counter::Server { .. } => return (Err("counted by the server".into()), Vec::new()),
+        Counter::Server { .. } => return (Err(CountError::ByServer), Vec::new()),
         Counter::Local(local) => {
             return batch::count_response(local.as_ref(), &item.text, &item.chunk_chars)
         }
         Counter::LlamaCpp(remote) => remote
             .token_ends(client, &item.text)
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(CountError::from),
     };
     match ends {
         Ok(ends) => {
@@ -351,7 +353,7 @@ async fn count_prompt(
     template: Option<&LlamaCppTokenizer>,
     client: &reqwest::Client,
     messages: &[(String, String)],
-) -> Result<(u64, String), String> {
+) -> Result<(u64, String), CountError> {
     if let Some(template) = template {
         if let Ok(rendered) = template.apply_template(client, messages).await {
             let n = count_text(counter, client, &rendered).await?;
@@ -374,13 +376,13 @@ async fn count_text(
     counter: &Counter,
     client: &reqwest::Client,
     text: &str,
-) -> Result<u64, String> {
+) -> Result<u64, CountError> {
     let counted = match counter {
-        Counter::Server { .. } => return Err("counted by the server".into()),
+        Counter::Server { .. } => return Err(CountError::ByServer),
         Counter::Local(local) => local.count(text),
         Counter::LlamaCpp(remote) => remote.count(client, text).await,
     };
-    counted.map(|n| n as u64).map_err(|e| e.to_string())
+    Ok(counted? as u64)
 }
 
 /// What the manifest says about each model's token source.
@@ -484,6 +486,7 @@ fn fit_one(
                     "model {model}: cannot fit synthetic prompt {prompt} to {tokens} tokens: {e}"
                 ),
             )
+            .because(e)
         })?;
     let by = match counter {
         Counter::Server { .. } => "the heuristic (no tokenizer for this model)".to_string(),
@@ -496,13 +499,16 @@ fn fit_one(
 
 /// A count now, from a synchronous caller: llama.cpp's `/tokenize` is awaited
 /// on this runtime (the fitting happens before the run, so nothing is timed).
-fn count_now(counter: &Counter, client: &reqwest::Client, text: &str) -> Result<usize, String> {
+fn count_now(
+    counter: &Counter,
+    client: &reqwest::Client,
+    text: &str,
+) -> Result<usize, TokenizeError> {
     match counter {
         Counter::Server { .. } => Ok(crate::tokenize::heuristic_count(text)),
-        Counter::Local(local) => local.count(text).map_err(|e| e.to_string()),
+        Counter::Local(local) => local.count(text),
         Counter::LlamaCpp(remote) => tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(remote.count(client, text))
-        })
-        .map_err(|e| e.to_string()),
+        }),
     }
 }

@@ -16,6 +16,26 @@ pub(crate) const GIVE_UP_AFTER: u32 = 3;
 /// Requests to a server's tokenizer in flight at once.
 pub(crate) const REMOTE_IN_FLIGHT: usize = 8;
 
+/// Why one text was not counted after a run; the message goes into
+/// tokens.jsonl's `error`.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CountError {
+    #[error(transparent)]
+    Tokenizer(#[from] super::TokenizeError),
+    /// The model's counts are the server's own: nothing to count here.
+    #[error("counted by the server")]
+    ByServer,
+    #[error("the prompt is not in the plan")]
+    PromptNotInPlan,
+    #[error("no counter")]
+    NoCounter,
+    #[error("not counted")]
+    NotCounted,
+    /// The source is asked no more ([`SourceGuard`]); `last` is its last error.
+    #[error("not asked: the source failed {GIVE_UP_AFTER} times in a row ({last})")]
+    GaveUp { last: String },
+}
+
 /// Whether a token source is still worth asking.
 #[derive(Debug, Default)]
 pub(crate) struct SourceGuard {
@@ -27,21 +47,20 @@ pub(crate) struct SourceGuard {
 impl SourceGuard {
     /// Why the source is asked no more: it failed [`GIVE_UP_AFTER`] times
     /// in a row without ever answering. `None` while it is worth asking.
-    pub(crate) fn gave_up(&self) -> Option<String> {
+    pub(crate) fn gave_up(&self) -> Option<CountError> {
         if self.answered.load(Ordering::Relaxed)
             || self.failures.load(Ordering::Relaxed) < GIVE_UP_AFTER
         {
             return None;
         }
         let last = self.last_error.lock().ok().and_then(|e| e.clone());
-        Some(format!(
-            "not asked: the source failed {GIVE_UP_AFTER} times in a row ({})",
-            last.unwrap_or_default()
-        ))
+        Some(CountError::GaveUp {
+            last: last.unwrap_or_default(),
+        })
     }
 
     /// Takes note of one answer.
-    pub(crate) fn note<T>(&self, result: &Result<T, String>) {
+    pub(crate) fn note<T>(&self, result: &Result<T, CountError>) {
         match result {
             Ok(_) => {
                 self.answered.store(true, Ordering::Relaxed);
@@ -50,7 +69,7 @@ impl SourceGuard {
             Err(e) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
                 if let Ok(mut last) = self.last_error.lock() {
-                    *last = Some(e.clone());
+                    *last = Some(e.to_string());
                 }
             }
         }
@@ -130,7 +149,7 @@ pub(crate) fn count_response(
     counter: &dyn super::TokenCounter,
     text: &str,
     chunk_chars: &[u32],
-) -> (Result<u64, String>, Vec<u32>) {
+) -> (Result<u64, CountError>, Vec<u32>) {
     match counter.token_ends(text) {
         Ok(Some(ends)) => {
             let per_chunk = super::attribute::tokens_per_chunk(text, chunk_chars, &ends);
@@ -140,10 +159,10 @@ pub(crate) fn count_response(
             counter
                 .count(text)
                 .map(|n| n as u64)
-                .map_err(|e| e.to_string()),
+                .map_err(CountError::from),
             Vec::new(),
         ),
-        Err(e) => (Err(e.to_string()), Vec::new()),
+        Err(e) => (Err(e.into()), Vec::new()),
     }
 }
 
@@ -156,17 +175,31 @@ pub(crate) fn counting_threads() -> usize {
 mod tests {
     use super::*;
 
+    fn http_error(reason: &str) -> CountError {
+        CountError::Tokenizer(crate::tokenize::TokenizeError::Http {
+            spec: "llamacpp".into(),
+            url: "http://127.0.0.1:1/tokenize".into(),
+            reason: reason.into(),
+        })
+    }
+
     #[test]
     fn a_source_that_never_answers_is_given_up_after_three_failures() {
         let guard = SourceGuard::default();
         for _ in 0..GIVE_UP_AFTER - 1 {
-            guard.note::<u64>(&Err("HTTP 404: not found".into()));
+            guard.note::<u64>(&Err(http_error("HTTP 404: not found")));
             assert!(guard.gave_up().is_none());
         }
-        guard.note::<u64>(&Err("HTTP 404: not found".into()));
+        guard.note::<u64>(&Err(http_error("HTTP 404: not found")));
         let why = guard.gave_up().expect("given up");
+        assert!(matches!(why, CountError::GaveUp { .. }), "{why:?}");
         assert!(
-            why.contains("3 times in a row (HTTP 404: not found)"),
+            why.to_string()
+                .contains("3 times in a row (tokenizer spec `llamacpp`: request to"),
+            "{why}"
+        );
+        assert!(
+            why.to_string().ends_with("failed: HTTP 404: not found)"),
             "{why}"
         );
     }
@@ -176,7 +209,7 @@ mod tests {
         let guard = SourceGuard::default();
         guard.note(&Ok(5u64));
         for _ in 0..10 {
-            guard.note::<u64>(&Err("timeout".into()));
+            guard.note::<u64>(&Err(http_error("timeout")));
         }
         assert!(
             guard.gave_up().is_none(),
