@@ -1,9 +1,21 @@
-//! Scale of inputs: how long a mixed cell of many prompts takes from the
-//! experiment file to the first request it could send (load, plan, and the
-//! per-prompt request bodies the executor builds), and the peak memory.
-//! Target: 100,000 mixed prompts ready in under 2 s.
-//! `cargo bench --bench scale [-- PROMPTS...]`.
+//! Scale of inputs (issue 14, item 10), two parts:
+//!
+//! - `prompts`: how long a mixed cell of many prompts takes from the
+//!   experiment file to the first request it could send (load, plan, and
+//!   the per-prompt request bodies the executor builds), and the peak
+//!   memory. Target: 100,000 mixed prompts ready in under 2 s.
+//! - `cells`: the real `llmbench exec` of N one-prompt cells, one request
+//!   each, against the zero-delay mock Ollama: the whole command's peak RSS
+//!   (the child's ru_maxrss), wall time and summary.json size. Target:
+//!   100,000 cells in under 256 MB. Needs `cargo build --release --bin
+//!   llmbench -p mock-ollama --bin mock-ollama` (`LLMBENCH_BIN_DIR=target/debug`
+//!   measures debug builds: the same memory, slower).
+//!
+//! `cargo bench --bench scale [-- --only prompts|cells] [-- PROMPTS...]
+//! [-- --cells N,N]`.
 
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 fn peak_rss_kb() -> u64 {
@@ -16,15 +28,40 @@ fn peak_rss_kb() -> u64 {
 }
 
 fn main() {
-    let counts: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let counts = if counts.is_empty() {
-        vec![4_000, 16_000, 100_000]
-    } else {
-        counts
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
     };
+    let only = value("--only");
+    let wants = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    if wants("prompts") {
+        // Numbers not after a flag are prompt counts.
+        let counts: Vec<usize> = args
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i == 0 || !args[i - 1].starts_with("--"))
+            .filter_map(|(_, a)| a.parse().ok())
+            .collect();
+        prompts_part(if counts.is_empty() {
+            vec![4_000, 16_000, 100_000]
+        } else {
+            counts
+        });
+    }
+    if wants("cells") {
+        let counts: Vec<usize> = value("--cells")
+            .unwrap_or_else(|| "8000,100000".into())
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect();
+        cells_part(&counts);
+    }
+}
+
+fn prompts_part(counts: Vec<usize>) {
     let dir = tempfile::tempdir().expect("temp dir");
     println!("## Mixed prompts: from the file to the first request\n");
     println!("| prompts | load ms | plan ms | request set-up ms | total ms | peak RSS MB |");
@@ -61,4 +98,89 @@ fn main() {
             peak_rss_kb() as f64 / 1024.0
         );
     }
+}
+
+/// The real `llmbench exec` of `n` one-request cells against the mock, per count.
+fn cells_part(counts: &[usize]) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let bin = std::env::var_os("LLMBENCH_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release"));
+    let mut mock = Command::new(bin.join("mock-ollama"))
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mock-ollama (cargo build --release -p mock-ollama --bin mock-ollama)");
+    let mut line = String::new();
+    if let Some(out) = mock.stdout.as_mut() {
+        use std::io::BufRead;
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_default()
+        .to_string();
+    println!("\n## Cells: llmbench exec of one-request cells against the zero-delay mock\n");
+    println!("| cells | wall s | peak RSS MB | summary.json MB | report.md MB |");
+    println!("|---:|---:|---:|---:|---:|");
+    for &n in counts {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let lines: String = (0..n)
+            .map(|i| {
+                format!(
+                    "{{\"id\": \"p{i}\", \"text\": \"Prompt number {i}: say something short.\"}}\n"
+                )
+            })
+            .collect();
+        std::fs::write(dir.path().join("d.jsonl"), lines).expect("dataset");
+        let file = dir.path().join("cells.toml");
+        let text = format!(
+            "name = \"cells\"\nprompt_files = [\"d.jsonl\"]\n[backend]\nkind = \"ollama\"\nurl = \"{url}\"\n\
+             [[models]]\nname = \"qwen3:0.6b\"\n[run]\nrepetitions = 1\nwarmup = 0\n[monitor]\nenabled = false\n"
+        );
+        std::fs::write(&file, text).expect("experiment");
+        let started = Instant::now();
+        let child = Command::new(bin.join("llmbench"))
+            .args(["exec", &file.display().to_string(), "--out"])
+            .arg(dir.path().join("runs"))
+            .arg("-q")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("llmbench (cargo build --release --bin llmbench)");
+        let (status, rss_kb) = wait_with_rss(child);
+        let wall = started.elapsed().as_secs_f64();
+        let size = |name: &str| {
+            let run = std::fs::read_dir(dir.path().join("runs/cells"))
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(Result::ok);
+            run.and_then(|r| std::fs::metadata(r.path().join(name)).ok())
+                .map_or(0.0, |m| m.len() as f64 / 1e6)
+        };
+        println!(
+            "| {n} | {wall:.1} | {:.0} | {:.1} | {:.1} |{}",
+            rss_kb as f64 / 1024.0,
+            size("summary.json"),
+            size("report.md"),
+            if status == 0 {
+                String::new()
+            } else {
+                format!(" exit {status}")
+            }
+        );
+    }
+    let _ = mock.kill();
+    let _ = mock.wait();
+}
+
+/// Waits for `child`; its exit status and peak RSS (kB, from wait4).
+fn wait_with_rss(child: std::process::Child) -> (i32, i64) {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: wait4 on our own child fills `status` and `usage`.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    std::mem::forget(child);
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
 }

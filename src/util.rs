@@ -152,6 +152,14 @@ pub(crate) mod duration_serde {
         serializer.serialize_str(&super::format_duration(*value))
     }
 
+    /// Reads what `serialize` wrote (plan.json's retry policy).
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        super::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+
     /// The same for `Option<Duration>` (serialising only).
     pub(crate) mod option {
         use serde::Serializer;

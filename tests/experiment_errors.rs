@@ -185,8 +185,58 @@ repetitons = 3
     assert_eq!(
         error(text),
         "experiments/x.toml:12:1: run.repetitons: unknown key\n  help: did you mean `repetitions`? \
-         (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions, prompt_nonce)"
+         (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions, prompt_nonce, retry)"
     );
+}
+
+const RETRY_BASE: &str = r#"name = "x"
+[backend]
+kind = "ollama"
+url = "http://127.0.0.1:11434"
+[[models]]
+name = "m"
+[[prompts]]
+id = "p"
+text = "hi"
+
+[run]
+"#;
+
+#[test]
+fn retry_policy_mistakes() {
+    let max = format!("{RETRY_BASE}retry = {{ max = 0, on = [429] }}\n");
+    let on = format!("{RETRY_BASE}retry = {{ on = [200] }}\n");
+    let spelt = format!("{RETRY_BASE}retry = {{ honor_retry_after = false }}\n");
+    assert_eq!(
+        error(&max),
+        "experiments/x.toml:12:11: run.retry.max: 0 retries: must be from 1 to 10\n  \
+         help: max counts the retries after the first attempt, e.g. max = 3; leave retry out to send each request once"
+    );
+    assert_eq!(
+        error(&on),
+        "experiments/x.toml:12:11: run.retry.on: 200 is not an HTTP error status\n  \
+         help: list error statuses from 400 to 599, e.g. on = [429, 503]"
+    );
+    assert_eq!(
+        error(&spelt),
+        "experiments/x.toml:12:11: run.retry.honor_retry_after: unknown key\n  \
+         help: did you mean `honour_retry_after`? (valid keys: max, on, honour_retry_after, max_wait, backoff)"
+    );
+}
+
+#[test]
+fn a_retry_policy_resolves_with_its_defaults() {
+    let text = format!("{RETRY_BASE}retry = {{ on = [429] }}\n");
+    let policy = experiment(&text, &[]).run.retry.expect("a policy");
+    assert_eq!(
+        (policy.max, policy.on, policy.honour_retry_after),
+        (3, vec![429], true)
+    );
+    assert_eq!(
+        (policy.max_wait, policy.backoff),
+        (Duration::from_secs(30), Duration::from_secs(1))
+    );
+    assert_eq!(experiment(RETRY_BASE, &[]).run.retry, None);
 }
 
 #[test]
@@ -462,7 +512,7 @@ fn bad_set_overrides() {
     );
     assert_eq!(
         error_with(QUICKSTART, &["run.repetitons=5"]),
-        "--set run.repetitons=5: run.repetitons: unknown key\n  help: did you mean `repetitions`? (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions, prompt_nonce)"
+        "--set run.repetitons=5: run.repetitons: unknown key\n  help: did you mean `repetitions`? (valid keys: repetitions, warmup, mix_prompts, mix_seed, concurrency, rate, arrivals, arrival_seed, max_in_flight, duration, ollama_api, cold_start, cold_repetitions, prompt_nonce, retry)"
     );
     assert_eq!(
         error_with(QUICKSTART, &["models.3.name=x"]),

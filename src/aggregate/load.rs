@@ -59,6 +59,16 @@ pub struct Validity {
     /// dropped, hidden from the success count.
     #[serde(default)]
     pub resends: u64,
+    /// `[run] retry`: measured requests sent more than once (answered with
+    /// a retried status first), whatever their final outcome.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retried: u64,
+    /// `[run] retry`: the retries of those requests (attempts beyond the first).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u64,
+    /// `[run] retry`: Σ waits before those retries, ms.
+    #[serde(default, skip_serializing_if = "is_zero_ms")]
+    pub retry_wait_ms: f64,
     /// Successful measured requests whose stamps break an invariant of
     /// `Timing::violation` (ttfb ≤ ttft ≤ ttft_content ≤ e2e, chunk
     /// offsets in order): kept out of every statistic and warned about.
@@ -88,6 +98,9 @@ pub(super) struct CellTally {
     late: u64,
     dropped: u64,
     resends: u64,
+    retried: u64,
+    retries: u64,
+    retry_wait_ms: f64,
     timing_violations: u64,
     timing_violation_example: Option<String>,
     chunks: Values,
@@ -107,6 +120,11 @@ impl CellTally {
     ) -> usize {
         self.measured += 1;
         self.resends += u64::from(record.retries);
+        if let Some(retry) = &record.retry {
+            self.retried += 1;
+            self.retries += u64::from(retry.attempts.saturating_sub(1));
+            self.retry_wait_ms += retry.waited_ms;
+        }
         if let Some(e2e) = record.timing.e2e_ms {
             self.busy_ms += e2e;
         }
@@ -221,6 +239,9 @@ impl CellTally {
             late_dispatches: self.late,
             dropped: self.dropped,
             resends: self.resends,
+            retried: self.retried,
+            retries: self.retries,
+            retry_wait_ms: self.retry_wait_ms,
             timing_violations: self.timing_violations,
             timing_violation_example: self.timing_violation_example.clone(),
         }
@@ -248,4 +269,12 @@ fn early_stop(cell: &Cell, record: &Record) -> bool {
             .output
             .zip(cell.settings.max_tokens)
             .is_some_and(|(n, max)| n < u64::from(max))
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+fn is_zero_ms(value: &f64) -> bool {
+    *value == 0.0
 }

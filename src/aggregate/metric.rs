@@ -121,7 +121,10 @@ impl MetricSummary {
 #[derive(Debug, Clone)]
 pub(crate) enum Values {
     Exact(Vec<f64>),
-    Sketch(Sketch),
+    /// Boxed: a cell holds 16 stores, most of them never sketched, and an
+    /// unboxed sketch would make each store 80 bytes instead of 24 (1 KB
+    /// more per cell, 100 MB over 100,000 cells).
+    Sketch(Box<Sketch>),
 }
 
 impl Default for Values {
@@ -172,7 +175,7 @@ impl Values {
             return 0;
         };
         let freed = values.len();
-        *self = Values::Sketch(Sketch::of(values));
+        *self = Values::Sketch(Box::new(Sketch::of(values)));
         freed
     }
 

@@ -58,6 +58,7 @@ fn ok(cell: &str, start: f64, ttft: f64, e2e: f64, tokens: u64, warmup: bool) ->
         output_chars: 3,
         reasoning_chars: 0,
         prompt_nonce: None,
+        retry: None,
     }
 }
 
@@ -77,6 +78,7 @@ fn plan() -> Plan {
         cells: vec![cell(0, "a", "p"), cell(1, "a", "q"), cell(2, "b", "p")],
         cold_repetitions: 0,
         prompt_nonce: false,
+        retry: None,
         slo: None,
     }
 }

@@ -9,6 +9,7 @@ mod order;
 mod progress;
 mod remaining;
 mod request;
+mod retry;
 pub mod shutdown;
 mod sink;
 
@@ -111,6 +112,7 @@ pub(crate) async fn execute_remaining(
         client,
         run_start: options.run_start,
         prompt_nonce: plan.prompt_nonce,
+        retry: plan.retry.clone(),
     });
     let mut run = Run {
         context,

@@ -6,8 +6,12 @@
 //! (`backend::http1`: the socket is read by this task, one stamp per read);
 //! https and proxied backends through reqwest. Both paths resend once when
 //! a kept-alive connection turns out closed before any response byte.
+//! With `[run] retry`, a request answered with a listed status is sent
+//! again after a wait (`retry.rs`); the record is of the final attempt and
+//! lists the earlier ones.
 
 use super::clock::RequestClock;
+use super::retry::Attempts;
 use crate::backend::http1::{self, Http1};
 use crate::backend::{error_message, Backend, Decoder, Event, GenRequest, ServerStats};
 use crate::plan::Cell;
@@ -24,6 +28,8 @@ pub struct RequestContext {
     /// Start every request's first message with a nonce of its own
     /// (`[run] prompt_nonce`).
     pub prompt_nonce: bool,
+    /// `[run] retry`: statuses to send again, and the waits (none: once).
+    pub retry: Option<crate::experiment::RetryPolicy>,
 }
 
 /// One request to send.
@@ -60,23 +66,62 @@ pub async fn measure(
         settings: &cell.settings,
         options: &cell.options,
     };
-    let mut probe = Probe::new(ctx.run_start);
-    probe.nonce = nonce;
+    let mut attempts = Attempts::default();
+    loop {
+        let mut probe = Probe::new(ctx.run_start);
+        probe.nonce.clone_from(&nonce);
+        let outcome = attempt(ctx, backend, timeout, &request, &mut probe, cancel).await;
+        attempts.started(probe.clock.t0());
+        let status = probe
+            .http_status
+            .filter(|_| matches!(outcome, Err((ErrorKind::Http, _))));
+        let wait = ctx
+            .retry
+            .as_ref()
+            .and_then(|policy| attempts.wait(policy, status, probe.retry_after_s));
+        if let (Some(wait), Some(status)) = (wait, status) {
+            if !waited(wait, cancel).await {
+                return probe.into_record(cell, job, outcome, attempts);
+            }
+            attempts.failed(status, probe.retry_after_s, wait);
+            continue;
+        }
+        return probe.into_record(cell, job, outcome, attempts);
+    }
+}
+
+/// One attempt of a request into `probe`, within `timeout`, unless cancelled.
+async fn attempt(
+    ctx: &RequestContext,
+    backend: &Backend,
+    timeout: Duration,
+    request: &GenRequest<'_>,
+    probe: &mut Probe,
+    cancel: &mut watch::Receiver<bool>,
+) -> Result<(), Failure> {
     let exchange = async {
         match backend.http1() {
-            Some(http) => stream_http1(http, backend, &request, &mut probe).await,
-            None => stream(backend.request(&ctx.client, &request), backend, &mut probe).await,
+            Some(http) => stream_http1(http, backend, request, probe).await,
+            None => stream(backend.request(&ctx.client, request), backend, probe).await,
         }
     };
-    let outcome = tokio::select! {
+    tokio::select! {
         biased;
         _ = cancelled(cancel) => Err((ErrorKind::Cancelled, "stopped by the user (Ctrl-C) while in flight".to_string())),
         result = tokio::time::timeout(timeout, exchange) => match result {
             Ok(result) => result,
             Err(_) => Err((ErrorKind::Timeout, format!("no complete response within {}", crate::util::format_duration(timeout)))),
         },
-    };
-    probe.into_record(cell, job, outcome)
+    }
+}
+
+/// Waits `wait` before a retry; false when Ctrl-C came first (no retry).
+async fn waited(wait: Duration, cancel: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        biased;
+        _ = cancelled(cancel) => false,
+        _ = tokio::time::sleep(wait) => true,
+    }
 }
 
 /// A nonce no earlier request of this or any run has used: 16 hex digits
@@ -140,6 +185,7 @@ async fn stream(
     };
     probe.headers(response.status().as_u16(), None);
     if !response.status().is_success() {
+        probe.retry_after_s = retry_after_header(&response);
         return Err(http_failure(response).await);
     }
     let mut decoder = backend.decoder();
@@ -206,6 +252,7 @@ async fn stream_http1(
     };
     probe.headers(head.status, head.received_at());
     if !(200..300).contains(&head.status) {
+        probe.retry_after_s = head.retry_after_s;
         let message = http1_error_body(&mut conn, &mut body).await;
         if body.reusable(&head) {
             http.put_back(conn);
@@ -297,18 +344,14 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// The server's `Retry-After` (on a 429 or 503), as noted in the error
-/// message; llmbench does not wait or retry on its own.
+/// message; llmbench waits for it only under `[run] retry`.
 fn retry_after(seconds: Option<u64>) -> String {
     seconds.map_or(String::new(), |s| format!(" (Retry-After: {s} s)"))
 }
 
 async fn http_failure(mut response: reqwest::Response) -> Failure {
     let status = response.status();
-    let wait = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok());
+    let wait = retry_after_header(&response);
     let mut body = Vec::new();
     while let Ok(Some(piece)) = response.chunk().await {
         body.extend_from_slice(&piece);
@@ -327,6 +370,15 @@ async fn http_failure(mut response: reqwest::Response) -> Failure {
     )
 }
 
+/// A reply's `Retry-After` in seconds (the delay form; an HTTP date is not read).
+fn retry_after_header(response: &reqwest::Response) -> Option<u64> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Collects the measurements of one request as events arrive.
 struct Probe {
     run_start: Instant,
@@ -341,6 +393,8 @@ struct Probe {
     chars: Vec<u32>,
     events: u32,
     retries: u32,
+    /// The server's Retry-After on an error reply, seconds.
+    retry_after_s: Option<u64>,
     stats: ServerStats,
     response: Response,
     nonce: Option<String>,
@@ -361,6 +415,7 @@ impl Probe {
             chars: Vec::with_capacity(256),
             events: 0,
             retries: 0,
+            retry_after_s: None,
             stats: ServerStats::default(),
             response: Response::default(),
             nonce: None,
@@ -435,6 +490,7 @@ impl Probe {
         cell: &Cell,
         job: Job,
         outcome: Result<(), Failure>,
+        attempts: Attempts,
     ) -> (Record, Response) {
         let e2e = self.done.or_else(|| {
             self.offsets
@@ -464,9 +520,13 @@ impl Probe {
                 chunk_offsets_ms: self.offsets,
                 chunk_chars: self.chars,
                 events: self.events,
-                dispatch_lag_ms: job
-                    .scheduled
-                    .map(|due| ms(self.clock.t0().saturating_duration_since(due))),
+                // From the first attempt's send: a retry is not dispatch lag.
+                dispatch_lag_ms: job.scheduled.map(|due| {
+                    ms(attempts
+                        .first_t0()
+                        .unwrap_or(self.clock.t0())
+                        .saturating_duration_since(due))
+                }),
             },
             finish_reason: self.stats.finish_reason.clone(),
             tokens: TokenCounts::from_server(&self.stats),
@@ -474,6 +534,7 @@ impl Probe {
             output_chars: self.response.content.chars().count() as u64,
             reasoning_chars: self.response.reasoning.chars().count() as u64,
             prompt_nonce: self.nonce,
+            retry: attempts.into_record(self.run_start, self.clock.t0(), e2e),
         };
         (record, self.response)
     }
@@ -482,7 +543,7 @@ impl Probe {
 /// Milliseconds rounded to the microsecond: below the clock's real
 /// resolution here, and it keeps requests.jsonl short (at most three
 /// decimals: an integer number of µs over 1e3 prints as such).
-fn ms(duration: Duration) -> f64 {
+pub(super) fn ms(duration: Duration) -> f64 {
     let micros = (duration.as_nanos() + 500) / 1000;
     micros as f64 / 1e3
 }

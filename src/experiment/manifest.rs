@@ -319,6 +319,31 @@ pub(crate) struct RawRun {
     /// the whole prompt's prefill (docs/metrics.md).
     #[schemars(extend("default" = false))]
     pub prompt_nonce: Option<bool>,
+    /// Opt-in: send a request again when it fails with one of these HTTP
+    /// statuses; every attempt and wait is recorded (docs/reliability.md).
+    pub retry: Option<RawRetry>,
+}
+
+/// `[run] retry = { max = 3, on = [429, 503], honour_retry_after = true, max_wait = "30s" }`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("examples" = [{"max": 3, "on": [429, 503], "honour_retry_after": true, "max_wait": "30s"}]))]
+pub struct RawRetry {
+    /// Retries after the first attempt.
+    #[schemars(range(min = 1, max = 10), extend("default" = 3))]
+    pub max: Option<u32>,
+    /// HTTP statuses (400–599) that are retried.
+    #[schemars(length(min = 1), extend("uniqueItems" = true, "default" = [429, 503], "items" = {"type": "integer", "minimum": 400, "maximum": 599}))]
+    pub on: Option<Vec<u16>>,
+    /// Wait what the server's Retry-After header asks (up to max_wait).
+    #[schemars(extend("default" = true))]
+    pub honour_retry_after: Option<bool>,
+    /// The longest wait before a retry; a Retry-After asking for more ends the retries.
+    #[schemars(with = "Option<DurationText>", extend("default" = "30s"))]
+    pub max_wait: Option<String>,
+    /// The wait before the first retry without Retry-After, doubled for each further one.
+    #[schemars(with = "Option<DurationText>", extend("default" = "1s"))]
+    pub backoff: Option<String>,
 }
 
 /// `[report]`: which reports to write.

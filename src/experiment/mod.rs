@@ -26,6 +26,7 @@ mod models;
 mod overrides;
 mod prompts;
 mod resolve;
+mod retry;
 pub mod schema;
 mod server;
 mod settings;

@@ -148,6 +148,7 @@ fn run(doc: &Document<'_>, raw: RawRun) -> Result<RunConfig, ExperimentError> {
         ollama_api: raw.ollama_api.unwrap_or(OllamaApi::Chat),
         cold_repetitions: cold_repetitions(doc, raw.cold_start, raw.cold_repetitions)?,
         prompt_nonce: raw.prompt_nonce.unwrap_or(false),
+        retry: super::retry::policy(doc, raw.retry)?,
     })
 }
 

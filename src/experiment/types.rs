@@ -387,6 +387,30 @@ pub struct RunConfig {
     /// cache (prefill measurements; see docs/metrics.md).
     #[serde(default)]
     pub prompt_nonce: bool,
+    /// `retry = {...}`: resend a request that failed with one of the listed
+    /// HTTP statuses (opt-in; none without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+}
+
+/// `[run] retry`: which failed requests are sent again, how often, and how
+/// long to wait in between. Every attempt is recorded (`Record::retry`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (1..=10).
+    pub max: u32,
+    /// HTTP statuses that are retried (e.g. 429, 503).
+    pub on: Vec<u16>,
+    /// Wait what the server's Retry-After asks (up to `max_wait`).
+    pub honour_retry_after: bool,
+    /// The longest wait before a retry; a Retry-After asking for more ends
+    /// the retries (the request fails with the server's answer).
+    #[serde(with = "crate::util::duration_serde")]
+    pub max_wait: Duration,
+    /// The wait before the first retry without Retry-After, doubled for
+    /// each further one (capped at `max_wait`).
+    #[serde(with = "crate::util::duration_serde")]
+    pub backoff: Duration,
 }
 
 /// A built-in report.

@@ -14,6 +14,7 @@ use crate::monitor::{Sample, WindowSummary};
 use crate::record::Record;
 use crate::report::{request_line, MonitorView, TimelinePoint, REQUESTS_CSV, REQUESTS_CSV_HEADER};
 use crate::report::{select_templates, summary_table, user_template, write_reports, ReportModel};
+use crate::report::{write_large_reports, FULL_TABLE_CELLS};
 use crate::store::{RunManifest, StoreError, StoredRun, SUMMARY_FILE};
 use std::collections::HashMap;
 use std::fs::File;
@@ -93,7 +94,11 @@ pub(crate) fn finish_run(
     run.write_json(SUMMARY_FILE, &model)?;
 
     let templates = select_templates(&options.formats, user);
-    let (mut written, mut errors) = write_reports(&run.path, &templates, &model);
+    let (mut written, mut errors) = if model.cells.len() > FULL_TABLE_CELLS {
+        write_large_reports(&run.path, &templates, &mut model)
+    } else {
+        write_reports(&run.path, &templates, &model)
+    };
     if let Some(csv) = read.csv {
         match csv.finish() {
             Ok(path) => written.push(path),
@@ -103,6 +108,9 @@ pub(crate) fn finish_run(
     let print = |text: &str| crate::util::print(text).map_err(AppError::from);
     if options.print_table {
         print(&summary_table(&model.cells))?;
+        if let Some(selection) = &model.cell_selection {
+            print(&selection.note)?;
+        }
     }
     for error in &errors {
         eprintln!("error: {error}");

@@ -21,6 +21,9 @@ pub struct Plan {
     /// (`[run] prompt_nonce`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub prompt_nonce: bool,
+    /// `[run] retry`: the retry policy of every request (none: sent once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<crate::experiment::RetryPolicy>,
     /// `[slo]` targets for goodput.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<Slo>,
@@ -184,6 +187,7 @@ pub fn plan(experiment: &Experiment) -> Plan {
         cells,
         cold_repetitions: experiment.run.cold_repetitions,
         prompt_nonce: experiment.run.prompt_nonce,
+        retry: experiment.run.retry.clone(),
         slo: experiment.slo.clone(),
     }
 }
@@ -427,6 +431,7 @@ impl Plan {
             cells: Vec::new(),
             cold_repetitions: self.cold_repetitions,
             prompt_nonce: self.prompt_nonce,
+            retry: self.retry.clone(),
             slo: self.slo.clone(),
         }
     }

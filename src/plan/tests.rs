@@ -71,6 +71,7 @@ pub(crate) fn experiment(models: Vec<ModelConfig>, prompts: Vec<Prompt>) -> Expe
             cold_repetitions: 0,
             duration: None,
             prompt_nonce: false,
+            retry: None,
         },
         report: ReportConfig {
             formats: vec![ReportFormat::Markdown],

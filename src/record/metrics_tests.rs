@@ -22,6 +22,7 @@ fn record(timing: Timing, server: ServerStats) -> Record {
         output_chars: 10,
         reasoning_chars: 0,
         prompt_nonce: None,
+        retry: None,
     }
 }
 

@@ -50,6 +50,40 @@ pub struct Record {
     /// with, so none of its prompt could come from a server's cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_nonce: Option<String>,
+    /// `[run] retry`: the attempts before this one, when the request was
+    /// sent more than once. Everything else in the record (`started_at`,
+    /// `run_offset_ms`, `http_status`, `timing`) is of the final attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retries>,
+}
+
+/// The attempts of a request sent again under `[run] retry`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Retries {
+    /// Attempts made, the final one included (2 = one retry).
+    pub attempts: u32,
+    /// Each earlier attempt, in order.
+    pub failed: Vec<FailedAttempt>,
+    /// First attempt's send, from the start of the run, ms.
+    pub first_offset_ms: f64,
+    /// From the first attempt's send to the end of the final one, ms: the
+    /// latency the caller saw, waits included (absent when the final
+    /// attempt has no end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_ms: Option<f64>,
+    /// Σ waits between attempts, ms.
+    pub waited_ms: f64,
+}
+
+/// One attempt that was answered with a retried status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedAttempt {
+    pub http_status: u16,
+    /// The server's Retry-After, seconds, when it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
+    /// The wait before the next attempt, ms.
+    pub wait_ms: f64,
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -355,6 +389,7 @@ impl Record {
             output_chars: 0,
             reasoning_chars: 0,
             prompt_nonce: None,
+            retry: None,
             tokens: TokenCounts::default(),
         }
     }

@@ -33,6 +33,11 @@ pub struct ReportModel {
     /// (`metrics.<name>.{count,mean,stddev,cv,min,p50,p90,p95,p99,max,ci95_mean,notes}`),
     /// throughput and finish reasons.
     pub cells: Vec<CellSummary>,
+    /// Present when `cells` holds a selection of a run's many cells (more
+    /// than `report::FULL_TABLE_CELLS`): `{total, shown, note}`; every cell
+    /// is in summary.json and cells.csv.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cell_selection: Option<super::large::CellSelection>,
     /// Per model, statistics pooled over its cells.
     pub models: Vec<GroupSummary>,
     /// Definitions of every metric, in report order.
@@ -174,6 +179,7 @@ impl ReportModel {
             loaded_models: manifest.loaded_models.clone(),
             totals: summary.totals,
             cells: summary.cells,
+            cell_selection: None,
             models: summary.models,
             glossary: glossary(),
             warnings: Vec::new(),

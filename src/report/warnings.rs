@@ -25,6 +25,7 @@ pub enum Kind {
     UnreadableRecords,
     DispatchLag,
     Resends,
+    Retries,
     ColdStarts,
     ModelLoads,
     PrefillCache,
@@ -56,6 +57,7 @@ impl Kind {
             Kind::UnreadableRecords => "Records could not be read",
             Kind::DispatchLag => "Requests went out late",
             Kind::Resends => "Requests were resent",
+            Kind::Retries => "Requests were retried",
             Kind::ColdStarts => "Cold starts left out",
             Kind::PrefillCache => "Prefill speed may include the prompt cache",
             Kind::ModelLoads => "Measured requests waited for a model load",
@@ -104,10 +106,13 @@ const NAMED_CELLS: usize = 3;
 pub(crate) fn group(mut findings: Vec<Finding>) -> Vec<WarningGroup> {
     findings.sort_by_key(|f| f.kind);
     let mut groups: Vec<WarningGroup> = Vec::new();
+    // The current group's cells, to name each once (a run of 100,000
+    // cells can have a finding in every one: no linear search per finding).
+    let mut named: std::collections::HashSet<String> = std::collections::HashSet::new();
     for finding in findings {
         match groups.last_mut().filter(|g| g.kind == finding.kind) {
             Some(group) => {
-                if let Some(cell) = finding.cell.filter(|c| !group.cells.contains(c)) {
+                if let Some(cell) = finding.cell.filter(|c| named.insert(c.clone())) {
                     group.cells.push(cell);
                 }
                 group.details.push(finding.text);
@@ -116,7 +121,11 @@ pub(crate) fn group(mut findings: Vec<Finding>) -> Vec<WarningGroup> {
                 kind: finding.kind,
                 rank: groups.len() + 1,
                 summary: String::new(),
-                cells: finding.cell.into_iter().collect(),
+                cells: {
+                    named.clear();
+                    named.extend(finding.cell.clone());
+                    finding.cell.into_iter().collect()
+                },
                 details: vec![finding.text],
             }),
         }
@@ -326,6 +335,9 @@ fn cell_findings(cell: &CellSummary, out: &mut Vec<Finding>) {
     let validity = &cell.validity;
     if validity.resends > 0 {
         add(Kind::Resends, format!("{} request(s) were resent after the server closed a kept-alive connection without answering; the server dropped that many requests (counted as ok once the resend succeeded).", validity.resends));
+    }
+    if validity.retried > 0 {
+        add(Kind::Retries, format!("{} request(s) were sent again under [run] retry ({} retries, {} waiting) after the server answered a retried status; each one counts once, with the outcome and timing of its final attempt (retry.total_ms in requests.jsonl includes the waits).", validity.retried, validity.retries, crate::util::format_ms(Some(validity.retry_wait_ms))));
     }
     if validity.timing_violations > 0 {
         add(Kind::TimingViolations, format!("{} successful request(s) have stamps that contradict each other ({}), so they are left out of every statistic; this is a bug in llmbench or a damaged requests.jsonl — please report it.", validity.timing_violations, validity.timing_violation_example.as_deref().unwrap_or("see requests.jsonl")));

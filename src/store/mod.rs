@@ -111,11 +111,22 @@ impl RunDir {
         std::fs::rename(&temp, &target).map_err(|e| StoreError::new(&target, e))
     }
 
+    /// Writes `value` as pretty JSON, serialised straight into the file
+    /// (through a temporary one, renamed when complete): a run's summary
+    /// is never held as one string, however many cells it has.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
-        let mut text = serde_json::to_vec_pretty(value)
-            .map_err(|e| StoreError::new(&self.file(name), e.into()))?;
-        text.push(b'\n');
-        self.write(name, &text)
+        use std::io::Write;
+        let target = self.file(name);
+        let temp = self.file(&format!(".{name}.tmp"));
+        let file = std::fs::File::create(&temp).map_err(|e| StoreError::new(&temp, e))?;
+        let mut out = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, value)
+            .map_err(|e| StoreError::new(&temp, e.into()))?;
+        out.write_all(b"\n")
+            .and_then(|()| out.flush())
+            .map_err(|e| StoreError::new(&temp, e))?;
+        drop(out);
+        std::fs::rename(&temp, &target).map_err(|e| StoreError::new(&target, e))
     }
 
     pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(

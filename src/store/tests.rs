@@ -26,6 +26,7 @@ fn record(cell: &str, repetition: u32) -> Record {
         output_chars: 4,
         reasoning_chars: 0,
         prompt_nonce: None,
+        retry: None,
         tokens: TokenCounts::default(),
     }
 }

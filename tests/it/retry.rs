@@ -1,6 +1,9 @@
 //! A kept-alive connection that the server closes while it is idle (as
 //! llama.cpp's HTTP library does after a number of requests) must not turn
 //! into a failed request: the executor resends once, with a fresh t0.
+//! And `[run] retry`, the opt-in policy: statuses sent again after the
+//! server's Retry-After or a doubling backoff, each attempt recorded
+//! (driven by the byte-level fault server).
 
 use llmbench::backend::Backend;
 use llmbench::exec::{measure, Job, RequestContext};
@@ -107,6 +110,7 @@ fn a_connection_closed_while_idle_is_resent_once() {
     let (_cancel_tx, mut cancel) = tokio::sync::watch::channel(false);
     let context = RequestContext {
         prompt_nonce: false,
+        retry: None,
         client: reqwest::Client::new(),
         run_start: Instant::now(),
     };
@@ -139,4 +143,101 @@ fn a_connection_closed_while_idle_is_resent_once() {
         "the second request met the closed connection"
     );
     assert_eq!(records[1].tokens.output, Some(1));
+}
+
+/// `[run] retry`: a 429 with Retry-After is sent again after the wait the
+/// server asked for; the record is of the final attempt and lists the
+/// earlier one, and the cell, summary and warnings count the retry.
+#[test]
+fn a_retried_429_waits_for_retry_after_and_is_recorded() {
+    use crate::fault_server::{experiment, Api, FaultServer, Reply};
+    use crate::support::{json, records, Workspace};
+    for api in [Api::OpenAi, Api::Ollama] {
+        let server = FaultServer::start(api, |n| match n {
+            0 => Reply::Status {
+                status: 429,
+                headers: vec![("Retry-After".into(), "1".into())],
+                body: r#"{"error":"too many requests"}"#.into(),
+            },
+            _ => Reply::ok(),
+        });
+        let ws = Workspace::new();
+        let run = "repetitions = 2\nretry = { max = 2, on = [429, 503], max_wait = \"5s\" }";
+        let file = ws.write("e.toml", &experiment(api, &server.url(), run, ""));
+        assert_eq!(ws.exec(&file, &[]), 0, "{api:?}");
+        assert_eq!(server.generations(), 3, "{api:?}: two requests, one retry");
+        let records = records(&ws.run());
+        assert!(
+            records.iter().all(|r| r.outcome.is_ok()),
+            "{api:?}: {records:?}"
+        );
+        let retried: Vec<_> = records.iter().filter_map(|r| r.retry.as_ref()).collect();
+        assert_eq!(retried.len(), 1, "{api:?}");
+        let retry = retried[0];
+        assert_eq!(retry.attempts, 2);
+        assert_eq!(retry.failed.len(), 1);
+        assert_eq!(retry.failed[0].http_status, 429);
+        assert_eq!(retry.failed[0].retry_after_s, Some(1));
+        assert_eq!(retry.failed[0].wait_ms, 1000.0);
+        let record = records.iter().find(|r| r.retry.is_some()).expect("retried");
+        let e2e = record.timing.e2e_ms.expect("e2e of the final attempt");
+        let total = retry.total_ms.expect("total");
+        assert!(
+            total >= 1000.0 + e2e,
+            "{api:?}: total {total} ms, e2e {e2e} ms"
+        );
+        assert!(record.run_offset_ms >= retry.first_offset_ms + 1000.0);
+        assert_eq!(record.http_status, Some(200), "the final attempt's status");
+        let summary = json(&ws.run().join("summary.json"));
+        let validity = &summary["cells"][0]["validity"];
+        assert_eq!(validity["retried"], 1, "{api:?}: {validity}");
+        assert_eq!(validity["retries"], 1);
+        assert_eq!(summary["cells"][0]["counts"]["ok"], 2);
+        let warnings = summary["warnings"].to_string();
+        assert!(
+            warnings.contains("sent again under [run] retry"),
+            "{warnings}"
+        );
+    }
+}
+
+/// A status the policy lists, answered every time, is retried `max` times
+/// with a doubling backoff (no Retry-After), then recorded as failed with
+/// every attempt; without the policy the same server gets one attempt.
+#[test]
+fn retries_stop_after_max_with_a_doubling_backoff() {
+    use crate::fault_server::{experiment, Api, FaultServer, Reply};
+    use crate::support::{records, Workspace};
+    let unavailable = |_| Reply::Status {
+        status: 503,
+        headers: vec![],
+        body: r#"{"error":"loading"}"#.into(),
+    };
+    for (run, sent) in [
+        ("retry = { max = 2, on = [503], backoff = \"50ms\" }", 3),
+        ("", 1),
+    ] {
+        let server = FaultServer::start(Api::OpenAi, unavailable);
+        let ws = Workspace::new();
+        let text = experiment(
+            Api::OpenAi,
+            &server.url(),
+            &format!("repetitions = 1\n{run}"),
+            "",
+        );
+        let file = ws.write("e.toml", &text);
+        ws.exec(&file, &[]);
+        assert_eq!(server.generations(), sent, "{run}");
+        let records = records(&ws.run());
+        assert_eq!(records.len(), 1);
+        assert!(!records[0].outcome.is_ok());
+        assert_eq!(records[0].http_status, Some(503));
+        match &records[0].retry {
+            Some(retry) => {
+                let waits: Vec<f64> = retry.failed.iter().map(|f| f.wait_ms).collect();
+                assert_eq!((retry.attempts, waits), (3, vec![50.0, 100.0]));
+            }
+            None => assert_eq!(sent, 1, "only the run without a policy sends once"),
+        }
+    }
 }
