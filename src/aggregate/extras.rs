@@ -6,9 +6,48 @@
 
 use super::RunSummary;
 use crate::monitor::{summarize_window, Sample, WindowSummary};
-use crate::quality::{pass_rate, CheckRecord};
+use crate::quality::{pass_rate, CheckRecord, PassRate};
 use crate::record::Record;
 use std::collections::{BTreeMap, HashMap};
+
+/// The quality checks by cell, for a run whose cells are summarised one
+/// at a time: each cell's pass rate as it passes, the models' at the end.
+pub(crate) struct CheckIndex<'a> {
+    by_cell: HashMap<&'a str, Vec<bool>>,
+}
+
+impl<'a> CheckIndex<'a> {
+    pub(crate) fn new(checks: &'a [CheckRecord]) -> CheckIndex<'a> {
+        let mut by_cell: HashMap<&str, Vec<bool>> = HashMap::new();
+        for check in checks {
+            by_cell
+                .entry(check.cell.as_str())
+                .or_default()
+                .push(check.passed);
+        }
+        CheckIndex { by_cell }
+    }
+
+    /// Cell `id`'s pass rate (none without checks).
+    pub(crate) fn cell(&self, id: &str) -> Option<PassRate> {
+        self.by_cell.get(id).map(|passed| pass_rate(passed))
+    }
+
+    /// Each model's pass rate over its cells (`plan`'s), as [`attach_quality`].
+    pub(crate) fn attach_models(&self, summary: &mut RunSummary, plan: &crate::plan::Plan) {
+        for model in &mut summary.models {
+            let passed: Vec<bool> = plan
+                .cells
+                .iter()
+                .filter(|c| c.model == model.name)
+                .filter_map(|c| self.by_cell.get(c.id.as_str()))
+                .flatten()
+                .copied()
+                .collect();
+            model.quality = (!passed.is_empty()).then(|| pass_rate(&passed));
+        }
+    }
+}
 
 /// Fills `quality` of every cell and model that has check results.
 pub(crate) fn attach_quality(summary: &mut RunSummary, checks: &[CheckRecord]) {
@@ -84,6 +123,29 @@ impl ResourceTally {
         entry.0 = entry.0.min(record.run_offset_ms);
         entry.1 = entry.1.max(end);
         entry.2 += record.tokens.output.unwrap_or(0);
+    }
+
+    /// Cell `id`'s figures over its window (once its records are all in),
+    /// forgetting the window; nothing without samples.
+    pub(crate) fn take_cell(&mut self, id: &str, samples: &[Sample]) -> Option<WindowSummary> {
+        let (start, end, tokens) = self.windows.remove(id)?;
+        (!samples.is_empty())
+            .then(|| summarize_window(samples, start, end, Some(tokens).filter(|t| *t > 0)))
+    }
+
+    /// The whole run's figures; nothing without samples.
+    pub(crate) fn run_window(&self, samples: &[Sample]) -> Option<WindowSummary> {
+        if samples.is_empty() {
+            return None;
+        }
+        let first = samples.first().map_or(0.0, |s| s.t_ms);
+        let last = samples.last().map_or(0.0, |s| s.t_ms);
+        Some(summarize_window(
+            samples,
+            first,
+            last,
+            Some(self.tokens).filter(|t| *t > 0),
+        ))
     }
 
     /// Fills `monitor` of every cell and returns the whole run's figures;

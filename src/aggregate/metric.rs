@@ -184,6 +184,20 @@ impl Values {
             values.reserve(additional);
         }
     }
+
+    /// Adds `other`'s values (a sketch, if either is one).
+    pub(crate) fn absorb(&mut self, other: &Values) {
+        match (&mut *self, other) {
+            (Values::Exact(held), Values::Exact(more)) => held.extend_from_slice(more),
+            (Values::Sketch(sketch), Values::Exact(more)) => sketch.extend(more),
+            (Values::Sketch(sketch), Values::Sketch(more)) => sketch.merge(more),
+            (Values::Exact(held), Values::Sketch(more)) => {
+                let mut sketch = Sketch::of(held);
+                sketch.merge(more);
+                *self = Values::Sketch(Box::new(sketch));
+            }
+        }
+    }
 }
 
 /// The values of the scalar metrics (in `SCALAR_METRICS` order), the
@@ -228,6 +242,22 @@ impl MetricValues {
         self.gaps.reserve(gaps.min(most));
         let token_gaps = requests.saturating_mul(example.token_gaps_ms.len());
         self.token_gaps.reserve(token_gaps.min(most));
+    }
+
+    /// Adds `other`'s values (a model pooling its cells one at a time);
+    /// a store holding more than `most` values exactly turns into a sketch.
+    pub(crate) fn absorb(&mut self, other: &MetricValues, most: usize) {
+        let mine = self
+            .scalars
+            .iter_mut()
+            .chain([&mut self.gaps, &mut self.token_gaps]);
+        let theirs = other.scalars.iter().chain([&other.gaps, &other.token_gaps]);
+        for (store, more) in mine.zip(theirs) {
+            store.absorb(more);
+            if store.held() > most {
+                store.sketch();
+            }
+        }
     }
 
     /// Every value held (to decide whether spreading the work pays).

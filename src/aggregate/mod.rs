@@ -10,13 +10,15 @@ mod extras;
 mod load;
 mod metric;
 mod sketch;
+mod stream;
 
 #[cfg(any(test, feature = "fixtures"))]
 pub(crate) use extras::attach_resources;
-pub(crate) use extras::{attach_quality, ResourceTally, TokenAgreement, TokenTally};
+pub(crate) use extras::{attach_quality, CheckIndex, ResourceTally, TokenAgreement, TokenTally};
 pub(crate) use load::{LoadFigures, Validity};
 pub(crate) use metric::MetricSummary;
 pub(crate) use sketch::RELATIVE_ERROR;
+pub(crate) use stream::CellStream;
 
 use crate::metrics::RequestMetrics;
 use crate::plan::{Cell, Plan};
@@ -166,7 +168,7 @@ pub struct Aggregator<'p> {
     plan: &'p Plan,
     /// Cell id → index into `plan.cells` and `cells`.
     index: HashMap<&'p str, usize, BuildHasherDefault<IdHasher>>,
-    cells: Vec<Tally>,
+    cells: Tallies,
     /// Cold starts by model name, summarised apart from the warm cells.
     cold: HashMap<String, Tally>,
     /// Reused for each record's metrics (no allocation per record).
@@ -219,13 +221,27 @@ impl<'p> Aggregator<'p> {
         Aggregator {
             plan,
             index,
-            cells: plan.cells.iter().map(|_| Tally::default()).collect(),
+            cells: Tallies::All(plan.cells.iter().map(|_| Tally::default()).collect()),
             cold: HashMap::new(),
             scratch: RequestMetrics::default(),
             held: 0,
             check_at: budget,
             budget,
         }
+    }
+
+    /// This aggregator, holding only the tallies of open cells (see
+    /// [`CellStream`]).
+    fn streaming(mut self) -> Aggregator<'p> {
+        self.cells = Tallies::Open(HashMap::new());
+        self
+    }
+
+    /// Closes cell `i` (plan index): its tally, no longer counted in the budget.
+    fn close(&mut self, i: usize) -> Tally {
+        let tally = self.cells.take(i);
+        self.held -= tally.held;
+        tally
     }
 
     /// Keeps the values held within [`VALUE_BUDGET`]: once past it, the
@@ -272,7 +288,7 @@ impl<'p> Aggregator<'p> {
         } else if let Some(&i) = self.index.get(record.cell.as_str()) {
             let cell = &self.plan.cells[i];
             let slo = self.plan.slo.as_ref();
-            let tally = &mut self.cells[i];
+            let tally = self.cells.get_mut(i);
             let before = tally.held;
             tally.add(cell, slo, record, &mut self.scratch);
             self.held += tally.held - before;
@@ -284,10 +300,11 @@ impl<'p> Aggregator<'p> {
     pub fn finish(self, unreadable_records: usize) -> RunSummary {
         let Aggregator {
             plan,
-            cells: tallies,
+            cells,
             mut cold,
             ..
         } = self;
+        let tallies = cells.into_all(plan.cells.len());
         let (cells, pooled) = summarize(plan, &tallies);
         drop(tallies);
         let mut models = summarize_models(plan, &cells, pooled);
@@ -302,6 +319,50 @@ impl<'p> Aggregator<'p> {
             cells,
             models,
             unreadable_records,
+        }
+    }
+}
+
+/// The tallies of the plan's cells.
+enum Tallies {
+    /// One per plan cell, summarised together at the end.
+    All(Vec<Tally>),
+    /// Only the cells still open, by plan index: a run of many cells is
+    /// summarised a cell at a time as each one's records are complete
+    /// ([`CellStream`]), so memory holds the open cells, not all of them.
+    Open(HashMap<usize, Tally>),
+}
+
+impl Tallies {
+    fn get_mut(&mut self, i: usize) -> &mut Tally {
+        match self {
+            Tallies::All(all) => &mut all[i],
+            Tallies::Open(open) => open.entry(i).or_default(),
+        }
+    }
+
+    /// Closes cell `i`: its tally (an empty one when it had no records).
+    fn take(&mut self, i: usize) -> Tally {
+        match self {
+            Tallies::All(all) => std::mem::take(&mut all[i]),
+            Tallies::Open(open) => open.remove(&i).unwrap_or_default(),
+        }
+    }
+
+    fn iter_mut(&mut self) -> Box<dyn Iterator<Item = &mut Tally> + '_> {
+        match self {
+            Tallies::All(all) => Box::new(all.iter_mut()),
+            Tallies::Open(open) => Box::new(open.values_mut()),
+        }
+    }
+
+    /// One tally per plan cell, in plan order (`n` cells).
+    fn into_all(self, n: usize) -> Vec<Tally> {
+        match self {
+            Tallies::All(all) => all,
+            Tallies::Open(mut open) => (0..n)
+                .map(|i| open.remove(&i).unwrap_or_default())
+                .collect(),
         }
     }
 }

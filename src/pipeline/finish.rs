@@ -5,16 +5,17 @@
 //! and is dropped, so memory holds the statistics' values, not the run.
 
 use super::open::OpenRun;
-use crate::aggregate::{attach_quality, Aggregator, ResourceTally, RunSummary, TokenTally};
+use crate::aggregate::TokenTally;
+use crate::aggregate::{attach_quality, Aggregator, CellStream, ResourceTally, RunSummary};
 use crate::cli::exit;
 use crate::error::AppError;
 use crate::exec::ExecOutcome;
 use crate::experiment::ReportFormat;
 use crate::monitor::{Sample, WindowSummary};
 use crate::record::Record;
+use crate::report::{cell_mark, write_large_reports, CellPass, SpilledCells, FULL_TABLE_CELLS};
 use crate::report::{request_line, MonitorView, TimelinePoint, REQUESTS_CSV, REQUESTS_CSV_HEADER};
 use crate::report::{select_templates, summary_table, user_template, write_reports, ReportModel};
-use crate::report::{write_large_reports, FULL_TABLE_CELLS};
 use crate::store::{RunManifest, StoreError, StoredRun, SUMMARY_FILE};
 use std::collections::HashMap;
 use std::fs::File;
@@ -67,7 +68,6 @@ pub(crate) fn finish_run(
     options: &RenderOptions,
 ) -> Result<Finished, AppError> {
     let run = &stored.dir;
-    let manifest = &stored.manifest;
     // Templates first: one that is refused must leave the run untouched.
     let user = options
         .templates
@@ -79,27 +79,19 @@ pub(crate) fn finish_run(
         .formats
         .contains(&ReportFormat::Csv)
         .then(|| CsvStream::create(run.file(REQUESTS_CSV)));
-    let read = read_run(stored, csv)?;
-    let mut summary = read.summary;
-    read.tokens.attach(&mut summary);
-    attach_quality(&mut summary, &stored.checks()?);
-    let samples = stored.samples();
-    let run_window = read.resources.attach(&mut summary, &samples);
-    let mut model = ReportModel::new(manifest, summary, &run.path.display().to_string());
-    model.slo = stored.plan.slo.clone();
-    model.monitor = monitor_view(manifest, &model, &read.cell_starts, &samples, run_window);
-    model.add_monitor_warnings();
-    let gate = crate::compare::gate_cells(&model.cells, &options.thresholds);
-    (model.thresholds, model.violations) = (gate.results, gate.violations);
-    run.write_json(SUMMARY_FILE, &model)?;
-
     let templates = select_templates(&options.formats, user);
-    let (mut written, mut errors) = if model.cells.len() > FULL_TABLE_CELLS {
-        write_large_reports(&run.path, &templates, &mut model)
+    let (model, csv, mut written, mut errors) = if stored.plan.cells.len() > FULL_TABLE_CELLS {
+        let (mut model, csv, mut cells) = model_of_many(stored, options, csv)?;
+        cells.write_summary(&run.path, &model)?;
+        let (written, errors) = write_large_reports(&run.path, &templates, &mut model, &mut cells);
+        (model, csv, written, errors)
     } else {
-        write_reports(&run.path, &templates, &model)
+        let (model, csv) = model_of_all(stored, options, csv)?;
+        run.write_json(SUMMARY_FILE, &model)?;
+        let (written, errors) = write_reports(&run.path, &templates, &model);
+        (model, csv, written, errors)
     };
-    if let Some(csv) = read.csv {
+    if let Some(csv) = csv {
         match csv.finish() {
             Ok(path) => written.push(path),
             Err(e) => errors.push(e.to_string()),
@@ -124,6 +116,77 @@ pub(crate) fn finish_run(
         code => code,
     };
     Ok(Finished { code })
+}
+
+/// The report model of a run of at most [`FULL_TABLE_CELLS`] cells, every
+/// cell in it, and requests.csv when asked for.
+fn model_of_all(
+    stored: &StoredRun,
+    options: &RenderOptions,
+    csv: Option<CsvStream>,
+) -> Result<(ReportModel, Option<CsvStream>), AppError> {
+    let read = read_run(stored, csv)?;
+    let mut summary = read.summary;
+    read.tokens.attach(&mut summary);
+    attach_quality(&mut summary, &stored.checks()?);
+    let samples = stored.samples();
+    let run_window = read.resources.attach(&mut summary, &samples);
+    let dir = stored.dir.path.display().to_string();
+    let mut model = ReportModel::new(&stored.manifest, summary, &dir);
+    model.slo = stored.plan.slo.clone();
+    let marks = model
+        .cells
+        .iter()
+        .filter_map(|cell| Some(cell_mark(cell, *read.cell_starts.get(cell.id.as_str())?)))
+        .collect();
+    model.monitor = monitor_view(&stored.manifest, marks, &samples, run_window);
+    model.add_monitor_warnings();
+    let gate = crate::compare::gate_cells(&model.cells, &options.thresholds);
+    (model.thresholds, model.violations) = (gate.results, gate.violations);
+    Ok((model, read.csv))
+}
+
+/// The report model of a run of many cells, without its cells: they are
+/// summarised one at a time, as each one's last record is read (a first
+/// read counts each cell's records), and stored in the run directory's
+/// scratch file that summary.json and cells.csv are written from. Memory
+/// holds the open cells, each model's pooled values and, per cell, what
+/// the reports need to pick the cells they show.
+fn model_of_many(
+    stored: &StoredRun,
+    options: &RenderOptions,
+    mut csv: Option<CsvStream>,
+) -> Result<(ReportModel, Option<CsvStream>, SpilledCells), AppError> {
+    let plan = &stored.plan;
+    let mut stream = CellStream::new(plan);
+    stored.for_each_record(|record| stream.count(&record))?;
+    let checks = stored.checks()?;
+    let samples = stored.samples();
+    let cells = SpilledCells::create(&stored.dir.path, plan.cells.len())?;
+    let thresholds = &options.thresholds;
+    let mut pass = CellPass::new(&stored.manifest, &checks, &samples, thresholds, cells);
+    let mut tokens = TokenTally::default();
+    let unreadable = stored.for_each_record(|record| {
+        tokens.add(&record);
+        pass.add_record(&record);
+        if let Some(csv) = &mut csv {
+            csv.write(&record);
+        }
+        if let Some((i, cell)) = stream.add(&record) {
+            pass.take(i, cell);
+        }
+    })?;
+    let mut summary = stream.finish(unreadable, |i, cell| pass.take(i, cell));
+    tokens.attach(&mut summary);
+    let dir = stored.dir.path.display().to_string();
+    let many = pass.finish(summary, plan, &dir)?;
+    let mut model = many.model;
+    model.slo = plan.slo.clone();
+    model.monitor = monitor_view(&stored.manifest, many.marks, &samples, many.run_window);
+    // The model has no cells: the run's own monitor warnings (the cells'
+    // were taken as each one passed).
+    model.add_monitor_warnings();
+    Ok((model, csv, many.cells))
 }
 
 /// What reading a run's records gave: the summary and what else the
@@ -202,30 +265,15 @@ impl CsvStream {
 const MAX_TIMELINE_POINTS: usize = 600;
 
 /// The monitor's part of the report: GPU status, run-level figures, a
-/// thinned timeline and where each cell began.
+/// thinned timeline and where each cell began (`windows`).
 fn monitor_view(
     manifest: &RunManifest,
-    model: &ReportModel,
-    cell_starts: &HashMap<String, f64>,
+    windows: Vec<serde_json::Value>,
     samples: &[Sample],
     run: Option<WindowSummary>,
 ) -> Option<MonitorView> {
     let facts = serde_json::to_value(manifest.monitor.as_ref()?).ok()?;
     let step = samples.len().div_ceil(MAX_TIMELINE_POINTS).max(1);
-    let windows = model
-        .cells
-        .iter()
-        .filter_map(|cell| {
-            let start = *cell_starts.get(cell.id.as_str())?;
-            let setting = crate::report::setting_text(
-                cell.load.concurrency.map(u64::from),
-                cell.load.rate,
-                cell.matrix.iter(),
-            );
-            let label = format!("{} × {} {setting}", cell.label, cell.prompt);
-            Some(serde_json::json!({ "label": label, "start_ms": start }))
-        })
-        .collect();
     Some(MonitorView {
         gpus: samples
             .iter()

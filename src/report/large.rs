@@ -7,9 +7,18 @@
 //! JSON value: ~50 KB of memory per cell). cells.csv is rendered a chunk of
 //! cells at a time, so its memory does not grow with the run either.
 
+use super::warnings::Finding;
 use super::{render, ReportModel, Template};
 use crate::aggregate::CellSummary;
+use crate::aggregate::{CheckIndex, ResourceTally, RunSummary};
+use crate::compare::Threshold;
+use crate::monitor::{Sample, WindowSummary};
+use crate::plan::Plan;
+use crate::quality::CheckRecord;
+use crate::record::Record;
+use crate::store::{RunManifest, StoreError, SUMMARY_FILE};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -39,12 +48,16 @@ pub(crate) struct CellSelection {
     pub(crate) note: String,
 }
 
-/// Orders `cells` by median e2e latency (cells without one last) and
-/// keeps the fastest and slowest [`SHOWN_EACH_END`], in plan order.
-pub(crate) fn select_cells(cells: &[CellSummary]) -> (Vec<CellSummary>, CellSelection) {
-    let e2e = |c: &CellSummary| c.metrics.get("e2e_ms").map(|m| m.p50);
-    let mut order: Vec<usize> = (0..cells.len()).collect();
-    order.sort_by(|&a, &b| match (e2e(&cells[a]), e2e(&cells[b])) {
+/// A cell's median end-to-end latency, what the selection orders by.
+fn median_e2e(cell: &CellSummary) -> Option<f64> {
+    cell.metrics.get("e2e_ms").map(|m| m.p50)
+}
+
+/// The indices, in plan order, of the [`SHOWN_EACH_END`] fastest and
+/// slowest of cells whose median e2e latencies are `e2e`.
+fn select(e2e: &[Option<f64>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..e2e.len()).collect();
+    order.sort_by(|&a, &b| match (e2e[a], e2e[b]) {
         (Some(x), Some(y)) => x.total_cmp(&y),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
@@ -54,45 +67,353 @@ pub(crate) fn select_cells(cells: &[CellSummary]) -> (Vec<CellSummary>, CellSele
     let mut keep: Vec<usize> = order[..ends].to_vec();
     keep.extend(&order[order.len().saturating_sub(SHOWN_EACH_END).max(ends)..]);
     keep.sort_unstable();
-    let shown: Vec<CellSummary> = keep.iter().map(|&i| cells[i].clone()).collect();
-    let selection = CellSelection {
-        total: cells.len(),
-        shown: shown.len(),
-        note: format!(
-            "{} cells: this report shows the {SHOWN_EACH_END} fastest and the {SHOWN_EACH_END} \
-             slowest by median end-to-end latency (cells without one count as slowest); \
-             every cell is in cells.csv and summary.json.",
-            cells.len()
-        ),
-    };
-    (shown, selection)
+    keep
 }
 
-/// Renders `templates` for a run of many cells: cells.csv a chunk of cells
-/// at a time from every cell, the others from a selection (the model's
-/// `cells` is replaced by it, and `cell_selection` says so). Returns the
-/// files written and the errors, as `write_reports` does.
+fn selection(total: usize, shown: usize) -> CellSelection {
+    CellSelection {
+        total,
+        shown,
+        note: format!(
+            "{total} cells: this report shows the {SHOWN_EACH_END} fastest and the {SHOWN_EACH_END} \
+             slowest by median end-to-end latency (cells without one count as slowest); \
+             every cell is in cells.csv and summary.json."
+        ),
+    }
+}
+
+/// The cells of a run of many cells, summarised one at a time and stored
+/// in a scratch file of the run directory as summary.json holds them
+/// (pretty JSON, indented for its `cells` array), instead of in memory:
+/// per cell, memory keeps where it is and its median e2e latency (for the
+/// selection). The file is removed when this is dropped.
+pub(crate) struct SpilledCells {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+    /// Per plan cell: offset and length of its summary in the file.
+    at: Vec<(u64, usize)>,
+    e2e: Vec<Option<f64>>,
+    /// Bytes written.
+    end: u64,
+}
+
+/// Name of the scratch file in the run directory.
+const SPILL_FILE: &str = ".cells.spill.json";
+
+/// Indentation of a cell in summary.json's `cells` array.
+const CELL_INDENT: &str = "    ";
+
+impl SpilledCells {
+    /// A scratch file in `dir` for `n` cells.
+    pub(crate) fn create(dir: &Path, n: usize) -> Result<SpilledCells, StoreError> {
+        let path = dir.join(SPILL_FILE);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|e| StoreError::new(&path, e))?;
+        Ok(SpilledCells {
+            path,
+            out: std::io::BufWriter::new(file),
+            at: vec![(0, 0); n],
+            e2e: vec![None; n],
+            end: 0,
+        })
+    }
+
+    /// Stores `cell`, the plan's cell `i`.
+    pub(crate) fn push(&mut self, i: usize, cell: &CellSummary) -> Result<(), StoreError> {
+        let io = |e: std::io::Error| StoreError::new(&self.path, e);
+        let text = serde_json::to_string_pretty(cell).map_err(|e| io(e.into()))?;
+        let mut indented = String::with_capacity(text.len() + text.len() / 8);
+        for (k, line) in text.lines().enumerate() {
+            if k > 0 {
+                indented.push('\n');
+            }
+            indented.push_str(CELL_INDENT);
+            indented.push_str(line);
+        }
+        self.out.write_all(indented.as_bytes()).map_err(io)?;
+        self.at[i] = (self.end, indented.len());
+        self.e2e[i] = median_e2e(cell);
+        self.end += indented.len() as u64;
+        Ok(())
+    }
+
+    /// Cells stored (the plan's).
+    pub(crate) fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    /// Cell `i` as stored.
+    fn raw(&mut self, i: usize) -> Result<Vec<u8>, StoreError> {
+        use std::os::unix::fs::FileExt;
+        let io = |e: std::io::Error| StoreError::new(&self.path, e);
+        self.out.flush().map_err(io)?;
+        let (offset, len) = self.at[i];
+        let mut bytes = vec![0; len];
+        self.out
+            .get_ref()
+            .read_exact_at(&mut bytes, offset)
+            .map_err(io)?;
+        Ok(bytes)
+    }
+
+    /// Cell `i` read back.
+    pub(crate) fn cell(&mut self, i: usize) -> Result<CellSummary, StoreError> {
+        let bytes = self.raw(i)?;
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::new(&self.path, e.into()))
+    }
+
+    /// Writes summary.json into `dir`: `model` (its own `cells` empty)
+    /// with every stored cell as its `cells`, the same text that
+    /// serialising the model with all its cells gives. Written to a
+    /// temporary file first, then renamed.
+    pub(crate) fn write_summary(
+        &mut self,
+        dir: &Path,
+        model: &ReportModel,
+    ) -> Result<PathBuf, StoreError> {
+        let target = dir.join(SUMMARY_FILE);
+        let temp = dir.join(format!(".{SUMMARY_FILE}.tmp"));
+        let io = |e: std::io::Error| StoreError::new(&temp, e);
+        debug_assert!(model.cells.is_empty(), "the cells come from the file");
+        let text = serde_json::to_string_pretty(model).map_err(|e| io(e.into()))?;
+        // A top-level key is the only one indented by two spaces.
+        let key = "\n  \"cells\": []";
+        let at = text
+            .find(key)
+            .map(|at| at + key.len() - 2)
+            .ok_or_else(|| io(std::io::Error::other("summary.json: no top-level cells")))?;
+        let file = std::fs::File::create(&temp).map_err(io)?;
+        let mut out = std::io::BufWriter::new(file);
+        out.write_all(text[..at].as_bytes()).map_err(io)?;
+        out.write_all(b"[\n").map_err(io)?;
+        for i in 0..self.len() {
+            if i > 0 {
+                out.write_all(b",\n").map_err(io)?;
+            }
+            out.write_all(&self.raw(i)?).map_err(io)?;
+        }
+        out.write_all(b"\n  ]").map_err(io)?;
+        out.write_all(text[at + 2..].as_bytes()).map_err(io)?;
+        out.write_all(b"\n")
+            .and_then(|()| out.flush())
+            .map_err(io)?;
+        drop(out);
+        std::fs::rename(&temp, &target).map_err(|e| StoreError::new(&target, e))?;
+        Ok(target)
+    }
+}
+
+impl Drop for SpilledCells {
+    fn drop(&mut self) {
+        // Scratch only: a failure leaves a hidden file, not a wrong report.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A cell's mark on the resource timeline: `{label, start_ms}`.
+pub(crate) fn cell_mark(cell: &CellSummary, start_ms: f64) -> serde_json::Value {
+    let setting = super::setting_text(
+        cell.load.concurrency.map(u64::from),
+        cell.load.rate,
+        cell.matrix.iter(),
+    );
+    let label = format!("{} × {} {setting}", cell.label, cell.prompt);
+    serde_json::json!({ "label": label, "start_ms": start_ms })
+}
+
+/// What the reports of a run of many cells need from each cell, gathered
+/// as each one is summarised (and then stored in [`SpilledCells`]): its
+/// pass rate, resource figures, whether its server started, its warnings
+/// and thresholds, and its mark on the resource timeline. Only these
+/// outcomes stay in memory, not the cells.
+pub(crate) struct CellPass<'a> {
+    manifest: &'a RunManifest,
+    checks: CheckIndex<'a>,
+    samples: &'a [Sample],
+    thresholds: &'a [Threshold],
+    resources: ResourceTally,
+    /// Cell id → the first send of any of its requests, ms (with the monitor).
+    starts: HashMap<String, f64>,
+    /// Per cell that began: its plan index and mark on the timeline.
+    marks: Vec<(usize, serde_json::Value)>,
+    findings: Vec<(usize, Finding)>,
+    /// Per point whose server did not start: its cells.
+    not_run: Vec<usize>,
+    results: Vec<super::ThresholdResult>,
+    /// Each failed threshold's position in `results`, plan index, violation.
+    violations: Vec<(usize, usize, super::Violation)>,
+    cells: SpilledCells,
+    /// The first cell that could not be stored: the rest are not tried.
+    error: Option<StoreError>,
+}
+
+/// A run of many cells with everything but its cells in `model`.
+pub(crate) struct ManyCells {
+    pub(crate) model: ReportModel,
+    pub(crate) cells: SpilledCells,
+    /// Where each cell began on the timeline, in plan order (with the monitor).
+    pub(crate) marks: Vec<serde_json::Value>,
+    /// The whole run's resource figures (with samples).
+    pub(crate) run_window: Option<WindowSummary>,
+}
+
+impl<'a> CellPass<'a> {
+    pub(crate) fn new(
+        manifest: &'a RunManifest,
+        checks: &'a [CheckRecord],
+        samples: &'a [Sample],
+        thresholds: &'a [Threshold],
+        cells: SpilledCells,
+    ) -> CellPass<'a> {
+        CellPass {
+            manifest,
+            checks: CheckIndex::new(checks),
+            samples,
+            thresholds,
+            resources: ResourceTally::default(),
+            starts: HashMap::new(),
+            marks: Vec::new(),
+            findings: Vec::new(),
+            not_run: vec![0; super::server_points::unstarted_points(manifest, &mut []).len()],
+            results: Vec::new(),
+            violations: Vec::new(),
+            cells,
+            error: None,
+        }
+    }
+
+    /// Takes a record into the cell windows; before its cell is summarised.
+    pub(crate) fn add_record(&mut self, record: &Record) {
+        self.resources.add(record);
+        if self.manifest.monitor.is_none() {
+            return;
+        }
+        match self.starts.get_mut(record.cell.as_str()) {
+            Some(start) => *start = start.min(record.run_offset_ms),
+            None => {
+                self.starts
+                    .insert(record.cell.clone(), record.run_offset_ms);
+            }
+        }
+    }
+
+    /// Completes `cell` (plan index `i`) with what joins it from outside
+    /// requests.jsonl, takes what the reports need, and stores it.
+    pub(crate) fn take(&mut self, i: usize, mut cell: CellSummary) {
+        cell.quality = self.checks.cell(&cell.id);
+        cell.monitor = self.resources.take_cell(&cell.id, self.samples);
+        let one = std::slice::from_mut(&mut cell);
+        let points = super::server_points::unstarted_points(self.manifest, one);
+        for (count, point) in self.not_run.iter_mut().zip(&points) {
+            *count += point.cells;
+        }
+        let mut found = Vec::new();
+        super::warnings::cell_findings(&cell, &mut found);
+        if self.manifest.monitor.is_some() {
+            let one = std::slice::from_ref(&cell);
+            let cores = self.manifest.environment.cores;
+            let busy =
+                super::warnings::monitor_findings(one, cores, None, &serde_json::Value::Null);
+            found.extend(busy);
+            if let Some(start) = self.starts.remove(cell.id.as_str()) {
+                self.marks.push((i, cell_mark(&cell, start)));
+            }
+        }
+        self.findings.extend(found.into_iter().map(|f| (i, f)));
+        self.gate(i, &cell);
+        if self.error.is_none() {
+            self.error = self.cells.push(i, &cell).err();
+        }
+    }
+
+    /// Checks the thresholds on `cell`, adding to each one's outcome.
+    fn gate(&mut self, i: usize, cell: &CellSummary) {
+        let gate = crate::compare::gate_cells(std::slice::from_ref(cell), self.thresholds);
+        if self.results.is_empty() {
+            self.results = gate.results;
+        } else {
+            for (sum, one) in self.results.iter_mut().zip(gate.results) {
+                sum.checked += one.checked;
+                sum.failed += one.failed;
+                sum.not_significant += one.not_significant;
+                sum.passed &= one.passed;
+            }
+        }
+        for violation in gate.violations {
+            let at = self
+                .results
+                .iter()
+                .position(|r| r.threshold == violation.threshold);
+            self.violations
+                .push((at.unwrap_or(usize::MAX), i, violation));
+        }
+    }
+
+    /// The model of the run, from `summary` (its totals and models; no
+    /// cells) and what was taken from each cell: warnings in plan order,
+    /// violations threshold by threshold in plan order, as for a run whose
+    /// cells are all in memory.
+    pub(crate) fn finish(
+        mut self,
+        mut summary: RunSummary,
+        plan: &Plan,
+        dir: &str,
+    ) -> Result<ManyCells, StoreError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        self.checks.attach_models(&mut summary, plan);
+        let run_window = self.resources.run_window(self.samples);
+        self.findings.sort_by_key(|(i, _)| *i);
+        let findings = self.findings.into_iter().map(|(_, f)| f).collect();
+        let mut model = ReportModel::of_many(self.manifest, summary, dir, findings, &self.not_run);
+        self.violations.sort_by_key(|(at, i, _)| (*at, *i));
+        model.thresholds = self.results;
+        model.violations = self.violations.into_iter().map(|(_, _, v)| v).collect();
+        self.marks.sort_by_key(|(i, _)| *i);
+        Ok(ManyCells {
+            model,
+            cells: self.cells,
+            marks: self.marks.into_iter().map(|(_, mark)| mark).collect(),
+            run_window,
+        })
+    }
+}
+
+/// Renders `templates` for a run of many cells, whose cells are in
+/// `cells` (the model's own `cells` empty): cells.csv a chunk of cells at a time from every cell, the
+/// others from a selection (the model's `cells` is set to it, and
+/// `cell_selection` says so). Returns the files written and the errors,
+/// as `write_reports` does.
 pub(crate) fn write_large_reports(
     dir: &Path,
     templates: &[Template],
     model: &mut ReportModel,
+    cells: &mut SpilledCells,
 ) -> (Vec<PathBuf>, Vec<String>) {
     let mut written = Vec::new();
     let mut errors = Vec::new();
-    let all = std::mem::take(&mut model.cells);
-    let (shown, selection) = select_cells(&all);
+    for group in &mut model.warning_groups {
+        shorten(group);
+    }
     for template in templates.iter().filter(|t| t.output == CELLS_CSV) {
-        match write_in_chunks(dir, template, model, &all) {
+        match write_in_chunks(dir, template, model, cells) {
             Ok(path) => written.push(path),
             Err(e) => errors.push(e),
         }
     }
-    drop(all);
-    model.cells = shown;
-    model.cell_selection = Some(selection);
-    for group in &mut model.warning_groups {
-        shorten(group);
+    let keep = select(&cells.e2e);
+    let shown: Result<Vec<CellSummary>, StoreError> = keep.iter().map(|&i| cells.cell(i)).collect();
+    match shown {
+        Ok(shown) => model.cells = shown,
+        Err(e) => return (written, vec![e.to_string()]),
     }
+    model.cell_selection = Some(selection(cells.len(), keep.len()));
     let rest: Vec<Template> = templates
         .iter()
         .filter(|t| t.output != CELLS_CSV)
@@ -111,13 +432,16 @@ fn write_in_chunks(
     dir: &Path,
     template: &Template,
     model: &mut ReportModel,
-    cells: &[CellSummary],
+    cells: &mut SpilledCells,
 ) -> Result<PathBuf, String> {
     let path = dir.join(&template.output);
     let io = |e: std::io::Error| format!("{}: {e}", path.display());
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
-    for (i, chunk) in cells.chunks(CSV_CHUNK).enumerate() {
-        model.cells = chunk.to_vec();
+    let all: Vec<usize> = (0..cells.len()).collect();
+    for (i, chunk) in all.chunks(CSV_CHUNK).enumerate() {
+        let read: Result<Vec<CellSummary>, StoreError> =
+            chunk.iter().map(|&k| cells.cell(k)).collect();
+        model.cells = read.map_err(|e| e.to_string())?;
         let text = render(template, model).map_err(|e| e.to_string())?;
         let body = if i == 0 {
             text.as_str()
@@ -168,17 +492,50 @@ mod tests {
     #[test]
     fn a_selection_keeps_the_fastest_and_slowest_in_plan_order() {
         let model = many(1_200);
-        let (shown, selection) = select_cells(&model.cells);
-        assert_eq!((selection.total, selection.shown), (1_200, 100));
-        let ids: Vec<&str> = shown.iter().map(|c| c.id.as_str()).collect();
+        let e2e: Vec<Option<f64>> = model.cells.iter().map(median_e2e).collect();
+        let keep = select(&e2e);
+        assert_eq!(keep.len(), 100);
+        let ids: Vec<&str> = keep.iter().map(|&i| model.cells[i].id.as_str()).collect();
         assert_eq!(ids[0], "cell-0");
         assert_eq!(ids[49], "cell-49");
         assert_eq!(ids[50], "cell-1150");
         assert_eq!(ids[99], "cell-1199");
+        let selection = selection(1_200, keep.len());
         assert!(
             selection.note.starts_with("1200 cells"),
             "{}",
             selection.note
+        );
+    }
+
+    /// `model`'s cells moved into a scratch file in `dir`, in reverse
+    /// order (the order cells close in need not be the plan's).
+    fn spill(dir: &Path, model: &mut ReportModel) -> SpilledCells {
+        let all = std::mem::take(&mut model.cells);
+        let mut cells = SpilledCells::create(dir, all.len()).expect("scratch file");
+        for (i, cell) in all.iter().enumerate().rev() {
+            cells.push(i, cell).expect("stored");
+        }
+        cells
+    }
+
+    #[test]
+    fn summary_json_from_stored_cells_is_the_model_serialised_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut model = many(1_100);
+        let whole = serde_json::to_string_pretty(&model).expect("serialises") + "\n";
+        let mut cells = spill(dir.path(), &mut model);
+        assert_eq!(cells.cell(7).expect("read back").id, "cell-7");
+        cells.write_summary(dir.path(), &model).expect("written");
+        let written = std::fs::read_to_string(dir.path().join(SUMMARY_FILE)).expect("summary");
+        assert!(
+            written == whole,
+            "summary.json differs from the model serialised whole"
+        );
+        drop(cells);
+        assert!(
+            !dir.path().join(SPILL_FILE).exists(),
+            "scratch file removed"
         );
     }
 
@@ -191,7 +548,8 @@ mod tests {
             super::super::builtin(crate::experiment::ReportFormat::Markdown),
             super::super::builtin(crate::experiment::ReportFormat::Html),
         ];
-        let (written, errors) = write_large_reports(dir.path(), &templates, &mut model);
+        let mut cells = spill(dir.path(), &mut model);
+        let (written, errors) = write_large_reports(dir.path(), &templates, &mut model, &mut cells);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(written.len(), 3);
         let csv = std::fs::read_to_string(dir.path().join("cells.csv")).expect("cells.csv");

@@ -154,7 +154,38 @@ impl ReportModel {
     /// Builds the model from a run's manifest and aggregates.
     pub(crate) fn new(manifest: &RunManifest, mut summary: RunSummary, dir: &str) -> ReportModel {
         let unstarted = super::server_points::unstarted_points(manifest, &mut summary.cells);
+        let findings = super::warnings::findings(manifest, &summary);
+        ReportModel::assemble(manifest, summary, dir, unstarted, findings)
+    }
+
+    /// The model of a run of many cells, from `summary` without its cells
+    /// (they were summarised, checked and stored one at a time) and what
+    /// was found in them: their findings, and per point whose server did
+    /// not start (in `unstarted_points` order) how many of them it left
+    /// not run. `cells` stays empty.
+    pub(crate) fn of_many(
+        manifest: &RunManifest,
+        summary: RunSummary,
+        dir: &str,
+        cell_findings: Vec<super::warnings::Finding>,
+        not_run: &[usize],
+    ) -> ReportModel {
+        let mut unstarted = super::server_points::unstarted_points(manifest, &mut []);
+        for (point, &cells) in unstarted.iter_mut().zip(not_run) {
+            point.cells = cells;
+        }
         let mut findings = super::warnings::findings(manifest, &summary);
+        findings.extend(cell_findings);
+        ReportModel::assemble(manifest, summary, dir, unstarted, findings)
+    }
+
+    fn assemble(
+        manifest: &RunManifest,
+        summary: RunSummary,
+        dir: &str,
+        unstarted: Vec<super::server_points::UnstartedPoint>,
+        mut findings: Vec<super::warnings::Finding>,
+    ) -> ReportModel {
         findings.extend(super::server_points::findings(&unstarted));
         let mut model = ReportModel {
             schema_version: REPORT_SCHEMA_VERSION,

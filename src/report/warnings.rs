@@ -280,7 +280,7 @@ pub(crate) fn cell_name(cell: &CellSummary) -> String {
     }
 }
 
-fn cell_findings(cell: &CellSummary, out: &mut Vec<Finding>) {
+pub(crate) fn cell_findings(cell: &CellSummary, out: &mut Vec<Finding>) {
     let name = cell_name(cell);
     let mut add = |kind, text: String| {
         out.push(Finding {
