@@ -307,3 +307,71 @@ fn past_the_budget_values_are_sketched_within_the_stated_error() {
     let small = &bounded.cells[0].metrics["ttft_ms"];
     assert_eq!(small.relative_error, None, "400 values stay exact");
 }
+
+/// `CellStream` over `records` (counted, then added): each cell's summary
+/// by plan index, as they closed, and the run's summary.
+fn streamed(plan: &Plan, records: &[Record]) -> (Vec<(usize, serde_json::Value)>, RunSummary) {
+    let mut stream = CellStream::new(plan);
+    for record in records {
+        stream.count(record);
+    }
+    let mut cells = Vec::new();
+    let json = |c: &CellSummary| serde_json::to_value(c).expect("serialises");
+    for record in records {
+        if let Some((i, cell)) = stream.add(record) {
+            cells.push((i, json(&cell)));
+        }
+    }
+    let summary = stream.finish(0, |i, cell| cells.push((i, json(&cell))));
+    (cells, summary)
+}
+
+#[test]
+fn a_stream_gives_each_cell_and_model_what_the_whole_aggregation_does() {
+    // Interleaved cells, a warmup, a failure, a cold start, and a cell
+    // (b.p) without records: every cell closes once, at its last record.
+    let mut cold = ok("a.p", 0.0, 2000.0, 3000.0, 4, false);
+    cold.cold = true;
+    cold.server.load_duration_ns = Some(900_000_000);
+    let records = vec![
+        ok("a.q", 0.0, 90.0, 800.0, 9, true),
+        ok("a.p", 10.0, 100.0, 1000.0, 10, false),
+        ok("a.q", 20.0, 110.0, 1200.0, 12, false),
+        cold,
+        failed("a.p", ErrorKind::Http),
+        ok("a.q", 30.0, 120.0, 1300.0, 13, false),
+        ok("a.p", 40.0, 130.0, 1400.0, 14, false),
+    ];
+    let plan = plan();
+    let whole = aggregate(&plan, &records, 0);
+    let (cells, summary) = streamed(&plan, &records);
+    let order: Vec<usize> = cells.iter().map(|(i, _)| *i).collect();
+    assert_eq!(order, [1, 0, 2], "a.q closes first, b.p at the end");
+    for (i, cell) in &cells {
+        let want = serde_json::to_value(&whole.cells[*i]).expect("serialises");
+        assert_eq!(cell, &want, "cell {i}");
+    }
+    assert!(summary.cells.is_empty());
+    let json = |v: &[GroupSummary]| serde_json::to_value(v).expect("serialises");
+    assert_eq!(json(&summary.models), json(&whole.models));
+    assert!(summary.models[0].cold_start.is_some());
+    assert_eq!(summary.totals, whole.totals);
+}
+
+#[test]
+fn a_record_after_its_cell_closed_is_left_out() {
+    // Counted: one record of a.p. A second one (written after the first
+    // read) must not open the cell again and never close.
+    let plan = plan();
+    let mut stream = CellStream::new(&plan);
+    let first = ok("a.p", 0.0, 100.0, 1000.0, 10, false);
+    stream.count(&first);
+    assert!(stream.add(&first).is_some());
+    assert!(stream
+        .add(&ok("a.p", 5.0, 100.0, 1000.0, 10, false))
+        .is_none());
+    let mut rest = Vec::new();
+    let summary = stream.finish(0, |i, _| rest.push(i));
+    assert_eq!(rest, [1, 2]);
+    assert_eq!(summary.totals.measured, 1);
+}

@@ -303,3 +303,84 @@ pub(crate) fn report_violations(violations: &[crate::compare::Violation]) -> u8 
         exit::THRESHOLD
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+    use crate::store::{RecordWriter, RunDir, MANIFEST_FILE, PLAN_FILE};
+
+    /// A stored run of the fixture's cells copied `copies` times (ids
+    /// suffixed), the last cell without records, every warmup written
+    /// before the measured requests (a cell's records are not together).
+    fn stored_copies(root: &std::path::Path, copies: usize) -> StoredRun {
+        let run = RunDir::create(root, "fixture", "s", "id", false).expect("run dir");
+        run.write_json(MANIFEST_FILE, &fixture::manifest())
+            .expect("manifest");
+        let mut plan = fixture::plan();
+        let base = std::mem::take(&mut plan.cells);
+        for k in 0..copies {
+            for cell in &base {
+                let mut cell = cell.clone();
+                cell.id = format!("{}-{k}", cell.id);
+                cell.index = plan.cells.len();
+                plan.cells.push(cell);
+            }
+        }
+        run.write_json(PLAN_FILE, &plan).expect("plan");
+        let records = fixture::records();
+        let mut writer = RecordWriter::open(&run, false).expect("writer");
+        let response = crate::record::Response {
+            content: "ok".into(),
+            reasoning: String::new(),
+        };
+        let last = format!("{}-{}", base[base.len() - 1].id, copies - 1);
+        for warmup in [true, false] {
+            for k in 0..copies {
+                for record in records.iter().filter(|r| r.warmup == warmup) {
+                    let mut record = record.clone();
+                    record.cell = format!("{}-{k}", record.cell);
+                    if record.cell != last {
+                        writer.write(&record, &response).expect("record");
+                    }
+                }
+            }
+        }
+        drop(writer);
+        StoredRun::open(&run.path).expect("stored run")
+    }
+
+    #[test]
+    fn a_run_of_many_cells_gets_the_summary_json_of_one_held_in_memory() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let stored = stored_copies(root.path(), 260);
+        assert!(stored.plan.cells.len() > FULL_TABLE_CELLS);
+        let threshold =
+            crate::metrics::threshold::parse_requirement("e2e.p50", "<= 600ms").expect("threshold");
+        let options = RenderOptions {
+            formats: vec![ReportFormat::Csv, ReportFormat::Markdown],
+            templates: Vec::new(),
+            print_table: false,
+            thresholds: vec![threshold],
+        };
+        let finished = finish_run(&stored, &options).expect("rendered");
+        assert_eq!(finished.code, exit::THRESHOLD, "the slower cells fail it");
+        let written = std::fs::read_to_string(stored.dir.file(SUMMARY_FILE)).expect("summary");
+        let (whole, _) = model_of_all(&stored, &options, None).expect("in memory");
+        assert_eq!(whole.cells.len(), 1_040);
+        assert!(whole.cells[1_039].counts.measured == 0 && !whole.violations.is_empty());
+        let want = serde_json::to_string_pretty(&whole).expect("serialises") + "\n";
+        assert!(
+            written == want,
+            "summary.json differs from the in-memory one"
+        );
+        let csv = std::fs::read_to_string(stored.dir.file("cells.csv")).expect("cells.csv");
+        assert_eq!(csv.lines().count(), 1 + 1_040);
+        let leftovers = std::fs::read_dir(&stored.dir.path).expect("run dir");
+        let hidden: Vec<_> = leftovers
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(hidden.is_empty(), "scratch files left: {hidden:?}");
+    }
+}
