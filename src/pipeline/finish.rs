@@ -30,11 +30,27 @@ pub(crate) struct RenderOptions {
     pub thresholds: Vec<crate::compare::Threshold>,
 }
 
+// TEMP-TRACE: stage memory, removed before merging.
+pub(crate) fn trace(stage: &str) {
+    if std::env::var_os("LLMBENCH_TRACE_MEMORY").is_none() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    eprintln!("trace {stage}: rss {} hwm {}", field("VmRSS:"), field("VmHWM:"));
+}
+
 /// Renders the reports of a run that has been post-processed, with the
 /// experiment's templates and `templates`, and checks its thresholds.
 /// Returns the run's exit code.
 pub(crate) fn finish(
-    run: &OpenRun<'_>,
+    run: &mut OpenRun<'_>,
     outcome: &ExecOutcome,
     templates: &[PathBuf],
 ) -> Result<u8, AppError> {
@@ -45,7 +61,17 @@ pub(crate) fn finish(
         print_table: true,
         thresholds: run.experiment.thresholds.clone(),
     };
-    let finished = finish_run(&StoredRun::open(&run.dir.path)?, &options)?;
+    trace("finish");
+    // plan.json was written from this plan: it is lent to the stored run
+    // (and given back) rather than read again, so memory holds one copy.
+    // (A run directory that cannot be read back ends the run, cells lent.)
+    let cells = std::mem::take(&mut run.plan.cells);
+    let mut plan = run.plan.clone();
+    plan.cells = cells;
+    let stored = StoredRun::open_with_plan(&run.dir.path, plan)?;
+    let finished = finish_run(&stored, &options);
+    run.plan.cells = stored.plan.cells;
+    let finished = finished?;
     let failed: Vec<_> = run
         .manifest
         .managed_server
@@ -83,6 +109,7 @@ pub(crate) fn finish_run(
     let (model, csv, mut written, mut errors) = if stored.plan.cells.len() > FULL_TABLE_CELLS {
         let (mut model, csv, mut cells) = model_of_many(stored, options, csv)?;
         cells.write_summary(&run.path, &model)?;
+        trace("summary.json");
         let (written, errors) = write_large_reports(&run.path, &templates, &mut model, &mut cells);
         (model, csv, written, errors)
     } else {
@@ -91,6 +118,7 @@ pub(crate) fn finish_run(
         let (written, errors) = write_reports(&run.path, &templates, &model);
         (model, csv, written, errors)
     };
+    trace("reports");
     if let Some(csv) = csv {
         match csv.finish() {
             Ok(path) => written.push(path),
@@ -158,8 +186,10 @@ fn model_of_many(
     mut csv: Option<CsvStream>,
 ) -> Result<(ReportModel, Option<CsvStream>, SpilledCells), AppError> {
     let plan = &stored.plan;
+    trace("opened");
     let mut stream = CellStream::new(plan);
     stored.for_each_record(|record| stream.count(&record))?;
+    trace("counted");
     let checks = stored.checks()?;
     let samples = stored.samples();
     let cells = SpilledCells::create(&stored.dir.path, plan.cells.len())?;
@@ -176,6 +206,7 @@ fn model_of_many(
             pass.take(i, cell);
         }
     })?;
+    trace("read");
     let mut summary = stream.finish(unreadable, |i, cell| pass.take(i, cell));
     tokens.attach(&mut summary);
     let dir = stored.dir.path.display().to_string();
@@ -186,6 +217,7 @@ fn model_of_many(
     // The model has no cells: the run's own monitor warnings (the cells'
     // were taken as each one passed).
     model.add_monitor_warnings();
+    trace("model");
     Ok((model, csv, many.cells))
 }
 

@@ -99,7 +99,7 @@ pub(crate) async fn run_part(
     let executed = execute_to_files(&mut run, options, cancel.clone()).await;
     let executed = run.fail_on_error(executed)?;
     let outcome = run.post_process_until(executed, cancel).await?;
-    let code = finish(&run, &outcome, &options.templates)?;
+    let code = finish(&mut run, &outcome, &options.templates)?;
     Ok(RunResult {
         dir: run.dir.path.clone(),
         outcome,

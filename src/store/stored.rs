@@ -38,6 +38,20 @@ impl StoredRun {
         })
     }
 
+    /// Opens `path` with `plan`, the plan it was written from (a run that
+    /// has just been executed: memory holds one plan, not two).
+    pub(crate) fn open_with_plan(path: &Path, plan: Plan) -> Result<StoredRun, StoreError> {
+        let dir = RunDir::open(path)?;
+        let manifest = dir.read_manifest()?;
+        let tokens = dir.read_tokens()?;
+        Ok(StoredRun {
+            dir,
+            manifest,
+            plan,
+            tokens,
+        })
+    }
+
     /// Hands every complete record, with its token counts applied, to
     /// `each` in file order, one at a time (memory holds one record, not the
     /// run). Returns how many lines could not be read as a record.
