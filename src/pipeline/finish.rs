@@ -43,7 +43,11 @@ pub(crate) fn trace(stage: &str) {
             .map(|v| v.trim().to_string())
             .unwrap_or_default()
     };
-    eprintln!("trace {stage}: rss {} hwm {}", field("VmRSS:"), field("VmHWM:"));
+    eprintln!(
+        "trace {stage}: rss {} hwm {}",
+        field("VmRSS:"),
+        field("VmHWM:")
+    );
 }
 
 /// Renders the reports of a run that has been post-processed, with the
@@ -210,15 +214,12 @@ fn model_of_many(
     let mut summary = stream.finish(unreadable, |i, cell| pass.take(i, cell));
     tokens.attach(&mut summary);
     let dir = stored.dir.path.display().to_string();
-    let many = pass.finish(summary, plan, &dir)?;
-    let mut model = many.model;
-    model.slo = plan.slo.clone();
-    model.monitor = monitor_view(&stored.manifest, many.marks, &samples, many.run_window);
-    // The model has no cells: the run's own monitor warnings (the cells'
-    // were taken as each one passed).
-    model.add_monitor_warnings();
+    let manifest = &stored.manifest;
+    let monitor = |marks, run| monitor_view(manifest, marks, &samples, run);
+    let mut many = pass.finish(summary, plan, &dir, monitor)?;
+    many.model.slo = plan.slo.clone();
     trace("model");
-    Ok((model, csv, many.cells))
+    Ok((many.model, csv, many.cells))
 }
 
 /// What reading a run's records gave: the summary and what else the

@@ -8,7 +8,7 @@
 //! cells at a time, so its memory does not grow with the run either.
 
 use super::warnings::Finding;
-use super::{render, ReportModel, Template};
+use super::{render, MonitorView, ReportModel, Template};
 use crate::aggregate::CellSummary;
 use crate::aggregate::{CheckIndex, ResourceTally, RunSummary};
 use crate::compare::Threshold;
@@ -180,31 +180,77 @@ impl SpilledCells {
         let temp = dir.join(format!(".{SUMMARY_FILE}.tmp"));
         let io = |e: std::io::Error| StoreError::new(&temp, e);
         debug_assert!(model.cells.is_empty(), "the cells come from the file");
-        let text = serde_json::to_string_pretty(model).map_err(|e| io(e.into()))?;
-        // A top-level key is the only one indented by two spaces.
-        let key = "\n  \"cells\": []";
-        let at = text
-            .find(key)
-            .map(|at| at + key.len() - 2)
-            .ok_or_else(|| io(std::io::Error::other("summary.json: no top-level cells")))?;
         let file = std::fs::File::create(&temp).map_err(io)?;
-        let mut out = std::io::BufWriter::new(file);
-        out.write_all(text[..at].as_bytes()).map_err(io)?;
-        out.write_all(b"[\n").map_err(io)?;
-        for i in 0..self.len() {
-            if i > 0 {
-                out.write_all(b",\n").map_err(io)?;
-            }
-            out.write_all(&self.raw(i)?).map_err(io)?;
+        let mut splice = CellsSplice {
+            out: std::io::BufWriter::new(file),
+            head: Some(Vec::new()),
+            cells: self,
+        };
+        serde_json::to_writer_pretty(&mut splice, model).map_err(|e| io(e.into()))?;
+        if splice.head.is_some() {
+            return Err(io(std::io::Error::other("no top-level cells in the model")));
         }
-        out.write_all(b"\n  ]").map_err(io)?;
-        out.write_all(text[at + 2..].as_bytes()).map_err(io)?;
+        let mut out = splice.out;
         out.write_all(b"\n")
             .and_then(|()| out.flush())
             .map_err(io)?;
         drop(out);
         std::fs::rename(&temp, &target).map_err(|e| StoreError::new(&target, e))?;
         Ok(target)
+    }
+}
+
+/// The model's pretty JSON on its way to summary.json, with the stored
+/// cells put in place of its empty top-level `cells` (the only key
+/// indented by two spaces), so that neither the model's text nor the
+/// cells are ever held whole: the text up to that key (a few KB) is held
+/// until it is found, the rest passes straight through.
+struct CellsSplice<'c, W: Write> {
+    out: W,
+    /// The text so far, until the key is found.
+    head: Option<Vec<u8>>,
+    cells: &'c mut SpilledCells,
+}
+
+/// The model's empty top-level `cells`.
+const EMPTY_CELLS: &[u8] = b"\n  \"cells\": []";
+
+impl<W: Write> CellsSplice<'_, W> {
+    /// Writes `head` with the cells in place of the `[]` at `at`.
+    fn splice(&mut self, head: &[u8], at: usize) -> std::io::Result<()> {
+        let io = |e: StoreError| std::io::Error::other(e.to_string());
+        self.out.write_all(&head[..at])?;
+        self.out.write_all(b"[\n")?;
+        for i in 0..self.cells.len() {
+            if i > 0 {
+                self.out.write_all(b",\n")?;
+            }
+            self.out.write_all(&self.cells.raw(i).map_err(io)?)?;
+        }
+        self.out.write_all(b"\n  ]")?;
+        self.out.write_all(&head[at + 2..])
+    }
+}
+
+impl<W: Write> Write for CellsSplice<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let Some(head) = &mut self.head else {
+            return self.out.write(buf);
+        };
+        let from = head.len().saturating_sub(EMPTY_CELLS.len());
+        head.extend_from_slice(buf);
+        let found = head[from..]
+            .windows(EMPTY_CELLS.len())
+            .position(|w| w == EMPTY_CELLS);
+        if let Some(k) = found {
+            let head = self.head.take().unwrap_or_default();
+            self.splice(&head, from + k + EMPTY_CELLS.len() - 2)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -252,14 +298,11 @@ pub(crate) struct CellPass<'a> {
     error: Option<StoreError>,
 }
 
-/// A run of many cells with everything but its cells in `model`.
+/// A run of many cells: everything but its cells in `model`, the cells in
+/// `cells`.
 pub(crate) struct ManyCells {
     pub(crate) model: ReportModel,
     pub(crate) cells: SpilledCells,
-    /// Where each cell began on the timeline, in plan order (with the monitor).
-    pub(crate) marks: Vec<serde_json::Value>,
-    /// The whole run's resource figures (with samples).
-    pub(crate) run_window: Option<WindowSummary>,
 }
 
 impl<'a> CellPass<'a> {
@@ -357,30 +400,33 @@ impl<'a> CellPass<'a> {
     /// The model of the run, from `summary` (its totals and models; no
     /// cells) and what was taken from each cell: warnings in plan order,
     /// violations threshold by threshold in plan order, as for a run whose
-    /// cells are all in memory.
+    /// cells are all in memory. `monitor` makes the monitor's view from
+    /// where each cell began on the timeline (in plan order) and the whole
+    /// run's resource figures.
     pub(crate) fn finish(
         mut self,
         mut summary: RunSummary,
         plan: &Plan,
         dir: &str,
+        monitor: impl FnOnce(Vec<serde_json::Value>, Option<WindowSummary>) -> Option<MonitorView>,
     ) -> Result<ManyCells, StoreError> {
         if let Some(error) = self.error {
             return Err(error);
         }
         self.checks.attach_models(&mut summary, plan);
-        let run_window = self.resources.run_window(self.samples);
+        self.marks.sort_by_key(|(i, _)| *i);
+        let marks = self.marks.into_iter().map(|(_, mark)| mark).collect();
+        let view = monitor(marks, self.resources.run_window(self.samples));
         self.findings.sort_by_key(|(i, _)| *i);
         let findings = self.findings.into_iter().map(|(_, f)| f).collect();
-        let mut model = ReportModel::of_many(self.manifest, summary, dir, findings, &self.not_run);
+        let mut model =
+            ReportModel::of_many(self.manifest, summary, dir, findings, &self.not_run, view);
         self.violations.sort_by_key(|(at, i, _)| (*at, *i));
         model.thresholds = self.results;
         model.violations = self.violations.into_iter().map(|(_, _, v)| v).collect();
-        self.marks.sort_by_key(|(i, _)| *i);
         Ok(ManyCells {
             model,
             cells: self.cells,
-            marks: self.marks.into_iter().map(|(_, mark)| mark).collect(),
-            run_window,
         })
     }
 }

@@ -160,15 +160,18 @@ impl ReportModel {
 
     /// The model of a run of many cells, from `summary` without its cells
     /// (they were summarised, checked and stored one at a time) and what
-    /// was found in them: their findings, and per point whose server did
-    /// not start (in `unstarted_points` order) how many of them it left
-    /// not run. `cells` stays empty.
+    /// was found in them: their findings (the monitor's included), and per
+    /// point whose server did not start (in `unstarted_points` order) how
+    /// many of them it left not run; with the monitor's view. `cells`
+    /// stays empty. The findings are grouped once and not kept (one per
+    /// cell can be 100,000 of them): call no `add_monitor_warnings`.
     pub(crate) fn of_many(
         manifest: &RunManifest,
         summary: RunSummary,
         dir: &str,
         cell_findings: Vec<super::warnings::Finding>,
         not_run: &[usize],
+        monitor: Option<MonitorView>,
     ) -> ReportModel {
         let mut unstarted = super::server_points::unstarted_points(manifest, &mut []);
         for (point, &cells) in unstarted.iter_mut().zip(not_run) {
@@ -176,7 +179,22 @@ impl ReportModel {
         }
         let mut findings = super::warnings::findings(manifest, &summary);
         findings.extend(cell_findings);
-        ReportModel::assemble(manifest, summary, dir, unstarted, findings)
+        findings.extend(super::server_points::findings(&unstarted));
+        if let Some(monitor) = &monitor {
+            let cores = manifest.environment.cores;
+            let run = monitor.run.as_ref();
+            findings.extend(super::warnings::monitor_findings(
+                &[],
+                cores,
+                run,
+                &monitor.facts,
+            ));
+        }
+        let mut model = ReportModel::assemble(manifest, summary, dir, unstarted, Vec::new());
+        model.monitor = monitor;
+        model.findings = findings;
+        model.group_warnings_once();
+        model
     }
 
     fn assemble(
@@ -240,6 +258,16 @@ impl ReportModel {
         );
         self.findings.extend(found);
         self.regroup_warnings();
+    }
+
+    /// Groups the findings, handing them over (they are not kept).
+    fn group_warnings_once(&mut self) {
+        self.warning_groups = super::warnings::group(std::mem::take(&mut self.findings));
+        self.warnings = self
+            .warning_groups
+            .iter()
+            .map(|g| g.summary.clone())
+            .collect();
     }
 
     fn regroup_warnings(&mut self) {
