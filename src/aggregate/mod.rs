@@ -212,6 +212,17 @@ impl<'p> Aggregator<'p> {
 
     /// An aggregator that holds at most `budget` values exactly.
     pub(crate) fn with_budget(plan: &'p Plan, budget: usize) -> Aggregator<'p> {
+        let all = Tallies::All(plan.cells.iter().map(|_| Tally::default()).collect());
+        Aggregator::with_tallies(plan, budget, all)
+    }
+
+    /// An aggregator holding only the tallies of open cells (see
+    /// [`CellStream`]): none at first, not one per cell.
+    fn streaming(plan: &'p Plan) -> Aggregator<'p> {
+        Aggregator::with_tallies(plan, VALUE_BUDGET, Tallies::Open(HashMap::new()))
+    }
+
+    fn with_tallies(plan: &'p Plan, budget: usize, cells: Tallies) -> Aggregator<'p> {
         let index = plan
             .cells
             .iter()
@@ -221,20 +232,13 @@ impl<'p> Aggregator<'p> {
         Aggregator {
             plan,
             index,
-            cells: Tallies::All(plan.cells.iter().map(|_| Tally::default()).collect()),
+            cells,
             cold: HashMap::new(),
             scratch: RequestMetrics::default(),
             held: 0,
             check_at: budget,
             budget,
         }
-    }
-
-    /// This aggregator, holding only the tallies of open cells (see
-    /// [`CellStream`]).
-    fn streaming(mut self) -> Aggregator<'p> {
-        self.cells = Tallies::Open(HashMap::new());
-        self
     }
 
     /// Closes cell `i` (plan index): its tally, no longer counted in the budget.

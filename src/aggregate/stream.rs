@@ -61,7 +61,7 @@ impl<'p> CellStream<'p> {
             )
             .collect();
         CellStream {
-            aggregator: Aggregator::new(plan).streaming(),
+            aggregator: Aggregator::streaming(plan),
             remaining: vec![0; plan.cells.len()],
             closed: vec![false; plan.cells.len()],
             model_of,

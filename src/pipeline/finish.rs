@@ -30,26 +30,6 @@ pub(crate) struct RenderOptions {
     pub thresholds: Vec<crate::compare::Threshold>,
 }
 
-// TEMP-TRACE: stage memory, removed before merging.
-pub(crate) fn trace(stage: &str) {
-    if std::env::var_os("LLMBENCH_TRACE_MEMORY").is_none() {
-        return;
-    }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    eprintln!(
-        "trace {stage}: rss {} hwm {}",
-        field("VmRSS:"),
-        field("VmHWM:")
-    );
-}
-
 /// Renders the reports of a run that has been post-processed, with the
 /// experiment's templates and `templates`, and checks its thresholds.
 /// Returns the run's exit code.
@@ -65,7 +45,6 @@ pub(crate) fn finish(
         print_table: true,
         thresholds: run.experiment.thresholds.clone(),
     };
-    trace("finish");
     // plan.json was written from this plan: it is lent to the stored run
     // (and given back) rather than read again, so memory holds one copy.
     // (A run directory that cannot be read back ends the run, cells lent.)
@@ -113,7 +92,6 @@ pub(crate) fn finish_run(
     let (model, csv, mut written, mut errors) = if stored.plan.cells.len() > FULL_TABLE_CELLS {
         let (mut model, csv, mut cells) = model_of_many(stored, options, csv)?;
         cells.write_summary(&run.path, &model)?;
-        trace("summary.json");
         let (written, errors) = write_large_reports(&run.path, &templates, &mut model, &mut cells);
         (model, csv, written, errors)
     } else {
@@ -122,7 +100,6 @@ pub(crate) fn finish_run(
         let (written, errors) = write_reports(&run.path, &templates, &model);
         (model, csv, written, errors)
     };
-    trace("reports");
     if let Some(csv) = csv {
         match csv.finish() {
             Ok(path) => written.push(path),
@@ -190,10 +167,8 @@ fn model_of_many(
     mut csv: Option<CsvStream>,
 ) -> Result<(ReportModel, Option<CsvStream>, SpilledCells), AppError> {
     let plan = &stored.plan;
-    trace("opened");
     let mut stream = CellStream::new(plan);
     stored.for_each_record(|record| stream.count(&record))?;
-    trace("counted");
     let checks = stored.checks()?;
     let samples = stored.samples();
     let cells = SpilledCells::create(&stored.dir.path, plan.cells.len())?;
@@ -210,7 +185,6 @@ fn model_of_many(
             pass.take(i, cell);
         }
     })?;
-    trace("read");
     let mut summary = stream.finish(unreadable, |i, cell| pass.take(i, cell));
     tokens.attach(&mut summary);
     let dir = stored.dir.path.display().to_string();
@@ -218,7 +192,6 @@ fn model_of_many(
     let monitor = |marks, run| monitor_view(manifest, marks, &samples, run);
     let mut many = pass.finish(summary, plan, &dir, monitor)?;
     many.model.slo = plan.slo.clone();
-    trace("model");
     Ok((many.model, csv, many.cells))
 }
 
