@@ -5,8 +5,8 @@
 //! and is dropped, so memory holds the statistics' values, not the run.
 
 use super::open::OpenRun;
-use crate::aggregate::TokenTally;
 use crate::aggregate::{attach_quality, Aggregator, CellStream, ResourceTally, RunSummary};
+use crate::aggregate::{CellSummary, TokenTally};
 use crate::cli::exit;
 use crate::error::AppError;
 use crate::exec::ExecOutcome;
@@ -16,6 +16,7 @@ use crate::record::Record;
 use crate::report::{cell_mark, write_large_reports, CellPass, SpilledCells, FULL_TABLE_CELLS};
 use crate::report::{request_line, MonitorView, TimelinePoint, REQUESTS_CSV, REQUESTS_CSV_HEADER};
 use crate::report::{select_templates, summary_table, user_template, write_reports, ReportModel};
+use crate::report::{ThresholdResult, Violation};
 use crate::store::{RunManifest, StoreError, StoredRun, SUMMARY_FILE};
 use std::collections::HashMap;
 use std::fs::File;
@@ -172,8 +173,8 @@ fn model_of_many(
     let checks = stored.checks()?;
     let samples = stored.samples();
     let cells = SpilledCells::create(&stored.dir.path, plan.cells.len())?;
-    let thresholds = &options.thresholds;
-    let mut pass = CellPass::new(&stored.manifest, &checks, &samples, thresholds, cells);
+    let mut pass = CellPass::new(&stored.manifest, &checks, &samples, cells);
+    let mut gate = CellGate::new(&options.thresholds);
     let mut tokens = TokenTally::default();
     let unreadable = stored.for_each_record(|record| {
         tokens.add(&record);
@@ -182,17 +183,72 @@ fn model_of_many(
             csv.write(&record);
         }
         if let Some((i, cell)) = stream.add(&record) {
+            gate.check(i, &cell);
             pass.take(i, cell);
         }
     })?;
-    let mut summary = stream.finish(unreadable, |i, cell| pass.take(i, cell));
+    let mut summary = stream.finish(unreadable, |i, cell| {
+        gate.check(i, &cell);
+        pass.take(i, cell);
+    });
     tokens.attach(&mut summary);
     let dir = stored.dir.path.display().to_string();
     let manifest = &stored.manifest;
     let monitor = |marks, run| monitor_view(manifest, marks, &samples, run);
     let mut many = pass.finish(summary, plan, &dir, monitor)?;
     many.model.slo = plan.slo.clone();
+    (many.model.thresholds, many.model.violations) = gate.finish();
     Ok((many.model, csv, many.cells))
+}
+
+/// The thresholds checked one cell at a time (a run of many cells), each
+/// one's outcome added up: what checking them on all cells at once gives.
+struct CellGate<'a> {
+    thresholds: &'a [crate::compare::Threshold],
+    results: Vec<ThresholdResult>,
+    /// Each failed threshold's position in `results`, plan index, violation.
+    violations: Vec<(usize, usize, Violation)>,
+}
+
+impl<'a> CellGate<'a> {
+    fn new(thresholds: &'a [crate::compare::Threshold]) -> CellGate<'a> {
+        CellGate {
+            thresholds,
+            results: Vec::new(),
+            violations: Vec::new(),
+        }
+    }
+
+    /// Checks the thresholds on `cell` (plan index `i`).
+    fn check(&mut self, i: usize, cell: &CellSummary) {
+        let gate = crate::compare::gate_cells(std::slice::from_ref(cell), self.thresholds);
+        if self.results.is_empty() {
+            self.results = gate.results;
+        } else {
+            for (sum, one) in self.results.iter_mut().zip(gate.results) {
+                sum.checked += one.checked;
+                sum.failed += one.failed;
+                sum.not_significant += one.not_significant;
+                sum.passed &= one.passed;
+            }
+        }
+        for violation in gate.violations {
+            let at = self
+                .results
+                .iter()
+                .position(|r| r.threshold == violation.threshold);
+            self.violations
+                .push((at.unwrap_or(usize::MAX), i, violation));
+        }
+    }
+
+    /// Each threshold's outcome and the violations, threshold by threshold
+    /// in plan order.
+    fn finish(mut self) -> (Vec<ThresholdResult>, Vec<Violation>) {
+        self.violations.sort_by_key(|(at, i, _)| (*at, *i));
+        let violations = self.violations.into_iter().map(|(_, _, v)| v).collect();
+        (self.results, violations)
+    }
 }
 
 /// What reading a run's records gave: the summary and what else the

@@ -11,7 +11,6 @@ use super::warnings::Finding;
 use super::{render, MonitorView, ReportModel, Template};
 use crate::aggregate::CellSummary;
 use crate::aggregate::{CheckIndex, ResourceTally, RunSummary};
-use crate::compare::Threshold;
 use crate::monitor::{Sample, WindowSummary};
 use crate::plan::Plan;
 use crate::quality::CheckRecord;
@@ -275,13 +274,13 @@ pub(crate) fn cell_mark(cell: &CellSummary, start_ms: f64) -> serde_json::Value 
 /// What the reports of a run of many cells need from each cell, gathered
 /// as each one is summarised (and then stored in [`SpilledCells`]): its
 /// pass rate, resource figures, whether its server started, its warnings
-/// and thresholds, and its mark on the resource timeline. Only these
+/// and its mark on the resource timeline (the thresholds are checked by
+/// the caller, which may use `compare`). Only these
 /// outcomes stay in memory, not the cells.
 pub(crate) struct CellPass<'a> {
     manifest: &'a RunManifest,
     checks: CheckIndex<'a>,
     samples: &'a [Sample],
-    thresholds: &'a [Threshold],
     resources: ResourceTally,
     /// Cell id → the first send of any of its requests, ms (with the monitor).
     starts: HashMap<String, f64>,
@@ -290,9 +289,6 @@ pub(crate) struct CellPass<'a> {
     findings: Vec<(usize, Finding)>,
     /// Per point whose server did not start: its cells.
     not_run: Vec<usize>,
-    results: Vec<super::ThresholdResult>,
-    /// Each failed threshold's position in `results`, plan index, violation.
-    violations: Vec<(usize, usize, super::Violation)>,
     cells: SpilledCells,
     /// The first cell that could not be stored: the rest are not tried.
     error: Option<StoreError>,
@@ -310,21 +306,17 @@ impl<'a> CellPass<'a> {
         manifest: &'a RunManifest,
         checks: &'a [CheckRecord],
         samples: &'a [Sample],
-        thresholds: &'a [Threshold],
         cells: SpilledCells,
     ) -> CellPass<'a> {
         CellPass {
             manifest,
             checks: CheckIndex::new(checks),
             samples,
-            thresholds,
             resources: ResourceTally::default(),
             starts: HashMap::new(),
             marks: Vec::new(),
             findings: Vec::new(),
             not_run: vec![0; super::server_points::unstarted_points(manifest, &mut []).len()],
-            results: Vec::new(),
-            violations: Vec::new(),
             cells,
             error: None,
         }
@@ -368,39 +360,14 @@ impl<'a> CellPass<'a> {
             }
         }
         self.findings.extend(found.into_iter().map(|f| (i, f)));
-        self.gate(i, &cell);
         if self.error.is_none() {
             self.error = self.cells.push(i, &cell).err();
         }
     }
 
-    /// Checks the thresholds on `cell`, adding to each one's outcome.
-    fn gate(&mut self, i: usize, cell: &CellSummary) {
-        let gate = crate::compare::gate_cells(std::slice::from_ref(cell), self.thresholds);
-        if self.results.is_empty() {
-            self.results = gate.results;
-        } else {
-            for (sum, one) in self.results.iter_mut().zip(gate.results) {
-                sum.checked += one.checked;
-                sum.failed += one.failed;
-                sum.not_significant += one.not_significant;
-                sum.passed &= one.passed;
-            }
-        }
-        for violation in gate.violations {
-            let at = self
-                .results
-                .iter()
-                .position(|r| r.threshold == violation.threshold);
-            self.violations
-                .push((at.unwrap_or(usize::MAX), i, violation));
-        }
-    }
-
     /// The model of the run, from `summary` (its totals and models; no
     /// cells) and what was taken from each cell: warnings in plan order,
-    /// violations threshold by threshold in plan order, as for a run whose
-    /// cells are all in memory. `monitor` makes the monitor's view from
+    /// as for a run whose cells are all in memory. `monitor` makes the monitor's view from
     /// where each cell began on the timeline (in plan order) and the whole
     /// run's resource figures.
     pub(crate) fn finish(
@@ -419,11 +386,8 @@ impl<'a> CellPass<'a> {
         let view = monitor(marks, self.resources.run_window(self.samples));
         self.findings.sort_by_key(|(i, _)| *i);
         let findings = self.findings.into_iter().map(|(_, f)| f).collect();
-        let mut model =
+        let model =
             ReportModel::of_many(self.manifest, summary, dir, findings, &self.not_run, view);
-        self.violations.sort_by_key(|(at, i, _)| (*at, *i));
-        model.thresholds = self.results;
-        model.violations = self.violations.into_iter().map(|(_, _, v)| v).collect();
         Ok(ManyCells {
             model,
             cells: self.cells,
