@@ -2,21 +2,21 @@
 //! the end of a run) and `llmbench report` (from a stored run). The stored
 //! run is read back through `StoredRun`, its records as a stream: each one
 //! feeds the aggregation, the token and resource tallies and requests.csv,
-//! and is dropped, so memory holds the statistics' values, not the run.
+//! and is dropped, so memory holds the statistics' values, not the run. A
+//! run of many cells does not hold its cells' summaries either (`many.rs`).
 
+use super::many::model_of_many;
 use super::open::OpenRun;
-use crate::aggregate::{attach_quality, Aggregator, CellStream, ResourceTally, RunSummary};
-use crate::aggregate::{CellSummary, TokenTally};
+use crate::aggregate::{attach_quality, Aggregator, ResourceTally, RunSummary, TokenTally};
 use crate::cli::exit;
 use crate::error::AppError;
 use crate::exec::ExecOutcome;
 use crate::experiment::ReportFormat;
 use crate::monitor::{Sample, WindowSummary};
 use crate::record::Record;
-use crate::report::{cell_mark, write_large_reports, CellPass, SpilledCells, FULL_TABLE_CELLS};
+use crate::report::{cell_mark, write_large_reports, FULL_TABLE_CELLS};
 use crate::report::{request_line, MonitorView, TimelinePoint, REQUESTS_CSV, REQUESTS_CSV_HEADER};
 use crate::report::{select_templates, summary_table, user_template, write_reports, ReportModel};
-use crate::report::{ThresholdResult, Violation};
 use crate::store::{RunManifest, StoreError, StoredRun, SUMMARY_FILE};
 use std::collections::HashMap;
 use std::fs::File;
@@ -156,101 +156,6 @@ fn model_of_all(
     Ok((model, read.csv))
 }
 
-/// The report model of a run of many cells, without its cells: they are
-/// summarised one at a time, as each one's last record is read (a first
-/// read counts each cell's records), and stored in the run directory's
-/// scratch file that summary.json and cells.csv are written from. Memory
-/// holds the open cells, each model's pooled values and, per cell, what
-/// the reports need to pick the cells they show.
-fn model_of_many(
-    stored: &StoredRun,
-    options: &RenderOptions,
-    mut csv: Option<CsvStream>,
-) -> Result<(ReportModel, Option<CsvStream>, SpilledCells), AppError> {
-    let plan = &stored.plan;
-    let mut stream = CellStream::new(plan);
-    stored.for_each_record(|record| stream.count(&record))?;
-    let checks = stored.checks()?;
-    let samples = stored.samples();
-    let cells = SpilledCells::create(&stored.dir.path, plan.cells.len())?;
-    let mut pass = CellPass::new(&stored.manifest, &checks, &samples, cells);
-    let mut gate = CellGate::new(&options.thresholds);
-    let mut tokens = TokenTally::default();
-    let unreadable = stored.for_each_record(|record| {
-        tokens.add(&record);
-        pass.add_record(&record);
-        if let Some(csv) = &mut csv {
-            csv.write(&record);
-        }
-        if let Some((i, cell)) = stream.add(&record) {
-            gate.check(i, &cell);
-            pass.take(i, cell);
-        }
-    })?;
-    let mut summary = stream.finish(unreadable, |i, cell| {
-        gate.check(i, &cell);
-        pass.take(i, cell);
-    });
-    tokens.attach(&mut summary);
-    let dir = stored.dir.path.display().to_string();
-    let manifest = &stored.manifest;
-    let monitor = |marks, run| monitor_view(manifest, marks, &samples, run);
-    let mut many = pass.finish(summary, plan, &dir, monitor)?;
-    many.model.slo = plan.slo.clone();
-    (many.model.thresholds, many.model.violations) = gate.finish();
-    Ok((many.model, csv, many.cells))
-}
-
-/// The thresholds checked one cell at a time (a run of many cells), each
-/// one's outcome added up: what checking them on all cells at once gives.
-struct CellGate<'a> {
-    thresholds: &'a [crate::compare::Threshold],
-    results: Vec<ThresholdResult>,
-    /// Each failed threshold's position in `results`, plan index, violation.
-    violations: Vec<(usize, usize, Violation)>,
-}
-
-impl<'a> CellGate<'a> {
-    fn new(thresholds: &'a [crate::compare::Threshold]) -> CellGate<'a> {
-        CellGate {
-            thresholds,
-            results: Vec::new(),
-            violations: Vec::new(),
-        }
-    }
-
-    /// Checks the thresholds on `cell` (plan index `i`).
-    fn check(&mut self, i: usize, cell: &CellSummary) {
-        let gate = crate::compare::gate_cells(std::slice::from_ref(cell), self.thresholds);
-        if self.results.is_empty() {
-            self.results = gate.results;
-        } else {
-            for (sum, one) in self.results.iter_mut().zip(gate.results) {
-                sum.checked += one.checked;
-                sum.failed += one.failed;
-                sum.not_significant += one.not_significant;
-                sum.passed &= one.passed;
-            }
-        }
-        for violation in gate.violations {
-            let at = self
-                .results
-                .iter()
-                .position(|r| r.threshold == violation.threshold);
-            self.violations
-                .push((at.unwrap_or(usize::MAX), i, violation));
-        }
-    }
-
-    /// Each threshold's outcome and the violations, threshold by threshold
-    /// in plan order.
-    fn finish(mut self) -> (Vec<ThresholdResult>, Vec<Violation>) {
-        self.violations.sort_by_key(|(at, i, _)| (*at, *i));
-        let violations = self.violations.into_iter().map(|(_, _, v)| v).collect();
-        (self.results, violations)
-    }
-}
-
 /// What reading a run's records gave: the summary and what else the
 /// report needs from the records, so that no record outlives its line.
 struct ReadRun {
@@ -294,7 +199,7 @@ fn read_run(stored: &StoredRun, mut csv: Option<CsvStream>) -> Result<ReadRun, A
 
 /// requests.csv written a row at a time while the records are read. A write
 /// error stops the rows and is reported at the end, like a failed template.
-struct CsvStream {
+pub(super) struct CsvStream {
     path: PathBuf,
     file: Result<BufWriter<File>, std::io::Error>,
 }
@@ -308,7 +213,7 @@ impl CsvStream {
         CsvStream { path, file }
     }
 
-    fn write(&mut self, record: &Record) {
+    pub(super) fn write(&mut self, record: &Record) {
         let Ok(file) = &mut self.file else { return };
         if let Err(e) = file.write_all(request_line(record).as_bytes()) {
             self.file = Err(e);
@@ -328,7 +233,7 @@ const MAX_TIMELINE_POINTS: usize = 600;
 
 /// The monitor's part of the report: GPU status, run-level figures, a
 /// thinned timeline and where each cell began (`windows`).
-fn monitor_view(
+pub(super) fn monitor_view(
     manifest: &RunManifest,
     windows: Vec<serde_json::Value>,
     samples: &[Sample],

@@ -26,6 +26,7 @@
 
 mod execute;
 mod finish;
+mod many;
 mod open;
 mod post;
 mod prepare;

@@ -22,14 +22,16 @@ mod outcome;
 mod server_points;
 #[cfg(test)]
 pub(crate) mod snapshot;
+mod spill;
 mod svg;
 mod table;
 pub(crate) mod warnings;
 
 pub use csv::{request_line, requests_csv, write_requests_csv, REQUESTS_CSV, REQUESTS_CSV_HEADER};
-pub(crate) use large::{cell_mark, write_large_reports, CellPass, SpilledCells, FULL_TABLE_CELLS};
+pub(crate) use large::{cell_mark, write_large_reports, CellPass, FULL_TABLE_CELLS};
 pub(crate) use model::{MonitorView, ReportModel, TimelinePoint};
 pub use outcome::{ThresholdResult, Violation};
+pub(crate) use spill::SpilledCells;
 pub(crate) use table::{setting_text, summary_table};
 
 use crate::experiment::ReportFormat;
