@@ -239,7 +239,7 @@ pub(crate) fn write_large_reports(
     for template in templates.iter().filter(|t| t.output == CELLS_CSV) {
         match write_in_chunks(dir, template, model, cells) {
             Ok(path) => written.push(path),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     let keep = select(cells.medians());
@@ -268,16 +268,16 @@ fn write_in_chunks(
     template: &Template,
     model: &mut ReportModel,
     cells: &mut SpilledCells,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, ChunkError> {
     let path = dir.join(&template.output);
-    let io = |e: std::io::Error| format!("{}: {e}", path.display());
+    let io = |e: std::io::Error| StoreError::new(&path, e);
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
     let all: Vec<usize> = (0..cells.len()).collect();
     for (i, chunk) in all.chunks(CSV_CHUNK).enumerate() {
         let read: Result<Vec<CellSummary>, StoreError> =
             chunk.iter().map(|&k| cells.cell(k)).collect();
-        model.cells = read.map_err(|e| e.to_string())?;
-        let text = render(template, model).map_err(|e| e.to_string())?;
+        model.cells = read?;
+        let text = render(template, model)?;
         let body = if i == 0 {
             text.as_str()
         } else {
@@ -288,6 +288,16 @@ fn write_in_chunks(
     model.cells.clear();
     out.flush().map_err(io)?;
     Ok(path)
+}
+
+/// Why a report rendered in chunks could not be written: the cells could
+/// not be read back or the file written, or the template failed.
+#[derive(Debug, thiserror::Error)]
+enum ChunkError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Template(#[from] super::TemplateError),
 }
 
 /// Keeps the first [`LISTED_FINDINGS`] of a warning group's cells and
