@@ -168,14 +168,7 @@ impl ResourceTally {
                 ));
             }
         }
-        let first = samples.first().map_or(0.0, |s| s.t_ms);
-        let last = samples.last().map_or(0.0, |s| s.t_ms);
-        Some(summarize_window(
-            samples,
-            first,
-            last,
-            Some(self.tokens).filter(|t| *t > 0),
-        ))
+        self.run_window(samples)
     }
 }
 

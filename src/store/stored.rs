@@ -26,23 +26,24 @@ pub(crate) struct StoredRun {
 impl StoredRun {
     /// Opens `path`: it must hold a manifest and a plan.
     pub(crate) fn open(path: &Path) -> Result<StoredRun, StoreError> {
-        let dir = RunDir::open(path)?;
-        let manifest = dir.read_manifest()?;
-        let plan = dir.read_plan()?;
-        let tokens = dir.read_tokens()?;
-        Ok(StoredRun {
-            dir,
-            manifest,
-            plan,
-            tokens,
-        })
+        StoredRun::read(path, None)
     }
 
     /// Opens `path` with `plan`, the plan it was written from (a run that
     /// has just been executed: memory holds one plan, not two).
     pub(crate) fn open_with_plan(path: &Path, plan: Plan) -> Result<StoredRun, StoreError> {
+        StoredRun::read(path, Some(plan))
+    }
+
+    /// The manifest first (a folder without one is not a run), then the
+    /// plan unless it is given, then the token counts.
+    fn read(path: &Path, plan: Option<Plan>) -> Result<StoredRun, StoreError> {
         let dir = RunDir::open(path)?;
         let manifest = dir.read_manifest()?;
+        let plan = match plan {
+            Some(plan) => plan,
+            None => dir.read_plan()?,
+        };
         let tokens = dir.read_tokens()?;
         Ok(StoredRun {
             dir,
