@@ -13,6 +13,9 @@
 //!
 //! Run: `cargo bench --bench history` (release build).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use llmbench::history::changepoint::{detect, simulated_series, Settings};
 use llmbench::history::{analyse, collect::collect};
 use std::path::Path;
@@ -85,7 +88,7 @@ fn scale(runs: usize, cells: usize) {
         total.as_secs_f64(),
         history.series.len(),
         history.change_points.len(),
-        status_kb("VmHWM:") / 1024,
+        support::status_kb("VmHWM:") / 1024,
         if reset { "" } else { " (not reset: includes writing)" }
     );
 }
@@ -153,14 +156,4 @@ fn vary(metrics: &mut serde_json::Value, seed: u64, shift: f64) {
             }
         }
     }
-}
-
-fn status_kb(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }

@@ -18,9 +18,12 @@
 //! exec`, `-- --records N`, `-- --requests N`). `exec` needs
 //! `cargo build --release --bin llmbench -p mock-ollama --bin fast-sse`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use llmbench::aggregate::Aggregator;
 use llmbench::record::Record;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -28,41 +31,23 @@ const CHUNKS: usize = 32;
 const CELLS: usize = 100;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let only = value("--only");
-    let wants = |part: &str| {
-        only.as_deref()
-            .is_none_or(|o| o.split(',').any(|p| p == part))
-    };
+    let flags = support::Flags::from_env();
     let mut ok = true;
-    if wants("report") {
-        let records = value("--records")
+    if flags.wants("report") {
+        let records = flags
+            .value("--records")
             .and_then(|v| v.parse().ok())
             .unwrap_or(10_000_000);
         ok &= report_part(records);
     }
-    if wants("exec") {
-        let requests = value("--requests")
+    if flags.wants("exec") {
+        let requests = flags
+            .value("--requests")
             .and_then(|v| v.parse().ok())
             .unwrap_or(200_000);
         exec_part(requests);
     }
     std::process::exit(if ok { 0 } else { 1 });
-}
-
-fn status_kb(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// The plan of the synthetic run: `CELLS` cells of `per_cell` repetitions.
@@ -140,7 +125,7 @@ fn report_part(records: usize) -> bool {
     let template = template();
     println!("\n## Bounded memory: {records} synthetic records ({CELLS} cells × {per_cell}, {CHUNKS} chunks each) through the Aggregator\n");
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let before = status_kb("VmHWM:");
+    let before = support::status_kb("VmHWM:");
     let started = Instant::now();
     let mut aggregator = Aggregator::new(&plan);
     for cell in &plan.cells {
@@ -151,7 +136,7 @@ fn report_part(records: usize) -> bool {
     let added = started.elapsed().as_secs_f64();
     let summary = aggregator.finish(0);
     let total = started.elapsed().as_secs_f64();
-    let peak = status_kb("VmHWM:");
+    let peak = support::status_kb("VmHWM:");
     println!(
         "aggregate: adding {added:.1} s, finish {:.1} s; VmHWM {:.0} MB (before: {:.0} MB)",
         total - added,
@@ -208,24 +193,14 @@ fn check_against_exact(
 
 /// The whole `llmbench exec` of `requests` 256-chunk streams at c=64.
 fn exec_part(requests: usize) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    // `LLMBENCH_BIN_DIR=target/debug` measures debug builds (memory is
-    // the same; times are not).
-    let release = std::env::var_os("LLMBENCH_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/release"));
+    let release = support::bin_dir();
     let scratch = std::env::temp_dir().join(format!("llmbench-memory-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).expect("scratch directory");
-    let mut server = Command::new(release.join("fast-sse"))
-        .args(["--port", "0", "--chunks", "256"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("fast-sse (cargo build --release -p mock-ollama --bin fast-sse)");
-    let mut line = String::new();
-    if let Some(out) = server.stdout.as_mut() {
-        use std::io::BufRead;
-        let _ = std::io::BufReader::new(out).read_line(&mut line);
-    }
+    let (mut server, line) = support::start_server(
+        "fast-sse",
+        &["--port", "0", "--chunks", "256"],
+        "cargo build --release -p mock-ollama --bin fast-sse",
+    );
     let url = line.trim().trim_start_matches("listening ").to_string();
     let experiment = format!(
         "name = \"memory\"\n[backend]\nkind = \"openai\"\nurl = \"{url}\"\ntimeout = \"60s\"\n\n[[models]]\nname = \"fast\"\n\n[defaults]\nmax_tokens = 256\n\n[run]\nrepetitions = {requests}\nwarmup = 0\nconcurrency = 64\n\n[monitor]\nenabled = false\n\n[[prompts]]\nid = \"p\"\ntext = \"Say something.\"\n"

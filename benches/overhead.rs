@@ -32,6 +32,9 @@
 //! `cargo build --release -p mock-ollama --bin fast-sse` when missing or older
 //! than its source (`FAST_SSE_BIN` overrides the path).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use llmbench::backend::Backend;
 use llmbench::exec::{execute, ExecOptions, Progress, ProgressMode, Target, WithProgress};
 use llmbench::experiment::Experiment;
@@ -369,15 +372,6 @@ fn wait_for_quiet(max_s: f64) -> f64 {
     }
 }
 
-fn status_kb(key: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// Resets VmHWM to the current RSS (Linux ≥ 4.0); false when not allowed.
 fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
@@ -397,7 +391,7 @@ impl RssSampler {
             let start = Instant::now();
             let mut samples = Vec::new();
             while !flag.load(Ordering::Relaxed) {
-                samples.push((start.elapsed().as_secs_f64(), status_kb("VmRSS:")));
+                samples.push((start.elapsed().as_secs_f64(), support::status_kb("VmRSS:")));
                 std::thread::sleep(Duration::from_millis(20));
             }
             samples
@@ -611,7 +605,7 @@ fn run_once(
     sink.progress.finish();
     drop(sink);
     let peak_rss_kb = if peak_resettable {
-        status_kb("VmHWM:")
+        support::status_kb("VmHWM:")
     } else {
         rss_halves_kb.0.max(rss_halves_kb.1)
     };
@@ -767,7 +761,7 @@ fn throughput_part(args: &Args, runtime: &tokio::runtime::Runtime, binary: &Path
             agg_s,
             count,
             summary.totals.ok,
-            status_kb("VmHWM:") as f64 / 1024.0
+            support::status_kb("VmHWM:") as f64 / 1024.0
         );
         let _ = std::fs::remove_dir_all(&run.path);
     }
@@ -1517,5 +1511,8 @@ fn aggregate_part(args: &Args) {
             }
         }
     }
-    println!("VmHWM {:.0} MB", status_kb("VmHWM:") as f64 / 1024.0);
+    println!(
+        "VmHWM {:.0} MB",
+        support::status_kb("VmHWM:") as f64 / 1024.0
+    );
 }

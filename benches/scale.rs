@@ -14,30 +14,16 @@
 //! `cargo bench --bench scale [-- --only prompts|cells] [-- PROMPTS...]
 //! [-- --cells N,N]`.
 
-use std::path::PathBuf;
+#[path = "support/mod.rs"]
+mod support;
+
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let only = value("--only");
-    let wants = |part: &str| only.as_deref().is_none_or(|o| o == part);
-    if wants("prompts") {
+    let flags = support::Flags::from_env();
+    let args = &flags.0;
+    if flags.wants("prompts") {
         // Numbers not after a flag are prompt counts.
         let counts: Vec<usize> = args
             .iter()
@@ -51,8 +37,9 @@ fn main() {
             counts
         });
     }
-    if wants("cells") {
-        let counts: Vec<usize> = value("--cells")
+    if flags.wants("cells") {
+        let counts: Vec<usize> = flags
+            .value("--cells")
             .unwrap_or_else(|| "8000,100000".into())
             .split(',')
             .filter_map(|n| n.trim().parse().ok())
@@ -95,27 +82,19 @@ fn prompts_part(counts: Vec<usize>) {
             ms(planned - loaded),
             ms(ready - planned),
             ms(ready),
-            peak_rss_kb() as f64 / 1024.0
+            support::status_kb("VmHWM:") as f64 / 1024.0
         );
     }
 }
 
 /// The real `llmbench exec` of `n` one-request cells against the mock, per count.
 fn cells_part(counts: &[usize]) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let bin = std::env::var_os("LLMBENCH_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/release"));
-    let mut mock = Command::new(bin.join("mock-ollama"))
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("mock-ollama (cargo build --release -p mock-ollama --bin mock-ollama)");
-    let mut line = String::new();
-    if let Some(out) = mock.stdout.as_mut() {
-        use std::io::BufRead;
-        let _ = std::io::BufReader::new(out).read_line(&mut line);
-    }
+    let bin = support::bin_dir();
+    let (mut mock, line) = support::start_server(
+        "mock-ollama",
+        &["--port", "0"],
+        "cargo build --release -p mock-ollama --bin mock-ollama",
+    );
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
