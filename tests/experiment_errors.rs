@@ -189,44 +189,36 @@ repetitons = 3
     );
 }
 
-const RETRY_BASE: &str = r#"name = "x"
-[backend]
-kind = "ollama"
-url = "http://127.0.0.1:11434"
-[[models]]
-name = "m"
-[[prompts]]
-id = "p"
-text = "hi"
-
-[run]
-"#;
+/// [`MINIMAL_RUN`] with `retry = {policy}` in its [run] (line 11).
+fn with_retry(policy: &str) -> String {
+    MINIMAL_RUN.replace("REPLACE", &format!("retry = {policy}"))
+}
 
 #[test]
 fn retry_policy_mistakes() {
-    let max = format!("{RETRY_BASE}retry = {{ max = 0, on = [429] }}\n");
-    let on = format!("{RETRY_BASE}retry = {{ on = [200] }}\n");
-    let spelt = format!("{RETRY_BASE}retry = {{ honor_retry_after = false }}\n");
+    let max = with_retry("{ max = 0, on = [429] }");
+    let on = with_retry("{ on = [200] }");
+    let spelt = with_retry("{ honor_retry_after = false }");
     assert_eq!(
         error(&max),
-        "experiments/x.toml:12:11: run.retry.max: 0 retries: must be from 1 to 10\n  \
+        "experiments/x.toml:11:11: run.retry.max: 0 retries: must be from 1 to 10\n  \
          help: max counts the retries after the first attempt, e.g. max = 3; leave retry out to send each request once"
     );
     assert_eq!(
         error(&on),
-        "experiments/x.toml:12:11: run.retry.on: 200 is not an HTTP error status\n  \
+        "experiments/x.toml:11:11: run.retry.on: 200 is not an HTTP error status\n  \
          help: list error statuses from 400 to 599, e.g. on = [429, 503]"
     );
     assert_eq!(
         error(&spelt),
-        "experiments/x.toml:12:11: run.retry.honor_retry_after: unknown key\n  \
+        "experiments/x.toml:11:11: run.retry.honor_retry_after: unknown key\n  \
          help: did you mean `honour_retry_after`? (valid keys: max, on, honour_retry_after, max_wait, backoff)"
     );
 }
 
 #[test]
 fn a_retry_policy_resolves_with_its_defaults() {
-    let text = format!("{RETRY_BASE}retry = {{ on = [429] }}\n");
+    let text = with_retry("{ on = [429] }");
     let policy = experiment(&text, &[]).run.retry.expect("a policy");
     assert_eq!(
         (policy.max, policy.on, policy.honour_retry_after),
@@ -236,7 +228,12 @@ fn a_retry_policy_resolves_with_its_defaults() {
         (policy.max_wait, policy.backoff),
         (Duration::from_secs(30), Duration::from_secs(1))
     );
-    assert_eq!(experiment(RETRY_BASE, &[]).run.retry, None);
+    assert_eq!(
+        experiment(&MINIMAL_RUN.replace("REPLACE", ""), &[])
+            .run
+            .retry,
+        None
+    );
 }
 
 #[test]
